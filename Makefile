@@ -1,0 +1,46 @@
+# lanprobe: `make demo` and `make test` work on a fresh Debian machine as root.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PROBE   := $(VENV)/bin/probe
+PYTEST  := $(VENV)/bin/pytest
+# System packages the probe and the lab bench need (installed only when missing).
+SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps
+DEMO_OUT ?= reports/demo
+
+.PHONY: setup sysdeps venv demo test lint bench clean
+
+setup: sysdeps venv
+
+sysdeps:
+	@missing=""; for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	@$(PROBE) lab down >/dev/null 2>&1 || true
+	$(PROBE) lab up
+	@rc=0; $(PROBE) lab status || rc=$$?; \
+	$(PROBE) lab down; exit $$rc
+
+# pytest exits 5 when it collected no test: for this suite that means it is broken, so fail.
+test: setup
+	@rc=0; $(PYTEST) -q -p no:randomly $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
+	exit $$rc
+
+lint: venv
+	$(VENV)/bin/ruff check probe checks lab tests
+	$(VENV)/bin/ruff format --check probe checks lab tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports

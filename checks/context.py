@@ -1,0 +1,288 @@
+"""What a check gets: the device, its profile, the scope, shared observations, a login guard.
+
+One `DeviceSession` per device is shared by all of that device's checks: it holds the login guards
+(one per service, so that two checks never exceed the profile's attempt budget together) and an
+observation cache, so that a TLS handshake or a page fetch made by one check is reused by the
+others (measure once, judge many times). A `CheckContext` is the session seen by one check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from probe.model import Capability, Device, Result, Service, Severity, Target, Verdict
+from probe.profile_schema import Profile
+from probe.scope import Scope
+
+T = TypeVar("T")
+
+# nmap service names (and our profiles' names) -> the kinds checks ask for.
+_KIND_BY_NAME = {
+    "http": "http",
+    "http-alt": "http",
+    "http-proxy": "http",
+    "http-mgmt": "http",
+    "upnp": "http",
+    "https": "https",
+    "https-alt": "https",
+    "ssl/http": "https",
+    "ssl/https": "https",
+    "ssl/http-alt": "https",
+    "telnet": "telnet",
+    "ssh": "ssh",
+    "ftp": "ftp",
+    "mqtt": "mqtt",
+    "mqtts": "mqtts",
+    "secure-mqtt": "mqtts",
+    "ssl/mqtt": "mqtts",
+    "rtsp": "rtsp",
+}
+
+
+def service_kind(svc: Service, declared: str = "") -> str:
+    """The kind of a service: http, https, telnet, ssh, ftp, mqtt, mqtts, rtsp, tls or its name."""
+    name = (declared or svc.name).lower()
+    kind = _KIND_BY_NAME.get(name, name)
+    if svc.tls and kind == "http":
+        return "https"
+    if svc.tls and kind == "mqtt":
+        return "mqtts"
+    if svc.tls and kind not in ("https", "mqtts"):
+        return "tls"
+    return kind or "unknown"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-operation limits, in seconds."""
+
+    connect_s: float = 3.0
+    read_s: float = 5.0
+    check_s: float = 60.0  # a whole check run
+    mqtt_wait_s: float = 3.0  # how long a '#' subscription waits for a message
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """A check's capability (from its registration) and standard metadata (from the baseline)."""
+
+    capability: Capability
+    severity: Severity
+    references: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass
+class LoginGuard:
+    """Paces login attempts on one service and stops them at the first sign of lockout.
+
+    `budget` is the profile's max_attempts for the service, shared by every check that logs in
+    there. Signs of lockout (HTTP 429, refused or reset connections after failures, an answer far
+    slower than the first ones) stop further attempts and are kept as evidence.
+    """
+
+    budget: int
+    pacing_s: float
+    attempts: int = 0
+    failures: int = 0
+    locked_out: str = ""  # why we stopped, "" while attempts may go on
+    signs: list[str] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _last: float = 0.0
+
+    @property
+    def remaining(self) -> int:
+        return 0 if self.locked_out else max(0, self.budget - self.attempts)
+
+    async def acquire(self) -> bool:
+        """Wait for the pacing slot of one attempt. False when the budget is spent or locked out."""
+        async with self._lock:
+            if self.remaining <= 0:
+                return False
+            wait = self._last + self.pacing_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
+            self.attempts += 1
+            return True
+
+    def record(self, *, accepted: bool | None, latency_s: float, sign: str = "") -> None:
+        """Record one attempt's outcome. `accepted` None means no answer (refused, reset, 429)."""
+        self.latencies_s.append(latency_s)
+        if accepted is False:
+            self.failures += 1
+        if sign:
+            self.signs.append(sign)
+            if self.failures > 0 or accepted is None:
+                self.locked_out = sign
+        # A sudden slowdown after failures: more than 5x the first answer and over 1 s.
+        if (
+            self.failures >= 2
+            and len(self.latencies_s) >= 3
+            and latency_s > max(1.0, 5 * self.latencies_s[0])
+        ):
+            msg = f"answer slowed from {self.latencies_s[0]:.2f}s to {latency_s:.2f}s"
+            self.signs.append(msg)
+            self.locked_out = msg
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "failures": self.failures,
+            "budget": self.budget,
+            "lockout_signs": list(self.signs),
+            "stopped": self.locked_out or None,
+        }
+
+
+@dataclass
+class RunOptions:
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    reveal_secrets: bool = False
+    profiles_dir: Path = Path("profiles")
+    trusted_ca_files: tuple[Path, ...] = ()  # bench CAs (e.g. the lab CA) besides the profile's
+
+
+@dataclass
+class DeviceSession:
+    """Shared by all checks of one device."""
+
+    device: Device
+    profile: Profile
+    scope: Scope
+    options: RunOptions = field(default_factory=RunOptions)
+    guards: dict[tuple[str, int], LoginGuard] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # evidence bench checks read
+    _cache: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+
+    @property
+    def ip(self) -> str:
+        return self.scope.check(self.device.ip)
+
+    def guard(self, service: str, port: int) -> LoginGuard:
+        key = (service, port)
+        if key not in self.guards:
+            creds = self.profile.credentials
+            self.guards[key] = LoginGuard(budget=creds.max_attempts, pacing_s=creds.pacing_s)
+        return self.guards[key]
+
+    async def observe(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
+        """Run `make` once per device and key; later callers (any check) get the same answer."""
+        task = self._cache.get(key)
+        if task is None:
+            task = asyncio.ensure_future(make())
+            self._cache[key] = task
+        return await asyncio.shield(task)
+
+
+@dataclass
+class CheckContext:
+    """One check's view of a device session."""
+
+    session: DeviceSession
+    check_id: str
+    meta: CheckMeta
+
+    @property
+    def device(self) -> Device:
+        return self.session.device
+
+    @property
+    def profile(self) -> Profile:
+        return self.session.profile
+
+    @property
+    def scope(self) -> Scope:
+        return self.session.scope
+
+    @property
+    def options(self) -> RunOptions:
+        return self.session.options
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.session.options.timeouts
+
+    @property
+    def ip(self) -> str:
+        """The device address, checked against the scope."""
+        return self.session.ip
+
+    def kind(self, svc: Service) -> str:
+        declared = self.profile.allowed_port(svc.port, svc.transport)
+        return service_kind(svc, declared.service if declared else "")
+
+    def services(self, *kinds: str) -> list[Service]:
+        """The device's services of the given kinds (all services when none given)."""
+        return [s for s in self.device.services if not kinds or self.kind(s) in kinds]
+
+    def target(
+        self, svc: Service | None = None, *, port: int | None = None, service: str = ""
+    ) -> Target:
+        if svc is not None:
+            return Target(port=svc.port, transport=svc.transport, service=service or self.kind(svc))
+        return Target(port=port, service=service)
+
+    def result(
+        self,
+        verdict: Verdict,
+        title: str,
+        *,
+        target: Target | None = None,
+        evidence: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Result:
+        return Result(
+            check_id=self.check_id,
+            device=self.device.key,
+            capability=self.meta.capability,
+            verdict=verdict,
+            severity=severity or self.meta.severity,
+            title=title,
+            target=target or Target(),
+            evidence=evidence or {},
+            references=list(self.meta.references),
+        )
+
+    def redact(self, secret: str) -> str:
+        """Secrets go into evidence redacted unless the run asked to reveal them."""
+        if self.options.reveal_secrets:
+            return secret
+        return "*" * min(len(secret), 8) if secret else ""
+
+
+@dataclass
+class BenchContext:
+    """What a bench-wide check sees: every device session after the per-device checks."""
+
+    sessions: list[DeviceSession]
+    check_id: str
+    meta: CheckMeta
+
+    def result(
+        self,
+        device: Device,
+        verdict: Verdict,
+        title: str,
+        *,
+        target: Target | None = None,
+        evidence: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Result:
+        return Result(
+            check_id=self.check_id,
+            device=device.key,
+            capability=self.meta.capability,
+            verdict=verdict,
+            severity=severity or self.meta.severity,
+            title=title,
+            target=target or Target(),
+            evidence=evidence or {},
+            references=list(self.meta.references),
+        )

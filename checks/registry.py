@@ -1,0 +1,123 @@
+"""The check catalogue: `@check` for per-device checks, `@bench_check` for checks over all devices.
+
+A check is an async generator that takes a context and yields `Result`s built with
+`ctx.result(...)`. Its standard references (NIST IR 8259A element, ETSI EN 303 645 provision,
+OWASP IoT item) and default severity come from the baseline file (profiles/baseline/), keyed by
+the check id, so that they live in one place; the decorator says what the check does and costs.
+
+    @check("access.cleartext-admin", Capability.logical_access, services=("telnet", "ftp"))
+    async def cleartext_admin(ctx: CheckContext) -> AsyncIterator[Result]:
+        for svc in ctx.services("telnet", "ftp"):
+            yield ctx.result(Verdict.fail, f"{svc.name} is open", target=ctx.target(svc))
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from probe.model import Capability, Result
+
+if TYPE_CHECKING:
+    from checks.context import BenchContext, CheckContext
+
+CheckFn = Callable[["CheckContext"], AsyncIterator[Result]]
+BenchFn = Callable[["BenchContext"], AsyncIterator[Result]]
+
+# The modules that register checks, one per capability. Importing them fills the catalogue.
+CHECK_MODULES = (
+    "checks.identification",
+    "checks.configuration",
+    "checks.data_protection",
+    "checks.logical_access",
+    "checks.software_update",
+    "checks.state_awareness",
+    "checks.declarations",
+)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a check costs the device: requests it sends, and whether it tries to log in."""
+
+    requests: int = 1
+    logs_in: bool = False
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    capability: Capability
+    fn: CheckFn | BenchFn
+    services: tuple[str, ...] = ()  # service kinds it applies to; () = every device
+    cost: Cost = field(default_factory=Cost)
+    bench: bool = False
+    description: str = ""
+
+
+_CATALOGUE: dict[str, CheckSpec] = {}
+
+
+def _register(spec: CheckSpec) -> None:
+    if spec.id in _CATALOGUE and _CATALOGUE[spec.id].fn is not spec.fn:
+        raise ValueError(f"check id {spec.id!r} registered twice")
+    _CATALOGUE[spec.id] = spec
+
+
+def check(
+    id: str,
+    capability: Capability,
+    *,
+    services: tuple[str, ...] = (),
+    cost: Cost | None = None,
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a per-device check."""
+
+    def deco(fn: CheckFn) -> CheckFn:
+        _register(
+            CheckSpec(
+                id=id,
+                capability=capability,
+                fn=fn,
+                services=services,
+                cost=cost or Cost(),
+                description=(fn.__doc__ or "").strip().split("\n")[0],
+            )
+        )
+        return fn
+
+    return deco
+
+
+def bench_check(
+    id: str, capability: Capability, *, cost: Cost | None = None
+) -> Callable[[BenchFn], BenchFn]:
+    """Register a check that runs once after all devices, over every device's evidence."""
+
+    def deco(fn: BenchFn) -> BenchFn:
+        _register(
+            CheckSpec(
+                id=id,
+                capability=capability,
+                fn=fn,
+                cost=cost or Cost(requests=0),
+                bench=True,
+                description=(fn.__doc__ or "").strip().split("\n")[0],
+            )
+        )
+        return fn
+
+    return deco
+
+
+def load_all() -> dict[str, CheckSpec]:
+    """Import every check module and return the catalogue, ordered by id."""
+    for mod in CHECK_MODULES:
+        importlib.import_module(mod)
+    return dict(sorted(_CATALOGUE.items()))
+
+
+def catalogue() -> dict[str, CheckSpec]:
+    return load_all()

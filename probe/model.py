@@ -1,0 +1,232 @@
+"""Core types. Everything downstream of a scan reads a `ScanRun` and nothing else.
+
+The JSON form of a `ScanRun` is run.json (schema_version 1, see docs/architecture.md). Fields may
+be added freely; renaming or removing one needs a new `SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Capability(StrEnum):
+    """The six device capabilities of NIST IR 8259A, plus the maker's declarations (8259/8259B)."""
+
+    device_identification = "device_identification"
+    device_configuration = "device_configuration"
+    data_protection = "data_protection"
+    logical_access = "logical_access"
+    software_update = "software_update"
+    cybersecurity_state_awareness = "cybersecurity_state_awareness"
+    declarations = "declarations"
+
+
+class Verdict(StrEnum):
+    """Verdicts after ETSI TS 103 701, plus `error` for a check that broke."""
+
+    passed = "pass"
+    fail = "fail"
+    inconclusive = "inconclusive"
+    not_applicable = "not_applicable"
+    error = "error"
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.info: 0,
+    Severity.low: 1,
+    Severity.medium: 2,
+    Severity.high: 3,
+    Severity.critical: 4,
+}
+
+
+class DeviceVerdict(StrEnum):
+    conforms = "conforms"
+    does_not_conform = "does_not_conform"
+    inconclusive = "inconclusive"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Service(_Model):
+    """One open port as discovery saw it."""
+
+    port: int
+    transport: str = "tcp"
+    name: str = ""
+    product: str = ""
+    version: str = ""
+    banner: str = ""
+    tls: bool = False
+
+
+class MdnsService(_Model):
+    type: str
+    name: str
+    port: int = 0
+    txt: dict[str, str] = Field(default_factory=dict)
+    addresses: list[str] = Field(default_factory=list)
+
+
+class Identifier(_Model):
+    """A value that identifies the unit (serial, model, fw, udn...) and where it was seen."""
+
+    value: str
+    source: str
+
+
+class Device(_Model):
+    key: str
+    ips: list[str] = Field(default_factory=list)
+    mac: str | None = None
+    vendor: str = ""
+    hostname: str = ""
+    mdns: list[MdnsService] = Field(default_factory=list)
+    ssdp: dict[str, str] = Field(default_factory=dict)
+    services: list[Service] = Field(default_factory=list)
+    identifiers: dict[str, Identifier] = Field(default_factory=dict)
+    profile: str | None = None
+    profile_reason: str = ""
+    seen_by: list[str] = Field(default_factory=list)
+
+    @property
+    def ip(self) -> str:
+        """The address checks talk to: the first one discovery saw."""
+        return self.ips[0] if self.ips else ""
+
+    def service(self, port: int, transport: str = "tcp") -> Service | None:
+        for svc in self.services:
+            if svc.port == port and svc.transport == transport:
+                return svc
+        return None
+
+    def identifier(self, name: str) -> str | None:
+        ident = self.identifiers.get(name)
+        return ident.value if ident else None
+
+
+class Target(_Model):
+    port: int | None = None
+    transport: str = "tcp"
+    service: str = ""
+
+
+class Result(_Model):
+    check_id: str
+    device: str
+    capability: Capability
+    verdict: Verdict
+    severity: Severity
+    title: str
+    target: Target = Field(default_factory=Target)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    references: list[str] = Field(default_factory=list)
+    duration_s: float = 0.0
+
+
+class CapabilityScore(_Model):
+    score: float | None = None  # None when nothing weighted was decided
+    coverage: float = 0.0  # share of the capability's 8259A elements verified over the network
+    passed: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    not_applicable: int = 0
+    declared: list[str] = Field(default_factory=list)
+
+
+class DeviceScore(_Model):
+    device: str
+    verdict: DeviceVerdict
+    score: float | None = None
+    coverage: float = 0.0
+    capabilities: dict[str, float | None] = Field(default_factory=dict)
+    details: dict[str, CapabilityScore] = Field(default_factory=dict)
+    baseline_version: str = ""
+    profile: str | None = None
+    profile_version: str = ""
+
+
+class ToolInfo(_Model):
+    name: str = "lanprobe"
+    version: str = ""
+
+
+class ScopeInfo(_Model):
+    interfaces: list[str] = Field(default_factory=list)
+    cidrs: list[str] = Field(default_factory=list)
+    lab: bool = False
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScanRun(_Model):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    started: datetime = Field(default_factory=utcnow)
+    finished: datetime | None = None
+    interrupted: bool = False
+    partial: bool = False  # discovery was limited (no root: no ARP, no -sS)
+    tool: ToolInfo = Field(default_factory=ToolInfo)
+    scope: ScopeInfo = Field(default_factory=ScopeInfo)
+    baseline: dict[str, str] = Field(default_factory=dict)  # id, version
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> version, declarations
+    devices: list[Device] = Field(default_factory=list)
+    results: list[Result] = Field(default_factory=list)
+    scores: dict[str, DeviceScore] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    def device(self, key: str) -> Device | None:
+        for dev in self.devices:
+            if dev.key == key:
+                return dev
+        return None
+
+    def results_for(self, device_key: str) -> list[Result]:
+        return [r for r in self.results if r.device == device_key]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScanRun:
+        data = json.loads(text)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            from probe.errors import ProbeError
+
+            raise ProbeError(f"run.json schema_version {version!r} is not {SCHEMA_VERSION}")
+        return cls.model_validate(data)
+
+    def write(self, path: Path) -> None:
+        """Write atomically, so an interrupted write never leaves half a run.json."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> ScanRun:
+        return cls.from_json(path.read_text(encoding="utf-8"))

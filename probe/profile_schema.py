@@ -1,0 +1,152 @@
+"""The profile schema: one device model as its maker and its QA team know it.
+
+A profile plays the part of the ICS and IXIT of ETSI TS 103 701: what the model exposes, what
+must require auth, its documented defaults, its update mechanism, its declarations, and the checks
+that do not apply with the reason. Profiles are data only: no code, no expressions. Unknown keys are
+refused so that a typo is an error, not a silently ignored setting.
+
+Loading, `extends:` and matching live in probe/profiles.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Transport = Literal["tcp", "udp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Match(_Strict):
+    """How to recognise the model. Any one hit matches; the reason is recorded."""
+
+    mdns_types: list[str] = Field(default_factory=list)  # e.g. "_acme-cam._tcp.local."
+    mdns_txt: dict[str, str] = Field(default_factory=dict)  # TXT key -> exact value, all must hold
+    ssdp_models: list[str] = Field(default_factory=list)  # UPnP modelName
+    oui: list[str] = Field(default_factory=list)  # "02:1a:2b" prefixes
+    http_server: list[str] = Field(default_factory=list)  # substrings of the Server header
+
+
+class Port(_Strict):
+    """A port the model may expose."""
+
+    port: int = Field(ge=1, le=65535)
+    transport: Transport = "tcp"
+    service: str = ""  # http, https, telnet, ssh, ftp, mqtt, mqtts, rtsp, ...
+    tls: bool = False  # TLS is expected on this port
+    auth: bool = True  # the interface must require authentication
+
+
+class HttpLogin(_Strict):
+    """How the web admin logs in."""
+
+    kind: Literal["basic", "digest", "form"] = "basic"
+    port: int | None = None  # default: every HTTP(S) port of the device
+    path: str = "/"
+    user_field: str = "username"  # form logins
+    password_field: str = "password"
+    success_status: list[int] = Field(default_factory=lambda: [200, 302, 303])
+    failure_marker: str = ""  # text a refused form login shows; "" = judge by status/cookie
+
+
+class Credential(_Strict):
+    user: str
+    password: str
+    services: list[str] = Field(default_factory=list)  # [] = every login service
+    source: str = ""  # e.g. "user manual p.12"
+
+
+class Credentials(_Strict):
+    defaults: list[Credential] = Field(default_factory=list)  # documented by the maker: tried first
+    lists: list[str] = Field(default_factory=list)  # names in profiles/credentials/, in order
+    max_attempts: int = Field(default=6, ge=1, le=100)  # per service, wrong-password probe included
+    pacing_s: float = Field(default=0.2, ge=0.0, le=60.0)
+    lockout_threshold: int | None = None  # failures after which the model should slow or refuse
+    lab: Credential | None = None  # authorised credentials for the bench's own unit
+
+
+class Interfaces(_Strict):
+    """HTTP paths by role. Each must require auth; found open they are findings."""
+
+    admin_paths: list[str] = Field(default_factory=list)  # config / admin / API
+    status_paths: list[str] = Field(default_factory=list)  # security state, logs
+    upload_paths: list[str] = Field(default_factory=list)  # firmware upload
+    public_paths: list[str] = Field(default_factory=list)  # meant to be open (e.g. /, /login)
+    http_login: HttpLogin | None = None
+
+
+class Update(_Strict):
+    """The model's update mechanism (IXIT)."""
+
+    manifest_url: str = ""  # path or URL; "{ip}" is replaced with the device address
+    port: int | None = None
+    scheme: Literal["http", "https", ""] = ""
+    signature_url: str = ""  # detached signature; "" = inside the manifest ("signature" field)
+    public_key: str = ""  # PEM (Ed25519, ECDSA or RSA)
+    latest_firmware: str = ""
+    firmware_sources: list[str] = Field(default_factory=list)  # where the unit reports its fw
+
+
+class StateReporting(_Strict):
+    """How an authorised party reads the device's security state (CSA-1, CSA-3)."""
+
+    port: int | None = None
+    path: str = ""
+    scheme: Literal["http", "https"] = "https"
+
+
+class Foundational(_Strict):
+    """NIST IR 8259 pre-sale questions the maker answers."""
+
+    customers: str = ""
+    use_cases: str = ""
+    environment: str = ""
+    dependencies: str = ""
+    misuse: str = ""
+    data: str = ""
+    support: str = ""
+    end_of_life: str = ""
+    problem_reporting: str = ""
+
+
+class Declarations(_Strict):
+    """The maker's statements (NIST IR 8259/8259B), and what the network cannot show (ICS)."""
+
+    support_end: date | None = None
+    end_of_life: str = ""
+    vulnerability_contact: str = ""  # URL or mailto
+    foundational: Foundational = Field(default_factory=Foundational)
+    # 8259A elements or features the network cannot verify, with the maker's statement:
+    # listed in reports as `declared`, never counted as a pass.
+    declared: dict[str, str] = Field(default_factory=dict)
+
+
+class Profile(_Strict):
+    id: str
+    version: str = "1"
+    extends: str | None = None
+    vendor: str = ""
+    model: str = ""
+    description: str = ""
+    match: Match = Field(default_factory=Match)
+    ports: list[Port] = Field(default_factory=list)
+    strict_ports: bool = True  # False (generic): report unknown ports, graded by service
+    interfaces: Interfaces = Field(default_factory=Interfaces)
+    credentials: Credentials = Field(default_factory=Credentials)
+    tls_ca_file: str = ""  # CA the model's certificates chain to; relative to the profile
+    update: Update = Field(default_factory=Update)
+    state: StateReporting | None = None
+    declarations: Declarations = Field(default_factory=Declarations)
+    # check id -> reason: the check is `not_applicable` for this model, with that reason
+    not_applicable: dict[str, str] = Field(default_factory=dict)
+
+    def allowed_port(self, port: int, transport: str = "tcp") -> Port | None:
+        for p in self.ports:
+            if p.port == port and p.transport == transport:
+                return p
+        return None

@@ -1,0 +1,1 @@
+"""pytest plugin: per-device-model check suites (see issue 7)."""
