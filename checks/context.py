@@ -78,6 +78,17 @@ class CheckMeta:
 
 
 @dataclass
+class DeviceBudget:
+    """Login attempts left on the whole device, when the model bans the client address.
+
+    A model that bans the source after N failures (profile `lockout.scope: source`) gets at most
+    N-1 attempts across all its services, so that a scan never locks the bench out of a unit.
+    """
+
+    remaining: int | None = None  # None: no device-wide cap
+
+
+@dataclass
 class LoginGuard:
     """Paces login attempts on one service and stops them at the first sign of lockout.
 
@@ -88,6 +99,7 @@ class LoginGuard:
 
     budget: int
     pacing_s: float
+    device: DeviceBudget = field(default_factory=DeviceBudget)
     attempts: int = 0
     failures: int = 0
     locked_out: str = ""  # why we stopped, "" while attempts may go on
@@ -98,7 +110,12 @@ class LoginGuard:
 
     @property
     def remaining(self) -> int:
-        return 0 if self.locked_out else max(0, self.budget - self.attempts)
+        if self.locked_out:
+            return 0
+        left = max(0, self.budget - self.attempts)
+        if self.device.remaining is not None:
+            left = min(left, self.device.remaining)
+        return left
 
     async def acquire(self) -> bool:
         """Wait for the pacing slot of one attempt. False when the budget is spent or locked out."""
@@ -110,6 +127,8 @@ class LoginGuard:
                 await asyncio.sleep(wait)
             self._last = time.monotonic()
             self.attempts += 1
+            if self.device.remaining is not None:
+                self.device.remaining -= 1
             return True
 
     def record(self, *, accepted: bool | None, latency_s: float, sign: str = "") -> None:
@@ -158,8 +177,14 @@ class DeviceSession:
     scope: Scope
     options: RunOptions = field(default_factory=RunOptions)
     guards: dict[tuple[str, int], LoginGuard] = field(default_factory=dict)
+    budget: DeviceBudget = field(default_factory=DeviceBudget)
     facts: dict[str, Any] = field(default_factory=dict)  # evidence bench checks read
     _cache: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lockout = self.profile.credentials.lockout
+        if lockout is not None and lockout.scope == "source":
+            self.budget.remaining = lockout.threshold - 1
 
     @property
     def ip(self) -> str:
@@ -169,7 +194,9 @@ class DeviceSession:
         key = (service, port)
         if key not in self.guards:
             creds = self.profile.credentials
-            self.guards[key] = LoginGuard(budget=creds.max_attempts, pacing_s=creds.pacing_s)
+            self.guards[key] = LoginGuard(
+                budget=creds.max_attempts, pacing_s=creds.pacing_s, device=self.budget
+            )
         return self.guards[key]
 
     async def observe(self, key: str, make: Callable[[], Awaitable[T]]) -> T:

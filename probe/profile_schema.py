@@ -61,12 +61,22 @@ class Credential(_Strict):
     source: str = ""  # e.g. "user manual p.12"
 
 
+class Lockout(_Strict):
+    """The model's documented reaction to failed logins (LAI-3)."""
+
+    threshold: int = Field(ge=1, le=100)  # failures after which it slows or refuses
+    # "account": locks the account tried (the probe may test it with a throwaway user);
+    # "source": bans the client address (the probe stays below threshold, or it locks itself out)
+    scope: Literal["account", "source"] = "account"
+    penalty_s: float = Field(default=60.0, ge=0.0)
+
+
 class Credentials(_Strict):
     defaults: list[Credential] = Field(default_factory=list)  # documented by the maker: tried first
     lists: list[str] = Field(default_factory=list)  # names in profiles/credentials/, in order
     max_attempts: int = Field(default=6, ge=1, le=100)  # per service, wrong-password probe included
     pacing_s: float = Field(default=0.2, ge=0.0, le=60.0)
-    lockout_threshold: int | None = None  # failures after which the model should slow or refuse
+    lockout: Lockout | None = None
     lab: Credential | None = None  # authorised credentials for the bench's own unit
 
 
