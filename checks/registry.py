@@ -55,6 +55,9 @@ class CheckSpec:
     cost: Cost = field(default_factory=Cost)
     bench: bool = False
     description: str = ""
+    # Checks of a device run in rounds by `order`: a round starts when the previous one is done.
+    # access.no-lockout runs late so that it judges the login attempts the other checks made.
+    order: int = 0
 
 
 _CATALOGUE: dict[str, CheckSpec] = {}
@@ -72,6 +75,7 @@ def check(
     *,
     services: tuple[str, ...] = (),
     cost: Cost | None = None,
+    order: int = 0,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register a per-device check."""
 
@@ -83,6 +87,7 @@ def check(
                 fn=fn,
                 services=services,
                 cost=cost or Cost(),
+                order=order,
                 description=(fn.__doc__ or "").strip().split("\n")[0],
             )
         )
