@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PROBE   := $(VENV)/bin/probe
 PYTEST  := $(VENV)/bin/pytest
 # System packages the probe and the lab bench need (installed only when missing).
-SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps
+SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql
 DEMO_OUT ?= reports/demo
 
 .PHONY: setup sysdeps venv demo test lint bench clean
