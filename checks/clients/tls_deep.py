@@ -1,0 +1,221 @@
+"""Tier 2 TLS scan of one port with sslyze: what the stdlib cannot offer.
+
+sslyze carries its own legacy OpenSSL, so it can try SSLv2/SSLv3 and RC4, 3DES and EXPORT suites
+that the system OpenSSL no longer has, and it tests Heartbleed and ROBOT. It enumerates suites one
+handshake each, so it is slow next to tier 1; it runs in a worker thread, with at most
+`connections` parallel connections to the device, under a deadline. A scan that outlives its
+deadline is reported as such (its thread finishes on sslyze's own network timeouts).
+
+Mozilla's intermediate profile is judged offline by sslyze's checker on the same scan result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.clients.tls import broken_reason
+
+# sslyze result field -> our version name
+_SUITE_COMMANDS = {
+    "ssl_2_0_cipher_suites": "SSLv2",
+    "ssl_3_0_cipher_suites": "SSLv3",
+    "tls_1_0_cipher_suites": "TLSv1.0",
+    "tls_1_1_cipher_suites": "TLSv1.1",
+    "tls_1_2_cipher_suites": "TLSv1.2",
+    "tls_1_3_cipher_suites": "TLSv1.3",
+}
+
+
+@dataclass
+class DeepObservation:
+    """Tier 2 facts of one port. `ok` False: sslyze could not finish (see `error`)."""
+
+    ip: str
+    port: int
+    ok: bool = False
+    error: str = ""
+    versions: dict[str, bool] = field(default_factory=dict)
+    accepted: dict[str, list[str]] = field(default_factory=dict)  # version -> IANA suite names
+    heartbleed: bool | None = None
+    robot: str = ""  # sslyze's RobotScanResultEnum name
+    mozilla_intermediate: dict[str, str] = field(default_factory=dict)  # issue -> text; {} = fits
+    mozilla_checked: bool = False
+    duration_s: float = 0.0
+
+    def broken_suites(self) -> dict[str, str]:
+        """Accepted suites that are broken, with the reason."""
+        out: dict[str, str] = {}
+        for suites in self.accepted.values():
+            for suite in suites:
+                reason = broken_reason(suite)
+                if reason:
+                    out[suite] = reason
+        return out
+
+    def no_forward_secrecy(self) -> list[str]:
+        """Accepted suites below TLS 1.3 with static RSA or DH key exchange."""
+        out = []
+        for version, suites in self.accepted.items():
+            if version == "TLSv1.3":
+                continue
+            out.extend(
+                s
+                for s in suites
+                if s.startswith(("TLS_RSA_", "TLS_DH_", "TLS_ECDH_")) and s not in out
+            )
+        return out
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "versions": dict(self.versions),
+            "accepted": {k: v for k, v in self.accepted.items() if v},
+            "heartbleed": self.heartbleed,
+            "robot": self.robot,
+            "mozilla_intermediate": dict(self.mozilla_intermediate)
+            if self.mozilla_checked
+            else None,
+            "duration_s": round(self.duration_s, 2),
+            "error": self.error or None,
+        }
+
+
+def _scan_blocking(
+    ip: str, port: int, *, connections: int, network_timeout_s: int, mozilla: bool
+) -> DeepObservation:
+    # Imported here: sslyze loads nassl's two OpenSSLs, a cost only tier 2 should pay.
+    from sslyze import (
+        ScanCommand,
+        Scanner,
+        ServerNetworkConfiguration,
+        ServerNetworkLocation,
+        ServerScanRequest,
+        ServerScanStatusEnum,
+    )
+    from sslyze.mozilla_tls_profile.tls_config_checker import (
+        SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+        MozillaTlsConfiguration,
+        ServerNotCompliantWithTlsConfiguration,
+        ServerScanResultIncomplete,
+        TlsConfigurationEnum,
+        check_server_against_tls_configuration,
+    )
+
+    obs = DeepObservation(ip=ip, port=port)
+    start = time.monotonic()
+    commands = {
+        ScanCommand.SSL_2_0_CIPHER_SUITES,
+        ScanCommand.SSL_3_0_CIPHER_SUITES,
+        ScanCommand.TLS_1_0_CIPHER_SUITES,
+        ScanCommand.TLS_1_1_CIPHER_SUITES,
+        ScanCommand.TLS_1_2_CIPHER_SUITES,
+        ScanCommand.TLS_1_3_CIPHER_SUITES,
+        ScanCommand.HEARTBLEED,
+        ScanCommand.ROBOT,
+    }
+    if mozilla:
+        commands |= SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER
+    # ip_address given: sslyze resolves nothing. SNI carries the address (no name is known).
+    location = ServerNetworkLocation(hostname=ip, port=port, ip_address=ip)
+    network = ServerNetworkConfiguration(
+        tls_server_name_indication=ip, network_timeout=network_timeout_s, network_max_retries=1
+    )
+    request = ServerScanRequest(
+        server_location=location, network_configuration=network, scan_commands=commands
+    )
+    scanner = Scanner(
+        per_server_concurrent_connections_limit=connections, concurrent_server_scans_limit=1
+    )
+    scanner.queue_scans([request])
+    for result in scanner.get_results():
+        if result.scan_status != ServerScanStatusEnum.COMPLETED or result.scan_result is None:
+            trace = result.connectivity_error_trace
+            obs.error = str(trace).strip().splitlines()[-1] if trace else "no TLS connectivity"
+            break
+        attempts = result.scan_result
+        for field_name, version in _SUITE_COMMANDS.items():
+            attempt = getattr(attempts, field_name)
+            if attempt.result is None:
+                continue
+            obs.versions[version] = attempt.result.is_tls_version_supported
+            obs.accepted[version] = [
+                a.cipher_suite.name for a in attempt.result.accepted_cipher_suites
+            ]
+        if attempts.heartbleed.result is not None:
+            obs.heartbleed = attempts.heartbleed.result.is_vulnerable_to_heartbleed
+        if attempts.robot.result is not None:
+            obs.robot = attempts.robot.result.robot_result.name
+        obs.ok = True
+        if mozilla:
+            config = MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
+            try:
+                check_server_against_tls_configuration(result, config)
+                obs.mozilla_checked = True
+            except ServerNotCompliantWithTlsConfiguration as exc:
+                obs.mozilla_intermediate = dict(exc.issues)
+                obs.mozilla_checked = True
+            except ServerScanResultIncomplete as exc:
+                obs.mozilla_intermediate = {"incomplete": str(exc)}
+    obs.duration_s = time.monotonic() - start
+    return obs
+
+
+@functools.cache
+def _load_trust_stores() -> None:
+    """Parse sslyze's bundled trust stores once, here, not in its worker threads.
+
+    One bundled root has a negative serial, which cryptography warns about; a warning raised in a
+    worker thread (where warnings may be errors, as under pytest) would break the scan.
+    """
+    from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import (
+        TrustStoresRepository,
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        TrustStoresRepository.get_default()
+
+
+async def deep_scan(
+    ip: str,
+    port: int,
+    *,
+    connections: int = 2,
+    network_timeout_s: int = 3,
+    deadline_s: float = 120.0,
+    mozilla: bool = True,
+) -> DeepObservation:
+    """Tier 2 of one port in a worker thread, bounded by `deadline_s`."""
+    start = time.monotonic()
+    if mozilla:
+        _load_trust_stores()
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(
+                _scan_blocking,
+                ip,
+                port,
+                connections=connections,
+                network_timeout_s=network_timeout_s,
+                mozilla=mozilla,
+            ),
+            timeout=deadline_s,
+        )
+    except TimeoutError:
+        return DeepObservation(
+            ip=ip,
+            port=port,
+            error=f"sslyze did not finish within {deadline_s:.0f}s",
+            duration_s=time.monotonic() - start,
+        )
+    except Exception as exc:  # sslyze/nassl internals: report, never hide the tier-1 results
+        return DeepObservation(
+            ip=ip,
+            port=port,
+            error=f"sslyze failed: {exc.__class__.__name__}: {exc}",
+            duration_s=time.monotonic() - start,
+        )
