@@ -1,0 +1,484 @@
+"""Regression between two runs: what got worse, what got fixed, what flaps.
+
+`compare(old, new, history=None, waivers=None)` is the one entry point; `probe diff` and
+`probe scan --baseline` both call it. Devices are matched by MAC, then by serial (only where the
+serial is unique on both benches: twin units sharing one would be matched at random), then by
+key. A finding is keyed by (check id, port, transport); several results under one key count as
+the worst of them.
+
+A regression is: a failure that is new (the check did not fail before, or did not run), unless a
+live waiver accepts it; a failure whose waiver has expired (it counts again, new or not); a device
+whose verdict got worse for a reason no waiver covers; a device that vanished (it can no longer be
+verified). Flapping checks (verdict changed twice or more across the history) are flagged on the
+changes they touch; they still count, so that a waiver is the only way to silence them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from probe.errors import ProbeError
+from probe.model import Device, DeviceVerdict, Result, ScanRun, Severity, Verdict
+
+# Worst first: the verdict a key gets when several results share it.
+_VERDICT_RANK = {
+    Verdict.fail: 4,
+    Verdict.error: 3,
+    Verdict.inconclusive: 2,
+    Verdict.passed: 1,
+    Verdict.not_applicable: 0,
+}
+_DEVICE_RANK = {
+    DeviceVerdict.conforms: 0,
+    DeviceVerdict.inconclusive: 1,
+    DeviceVerdict.does_not_conform: 2,
+}
+FLAP_MIN_CHANGES = 2
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- waivers ------------------------------------------------------------------------------------
+
+
+class Waiver(_Model):
+    """Accepts a known failure of a device model's check until `expires` (inclusive)."""
+
+    model: str  # profile id; "*" for every model
+    check: str  # check id
+    reason: str = Field(min_length=1)
+    expires: date
+    port: int | None = None  # only this target
+    device: str | None = None  # only this unit: MAC, serial or device key
+
+    def active(self, today: date) -> bool:
+        return today <= self.expires
+
+    def covers(self, dev: Device | None, result_check: str, port: int | None) -> bool:
+        if result_check != self.check:
+            return False
+        if self.port is not None and port != self.port:
+            return False
+        profile = dev.profile if dev else None
+        if self.model != "*" and profile != self.model:
+            return False
+        if self.device is not None:
+            if dev is None:
+                return False
+            ids = {dev.key.lower(), (dev.mac or "").lower(), (dev.identifier("serial") or "")}
+            if self.device.lower() not in {i.lower() for i in ids if i}:
+                return False
+        return True
+
+    def describe(self) -> str:
+        where = self.model + (f"/{self.device}" if self.device else "")
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{where} {self.check}{port} until {self.expires.isoformat()} ({self.reason})"
+
+
+class _WaiverFile(_Model):
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+def load_waivers(path: Path) -> list[Waiver]:
+    """Read a waivers YAML file: ``waivers: [{model, check, reason, expires, port?, device?}]``."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ProbeError(f"{path}: cannot read waivers: {exc}") from exc
+    try:
+        return _WaiverFile.model_validate(data or {}).waivers
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ProbeError(f"{path}: {where}: {err['msg']}") from exc
+
+
+# --- the diff -----------------------------------------------------------------------------------
+
+
+class DeviceRef(_Model):
+    key: str
+    label: str  # profile@ip
+    mac: str | None = None
+    serial: str | None = None
+    profile: str | None = None
+
+
+class Change(_Model):
+    device: DeviceRef
+    check_id: str
+    target: str = ""  # "23/tcp telnet", or "" for a device-wide check
+    severity: Severity
+    title: str
+    old: Verdict | None = None  # None: the check did not report this target
+    new: Verdict | None = None
+    flapping: bool = False
+    waiver: str | None = None  # the waiver that accepts it (live or expired), described
+
+
+class DeviceChange(_Model):
+    device: DeviceRef
+    old: DeviceVerdict | None
+    new: DeviceVerdict | None
+    old_score: float | None = None
+    new_score: float | None = None
+    regression: bool = False
+
+
+class Flap(_Model):
+    device: DeviceRef
+    check_id: str
+    target: str = ""
+    sequence: list[Verdict | None]  # oldest first, the new run last
+
+
+class Diff(_Model):
+    old_run: str
+    new_run: str
+    history_runs: int = 0
+    new_failures: list[Change] = Field(default_factory=list)  # not waived
+    fixed: list[Change] = Field(default_factory=list)
+    changed: list[Change] = Field(default_factory=list)  # other verdict changes
+    waived: list[Change] = Field(default_factory=list)  # failures a live waiver accepts
+    expired: list[Change] = Field(default_factory=list)  # failures whose waiver expired
+    devices: list[DeviceChange] = Field(default_factory=list)  # verdict or score changed
+    appeared: list[DeviceRef] = Field(default_factory=list)
+    vanished: list[DeviceRef] = Field(default_factory=list)
+    flapping: list[Flap] = Field(default_factory=list)
+    unused_waivers: list[str] = Field(default_factory=list)
+
+    @property
+    def regression(self) -> bool:
+        return bool(
+            self.new_failures
+            or self.expired
+            or self.vanished
+            or any(d.regression for d in self.devices)
+        )
+
+    def reasons(self) -> list[str]:
+        """One line per regression, for exit messages and CI logs."""
+        out = [f"new failure: {_change_line(c)}" for c in self.new_failures]
+        out += [f"waiver expired: {_change_line(c)}" for c in self.expired]
+        out += [
+            f"device verdict worse: {d.device.label} {_dv(d.old)} -> {_dv(d.new)}"
+            for d in self.devices
+            if d.regression
+        ]
+        out += [f"device vanished: {d.label}" for d in self.vanished]
+        return out
+
+
+_Key = tuple[str, int | None, str]  # check id, port, transport
+
+
+def _key(r: Result) -> _Key:
+    return (r.check_id, r.target.port, r.target.transport)
+
+
+def _target(r: Result) -> str:
+    if r.target.port is None:
+        return r.target.service
+    svc = f" {r.target.service}" if r.target.service else ""
+    return f"{r.target.port}/{r.target.transport}{svc}"
+
+
+def _worst(results: Iterable[Result]) -> dict[_Key, Result]:
+    out: dict[_Key, Result] = {}
+    for r in results:
+        k = _key(r)
+        if k not in out or _VERDICT_RANK[r.verdict] > _VERDICT_RANK[out[k].verdict]:
+            out[k] = r
+    return out
+
+
+def device_label(dev: Device) -> str:
+    return f"{dev.profile or 'unmatched'}@{dev.ip or dev.key}"
+
+
+def _ref(dev: Device) -> DeviceRef:
+    return DeviceRef(
+        key=dev.key,
+        label=device_label(dev),
+        mac=dev.mac.lower() if dev.mac else None,
+        serial=dev.identifier("serial"),
+        profile=dev.profile,
+    )
+
+
+def _identity(dev: Device) -> str:
+    """A stable name for a unit across runs (MAC, else serial, else key): history lookups."""
+    if dev.mac:
+        return "mac:" + dev.mac.lower()
+    serial = dev.identifier("serial")
+    return "serial:" + serial if serial else "key:" + dev.key
+
+
+def match_devices(old: ScanRun, new: ScanRun) -> list[tuple[Device | None, Device | None]]:
+    """Pairs (old, new); a None side means the device vanished or appeared."""
+    pairs: list[tuple[Device | None, Device | None]] = []
+    left = list(old.devices)
+    right = list(new.devices)
+
+    def take(keyf: Any) -> None:
+        def index(devs: list[Device]) -> dict[str, list[Device]]:
+            out: dict[str, list[Device]] = {}
+            for d in devs:
+                k = keyf(d)
+                if k:
+                    out.setdefault(k, []).append(d)
+            return out
+
+        lo, ro = index(left), index(right)
+        for k, olds in lo.items():
+            news = ro.get(k, [])
+            if len(olds) == 1 and len(news) == 1:  # ambiguous keys are never matched
+                pairs.append((olds[0], news[0]))
+                left.remove(olds[0])
+                right.remove(news[0])
+
+    take(lambda d: d.mac.lower() if d.mac else None)
+    take(lambda d: d.identifier("serial"))
+    take(lambda d: d.key)
+    pairs.extend((d, None) for d in left)
+    pairs.extend((None, d) for d in right)
+    return pairs
+
+
+def compare(
+    old: ScanRun,
+    new: ScanRun,
+    history: Sequence[ScanRun] | None = None,
+    waivers: Sequence[Waiver] | None = None,
+    *,
+    today: date | None = None,
+) -> Diff:
+    """Diff two runs. `history`: earlier runs (oldest first, before `old`) for flapping."""
+    today = today or date.today()
+    waivers = list(waivers or [])
+    history = [h for h in (history or []) if h.run_id not in (old.run_id, new.run_id)]
+    diff = Diff(old_run=old.run_id, new_run=new.run_id, history_runs=len(history))
+    used: set[int] = set()
+    timeline = _timeline([*history, old, new])
+
+    def waiver_for(dev: Device, r: Result) -> Waiver | None:
+        """The waiver covering a failure: a live one before an expired one."""
+        hits = [(i, w) for i, w in enumerate(waivers) if w.covers(dev, r.check_id, r.target.port)]
+        used.update(i for i, _ in hits)
+        live = [w for _, w in hits if w.active(today)]
+        return (live or [w for _, w in hits] or [None])[0]
+
+    for odev, ndev in match_devices(old, new):
+        if ndev is None:
+            assert odev is not None
+            diff.vanished.append(_ref(odev))
+            continue
+        if odev is None:
+            diff.appeared.append(_ref(ndev))
+            _waive_only(diff, ndev, _worst(new.results_for(ndev.key)).values(), waiver_for, today)
+            continue
+        ref = _ref(ndev)
+        ores = _worst(old.results_for(odev.key))
+        nres = _worst(new.results_for(ndev.key))
+        worse_unwaived = False
+        for k in sorted(set(ores) | set(nres), key=lambda k: (k[0], k[1] or 0, k[2])):
+            o, n = ores.get(k), nres.get(k)
+            r = n or o
+            assert r is not None
+            ov, nv = (o.verdict if o else None), (n.verdict if n else None)
+            seq = timeline.get((_identity(ndev), k), [])
+            flapping = _changes(seq) >= FLAP_MIN_CHANGES
+            if flapping:
+                diff.flapping.append(
+                    Flap(device=ref, check_id=k[0], target=_target(r), sequence=seq)
+                )
+            change = Change(
+                device=ref,
+                check_id=k[0],
+                target=_target(r),
+                severity=r.severity,
+                title=r.title,
+                old=ov,
+                new=nv,
+                flapping=flapping,
+            )
+            if nv is Verdict.fail:
+                w = waiver_for(ndev, r)
+                if w is not None:
+                    change.waiver = w.describe()
+                    if w.active(today):
+                        diff.waived.append(change)
+                    else:
+                        diff.expired.append(change)
+                        worse_unwaived = True
+                    continue
+                if ov is not Verdict.fail:
+                    diff.new_failures.append(change)
+                    worse_unwaived = True
+            elif ov is Verdict.fail:
+                if nv in (Verdict.passed, Verdict.not_applicable, None):
+                    diff.fixed.append(change)
+                else:
+                    diff.changed.append(change)
+            elif ov != nv and ov is not None and nv is not None:
+                diff.changed.append(change)
+                if _VERDICT_RANK[nv] > _VERDICT_RANK[ov]:
+                    worse_unwaived = True
+        _device_change(diff, old, new, odev, ndev, worse_unwaived)
+    diff.unused_waivers = [w.describe() for i, w in enumerate(waivers) if i not in used]
+    return diff
+
+
+def _waive_only(
+    diff: Diff, dev: Device, results: Iterable[Result], waiver_for: Any, today: date
+) -> None:
+    """A device with no past: its failures are not regressions, but waivers still apply."""
+    for r in results:
+        if r.verdict is not Verdict.fail:
+            continue
+        w = waiver_for(dev, r)
+        if w is None:
+            continue
+        change = Change(
+            device=_ref(dev),
+            check_id=r.check_id,
+            target=_target(r),
+            severity=r.severity,
+            title=r.title,
+            new=r.verdict,
+            waiver=w.describe(),
+        )
+        (diff.waived if w.active(today) else diff.expired).append(change)
+
+
+def _device_change(
+    diff: Diff, old: ScanRun, new: ScanRun, odev: Device, ndev: Device, worse_unwaived: bool
+) -> None:
+    os_, ns = old.scores.get(odev.key), new.scores.get(ndev.key)
+    ov = os_.verdict if os_ else None
+    nv = ns.verdict if ns else None
+    oscore = os_.score if os_ else None
+    nscore = ns.score if ns else None
+    if ov == nv and oscore == nscore:
+        return
+    worse = ov is not None and nv is not None and _DEVICE_RANK[nv] > _DEVICE_RANK[ov]
+    diff.devices.append(
+        DeviceChange(
+            device=_ref(ndev),
+            old=ov,
+            new=nv,
+            old_score=oscore,
+            new_score=nscore,
+            regression=worse and worse_unwaived,
+        )
+    )
+
+
+def _timeline(runs: Sequence[ScanRun]) -> dict[tuple[str, _Key], list[Verdict | None]]:
+    """(unit identity, finding key) -> its verdict in each run (None: absent), oldest first."""
+    out: dict[tuple[str, _Key], list[Verdict | None]] = {}
+    for i, run in enumerate(runs):
+        for dev in run.devices:
+            ident = _identity(dev)
+            for k, r in _worst(run.results_for(dev.key)).items():
+                seq = out.setdefault((ident, k), [None] * len(runs))
+                seq[i] = r.verdict
+    return out
+
+
+def _changes(seq: Sequence[Verdict | None]) -> int:
+    """How often the verdict changed, skipping runs where the check did not report."""
+    seen = [v for v in seq if v is not None]
+    return sum(1 for a, b in pairwise(seen) if a != b)
+
+
+# --- baseline and rendering ---------------------------------------------------------------------
+
+
+def load_baseline(spec: str, *, db: str | None = None, exclude: str | None = None) -> ScanRun:
+    """`--baseline RUN.json` or `--baseline last` (the newest complete run in the history)."""
+    if spec != "last":
+        path = Path(spec)
+        if not path.is_file():
+            raise ProbeError(f"{spec}: no such baseline run.json")
+        return ScanRun.read(path)
+    from probe.store import open_store
+
+    with open_store(db) as store:
+        run = store.last(exclude=exclude)
+    if run is None:
+        raise ProbeError("--baseline last: the history holds no complete run yet")
+    return run
+
+
+def _dv(v: DeviceVerdict | None) -> str:
+    return v.value if v else "-"
+
+
+def _v(v: Verdict | None) -> str:
+    return v.value if v else "absent"
+
+
+def _change_line(c: Change) -> str:
+    target = f" [{c.target}]" if c.target else ""
+    flap = " (flapping)" if c.flapping else ""
+    return (
+        f"{c.device.label} {c.check_id}{target} {_v(c.old)} -> {_v(c.new)} "
+        f"({c.severity.value}): {c.title}{flap}"
+    )
+
+
+def render_text(diff: Diff) -> str:
+    """Plain text for terminals and CI logs; the regressions come first."""
+    lines = [f"diff {diff.old_run} -> {diff.new_run}"]
+    if diff.history_runs:
+        lines[0] += f" (flapping over {diff.history_runs + 2} runs)"
+
+    def section(title: str, items: list[str]) -> None:
+        if items:
+            lines.append(f"\n{title} ({len(items)}):")
+            lines.extend(f"  {i}" for i in items)
+
+    section("REGRESSIONS", diff.reasons())
+    section("Fixed", [_change_line(c) for c in diff.fixed])
+    section("Other verdict changes", [_change_line(c) for c in diff.changed])
+    section(
+        "Device verdicts",
+        [
+            f"{d.device.label} {_dv(d.old)} -> {_dv(d.new)}, score "
+            f"{_score(d.old_score)} -> {_score(d.new_score)}"
+            for d in diff.devices
+        ],
+    )
+    section("Appeared", [d.label for d in diff.appeared])
+    section("Waived", [f"{_change_line(c)} -- {c.waiver}" for c in diff.waived])
+    section("Expired waivers", [f"{c.waiver}" for c in diff.expired])
+    section(
+        "Flapping",
+        [
+            f"{f.device.label} {f.check_id}"
+            + (f" [{f.target}]" if f.target else "")
+            + ": "
+            + " ".join(_v(v) for v in f.sequence)
+            for f in diff.flapping
+        ],
+    )
+    section("Waivers that matched nothing", diff.unused_waivers)
+    lines.append("\n" + ("REGRESSION" if diff.regression else "no regression"))
+    return "\n".join(lines) + "\n"
+
+
+def _score(s: float | None) -> str:
+    return "-" if s is None else f"{s:.0f}"
