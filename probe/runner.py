@@ -1,0 +1,406 @@
+"""One scan: discovery -> profile matching -> checks -> scoring, as one `ScanRun`.
+
+    scope ─> discover() ─> Device records ─> ProfileSet.apply() ─> DeviceSession per device
+          ─> per-device checks (rounds by CheckSpec.order; global and per-device semaphores;
+             a deadline per check run) ─> bench checks over all sessions ─> score_device()
+
+Every check run ends in at least one verdict:
+- the profile's `not_applicable` entry, or a check whose `services` the device lacks:
+  `not_applicable` with the reason, without running it;
+- the deadline (Timeouts.check_s) or a TargetError (the device's doing): `inconclusive`;
+- any other exception (our bug): `error` with the exception;
+- a check that yields nothing: `error` ("check produced no verdict").
+
+Progress events go to an optional callback (the console draws them). A cancelled scan (Ctrl-C,
+SIGTERM: the CLI cancels the task) still returns the partial run with `interrupted: true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from checks.context import BenchContext, CheckContext, DeviceSession, RunOptions, service_kind
+from checks.registry import CheckSpec, load_all
+from probe import __version__
+from probe.baseline import Baseline, load_baseline
+from probe.errors import TargetError
+from probe.model import (
+    Device,
+    Result,
+    ScanRun,
+    ScopeInfo,
+    Target,
+    ToolInfo,
+    Verdict,
+    utcnow,
+)
+from probe.profiles import ProfileSet, load_profiles
+from probe.scope import Scope
+from probe.scoring import score_device
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event. `kind` is one of: discovery, discovered, matched, check_start,
+    check_done, bench, scored, done."""
+
+    kind: str
+    device: str = ""
+    check_id: str = ""
+    message: str = ""
+    verdicts: tuple[str, ...] = ()
+    total: int = 0  # check runs planned (check_start/check_done), devices (discovered)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class InventoryLike(Protocol):
+    devices: list[Device]
+    partial: bool
+    notes: list[str]
+
+
+DiscoverFn = Callable[..., Awaitable[InventoryLike]]
+
+
+@dataclass
+class Limits:
+    """Concurrency bounds: all devices together, and one device (be gentle)."""
+
+    global_checks: int = 32
+    per_device_checks: int = 4
+
+
+@dataclass
+class _Ctx:
+    run: ScanRun
+    baseline: Baseline
+    options: RunOptions
+    limits: Limits
+    progress: ProgressFn | None
+    global_sem: asyncio.Semaphore
+    sessions: list[DeviceSession] = field(default_factory=list)
+
+    def emit(self, event: Progress) -> None:
+        if self.progress is not None:
+            # A drawing bug must not break a scan.
+            with contextlib.suppress(Exception):
+                self.progress(event)
+
+
+# --- verdicts the runner makes itself ---------------------------------------------------------
+
+
+def _own_result(
+    spec: CheckSpec,
+    device: Device,
+    baseline: Baseline,
+    verdict: Verdict,
+    title: str,
+    evidence: dict[str, Any] | None = None,
+) -> Result:
+    meta = baseline.meta(spec.id, spec.capability)
+    return Result(
+        check_id=spec.id,
+        device=device.key,
+        capability=spec.capability,
+        verdict=verdict,
+        severity=meta.severity,
+        title=title,
+        target=Target(),
+        evidence=evidence or {},
+        references=list(meta.references),
+    )
+
+
+def applicability(spec: CheckSpec, session: DeviceSession) -> str | None:
+    """Why `spec` does not apply to the device (None: it applies)."""
+    reason = session.profile.not_applicable.get(spec.id)
+    if reason:
+        return f"profile {session.profile.id}: {reason}"
+    if spec.services and not spec.bench:
+        kinds = set()
+        for svc in session.device.services:
+            declared = session.profile.allowed_port(svc.port, svc.transport)
+            kinds.add(service_kind(svc, declared.service if declared else ""))
+        if not kinds & set(spec.services):
+            return f"no {'/'.join(spec.services)} service on the device"
+    return None
+
+
+def _exception_evidence(exc: BaseException) -> dict[str, Any]:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return {"exception": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:]}
+
+
+async def run_check(
+    spec: CheckSpec,
+    session: DeviceSession,
+    baseline: Baseline,
+    *,
+    deadline_s: float,
+) -> list[Result]:
+    """Run one check on one device; always returns at least one result."""
+    device = session.device
+    reason = applicability(spec, session)
+    if reason is not None:
+        return [_own_result(spec, device, baseline, Verdict.not_applicable, reason)]
+    ctx = CheckContext(
+        session=session, check_id=spec.id, meta=baseline.meta(spec.id, spec.capability)
+    )
+    results: list[Result] = []
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(deadline_s):
+            gen = spec.fn(ctx)  # type: ignore[arg-type]
+            async with contextlib.aclosing(gen):  # type: ignore[type-var]
+                async for res in gen:
+                    results.append(res)
+    except TimeoutError as exc:
+        elapsed = time.monotonic() - start
+        if elapsed >= deadline_s * 0.99:
+            why = f"check ran out of time ({deadline_s:g} s)"
+        else:
+            why = f"timed out: {exc}" if str(exc) else "a network operation timed out"
+        results.append(
+            _own_result(spec, device, baseline, Verdict.inconclusive, why, {"reason": why})
+        )
+    except TargetError as exc:
+        results.append(
+            _own_result(
+                spec,
+                device,
+                baseline,
+                Verdict.inconclusive,
+                str(exc),
+                {"reason": str(exc), "error": type(exc).__name__},
+            )
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        results.append(
+            _own_result(
+                spec,
+                device,
+                baseline,
+                Verdict.error,
+                f"check failed: {type(exc).__name__}: {exc}",
+                _exception_evidence(exc),
+            )
+        )
+    if not results:
+        results.append(
+            _own_result(spec, device, baseline, Verdict.error, "check produced no verdict")
+        )
+    duration = time.monotonic() - start
+    for res in results:
+        if res.duration_s == 0.0:
+            res.duration_s = round(duration, 3)
+    return results
+
+
+async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpec]) -> None:
+    """All per-device checks of one device, round by round (CheckSpec.order)."""
+    dev_sem = asyncio.Semaphore(ctx.limits.per_device_checks)
+    rounds = sorted({s.order for s in specs})
+    total = len(specs)
+
+    async def one(spec: CheckSpec) -> None:
+        async with ctx.global_sem, dev_sem:
+            ctx.emit(Progress("check_start", session.device.key, spec.id, total=total))
+            results = await run_check(
+                spec, session, ctx.baseline, deadline_s=ctx.options.timeouts.check_s
+            )
+            ctx.run.results.extend(results)
+            ctx.emit(
+                Progress(
+                    "check_done",
+                    session.device.key,
+                    spec.id,
+                    verdicts=tuple(r.verdict.value for r in results),
+                    total=total,
+                )
+            )
+
+    for order in rounds:
+        async with asyncio.TaskGroup() as tg:
+            for spec in specs:
+                if spec.order == order:
+                    tg.create_task(one(spec))
+
+
+async def _bench_checks(ctx: _Ctx, specs: list[CheckSpec]) -> None:
+    """Checks over all devices, after the per-device ones. Every device gets a verdict."""
+    for spec in specs:
+        ctx.emit(Progress("bench", check_id=spec.id))
+        meta = ctx.baseline.meta(spec.id, spec.capability)
+        bctx = BenchContext(sessions=ctx.sessions, check_id=spec.id, meta=meta)
+        results: list[Result] = []
+        failure: tuple[Verdict, str, dict[str, Any]] | None = None
+        start = time.monotonic()
+        try:
+            async with asyncio.timeout(ctx.options.timeouts.check_s):
+                gen = spec.fn(bctx)  # type: ignore[arg-type]
+                async with contextlib.aclosing(gen):  # type: ignore[type-var]
+                    async for res in gen:
+                        results.append(res)
+        except TimeoutError:
+            why = f"check ran out of time ({ctx.options.timeouts.check_s:g} s)"
+            failure = (Verdict.inconclusive, why, {"reason": why})
+        except TargetError as exc:
+            failure = (Verdict.inconclusive, str(exc), {"reason": str(exc)})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = (
+                Verdict.error,
+                f"check failed: {type(exc).__name__}: {exc}",
+                _exception_evidence(exc),
+            )
+        duration = round(time.monotonic() - start, 3)
+        for session in ctx.sessions:
+            dev = session.device
+            mine = [r for r in results if r.device == dev.key]
+            reason = applicability(spec, session)
+            if reason is not None:
+                mine = [_own_result(spec, dev, ctx.baseline, Verdict.not_applicable, reason)]
+            elif failure is not None:
+                mine.append(_own_result(spec, dev, ctx.baseline, *failure))
+            elif not mine:
+                mine = [
+                    _own_result(spec, dev, ctx.baseline, Verdict.error, "check produced no verdict")
+                ]
+            for res in mine:
+                if res.duration_s == 0.0:
+                    res.duration_s = duration
+            ctx.run.results.extend(mine)
+
+
+def _profile_record(profiles: ProfileSet, profile_id: str) -> dict[str, Any]:
+    profile = profiles.get(profile_id)
+    if profile is None:
+        return {}
+    src = profiles.source(profile_id)
+    return {
+        "version": profile.version,
+        "vendor": profile.vendor,
+        "model": profile.model,
+        "source": str(src) if src else "",
+        "declarations": profile.declarations.model_dump(mode="json"),
+        "not_applicable": dict(profile.not_applicable),
+    }
+
+
+async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> InventoryLike:
+    from probe.discovery import discover  # type: ignore[attr-defined]
+
+    return await discover(scope, ports=ports)  # type: ignore[no-any-return]
+
+
+def _select(specs: Iterable[CheckSpec], only: Iterable[str] | None) -> list[CheckSpec]:
+    wanted = set(only or ())
+    return [s for s in specs if not wanted or s.id in wanted or s.id.split(".")[0] in wanted]
+
+
+async def scan(
+    scope: Scope,
+    options: RunOptions,
+    *,
+    profiles_dir: Path,
+    ports: list[int] | None = None,
+    progress: ProgressFn | None = None,
+    discover_fn: DiscoverFn | None = None,
+    checks: Iterable[str] | None = None,
+    catalogue: dict[str, CheckSpec] | None = None,
+    baseline: Baseline | None = None,
+    limits: Limits | None = None,
+) -> ScanRun:
+    """Scan `scope` and return the `ScanRun` (partial, `interrupted`, when cancelled).
+
+    `checks` limits the run to these ids (or capability prefixes such as "access");
+    `catalogue` replaces the registered checks (tests).
+    """
+    profiles = load_profiles(Path(profiles_dir))
+    baseline = baseline or load_baseline()
+    options.profiles_dir = Path(profiles_dir)
+    specs = _select((catalogue if catalogue is not None else load_all()).values(), checks)
+    run = ScanRun(
+        run_id=uuid.uuid4().hex[:12],
+        tool=ToolInfo(version=__version__),
+        scope=ScopeInfo(
+            interfaces=list(scope.interfaces),
+            cidrs=[str(n) for n in scope.networks],
+            lab=scope.lab,
+        ),
+        baseline={"id": baseline.id, "version": baseline.version},
+    )
+    ctx = _Ctx(
+        run=run,
+        baseline=baseline,
+        options=options,
+        limits=limits or Limits(),
+        progress=progress,
+        global_sem=asyncio.Semaphore((limits or Limits()).global_checks),
+    )
+    try:
+        # Discovery scans the profiles' ports besides its defaults, so declared services show.
+        scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
+        ctx.emit(Progress("discovery", message=scope.describe()))
+        inventory = await (discover_fn or _default_discover)(scope, ports=scan_ports)
+        run.partial = bool(getattr(inventory, "partial", False))
+        run.notes.extend(getattr(inventory, "notes", []))
+        devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
+        run.devices = devices
+        ctx.emit(Progress("discovered", total=len(devices)))
+
+        for dev in devices:
+            profile = profiles.apply(dev)
+            run.profiles.setdefault(profile.id, _profile_record(profiles, profile.id))
+            ctx.emit(Progress("matched", dev.key, message=f"{profile.id} ({dev.profile_reason})"))
+            ctx.sessions.append(
+                DeviceSession(device=dev, profile=profile, scope=scope, options=options)
+            )
+
+        missing = sorted(s.id for s in specs if s.id not in baseline.checks)
+        if missing:
+            run.notes.append(f"checks without a baseline entry (medium severity): {missing}")
+
+        device_specs = [s for s in specs if not s.bench]
+        bench_specs = [s for s in specs if s.bench]
+        async with asyncio.TaskGroup() as tg:
+            for session in ctx.sessions:
+                tg.create_task(_device_checks(ctx, session, device_specs))
+        if bench_specs and ctx.sessions:
+            await _bench_checks(ctx, bench_specs)
+    except asyncio.CancelledError:
+        run.interrupted = True
+        run.notes.append("scan interrupted: results are partial")
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        _finish(run, ctx, profiles)
+    return run
+
+
+def _finish(run: ScanRun, ctx: _Ctx, profiles: ProfileSet) -> None:
+    by_key = {s.device.key: s for s in ctx.sessions}
+    # A stable order for reports and diffs.
+    run.results.sort(key=lambda r: (r.device, r.check_id, r.target.port or 0))
+    for dev in run.devices:
+        session = by_key.get(dev.key)
+        profile = session.profile if session else profiles.get(dev.profile or "")
+        run.scores[dev.key] = score_device(dev.key, run.results, ctx.baseline, profile)
+        ctx.emit(Progress("scored", dev.key, message=run.scores[dev.key].verdict.value))
+    run.finished = utcnow()
+    ctx.emit(Progress("done", message=run.run_id))

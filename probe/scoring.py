@@ -1,0 +1,151 @@
+"""Scores and the conformance verdict of one device, from its results and the baseline. Pure.
+
+One check, one vote: a check's results on a device (one per port, say) fold into one verdict, the
+worst of them (fail > inconclusive > pass), at the highest severity among the results that gave it.
+So a device's score does not depend on how many ports it has.
+
+- capability score = 100 x weight(passed) / weight(passed + failed + inconclusive), severity
+  weights from the baseline; None when nothing weighted was decided. A check that broke (`error`)
+  counts as inconclusive: it cannot vouch for the device.
+- coverage = share of the capability's 8259A elements that a decided check (pass or fail) verified
+  over the network (the baseline's `verifies`).
+- device verdict (DESIGN.md): `does_not_conform` when a high or critical check fails, whatever
+  the score; else `inconclusive` when a high or critical check is inconclusive (or broke); else
+  `conforms`. Lower-severity fails lower the score but not the verdict.
+- declared items (the profile's declarations.declared) are listed per capability, never counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from probe.baseline import Baseline
+from probe.model import (
+    Capability,
+    CapabilityScore,
+    DeviceScore,
+    DeviceVerdict,
+    Result,
+    Severity,
+    Verdict,
+)
+from probe.profile_schema import Profile
+
+# Worst first: the verdict a check gets when its results disagree.
+_VERDICT_ORDER = {
+    Verdict.fail: 0,
+    Verdict.error: 1,
+    Verdict.inconclusive: 2,
+    Verdict.passed: 3,
+    Verdict.not_applicable: 4,
+}
+_GRAVE = (Severity.high, Severity.critical)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's folded verdict on one device."""
+
+    check_id: str
+    capability: Capability
+    verdict: Verdict
+    severity: Severity
+
+
+def fold(results: Iterable[Result]) -> list[CheckOutcome]:
+    """Fold each check's results into one outcome (the worst verdict, its highest severity)."""
+    by_check: dict[str, list[Result]] = {}
+    for r in results:
+        by_check.setdefault(r.check_id, []).append(r)
+    out = []
+    for cid, rs in sorted(by_check.items()):
+        worst = min(rs, key=lambda r: _VERDICT_ORDER[r.verdict]).verdict
+        sev = max((r.severity for r in rs if r.verdict == worst), key=lambda s: s.rank)
+        out.append(CheckOutcome(cid, rs[0].capability, worst, sev))
+    return out
+
+
+def _ratio(passed: int, decided: int) -> float | None:
+    return round(100.0 * passed / decided, 1) if decided > 0 else None
+
+
+def score_device(
+    device_key: str,
+    results: Iterable[Result],
+    baseline: Baseline,
+    profile: Profile | None = None,
+) -> DeviceScore:
+    outcomes = fold(r for r in results if r.device == device_key)
+    element_cap = baseline.element_capability()
+    declared = profile.declarations.declared if profile is not None else {}
+
+    details: dict[str, CapabilityScore] = {}
+    weights: dict[str, tuple[int, int]] = {}  # capability -> (passed weight, decided weight)
+    verified: set[str] = set()
+    for cap in baseline.capabilities:
+        details[cap.value] = CapabilityScore()
+        weights[cap.value] = (0, 0)
+
+    for o in outcomes:
+        cs = details.setdefault(o.capability.value, CapabilityScore())
+        w = baseline.weight(o.severity)
+        passed_w, decided_w = weights.get(o.capability.value, (0, 0))
+        if o.verdict == Verdict.passed:
+            cs.passed += 1
+            passed_w += w
+            decided_w += w
+        elif o.verdict == Verdict.fail:
+            cs.failed += 1
+            decided_w += w
+        elif o.verdict in (Verdict.inconclusive, Verdict.error):
+            cs.inconclusive += 1
+            decided_w += w
+        else:
+            cs.not_applicable += 1
+        weights[o.capability.value] = (passed_w, decided_w)
+        cdef = baseline.checks.get(o.check_id)
+        if cdef is not None and o.verdict in (Verdict.passed, Verdict.fail):
+            verified.update(cdef.verifies)
+
+    for code, _statement in declared.items():
+        cap = element_cap.get(code)
+        key = cap.value if cap is not None else Capability.declarations.value
+        details.setdefault(key, CapabilityScore()).declared.append(code)
+
+    all_elements = 0
+    all_verified = 0
+    for cap, cdef in baseline.capabilities.items():
+        cs = details[cap.value]
+        passed_w, decided_w = weights[cap.value]
+        cs.score = _ratio(passed_w, decided_w)
+        codes = list(cdef.elements)
+        hit = [c for c in codes if c in verified]
+        cs.coverage = round(100.0 * len(hit) / len(codes), 1) if codes else 0.0
+        all_elements += len(codes)
+        all_verified += len(hit)
+
+    total_passed = sum(p for p, _ in weights.values())
+    total_decided = sum(d for _, d in weights.values())
+
+    if any(o.verdict == Verdict.fail and o.severity in _GRAVE for o in outcomes):
+        verdict = DeviceVerdict.does_not_conform
+    elif any(
+        o.verdict in (Verdict.inconclusive, Verdict.error) and o.severity in _GRAVE
+        for o in outcomes
+    ):
+        verdict = DeviceVerdict.inconclusive
+    else:
+        verdict = DeviceVerdict.conforms
+
+    return DeviceScore(
+        device=device_key,
+        verdict=verdict,
+        score=_ratio(total_passed, total_decided),
+        coverage=round(100.0 * all_verified / all_elements, 1) if all_elements else 0.0,
+        capabilities={k: v.score for k, v in details.items()},
+        details=details,
+        baseline_version=f"{baseline.id} {baseline.version}",
+        profile=profile.id if profile is not None else None,
+        profile_version=profile.version if profile is not None else "",
+    )
