@@ -1,1 +1,244 @@
-"""Device discovery."""
+"""Device discovery: ARP, mDNS and SSDP on the scan interface, then nmap per host, merged by MAC.
+
+    discover(scope) ──> links of the scope (interface, its address, on-link networks)
+        ├─ ARP sweep (root) ─┐
+        ├─ mDNS browse       ├─ at the same time; then nmap -sn for what ARP cannot reach
+        └─ SSDP M-SEARCH    ─┘
+        └─ nmap -sV, one host at a time per worker ──> merge() ──> Inventory
+
+Without raw sockets ARP and `nmap -sS` are unavailable: that is said once, nmap host discovery
+over the CIDRs (`-sT` scans after it) replaces ARP, and the inventory is marked partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from probe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
+from probe.discovery.inventory import Inventory, Sighting, merge
+from probe.discovery.mdns import MdnsOptions
+from probe.discovery.mdns import browse as mdns_browse
+from probe.discovery.services import (
+    NmapHost,
+    NmapOptions,
+    host_discovery,
+    nmap_path,
+    scan_hosts,
+    top_ports,
+)
+from probe.discovery.ssdp import SsdpOptions
+from probe.discovery.ssdp import search as ssdp_search
+from probe.errors import ScopeError
+from probe.scope import Scope
+
+__all__ = [
+    "DiscoveryEvent",
+    "DiscoveryOptions",
+    "Inventory",
+    "Link",
+    "Sighting",
+    "discover",
+    "lab_scope",
+    "links",
+    "merge",
+]
+
+
+@dataclass
+class DiscoveryOptions:
+    arp: ArpOptions = field(default_factory=ArpOptions)
+    mdns: MdnsOptions = field(default_factory=MdnsOptions)
+    ssdp: SsdpOptions = field(default_factory=SsdpOptions)
+    nmap: NmapOptions = field(default_factory=NmapOptions)
+    services: bool = True  # run the nmap service scan (False: ARP + mDNS + SSDP only)
+    privileged: bool | None = None  # None: detect (root / CAP_NET_RAW)
+
+
+@dataclass(frozen=True)
+class DiscoveryEvent:
+    """Progress: `phase` is arp, mdns, ssdp, hosts or nmap; `done` of `total` in that phase."""
+
+    phase: str
+    done: int
+    total: int
+    detail: str = ""
+
+
+ProgressFn = Callable[[DiscoveryEvent], None]
+
+
+@dataclass(frozen=True)
+class Link:
+    """One scan interface: its IPv4 address and the scope networks it sits on."""
+
+    iface: str
+    address: str
+    networks: tuple[str, ...]
+
+
+def _addresses(iface: str) -> list[ipaddress.IPv4Interface]:
+    try:
+        out = subprocess.run(
+            ["ip", "-j", "-4", "addr", "show", "dev", iface],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ScopeError(f"cannot read the addresses of {iface}: {exc}") from exc
+    if out.returncode != 0:
+        raise ScopeError(f"interface {iface!r} does not exist")
+    addrs: list[ipaddress.IPv4Interface] = []
+    for link in json.loads(out.stdout or "[]"):
+        for info in link.get("addr_info", []):
+            if info.get("family") == "inet":
+                addrs.append(ipaddress.IPv4Interface(f"{info['local']}/{info['prefixlen']}"))
+    return addrs
+
+
+def links(scope: Scope) -> list[Link]:
+    """The scope's interfaces with the address each one scans from. ScopeError if unusable."""
+    out: list[Link] = []
+    for iface in scope.interfaces:
+        addrs = _addresses(iface)
+        if not addrs:
+            raise ScopeError(f"interface {iface!r} has no IPv4 address to scan from")
+        onlink = [
+            net
+            for net in scope.networks
+            if net.version == 4 and any(a.ip in net or net.overlaps(a.network) for a in addrs)
+        ]
+        # Scan from the address that sits in a scope network when there is one.
+        src = next((a for a in addrs if any(a.ip in n for n in scope.networks)), addrs[0])
+        out.append(Link(iface=iface, address=str(src.ip), networks=tuple(str(n) for n in onlink)))
+    return out
+
+
+def lab_scope(bridge: str = "plab0") -> Scope:
+    """`--lab`: the running bench's bridge and subnet, minus the host's own bridge address."""
+    try:
+        from lab import bench
+    except ImportError as exc:
+        raise ScopeError("the lab bench module is not available") from exc
+    state = bench.status(bridge)
+    if state is None:
+        raise ScopeError(f"no lab bench is running on {bridge} (start one: probe lab up)")
+    return Scope.build([str(state.subnet)], [state.bridge], lab=True, exclude=[str(state.host_ip)])
+
+
+def _hosts_of(scope: Scope, networks: Sequence[str]) -> list[str]:
+    nets = [ipaddress.ip_network(n) for n in networks]
+    return [ip for ip in scope.hosts() if any(ipaddress.ip_address(ip) in n for n in nets)]
+
+
+async def _timed(name: str, timings: dict[str, float], coro: object) -> object:
+    start = time.perf_counter()
+    try:
+        return await coro  # type: ignore[misc]
+    finally:
+        timings[name] = round(time.perf_counter() - start, 3)
+
+
+async def discover(
+    scope: Scope,
+    *,
+    ports: Sequence[int] = (),
+    options: DiscoveryOptions | None = None,
+    progress: ProgressFn | None = None,
+) -> Inventory:
+    """Find every device in scope; `ports` are the TCP ports profiles name (added to top-N)."""
+    opts = options or DiscoveryOptions()
+    report: ProgressFn = progress or (lambda _event: None)
+    inv = Inventory()
+    raw = has_raw_sockets() if opts.privileged is None else opts.privileged
+    nmap_root = raw and os.geteuid() == 0  # nmap decides -sS by uid, not by capability
+    scan_ports: tuple[int, ...] = ()
+    if opts.services:
+        nmap_path()  # ToolError early, before any traffic
+        scan_ports = tuple(sorted(set(ports) | set(top_ports(opts.nmap.top_ports))))
+    if any(net.version != 4 for net in scope.networks):
+        inv.notes.append("IPv6 networks in scope are not swept (IPv4 discovery only)")
+    if not raw:
+        inv.partial = True
+        inv.notes.append(
+            "not root and no CAP_NET_RAW: no ARP sweep and no nmap -sS; using mDNS, SSDP and "
+            "nmap host discovery (-sn, then -sT), so devices that answer none of those are missed"
+        )
+    l2 = links(scope)
+    if not l2:
+        inv.notes.append("no --iface: ARP, mDNS and SSDP need one; using nmap host discovery only")
+    onlink = {n for link in l2 for n in link.networks}
+    routed = [str(n) for n in scope.networks if n.version == 4 and str(n) not in onlink]
+
+    sightings: list[Sighting] = []
+    t0 = time.perf_counter()
+    jobs: list[tuple[str, object]] = []
+    for link in l2:
+        if raw and link.networks:
+            targets = _hosts_of(scope, link.networks)
+            jobs.append(("arp", arp_sweep(scope, link.iface, link.address, targets, opts.arp)))
+        jobs.append(("mdns", mdns_browse(scope, link.address, opts.mdns)))
+        jobs.append(("ssdp", ssdp_search(scope, link.address, opts.ssdp)))
+    sweep_nets = routed if raw else [str(n) for n in scope.networks if n.version == 4]
+    if sweep_nets:
+        jobs.append(("hosts", host_discovery(scope, sweep_nets)))
+
+    for phase, _ in jobs:
+        report(DiscoveryEvent(phase, 0, 1))
+    outcomes = await asyncio.gather(*(_timed(p, inv.timings_s, c) for p, c in jobs))
+    for (phase, _), outcome in zip(jobs, outcomes, strict=True):
+        report(DiscoveryEvent(phase, 1, 1))
+        if phase == "arp":
+            sightings.extend(outcome)  # type: ignore[arg-type]
+        elif phase in ("mdns", "ssdp"):
+            sightings.extend(outcome.sightings)  # type: ignore[attr-defined]
+            inv.notes.extend(outcome.notes)  # type: ignore[attr-defined]
+        else:
+            found, notes = outcome  # type: ignore[misc]
+            sightings.extend(found)
+            inv.notes.extend(notes)
+    if not raw:
+        # The kernel resolved MACs while nmap and the fetches connected: read them back.
+        for link in l2:
+            sightings.extend(
+                Sighting(source="arp-cache", ip=ip, mac=mac)
+                for ip, mac in neighbour_table(link.iface)
+                if scope.contains(ip)
+            )
+    # The sighting order puts ARP first, so a device's first address is the one ARP saw.
+    order = {"arp": 0, "arp-cache": 1, "hosts": 2, "nmap": 2, "mdns": 3, "ssdp": 4}
+    sightings.sort(key=lambda s: order.get(s.source, 9))
+    inv.timings_s["discovery"] = round(time.perf_counter() - t0, 3)
+
+    if opts.services:
+        hosts = sorted(
+            {s.ip for s in sightings if scope.contains(s.ip)},
+            key=lambda ip: ipaddress.ip_address(ip),
+        )
+        done = 0
+        report(DiscoveryEvent("nmap", 0, len(hosts)))
+
+        def on_host(ip: str, _host: NmapHost | None) -> None:
+            nonlocal done
+            done += 1
+            report(DiscoveryEvent("nmap", done, len(hosts), ip))
+
+        t1 = time.perf_counter()
+        found, notes = await scan_hosts(
+            scope, hosts, scan_ports, opts.nmap, privileged=nmap_root, on_host=on_host
+        )
+        inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
+        sightings.extend(found)
+        inv.notes.extend(notes)
+
+    inv.devices = merge(sightings, notes=inv.notes)
+    inv.notes = list(dict.fromkeys(inv.notes))
+    return inv

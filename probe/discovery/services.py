@@ -1,0 +1,247 @@
+"""Service fingerprinting with nmap (python-nmap), one scan per host in a bounded pool.
+
+python-nmap reads nmap's XML only when nmap exits, so one nmap per host gives per-device progress,
+and `--host-timeout` bounds each one: a tarpit costs its own slot, never the run. nmap always gets
+`-n` (no DNS). We read nmap's XML ourselves, because python-nmap's dict drops what we need
+(`tunnel="ssl"`, `timedout`, the MAC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from probe.discovery.inventory import Sighting
+from probe.errors import ToolError
+from probe.model import Service
+from probe.scope import Scope
+
+TLS_NAMES = frozenset({"ssl", "tls", "https", "https-alt"})
+
+
+@dataclass
+class NmapOptions:
+    top_ports: int = 100  # nmap's N most common TCP ports, added to the ports profiles name
+    version_intensity: int = 3  # 0-9; 3 covers banners, HTTP and TLS without the long tail
+    host_timeout_s: int = 60  # nmap gives up on one host after this
+    workers: int = 16  # nmap processes at once
+    max_retries: int = 2
+
+
+@dataclass
+class NmapHost:
+    ip: str
+    state: str = "unknown"
+    mac: str | None = None
+    timed_out: bool = False
+    services: list[Service] = field(default_factory=list)
+
+
+def nmap_path() -> str:
+    path = shutil.which("nmap")
+    if path is None:
+        raise ToolError("nmap is not installed (Debian: apt-get install nmap)")
+    return path
+
+
+def parse_port_spec(spec: str) -> list[int]:
+    """`21-23,80` -> [21, 22, 23, 80]."""
+    out: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def format_ports(ports: Iterable[int]) -> str:
+    return ",".join(str(p) for p in sorted(set(ports)))
+
+
+@functools.cache
+def top_ports(n: int) -> tuple[int, ...]:
+    """nmap's own top-N TCP port list, asked from nmap with an empty target list.
+
+    (nmap combines `-p` and `--top-ports` by intersection; we want the union. The only target
+    given is excluded, so this contacts nothing.)
+    """
+    if n <= 0:
+        return ()
+    import nmap
+
+    scanner = _scanner()
+    try:
+        scanner.scan(
+            hosts="127.0.0.0/32",
+            arguments=f"-n -sT -Pn --top-ports {int(n)} --exclude 127.0.0.0",
+            timeout=30,
+        )
+    except nmap.PortScannerError as exc:
+        raise ToolError(f"nmap could not list its top {n} ports: {exc}") from exc
+    root = ET.fromstring(scanner.get_nmap_last_output())
+    info = root.find("scaninfo")
+    if info is None:
+        raise ToolError("nmap printed no scaninfo for --top-ports")
+    return tuple(parse_port_spec(info.get("services", "")))
+
+
+def _scanner() -> object:
+    import nmap
+
+    try:
+        return nmap.PortScanner()
+    except nmap.PortScannerError as exc:
+        raise ToolError(f"nmap is not usable: {exc}") from exc
+
+
+def scan_arguments(opts: NmapOptions, *, privileged: bool) -> str:
+    """Arguments for one per-host service scan (targets and -p are added by the caller)."""
+    return " ".join(
+        [
+            "-n",  # never resolve names
+            "-sS" if privileged else "-sT",
+            "-Pn",  # the host was already seen by ARP, mDNS, SSDP or host discovery
+            "-sV",
+            f"--version-intensity {int(opts.version_intensity)}",
+            f"--host-timeout {int(opts.host_timeout_s)}s",
+            f"--max-retries {int(opts.max_retries)}",
+            "-T4",
+            "--open",
+        ]
+    )
+
+
+def parse_xml(xml: bytes | str) -> list[NmapHost]:
+    """Hosts, open ports and service facts from nmap's XML (-oX)."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ToolError(f"nmap output is not XML: {exc}") from exc
+    hosts: list[NmapHost] = []
+    for el in root.iter("host"):
+        host = NmapHost(ip="", timed_out=el.get("timedout") == "true")
+        status = el.find("status")
+        if status is not None:
+            host.state = status.get("state", "unknown")
+        for addr in el.iter("address"):
+            kind = addr.get("addrtype")
+            if kind in ("ipv4", "ipv6") and not host.ip:
+                host.ip = addr.get("addr", "")
+            elif kind == "mac":
+                host.mac = addr.get("addr", "").lower() or None
+        for port in el.iter("port"):
+            state = port.find("state")
+            if state is None or state.get("state") != "open":
+                continue
+            host.services.append(_service(port))
+        if host.ip:
+            hosts.append(host)
+    return hosts
+
+
+def _service(port: ET.Element) -> Service:
+    svc = port.find("service")
+    attrs = dict(svc.attrib) if svc is not None else {}
+    name = attrs.get("name", "")
+    tls = attrs.get("tunnel") == "ssl" or name in TLS_NAMES or name.startswith("ssl/")
+    if name.startswith("ssl/"):
+        name = name[4:]
+    return Service(
+        port=int(port.get("portid", "0")),
+        transport=port.get("protocol", "tcp"),
+        name=name,
+        product=attrs.get("product", ""),
+        version=attrs.get("version", ""),
+        banner=attrs.get("extrainfo", ""),
+        tls=tls,
+    )
+
+
+def _run(hosts: str, ports: str | None, arguments: str, timeout_s: int) -> list[NmapHost]:
+    """One nmap run (blocking; call from a worker thread)."""
+    import nmap
+
+    scanner = _scanner()
+    assert isinstance(scanner, nmap.PortScanner)
+    try:
+        data = scanner.scan(hosts=hosts, ports=ports, arguments=arguments, timeout=timeout_s)
+    except nmap.PortScannerTimeout as exc:
+        raise ToolError(f"nmap on {hosts} ran past {timeout_s} s") from exc
+    except nmap.PortScannerError as exc:
+        raise ToolError(f"nmap failed on {hosts}: {exc}") from exc
+    error = data.get("nmap", {}).get("scaninfo", {}).get("error")
+    if error:
+        raise ToolError(f"nmap on {hosts}: {' '.join(error).strip()}")
+    return parse_xml(scanner.get_nmap_last_output())
+
+
+async def scan_hosts(
+    scope: Scope,
+    ips: Sequence[str],
+    ports: Iterable[int],
+    opts: NmapOptions,
+    *,
+    privileged: bool,
+    on_host: Callable[[str, NmapHost | None], None] | None = None,
+) -> tuple[list[Sighting], list[str]]:
+    """Service-scan each host (bounded pool). Returns sightings and notes; never raises per host."""
+    port_spec = format_ports(ports)
+    if not port_spec or not ips:
+        return [], []
+    args = scan_arguments(opts, privileged=privileged)
+    loop = asyncio.get_running_loop()
+    sightings: list[Sighting] = []
+    notes: list[str] = []
+    workers = max(1, min(opts.workers, len(ips)))
+    # Backstop above nmap's own host timeout, in case nmap itself wedges.
+    hard_timeout_s = int(opts.host_timeout_s) + 30
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nmap") as pool:
+
+        async def one(ip: str) -> None:
+            scope.check(ip)
+            found: NmapHost | None = None
+            try:
+                hosts = await loop.run_in_executor(pool, _run, ip, port_spec, args, hard_timeout_s)
+                found = next((h for h in hosts if h.ip == ip), None)
+            except ToolError as exc:
+                notes.append(f"nmap: {exc}")
+            if found is not None:
+                if found.timed_out:
+                    notes.append(f"nmap: {ip} hit the {opts.host_timeout_s} s host timeout")
+                sightings.append(
+                    Sighting(source="nmap", ip=ip, mac=found.mac, services=found.services)
+                )
+            if on_host is not None:
+                on_host(ip, found)
+
+        await asyncio.gather(*(one(ip) for ip in ips))
+    return sightings, notes
+
+
+async def host_discovery(
+    scope: Scope, networks: Sequence[str], *, timeout_s: int = 120
+) -> tuple[list[Sighting], list[str]]:
+    """`nmap -n -sn` over whole networks: what works without ARP (and for routed networks)."""
+    if not networks:
+        return [], []
+    args = "-n -sn -T4"
+    if scope.excluded:
+        args += " --exclude " + ",".join(str(a) for a in scope.excluded)
+    try:
+        hosts = await asyncio.to_thread(_run, " ".join(networks), None, args, timeout_s)
+    except ToolError as exc:
+        return [], [f"nmap host discovery: {exc}"]
+    out = [
+        Sighting(source="nmap", ip=h.ip, mac=h.mac)
+        for h in hosts
+        if h.state == "up" and scope.contains(h.ip)
+    ]
+    return out, []
