@@ -481,3 +481,18 @@ def validate_files(paths: Iterable[Path], profiles_dir: Path | None = None) -> l
         except ProfileError as exc:
             errors.append(str(exc))
     return errors
+
+
+# --- JSON Schema --------------------------------------------------------------------------------
+
+SCHEMA_FILE = "profile.schema.json"
+
+
+def json_schema() -> str:
+    """The JSON Schema of a profile file (published as profiles/profile.schema.json)."""
+    import json
+
+    schema = Profile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "lanprobe device profile"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

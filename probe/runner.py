@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 import traceback
 import uuid
@@ -27,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from checks import registry
 from checks.context import BenchContext, CheckContext, DeviceSession, RunOptions, service_kind
-from checks.registry import CheckSpec, load_all
+from checks.registry import CheckSpec
 from probe import __version__
 from probe.baseline import Baseline, load_baseline
 from probe.errors import TargetError
@@ -307,6 +309,23 @@ async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> 
     return await discover(scope, ports=ports)  # type: ignore[no-any-return]
 
 
+def load_catalogue() -> tuple[dict[str, CheckSpec], list[str]]:
+    """The registered checks, and the check modules that do not exist (yet).
+
+    A missing capability module is a note in the run, not a crash of the whole scan; an import
+    error inside an existing module is a bug and raises.
+    """
+    missing = []
+    for mod in registry.CHECK_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            missing.append(mod)
+    return dict(sorted(registry._CATALOGUE.items())), missing
+
+
 def _select(specs: Iterable[CheckSpec], only: Iterable[str] | None) -> list[CheckSpec]:
     wanted = set(only or ())
     return [s for s in specs if not wanted or s.id in wanted or s.id.split(".")[0] in wanted]
@@ -333,7 +352,10 @@ async def scan(
     profiles = load_profiles(Path(profiles_dir))
     baseline = baseline or load_baseline()
     options.profiles_dir = Path(profiles_dir)
-    specs = _select((catalogue if catalogue is not None else load_all()).values(), checks)
+    missing_modules: list[str] = []
+    if catalogue is None:
+        catalogue, missing_modules = load_catalogue()
+    specs = _select(catalogue.values(), checks)
     run = ScanRun(
         run_id=uuid.uuid4().hex[:12],
         tool=ToolInfo(version=__version__),
@@ -344,6 +366,8 @@ async def scan(
         ),
         baseline={"id": baseline.id, "version": baseline.version},
     )
+    if missing_modules:
+        run.notes.append(f"check modules missing, their checks did not run: {missing_modules}")
     ctx = _Ctx(
         run=run,
         baseline=baseline,

@@ -1,0 +1,131 @@
+"""The baseline file: complete, consistent, and in step with the registered checks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from checks.registry import _CATALOGUE as catalogue_so_far_dict
+from checks.registry import CHECK_MODULES, load_all
+from probe.baseline import DEFAULT_BASELINE, load_baseline
+from probe.errors import ProfileError
+from probe.model import Capability, Severity
+
+# DESIGN.md "Check ids": the stable catalogue.
+DESIGN_IDS = {
+    "identification.identifier",
+    "identification.duplicate-identifier",
+    "identification.shared-key",
+    "configuration.default-login",
+    "access.unexpected-port",
+    "access.unauthenticated-interface",
+    "access.anonymous-mqtt",
+    "access.cleartext-admin",
+    "access.no-lockout",
+    "data.tls-required",
+    "data.tls-protocol",
+    "data.tls-cipher",
+    "data.tls-certificate",
+    "update.transport",
+    "update.signature",
+    "update.currency",
+    "update.unauthenticated-upload",
+    "state.exposed-status",
+    "state.reporting",
+    "declarations.vulnerability-contact",
+    "declarations.support-period",
+    "declarations.foundational",
+}
+
+
+def test_baseline_has_weights_capabilities_and_every_design_check() -> None:
+    b = load_baseline()
+    assert {s: b.weight(s) for s in Severity} == {
+        Severity.critical: 10,
+        Severity.high: 5,
+        Severity.medium: 2,
+        Severity.low: 1,
+        Severity.info: 0,
+    }
+    assert set(b.capabilities) == set(Capability)
+    assert set(b.checks) == DESIGN_IDS
+    assert list(b.capabilities[Capability.software_update].elements) == [
+        f"SU-{i}" for i in range(1, 7)
+    ]
+    # What BASELINE.md says the network cannot show is listed as such.
+    for code in ("ID-2", "CFG-3", "DP-2", "SU-1", "SU-3", "SU-5", "SU-6"):
+        assert code in b.not_network_verifiable
+    # ... and no check claims to verify it.
+    verified = {c for d in b.checks.values() for c in d.verifies}
+    assert not verified & set(b.not_network_verifiable)
+
+
+def test_check_metadata_and_references() -> None:
+    b = load_baseline()
+    meta = b.meta("configuration.default-login", Capability.device_configuration)
+    assert meta.severity == Severity.critical
+    assert "NISTIR-8259A:LAI-2" in meta.references
+    assert "EN303645:5.1-1" in meta.references
+    assert "OWASP-IoT-2018:I1" in meta.references
+    assert b.meta("no.such-check", Capability.logical_access).severity == Severity.medium
+    assert b.verifiable(Capability.logical_access) == ["LAI-1", "LAI-2", "LAI-3"]
+
+
+def test_every_check_capability_matches_its_id_prefix() -> None:
+    prefix = {
+        "identification": Capability.device_identification,
+        "configuration": Capability.device_configuration,
+        "access": Capability.logical_access,
+        "data": Capability.data_protection,
+        "update": Capability.software_update,
+        "state": Capability.cybersecurity_state_awareness,
+        "declarations": Capability.declarations,
+    }
+    for cid, cdef in load_baseline().checks.items():
+        assert cdef.capability == prefix[cid.split(".")[0]], cid
+
+
+def test_invalid_baseline_names_file_line_field(tmp_path: Path) -> None:
+    text = DEFAULT_BASELINE.read_text().replace(
+        "    severity: critical\n", "    severity: dire\n", 1
+    )
+    bad = tmp_path / "b.yaml"
+    bad.write_text(text)
+    with pytest.raises(ProfileError) as info:
+        load_baseline(bad)
+    line = text.splitlines().index("    severity: dire") + 1
+    assert info.value.line == line
+    assert info.value.field.endswith(".severity")
+    text2 = DEFAULT_BASELINE.read_text().replace("elements: [LAI-3]", "elements: [LAI-9]")
+    bad.write_text(text2)
+    with pytest.raises(ProfileError, match="LAI-9"):
+        load_baseline(bad)
+
+
+def catalogue_so_far() -> dict[str, object]:
+    return dict(catalogue_so_far_dict)
+
+
+def test_registry_and_baseline_agree() -> None:
+    """Every registered check has a baseline entry, and every entry a registered check."""
+    missing_modules = []
+    for mod in CHECK_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            missing_modules.append(mod)
+    registered = catalogue_so_far()
+    b = load_baseline()
+    no_entry, no_check = b.missing(set(registered))
+    assert not no_entry, f"registered checks without a baseline entry: {no_entry}"
+    assert not no_check, f"baseline entries without a registered check: {no_check}" + (
+        f" (check modules not written yet: {missing_modules})" if missing_modules else ""
+    )
+    assert not missing_modules
+    assert set(load_all()) == set(registered)
+    for cid, spec in registered.items():
+        assert spec.capability == b.checks[cid].capability, cid
