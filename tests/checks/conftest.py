@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from checks.context import RunOptions
+from probe.discovery import lab_scope
 from probe.model import Device, Result, ScanRun, Verdict
 from probe.runner import scan
 from probe.scope import Scope
@@ -21,12 +22,8 @@ PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 
 def bench_scope(bench: Any) -> Scope:
-    """The scope of a lab bench: its subnet on its bridge, the host's own address excluded."""
-    try:
-        from probe.discovery import lab_scope  # type: ignore[attr-defined]
-    except ImportError:
-        return Scope.build([bench.subnet], [bench.bridge], lab=True, exclude=[bench.host_ip])
-    return lab_scope(bench)  # type: ignore[no-any-return]
+    """The scope of a lab bench (`--lab`): its subnet on its bridge, the host address excluded."""
+    return lab_scope(bench.bridge)
 
 
 @pytest.fixture(scope="session")
