@@ -1,0 +1,108 @@
+"""One emulated device: `ip netns exec NS python -m lab.device CONFIG.json`.
+
+Runs every service the model names in one asyncio loop and imports only the modules those
+services need (50 of these share two cores). Writes its pid file, then its ready file once every
+TCP listener is bound; exits on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from lab.services.common import Device, Guard
+
+
+async def run(cfg: dict[str, Any]) -> None:
+    model = cfg["model"]
+    dev = Device(cfg, Guard(ban=model["ban"], lockout=model["lockout"]))
+    servers: list[asyncio.AbstractServer] = []
+    background: list[asyncio.Task[Any]] = []
+    closers: list[Any] = []
+
+    for http in model["http"]:
+        from lab.services.http import HttpService
+
+        ctx = None
+        if http["tls"]:
+            from lab.services.tls import server_context
+
+            ctx = server_context(cfg["tls"][str(http["port"])])
+        servers.append(await HttpService(dev, http, ctx).start())
+    if model["telnet"]:
+        from lab.services.telnet import TelnetService
+
+        servers.append(await TelnetService(dev, model["telnet"]).start())
+    if model["debug_shell"]:
+        from lab.services.telnet import DebugShell
+
+        servers.append(await DebugShell(dev, model["debug_shell"]).start())
+    if model["ftp"]:
+        from lab.services.ftp import FtpService
+
+        servers.append(await FtpService(dev, model["ftp"]).start())
+    if model["ssh"]:
+        from lab.services.ssh import start_ssh
+
+        servers.append(await start_ssh(dev, model["ssh"], cfg["ssh_host_key"]))
+    if cfg["mqtt"]:
+        from lab.services.mqtt import publish_forever
+
+        background.append(asyncio.create_task(publish_forever(dev, cfg["mqtt"]["publish"])))
+    if model["ssdp"]:
+        from lab.services.ssdp import start_ssdp
+
+        closers.append(await start_ssdp(dev))
+    if model["mdns"]:
+        from lab.services.mdns import MdnsAdvertiser
+
+        adv = MdnsAdvertiser(dev)
+        background.append(asyncio.create_task(adv.start()))
+        closers.append(adv)
+
+    Path(cfg["ready_file"]).write_text(str(os.getpid()))
+    dev.event(f"device {cfg['name']} up")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    for srv in servers:
+        srv.close()
+    for task in background:
+        task.cancel()
+    for closer in closers:
+        await closer.stop()
+
+
+def _quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # Broken TLS handshakes and clients that vanish are the daily life of a lab device.
+    exc = context.get("exception")
+    if isinstance(exc, (OSError, asyncio.CancelledError)) or "SSL" in str(context.get("message")):
+        return
+    loop.default_exception_handler(context)
+
+
+def main(argv: list[str]) -> int:
+    cfg = json.loads(Path(argv[1]).read_text())
+    Path(cfg["pid_file"]).write_text(str(os.getpid()))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet)
+    try:
+        loop.run_until_complete(run(cfg))
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,377 @@
+"""The emulated device models, as data. Each flaw is a switch (a field) here.
+
+lab/README.md is the contract that profiles and checks are written against; keep the two in step.
+The bench turns a `Model` plus a unit index into a device config (lab/bench.py) and the device
+process (lab/device.py) starts the services that config names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The bench's own (authorised) credentials: strong and unlike any default.
+LAB_USER = "labadmin"
+
+# Cipher strings for the stdlib ssl server contexts (OpenSSL 3.0 syntax).
+STRONG_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+# Debian's OpenSSL 3.0 is built without `enable-weak-ssl-ciphers`: 3DES and RC4 do not exist in
+# it at any security level, so the weak model offers static-RSA CBC-SHA suites instead.
+WEAK_CIPHERS = "DEFAULT:AES128-SHA:AES256-SHA:CAMELLIA128-SHA:CAMELLIA256-SHA:@SECLEVEL=0"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A TLS listener: which certificate (see lab/certs.py) and which versions and suites."""
+
+    cert: str  # "ca" (valid, lab CA, IP SAN), "expired", "weak" (RSA-1024+SHA-1), "selfsigned"
+    min_version: str = "TLSv1_2"  # ssl.TLSVersion member names
+    max_version: str = "TLSv1_3"
+    ciphers: str = STRONG_CIPHERS
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP path: what it serves and whether it needs a login."""
+
+    kind: str  # index login status config logs security manifest signature firmware upload
+    #            security_txt upnp
+    auth: bool = False
+
+
+@dataclass(frozen=True)
+class Http:
+    port: int
+    auth: str = "basic"  # basic | digest | form | any (Basic that takes any user/password)
+    users: dict[str, str] = field(default_factory=dict)
+    tls: Tls | None = None
+    redirect_https: bool = False  # every request answers 301 to https://<ip>/<path>
+    routes: dict[str, Route] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login service (telnet, SSH, FTP) with its accounts."""
+
+    port: int
+    users: dict[str, str] = field(default_factory=dict)
+    accept_any: bool = False
+
+
+@dataclass(frozen=True)
+class Mqtt:
+    """A real mosquitto broker in the device's namespace, plus a retained-state publisher."""
+
+    port: int | None = 1883  # cleartext listener, None = none
+    tls_port: int | None = None  # MQTT over TLS listener
+    tls_cert: str = "ca"
+    anonymous: bool = False
+    users: dict[str, str] = field(default_factory=dict)
+    topic: str = "{vendor}/{serial}/state"
+
+
+@dataclass(frozen=True)
+class Limit:
+    failures: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A firmware update manifest (JSON: model, version, url, sha256) and its detached signature."""
+
+    prefix: str  # URL path prefix: <prefix>/manifest.json, <prefix>/manifest.json.sig, image
+    http_port: int  # which HTTP(S) server serves it
+    signed: str | None = "good"  # "good" (lab/keys.py), "wrong" (the wrong key), None (no .sig)
+    upload: str | None = None  # path of the upload endpoint, if any
+    upload_auth: bool = True
+
+
+@dataclass(frozen=True)
+class Mdns:
+    type: str  # e.g. "_http._tcp.local."
+    port: int
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str  # the profile id (profiles/models/<id>.yaml)
+    vendor: str
+    model: str  # the model name devices expose (mDNS TXT model=, SSDP modelName, /api/status)
+    serial_prefix: str
+    fw: str  # the firmware the device runs
+    latest_fw: str  # what its update manifest offers
+    oui: str  # a real registered OUI (scapy's manuf table knows it)
+    server: str  # HTTP Server header
+    http: tuple[Http, ...] = ()
+    telnet: Login | None = None
+    ssh: Login | None = None
+    ftp: Login | None = None
+    debug_shell: int | None = None  # raw TCP root shell without login
+    mqtt: Mqtt | None = None
+    mdns: Mdns | None = None
+    ssdp: bool = False
+    ssdp_port: int = 80  # which HTTP(S) server has /upnp/description.xml
+    ban: Limit | None = None  # ban the source address on every service after N failures
+    lockout: Limit | None = None  # lock one username (HTTP 429 / SSH disconnect) after N failures
+    manifest: Manifest | None = None
+    security_txt: bool = False
+    units: int = 1  # 2 = twins: the units share serial, TLS certificate/key and SSH host key
+    expose_identifiers: bool = True  # False: no serial/model/fw on any interface
+
+    @property
+    def short(self) -> str:
+        """`acme-ipcam200` -> `ipcam200` (device names, namespaces)."""
+        return self.id.split("-", 1)[1]
+
+    def lab_password(self) -> str:
+        return LAB_PASSWORDS[self.id]
+
+
+LAB_PASSWORDS = {
+    "plugco-sp1": "Plug-Lab-7f3K9q!",
+    "hubco-h1": "Hub-Lab-x8Vq2mT!",
+    "acme-ipcam300": "Cam3-Lab-R4n8Wz!",
+    "sentry-s3": "Sentry-Lab-p2Lk7H!",
+}
+
+
+def _lab(model_id: str) -> dict[str, str]:
+    return {LAB_USER: LAB_PASSWORDS[model_id]}
+
+
+R = Route
+
+IPCAM200 = Model(
+    id="acme-ipcam200",
+    vendor="Acme",
+    model="IPCAM-200",
+    serial_prefix="ACM200",
+    fw="1.0.3",
+    latest_fw="1.2.0",
+    oui="B8:27:EB",  # Raspberry Pi Foundation
+    server="AcmeCam-httpd/1.0.3",
+    http=(
+        Http(
+            port=80,
+            auth="basic",
+            users={"admin": "admin"},
+            routes={
+                "/": R("index", auth=True),
+                "/api/status": R("status"),
+                "/api/config": R("config"),
+                "/logs": R("logs"),
+                "/upnp/description.xml": R("upnp"),
+            },
+        ),
+    ),
+    telnet=Login(23, {"root": "xc3511"}),
+    ftp=Login(21, {"admin": "admin"}),
+    debug_shell=9999,
+    mdns=Mdns("_http._tcp.local.", 80),
+    ssdp=True,
+    ssdp_port=80,
+    manifest=Manifest("/firmware", 80, signed=None, upload="/firmware/upload", upload_auth=False),
+)
+
+PLUGCO = Model(
+    id="plugco-sp1",
+    vendor="PlugCo",
+    model="SP1",
+    serial_prefix="SP1",
+    fw="2.0.1",
+    latest_fw="2.0.1",
+    oui="24:0A:C4",  # Espressif Inc.
+    server="PlugCo-SP1/2.0.1",
+    http=(
+        Http(
+            port=80,
+            auth="digest",
+            users=_lab("plugco-sp1"),
+            routes={
+                "/": R("index", auth=True),
+                "/api/status": R("status", auth=True),
+                "/api/config": R("config", auth=True),
+            },
+        ),
+    ),
+    mqtt=Mqtt(port=1883, tls_port=8883, tls_cert="expired", anonymous=True),
+    mdns=Mdns("_plugco._tcp.local.", 80),
+)
+
+THERMA = Model(
+    id="therma-t1",
+    vendor="Therma",
+    model="T1",
+    serial_prefix="T1",
+    fw="3.1.0",
+    latest_fw="3.1.0",
+    oui="00:12:4B",  # Texas Instruments
+    server="ThermaWeb/3.1.0",
+    http=(
+        Http(port=80, redirect_https=True),
+        Http(
+            port=443,
+            auth="form",
+            users={"admin": "1234"},
+            tls=Tls(cert="weak", min_version="TLSv1", max_version="TLSv1_3", ciphers=WEAK_CIPHERS),
+            routes={
+                "/": R("index", auth=True),
+                "/login": R("login"),
+                "/api/status": R("status", auth=True),
+                "/api/config": R("config", auth=True),
+                # the profile declares /api/security; the device answers 404 there
+            },
+        ),
+    ),
+    mqtt=Mqtt(port=1883, anonymous=False, users={"therma": "therma"}),
+    mdns=Mdns("_therma._tcp.local.", 443),
+    manifest=Manifest("/fw", 443, signed="wrong"),
+)
+
+HUBCO = Model(
+    id="hubco-h1",
+    vendor="HubCo",
+    model="H1",
+    serial_prefix="H1",
+    fw="2.4.1",
+    latest_fw="2.4.1",
+    oui="DC:A6:32",  # Raspberry Pi Trading Ltd
+    server="HubCo-H1",
+    http=(
+        Http(
+            port=443,
+            auth="form",
+            users=_lab("hubco-h1"),
+            tls=Tls(cert="ca"),
+            routes={
+                "/": R("index", auth=True),
+                "/login": R("login"),
+                "/api/status": R("status", auth=True),
+                "/api/config": R("config", auth=True),
+                "/api/security": R("security", auth=True),
+                "/logs": R("logs", auth=True),
+                "/.well-known/security.txt": R("security_txt"),
+                "/upnp/description.xml": R("upnp"),
+            },
+        ),
+    ),
+    ssh=Login(22, _lab("hubco-h1")),
+    mqtt=Mqtt(port=None, tls_port=8883, tls_cert="ca", anonymous=False, users=_lab("hubco-h1")),
+    mdns=Mdns("_hubco._tcp.local.", 443),
+    ssdp=True,
+    ssdp_port=443,
+    lockout=Limit(failures=5, seconds=30),
+    manifest=Manifest("/fw", 443, signed="good", upload="/fw/upload", upload_auth=True),
+    security_txt=True,
+)
+
+IPCAM300 = Model(
+    id="acme-ipcam300",
+    vendor="Acme",
+    model="IPCAM-300",
+    serial_prefix="ACM300",
+    fw="2.1.0",
+    latest_fw="2.1.0",
+    oui="E4:5F:01",  # Raspberry Pi Trading Ltd
+    server="AcmeCam-httpd/2.1.0",
+    http=(
+        Http(
+            port=443,
+            auth="basic",
+            users=_lab("acme-ipcam300"),
+            tls=Tls(cert="selfsigned"),
+            routes={"/": R("index", auth=True), "/api/status": R("status", auth=True)},
+        ),
+    ),
+    ssh=Login(22, {"admin": "admin"}),
+    mdns=Mdns("_http._tcp.local.", 443),
+    units=2,
+)
+
+SENTRY = Model(
+    id="sentry-s3",
+    vendor="Sentry",
+    model="S3",
+    serial_prefix="S3",
+    fw="5.0.2",
+    latest_fw="5.0.2",
+    oui="D8:3A:DD",  # Raspberry Pi Trading Ltd
+    server="Sentry-S3",
+    http=(
+        Http(
+            port=80,
+            auth="basic",
+            users=_lab("sentry-s3"),
+            routes={"/": R("index", auth=True), "/api/status": R("status", auth=True)},
+        ),
+    ),
+    ftp=Login(21, _lab("sentry-s3")),
+    ssh=Login(22, _lab("sentry-s3")),
+    ban=Limit(failures=3, seconds=20),
+    expose_identifiers=False,
+)
+
+GIZMO = Model(
+    id="gizmo-g1",
+    vendor="Gizmo",
+    model="G1",
+    serial_prefix="G1",
+    fw="0.9.0",
+    latest_fw="0.9.0",
+    oui="30:AE:A4",  # Espressif Inc.
+    server="Gizmo-G1/0.9.0",
+    http=(
+        Http(
+            port=80,
+            auth="any",
+            routes={
+                "/": R("index", auth=True),
+                "/api/status": R("status", auth=True),
+                "/api/config": R("config", auth=True),
+            },
+        ),
+    ),
+    ftp=Login(21, accept_any=True),
+    mdns=Mdns("_gizmo._tcp.local.", 80),
+)
+
+# The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
+MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
+BY_ID = {m.id: m for m in MODELS}
+
+
+def select(ids: list[str] | None) -> list[Model]:
+    """The models named (profile id or short name), in contract order; all when None."""
+    if not ids:
+        return list(MODELS)
+    wanted = set()
+    for raw in ids:
+        name = raw.strip()
+        found = [m for m in MODELS if name in (m.id, m.short)]
+        if not found:
+            known = ", ".join(m.id for m in MODELS)
+            raise ValueError(f"unknown lab model {name!r} (known: {known})")
+        wanted.add(found[0].id)
+    return [m for m in MODELS if m.id in wanted]
+
+
+def plan(models: list[Model], devices: int | None) -> list[tuple[Model, int, int]]:
+    """Round-robin over the models: (model, unit number 1.., pair/group number 1..) per device.
+
+    Twins count as one model of `units` units; a group is one round of one model (the twins of a
+    group share serial and keys). `devices` None = one round of every model.
+    """
+    rounds: list[tuple[Model, int, int]] = []
+    counts: dict[str, int] = {}
+    group = 0
+    while devices is None or len(rounds) < devices:
+        group += 1
+        for m in models:
+            for _ in range(m.units):
+                if devices is not None and len(rounds) >= devices:
+                    return rounds
+                counts[m.id] = counts.get(m.id, 0) + 1
+                rounds.append((m, counts[m.id], group))
+        if devices is None:
+            break
+    return rounds

@@ -1,0 +1,76 @@
+"""SSH login server (asyncssh, password auth only) with a host key from the state directory.
+
+The twins are given the same host key file: the shared-key flaw. A banned source is reset as soon
+as it connects; a locked username (lockout models) is disconnected at its next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from typing import Any
+
+import asyncssh
+
+from lab.services.common import Device, check_login
+
+
+class _Server(asyncssh.SSHServer):
+    def __init__(self, dev: Device, conf: dict[str, Any]) -> None:
+        self.dev, self.conf = dev, conf
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.src = ""
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        peer = conn.get_extra_info("peername")
+        self.src = str(peer[0]) if peer else ""
+        if self.dev.guard.banned(self.src):
+            sock = conn.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.abort()
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        guard = self.dev.guard
+        if guard.locked(username):
+            conn = self.conn
+            if conn is not None:
+                asyncio.get_running_loop().call_soon(
+                    conn.disconnect, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "account locked"
+                )
+            return False
+        ok = check_login(self.conf["users"], self.conf["accept_any"], username, password)
+        if ok:
+            guard.success(self.src, username)
+            self.dev.event(f"login ok user={username} from={self.src} service=ssh")
+        else:
+            guard.failure(self.src, username)
+            self.dev.event(f"login failed user={username} from={self.src} service=ssh")
+            if guard.banned(self.src) and self.conn is not None:
+                asyncio.get_running_loop().call_soon(self.conn.abort)
+        return ok
+
+
+def _session(process: asyncssh.SSHServerProcess) -> None:
+    process.stdout.write("Welcome. This lab device has no shell.\n")
+    process.exit(0)
+
+
+async def start_ssh(dev: Device, conf: dict[str, Any], host_key: str) -> asyncio.AbstractServer:
+    return await asyncssh.create_server(
+        lambda: _Server(dev, conf),
+        dev.ip,
+        conf["port"],
+        server_host_keys=[host_key],
+        process_factory=_session,
+        login_timeout=30,
+        keepalive_interval=0,
+    )  # type: ignore[return-value]

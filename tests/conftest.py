@@ -1,0 +1,32 @@
+"""Shared fixtures. `lab_bench`: one virtual bench per test session (root + namespaces).
+
+The bench uses $LANPROBE_TEST_BRIDGE / $LANPROBE_TEST_SUBNET (default plabt / 198.18.100.0/24) so
+that parallel sessions on one machine each get their own; a stale bench on that bridge (from a
+crashed session) is taken down first, and the bench is taken down at the end even on failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from lab.bench import BenchState
+
+TEST_BRIDGE = os.environ.get("LANPROBE_TEST_BRIDGE", "plabt")
+TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
+
+
+@pytest.fixture(scope="session")
+def lab_bench() -> Iterator[BenchState]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab bench needs root (network namespaces)")
+    from lab import bench
+
+    bench.down(TEST_BRIDGE)
+    try:
+        state = bench.up(TEST_BRIDGE, TEST_SUBNET)
+        yield state
+    finally:
+        bench.down(TEST_BRIDGE)
