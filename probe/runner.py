@@ -218,7 +218,8 @@ async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpe
     total = len(specs)
 
     async def one(spec: CheckSpec) -> None:
-        async with ctx.global_sem, dev_sem:
+        # The device slot first: a task waiting for its device must not hold a global slot.
+        async with dev_sem, ctx.global_sem:
             ctx.emit(Progress("check_start", session.device.key, spec.id, total=total))
             results = await run_check(
                 spec, session, ctx.baseline, deadline_s=ctx.options.timeouts.check_s

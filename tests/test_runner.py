@@ -1,0 +1,405 @@
+"""The runner: verdict mapping, applicability, rounds, bounds, bench checks, interruption.
+
+Unit tests use a fake discovery that returns hand-made devices on 127.0.0.0/8 and check specs
+built here (not registered: the catalogue stays the real one). The lab tests at the end run
+small checks against real bench devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks.context import BenchContext, CheckContext, RunOptions, Timeouts
+from checks.registry import CheckSpec
+from probe.errors import ProbeTimeout, ScopeError, Unreachable
+from probe.model import Capability, Device, DeviceVerdict, Result, ScanRun, Service, Verdict
+from probe.runner import Limits, Progress, scan
+from probe.scope import Scope
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class FakeInventory:
+    devices: list[Device]
+    partial: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def fake_discover(devices: list[Device], seen: dict[str, Any] | None = None) -> Any:
+    async def discover(scope: Scope, *, ports: list[int] | None = None) -> FakeInventory:
+        if seen is not None:
+            seen["ports"] = ports
+        return FakeInventory([d.model_copy(deep=True) for d in devices], notes=["fake"])
+
+    return discover
+
+
+def spec(
+    cid: str, fn: Any, *, services: tuple[str, ...] = (), order: int = 0, bench: bool = False
+) -> CheckSpec:
+    cap = {
+        "access": Capability.logical_access,
+        "data": Capability.data_protection,
+        "configuration": Capability.device_configuration,
+        "identification": Capability.device_identification,
+    }[cid.split(".")[0]]
+    return CheckSpec(id=cid, capability=cap, fn=fn, services=services, order=order, bench=bench)
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> Path:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "generic.yaml").write_text("id: generic\nstrict_ports: false\n")
+    (tmp_path / "models/widget.yaml").write_text(
+        "id: widget\nversion: '3'\nmatch:\n  oui: ['02:aa:00']\n"
+        "ports:\n  - {port: 8080, service: http}\n"
+        "not_applicable:\n  access.no-lockout: the widget has no login at all\n"
+        "declarations:\n  declared: {SU-3: dual bank}\n"
+    )
+    return tmp_path
+
+
+SCOPE = Scope.build(["127.0.0.0/24"])
+WIDGET = Device(
+    key="02:aa:00:00:00:01",
+    mac="02:aa:00:00:00:01",
+    ips=["127.0.0.1"],
+    services=[Service(port=8080, name="http-alt"), Service(port=23, name="telnet")],
+)
+OTHER = Device(key="02:bb:00:00:00:02", mac="02:bb:00:00:00:02", ips=["127.0.0.2"])
+
+
+async def run_with(
+    profiles: Path,
+    specs: list[CheckSpec],
+    devices: list[Device] | None = None,
+    *,
+    check_s: float = 5.0,
+    **kw: Any,
+) -> ScanRun:
+    options = RunOptions(timeouts=Timeouts(check_s=check_s))
+    return await scan(
+        SCOPE,
+        options,
+        profiles_dir=profiles,
+        discover_fn=fake_discover(devices if devices is not None else [WIDGET, OTHER]),
+        catalogue={s.id: s for s in specs},
+        **kw,
+    )
+
+
+def only(run: ScanRun, device: str, cid: str) -> Result:
+    rs = [r for r in run.results if r.device == device and r.check_id == cid]
+    assert len(rs) == 1, rs
+    return rs[0]
+
+
+# --- verdict mapping ----------------------------------------------------------------------------
+
+
+async def test_every_way_a_check_ends_becomes_a_verdict(profiles: Path) -> None:
+    async def passes(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.passed, "fine", target=ctx.target(port=1))
+
+    async def hangs(ctx: CheckContext) -> AsyncIterator[Result]:
+        await asyncio.sleep(30)
+        yield ctx.result(Verdict.passed, "never")
+
+    async def device_refuses(ctx: CheckContext) -> AsyncIterator[Result]:
+        raise Unreachable("connection refused", target=f"{ctx.ip}:80")
+        yield  # pragma: no cover
+
+    async def device_times_out(ctx: CheckContext) -> AsyncIterator[Result]:
+        raise ProbeTimeout("no answer in 3 s", target=ctx.ip)
+        yield  # pragma: no cover
+
+    async def buggy(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.fail, "first port fails")
+        raise KeyError("oops")
+
+    async def silent(ctx: CheckContext) -> AsyncIterator[Result]:
+        if False:
+            yield  # pragma: no cover
+
+    specs = [
+        spec("access.cleartext-admin", passes),
+        spec("access.anonymous-mqtt", hangs),
+        spec("access.unexpected-port", device_refuses),
+        spec("data.tls-protocol", device_times_out),
+        spec("data.tls-cipher", buggy),
+        spec("data.tls-certificate", silent),
+    ]
+    run = await run_with(profiles, specs, [WIDGET], check_s=0.5)
+    k = WIDGET.key
+    assert only(run, k, "access.cleartext-admin").verdict == Verdict.passed
+    hang = only(run, k, "access.anonymous-mqtt")
+    assert hang.verdict == Verdict.inconclusive and "ran out of time" in hang.title
+    assert hang.duration_s >= 0.45
+    refused = only(run, k, "access.unexpected-port")
+    assert refused.verdict == Verdict.inconclusive and "connection refused" in refused.title
+    assert refused.evidence["error"] == "Unreachable"
+    assert only(run, k, "data.tls-protocol").verdict == Verdict.inconclusive
+    bug = [r for r in run.results if r.check_id == "data.tls-cipher"]
+    assert [r.verdict for r in bug] == [Verdict.fail, Verdict.error]
+    assert "KeyError" in bug[1].evidence["exception"]
+    silent_r = only(run, k, "data.tls-certificate")
+    assert silent_r.verdict == Verdict.error and silent_r.title == "check produced no verdict"
+    # The baseline gives severity and references to results the runner makes itself.
+    assert hang.severity.value == "high"
+    assert "NISTIR-8259A:LAI-2" in hang.references
+
+
+async def test_scope_error_in_a_check_is_an_error_not_a_pass(profiles: Path) -> None:
+    async def escapes(ctx: CheckContext) -> AsyncIterator[Result]:
+        ctx.scope.check("198.51.100.7")
+        yield ctx.result(Verdict.passed, "must not happen")
+
+    run = await run_with(profiles, [spec("access.cleartext-admin", escapes)], [WIDGET])
+    r = only(run, WIDGET.key, "access.cleartext-admin")
+    assert r.verdict == Verdict.error and "ScopeError" in r.title
+    assert issubclass(ScopeError, Exception)
+
+
+async def test_applicability_from_services_and_profile(profiles: Path) -> None:
+    calls: list[str] = []
+
+    async def record(ctx: CheckContext) -> AsyncIterator[Result]:
+        calls.append(f"{ctx.check_id}@{ctx.device.key}")
+        yield ctx.result(Verdict.passed, "ran")
+
+    specs = [
+        spec("access.anonymous-mqtt", record, services=("mqtt", "mqtts")),
+        spec("access.cleartext-admin", record, services=("telnet", "ftp")),
+        spec("access.no-lockout", record),
+        spec("configuration.default-login", record, services=("http",)),
+    ]
+    run = await run_with(profiles, specs)
+    w, o = WIDGET.key, OTHER.key
+    mqtt = only(run, w, "access.anonymous-mqtt")
+    assert mqtt.verdict == Verdict.not_applicable
+    assert mqtt.title == "no mqtt/mqtts service on the device"
+    assert only(run, w, "access.cleartext-admin").verdict == Verdict.passed
+    na = only(run, w, "access.no-lockout")
+    assert na.verdict == Verdict.not_applicable
+    assert na.title == "profile widget: the widget has no login at all"
+    # 8080 is "http-alt" for nmap and "http" in the widget's profile: the check applies.
+    assert only(run, w, "configuration.default-login").verdict == Verdict.passed
+    # The other device matched generic: no-lockout runs there.
+    assert only(run, o, "access.no-lockout").verdict == Verdict.passed
+    assert only(run, o, "configuration.default-login").verdict == Verdict.not_applicable
+    assert sorted(calls) == sorted(
+        [
+            f"access.cleartext-admin@{w}",
+            f"configuration.default-login@{w}",
+            f"access.no-lockout@{o}",
+        ]
+    )
+
+
+# --- rounds, bounds, bench checks ---------------------------------------------------------------
+
+
+async def test_rounds_run_in_order_and_share_the_session(profiles: Path) -> None:
+    order: list[str] = []
+
+    async def first(ctx: CheckContext) -> AsyncIterator[Result]:
+        await asyncio.sleep(0.05)
+        ctx.session.facts["login_attempts"] = 3
+        order.append("first")
+        yield ctx.result(Verdict.passed, "first")
+
+    async def late(ctx: CheckContext) -> AsyncIterator[Result]:
+        order.append("late")
+        seen = ctx.session.facts.get("login_attempts")
+        yield ctx.result(Verdict.passed if seen == 3 else Verdict.fail, f"saw {seen}")
+
+    specs = [spec("access.no-lockout", late, order=10), spec("configuration.default-login", first)]
+    run = await run_with(profiles, specs, [OTHER])
+    assert order == ["first", "late"]
+    assert only(run, OTHER.key, "access.no-lockout").verdict == Verdict.passed
+
+
+async def test_concurrency_bounds_hold(profiles: Path) -> None:
+    active: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    total = {"now": 0, "peak": 0}
+
+    async def busy(ctx: CheckContext) -> AsyncIterator[Result]:
+        key = ctx.device.key
+        active[key] = active.get(key, 0) + 1
+        total["now"] += 1
+        peak[key] = max(peak.get(key, 0), active[key])
+        total["peak"] = max(total["peak"], total["now"])
+        await asyncio.sleep(0.05)
+        active[key] -= 1
+        total["now"] -= 1
+        yield ctx.result(Verdict.passed, "ok")
+
+    ids = [
+        "access.cleartext-admin",
+        "access.anonymous-mqtt",
+        "access.unexpected-port",
+        "access.unauthenticated-interface",
+        "data.tls-protocol",
+        "data.tls-cipher",
+    ]
+    devices = [
+        Device(key=f"02:cc:00:00:00:0{i}", mac=f"02:cc:00:00:00:0{i}", ips=[f"127.0.0.{i}"])
+        for i in range(1, 5)
+    ]
+    run = await run_with(
+        profiles,
+        [spec(i, busy) for i in ids],
+        devices,
+        limits=Limits(global_checks=5, per_device_checks=2),
+    )
+    assert len(run.results) == len(ids) * len(devices)
+    assert max(peak.values()) == 2
+    assert total["peak"] == 5
+
+
+async def test_bench_check_sees_every_session_and_every_device_gets_a_verdict(
+    profiles: Path,
+) -> None:
+    async def per_device(ctx: CheckContext) -> AsyncIterator[Result]:
+        ctx.session.facts["serial"] = "SAME"
+        yield ctx.result(Verdict.passed, "serial read")
+
+    async def dupes(bctx: BenchContext) -> AsyncIterator[Result]:
+        assert len(bctx.sessions) == 2
+        serials = [s.facts.get("serial") for s in bctx.sessions]
+        assert serials == ["SAME", "SAME"]
+        # Reports only the first device: the runner fills the other with an error.
+        dev = bctx.sessions[0].device
+        yield bctx.result(dev, Verdict.fail, "duplicate serial")
+
+    specs = [
+        spec("identification.identifier", per_device),
+        spec("identification.duplicate-identifier", dupes, bench=True),
+    ]
+    run = await run_with(profiles, specs)
+    dup = sorted(
+        (r.device, r.verdict)
+        for r in run.results
+        if r.check_id == "identification.duplicate-identifier"
+    )
+    assert dup == sorted([(WIDGET.key, Verdict.fail), (OTHER.key, Verdict.error)])
+
+
+async def test_bench_check_that_raises_marks_every_device(profiles: Path) -> None:
+    async def boom(bctx: BenchContext) -> AsyncIterator[Result]:
+        raise Unreachable("reset")
+        yield  # pragma: no cover
+
+    run = await run_with(profiles, [spec("identification.shared-key", boom, bench=True)])
+    assert {r.verdict for r in run.results} == {Verdict.inconclusive}
+    assert len(run.results) == 2
+
+
+# --- the run record -----------------------------------------------------------------------------
+
+
+async def test_run_records_versions_profiles_scores_and_progress(profiles: Path) -> None:
+    async def fails(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.fail, "telnet open", target=ctx.target(port=23, service="telnet"))
+
+    events: list[Progress] = []
+    seen: dict[str, Any] = {}
+    options = RunOptions(timeouts=Timeouts(check_s=5))
+    run = await scan(
+        SCOPE,
+        options,
+        profiles_dir=profiles,
+        ports=[9999],
+        discover_fn=fake_discover([WIDGET, OTHER], seen),
+        catalogue={"access.cleartext-admin": spec("access.cleartext-admin", fails)},
+        progress=events.append,
+    )
+    assert seen["ports"] == [8080, 9999]  # profile ports and the caller's
+    assert run.tool.name == "lanprobe" and run.tool.version
+    assert run.baseline["id"] == "nistir-8259a" and run.baseline["version"]
+    assert run.scope.cidrs == ["127.0.0.0/24"]
+    assert run.notes == ["fake"]
+    widget = run.device(WIDGET.key)
+    assert widget is not None and widget.profile == "widget"
+    assert widget.profile_reason == "OUI 02:aa:00"
+    assert run.profiles["widget"]["version"] == "3"
+    assert run.profiles["widget"]["declarations"]["declared"] == {"SU-3": "dual bank"}
+    assert set(run.profiles) == {"widget", "generic"}
+    score = run.scores[WIDGET.key]
+    assert score.verdict == DeviceVerdict.does_not_conform
+    assert score.profile == "widget" and score.profile_version == "3"
+    assert score.details["software_update"].declared == ["SU-3"]
+    assert run.finished is not None and not run.interrupted
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "discovery" and kinds[-1] == "done"
+    assert kinds.count("check_done") == 2 and kinds.count("scored") == 2
+    # The run survives its JSON form.
+    again = ScanRun.from_json(run.to_json())
+    assert again.results == run.results
+
+
+async def test_cancelled_scan_returns_partial_run(profiles: Path) -> None:
+    started = asyncio.Event()
+
+    async def quick(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.passed, "quick")
+
+    async def slow(ctx: CheckContext) -> AsyncIterator[Result]:
+        started.set()
+        await asyncio.sleep(30)
+        yield ctx.result(Verdict.passed, "never")
+
+    specs = [spec("access.cleartext-admin", quick), spec("access.no-lockout", slow, order=5)]
+    task = asyncio.create_task(run_with(profiles, specs, [OTHER], check_s=60))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    run = await asyncio.wait_for(task, 5)
+    assert run.interrupted
+    assert [r.check_id for r in run.results] == ["access.cleartext-admin"]
+    assert run.scores[OTHER.key].verdict == DeviceVerdict.conforms
+    assert run.finished is not None
+
+
+async def test_devices_outside_scope_are_dropped(profiles: Path) -> None:
+    outside = Device(key="02:dd:00:00:00:01", ips=["127.0.1.5"])
+
+    async def passes(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.passed, "ok")
+
+    run = await run_with(profiles, [spec("access.cleartext-admin", passes)], [outside, OTHER])
+    assert [d.key for d in run.devices] == [OTHER.key]
+
+
+async def test_hung_tcp_peer_ends_inconclusive(profiles: Path) -> None:
+    """A real socket that accepts and never answers: the deadline turns it into inconclusive."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.2", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+
+    async def reads(ctx: CheckContext) -> AsyncIterator[Result]:
+        reader, writer = await asyncio.open_connection(ctx.ip, port)
+        try:
+            data = await reader.read(10)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        yield ctx.result(Verdict.passed, f"read {data!r}")
+
+    try:
+        run = await run_with(
+            profiles, [spec("access.cleartext-admin", reads)], [OTHER], check_s=0.3
+        )
+    finally:
+        srv.close()
+    r = only(run, OTHER.key, "access.cleartext-admin")
+    assert r.verdict == Verdict.inconclusive and "ran out of time" in r.title
