@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 # Protocol versions tier 1 can try with the stdlib, oldest first.
@@ -39,6 +40,8 @@ OLD_VERSIONS = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1")
 
 # OpenSSL cipher string of suites that are broken whatever else holds (tier 1 offers only these).
 BROKEN_CIPHER_STRING = "eNULL:aNULL:EXPORT:RC4:DES:3DES:MD5:@SECLEVEL=0"
+# Suites with a static (not forward-secret) RSA key exchange.
+STATIC_KX_CIPHER_STRING = "kRSA:@SECLEVEL=0"
 
 # Substrings of suite names (OpenSSL or IANA) that mark a broken suite, and why.
 _BROKEN_MARKERS: tuple[tuple[str, str], ...] = (
@@ -66,6 +69,23 @@ def broken_reason(suite: str) -> str:
         if marker in name:
             return reason
     return ""
+
+
+_TLS13_SUITES = ("TLS_AES_", "TLS_CHACHA20_", "TLS_SM4_")
+
+
+def forward_secret(suite: str) -> bool:
+    """Does the suite's key exchange give forward secrecy (ephemeral, authenticated DH)?
+
+    TLS 1.3 suites always do. Static RSA/DH/ECDH key exchange and PSK-only suites do not; anonymous
+    DH is ephemeral but unauthenticated (and counted as broken by `broken_reason`).
+    """
+    name = suite.upper()
+    if name.startswith(_TLS13_SUITES):
+        return True
+    if name.startswith("TLS_"):
+        return name.startswith(("TLS_ECDHE_", "TLS_DHE_")) and "_ANON_" not in name
+    return name.startswith(("ECDHE-", "DHE-", "EDH-"))
 
 
 # --- certificate facts (pure) ------------------------------------------------------------------
@@ -114,9 +134,27 @@ def _key_facts(cert: x509.Certificate) -> tuple[str, int]:
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Does `issuer`'s key verify `cert`'s signature? By hand, so that SHA-1 signatures (which
+    cryptography's `verify_directly_issued_by` refuses) can still be checked: we must see them
+    to report them."""
+    if cert.issuer != issuer.subject:
+        return False
+    key = issuer.public_key()
+    algo = cert.signature_hash_algorithm
+    sig, tbs = cert.signature, cert.tbs_certificate_bytes
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, Exception):  # InvalidSignature, unsupported key types
+        if isinstance(key, rsa.RSAPublicKey) and algo is not None:
+            pad = cert.signature_algorithm_parameters
+            key.verify(sig, tbs, pad if pad is not None else padding.PKCS1v15(), algo)  # type: ignore[arg-type]
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algo is not None:
+            key.verify(sig, tbs, ec.ECDSA(algo))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(sig, tbs)
+        elif isinstance(key, dsa.DSAPublicKey) and algo is not None:
+            key.verify(sig, tbs, algo)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
@@ -152,7 +190,7 @@ def cert_facts(der: bytes) -> CertFacts:
         key_type=key_type,
         key_bits=key_bits,
         signature_hash=sig_hash,
-        self_signed=cert.issuer == cert.subject and _signed_by(cert, cert),
+        self_signed=_signed_by(cert, cert),
         common_names=cns,
         dns_names=dns_names,
         ip_names=ip_names,
@@ -180,11 +218,9 @@ def chains_to(leaf_der: bytes, chain_der: list[bytes], trusted: list[x509.Certif
     current = leaf
     for _ in range(len(pool) + 1):
         for ca in trusted:
-            if current == ca or (current.issuer == ca.subject and _signed_by(current, ca)):
+            if current == ca or _signed_by(current, ca):
                 return True
-        nxt = next(
-            (c for c in pool if c.subject == current.issuer and _signed_by(current, c)), None
-        )
+        nxt = next((c for c in pool if _signed_by(current, c)), None)
         if nxt is None or nxt == current:
             return False
         pool.remove(nxt)
@@ -380,6 +416,7 @@ class TlsObservation:
     versions: dict[str, bool | None] = field(default_factory=dict)  # None: undecided
     ciphers: dict[str, str] = field(default_factory=dict)  # version -> negotiated suite
     broken_suites: list[str] = field(default_factory=list)  # accepted by the tier-1 probe
+    static_kx_suites: list[str] = field(default_factory=list)  # no forward secrecy, accepted
     cert: CertFacts | None = None
     chain_der: list[bytes] = field(default_factory=list, repr=False)
     handshakes: int = 0
@@ -447,11 +484,16 @@ async def _observe(obs: TlsObservation, *, connect_s: float, read_s: float) -> N
             obs.versions[name] = None
         else:
             obs.versions[name] = False
-    # Broken suites exist only below TLS 1.3; offer nothing else and see if one is taken.
+    # Broken and static-key-exchange suites exist only below TLS 1.3: offer only them and see
+    # whether the device takes one.
     if any(obs.versions.get(v) for v in ("TLSv1.0", "TLSv1.1", "TLSv1.2")):
-        ctx = _context(ciphers=BROKEN_CIPHER_STRING)
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # 1.3 suites cannot be turned off otherwise
-        hs = await handshake(obs.ip, obs.port, ctx, connect_s=connect_s, read_s=read_s)
-        obs.handshakes += 1
-        if hs.ok and hs.cipher:
-            obs.broken_suites.append(hs.cipher)
+        for ciphers, found in (
+            (BROKEN_CIPHER_STRING, obs.broken_suites),
+            (STATIC_KX_CIPHER_STRING, obs.static_kx_suites),
+        ):
+            ctx = _context(ciphers=ciphers)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites cannot be left out
+            hs = await handshake(obs.ip, obs.port, ctx, connect_s=connect_s, read_s=read_s)
+            obs.handshakes += 1
+            if hs.ok and hs.cipher:
+                found.append(hs.cipher)
