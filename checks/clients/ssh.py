@@ -105,3 +105,17 @@ async def login(
     if client.banner:
         attempt.details["banner"] = client.banner
     return attempt, host_key_of(client)
+
+
+async def host_key(ip: str, port: int, *, timeouts: Timeouts) -> HostKey | None:
+    """The server's host key from a key exchange alone (no authentication: not a login)."""
+    try:
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(ip, port, config=None),
+            timeouts.connect_s + timeouts.read_s,
+        )
+    except (OSError, TimeoutError, asyncssh.Error):
+        return None
+    if key is None:
+        return None
+    return HostKey(algorithm=key.get_algorithm(), fingerprint=key.get_fingerprint("sha256"))

@@ -1,0 +1,439 @@
+"""Device configuration checks: `configuration.default-login`.
+
+A default login is tried on every login interface of the device: HTTP Basic, Digest and form
+logins, telnet, SSH, FTP and MQTT. The profile's documented defaults come first, then the
+credential lists (profiles/credentials/, the profile's `lists` or the generic ones), all within
+the service's login guard: the profile's attempt budget, its pacing, and a stop at the first sign
+of lockout. When the profile documents an account lockout, no username gets more than
+threshold - 1 failures, and threshold + 1 attempts of the budget stay for `access.no-lockout`.
+
+A finding proves itself: after a pair is accepted, one wrong (random) password for the same user
+must be refused on the same interface. A device that takes the wrong password too accepts
+anything: that is no default login (the check says not_applicable there) but an unauthenticated
+interface, which `access.unauthenticated-interface` reports from the same observation.
+
+The login campaign of one interface runs once per device (`DeviceSession.observe`), whichever
+check asks first, so both checks judge the same attempts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checks.clients import ftp as ftp_client
+from checks.clients import http as http_client
+from checks.clients import mqtt as mqtt_client
+from checks.clients import ssh as ssh_client
+from checks.clients import telnet as telnet_client
+from checks.clients.login import LoginAttempt
+from checks.context import CheckContext, DeviceSession
+from checks.registry import Cost, check
+from probe.errors import TargetError
+from probe.model import Capability, Result, Service, Verdict
+from probe.profile_schema import HttpLogin
+
+LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
+# Services whose lockout access.no-lockout judges (MQTT brokers authenticate machines; a lockout
+# there would be a remote denial of service, so none is expected).
+LOCKOUT_KINDS = ("http", "https", "telnet", "ssh", "ftp")
+# Lists used when the profile names none, in this order (each file says which services it fits).
+DEFAULT_LISTS = ("generic", "mirai-telnet")
+_FAMILY = {"https": "http", "mqtts": "mqtt"}
+# Consecutive attempts without any verdict (protocol errors) after which we stop guessing.
+MAX_UNJUDGED = 2
+
+
+# --- credential lists --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    user: str
+    password: str
+    source: str  # "profile default (<where>)" or "<list name>"
+
+
+@dataclass
+class CredentialList:
+    name: str
+    pairs: list[tuple[str, str]]
+    services: tuple[str, ...] = ()  # () = every login service
+    header: list[str] = field(default_factory=list)  # the comment lines (source, licence)
+
+    def fits(self, kind: str) -> bool:
+        return not self.services or kind in self.services or _family(kind) in self.services
+
+
+def parse_credential_list(text: str, name: str) -> CredentialList:
+    """`user:password` lines (split at the first colon); `#` comment lines; a comment
+    `# services: a b c` limits the list to those service kinds."""
+    pairs: list[tuple[str, str]] = []
+    header: list[str] = []
+    services: tuple[str, ...] = ()
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
+            comment = line.lstrip()[1:].strip()
+            header.append(comment)
+            if comment.lower().startswith("services:"):
+                services = tuple(comment.split(":", 1)[1].lower().split())
+            continue
+        if ":" not in line:
+            raise ValueError(f"{name}:{lineno}: expected user:password")
+        user, password = line.split(":", 1)
+        if any(c in user + password for c in "\r\n\x00"):
+            raise ValueError(f"{name}:{lineno}: control character in a credential")
+        if (user, password) not in pairs:
+            pairs.append((user, password))
+    return CredentialList(name=name, pairs=pairs, services=services, header=header)
+
+
+def load_credential_list(profiles_dir: Path, name: str) -> CredentialList:
+    path = profiles_dir / "credentials" / f"{name}.txt"
+    return parse_credential_list(path.read_text(encoding="utf-8"), name)
+
+
+def _family(kind: str) -> str:
+    return _FAMILY.get(kind, kind)
+
+
+def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
+    """The pairs to try on a service of `kind`, in order, and how many are documented defaults."""
+    creds = session.profile.credentials
+    out: list[Pair] = []
+    seen: set[tuple[str, str]] = set()
+    for cred in creds.defaults:
+        fits = not cred.services or any(
+            s == kind or _family(s) == _family(kind) for s in cred.services
+        )
+        if fits and (cred.user, cred.password) not in seen:
+            seen.add((cred.user, cred.password))
+            out.append(
+                Pair(cred.user, cred.password, f"profile default ({cred.source or 'documented'})")
+            )
+    n_defaults = len(out)
+    for name in creds.lists or DEFAULT_LISTS:
+        clist = load_credential_list(session.options.profiles_dir, name)
+        if not clist.fits(kind):
+            continue
+        for user, password in clist.pairs:
+            if (user, password) not in seen:
+                seen.add((user, password))
+                out.append(Pair(user, password, name))
+    return out, n_defaults
+
+
+# --- login interfaces --------------------------------------------------------------------------
+
+
+@dataclass
+class LoginInterface:
+    """How to log in on one service: the method and, for HTTP, where."""
+
+    kind: str
+    method: str  # basic | digest | form | telnet | ssh | ftp | mqtt
+    port: int
+    tls: bool
+    path: str = ""
+    form: HttpLogin | None = None
+    realm: str = ""
+
+    def describe(self) -> str:
+        if self.method in ("basic", "digest", "form"):
+            return f"HTTP {self.method} login on {self.kind}/{self.port} {self.path}"
+        return f"{self.method} login on port {self.port}"
+
+
+async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | str:
+    """The login interface of a service, or why there is none."""
+    kind = ctx.kind(svc)
+    tls = kind in ("https", "mqtts") or svc.tls
+    if kind in ("telnet", "ssh", "ftp"):
+        return LoginInterface(kind=kind, method=kind, port=svc.port, tls=False)
+    if kind in ("mqtt", "mqtts"):
+        return LoginInterface(kind=kind, method="mqtt", port=svc.port, tls=tls)
+    if kind not in ("http", "https"):
+        return f"{kind} is not a login service"
+    login = ctx.profile.interfaces.http_login
+    if login is not None and login.port not in (None, svc.port):
+        return f"the profile's HTTP login is on port {login.port}"
+    if login is not None and login.kind == "form":
+        return LoginInterface(kind=kind, method="form", port=svc.port, tls=tls, path=login.path,
+                              form=login)  # fmt: skip
+    paths = [login.path] if login is not None else ["/", *ctx.profile.interfaces.admin_paths]
+    challenge = await http_client.find_challenge(
+        ctx.ip, svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts
+    )
+    if challenge is None:
+        return f"no HTTP Basic or Digest challenge on {', '.join(paths)}"
+    return LoginInterface(kind=kind, method=challenge.kind, port=svc.port, tls=tls,
+                          path=challenge.path, realm=challenge.realm)  # fmt: skip
+
+
+async def attempt(
+    ctx: CheckContext, iface: LoginInterface, user: str, password: str
+) -> LoginAttempt:
+    """One login attempt through the right client (no guard here: callers hold it)."""
+    ip, t = ctx.ip, ctx.timeouts
+    if iface.method in ("basic", "digest"):
+        return await http_client.auth_login(
+            ip, iface.port, iface.path, user, password, kind=iface.method, tls=iface.tls, timeouts=t
+        )
+    if iface.method == "form":
+        assert iface.form is not None
+        return await http_client.form_login(
+            ip, iface.port, iface.form, user, password, tls=iface.tls, timeouts=t
+        )
+    if iface.method == "telnet":
+        prompts = telnet_client.Prompts.load(
+            ctx.options.profiles_dir / "data" / "login-prompts.txt"
+        )
+        return await telnet_client.login(
+            ip, iface.port, user, password, prompts=prompts, timeouts=t
+        )
+    if iface.method == "ftp":
+        return await ftp_client.login(ip, iface.port, user, password, timeouts=t)
+    if iface.method == "mqtt":
+        return await mqtt_client.login(ip, iface.port, user, password, tls=iface.tls, timeouts=t)
+    if iface.method == "ssh":
+        result, key = await ssh_client.login(ip, iface.port, user, password, timeouts=t)
+        if key is not None:
+            record_host_key(ctx.session, iface.port, key)
+        return result
+    raise ValueError(f"unknown login method {iface.method}")
+
+
+def record_host_key(session: DeviceSession, port: int, key: ssh_client.HostKey) -> None:
+    """facts["ssh_host_keys"][port] = {algorithm, fingerprint}: for identification.shared-key."""
+    keys = session.facts.setdefault("ssh_host_keys", {})
+    keys[port] = {"algorithm": key.algorithm, "fingerprint": key.fingerprint}
+
+
+async def guarded_attempt(
+    ctx: CheckContext, iface: LoginInterface, user: str, password: str
+) -> LoginAttempt | None:
+    """One attempt through the service's login guard; None when the guard allows no more."""
+    guard = ctx.session.guard(iface.kind, iface.port)
+    if not await guard.acquire():
+        return None
+    result = await attempt(ctx, iface, user, password)
+    guard.record(accepted=result.accepted, latency_s=result.latency_s, sign=result.sign)
+    return result
+
+
+def wrong_password() -> str:
+    return "lanprobe-" + secrets.token_urlsafe(12)
+
+
+# --- the campaign: one per login interface, shared by every check ------------------------------
+
+
+@dataclass
+class Campaign:
+    """What trying the credentials on one service showed."""
+
+    port: int
+    kind: str
+    iface: LoginInterface | None = None
+    not_applicable: str = ""  # why there is nothing to try here
+    tried: list[tuple[Pair, LoginAttempt]] = field(default_factory=list)
+    success: tuple[Pair, LoginAttempt] | None = None
+    proof: LoginAttempt | None = None  # the wrong-password attempt after a success
+    accepts_any: bool = False
+    stopped: str = ""  # lockout sign, budget or errors that ended the campaign early
+    total: int = 0  # candidates there were
+    defaults: int = 0  # of which documented defaults
+    allowance: int = 0  # attempts the campaign could make (budget minus what stays reserved)
+
+    @property
+    def defaults_tried(self) -> int:
+        return sum(1 for pair, _ in self.tried if pair.source.startswith("profile default"))
+
+
+def lockout_reserve(session: DeviceSession, kind: str) -> int:
+    lockout = session.profile.credentials.lockout
+    if lockout is None or lockout.scope != "account" or kind not in LOCKOUT_KINDS:
+        return 0
+    return lockout.threshold + 1
+
+
+async def campaign(ctx: CheckContext, svc: Service) -> Campaign:
+    """The shared observation: the login campaign of one service (run once per device)."""
+    return await ctx.session.observe(
+        f"login-campaign:{svc.transport}:{svc.port}", lambda: _run_campaign(ctx, svc)
+    )
+
+
+async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
+    kind = ctx.kind(svc)
+    out = Campaign(port=svc.port, kind=kind)
+    found = await find_interface(ctx, svc)
+    if isinstance(found, str):
+        out.not_applicable = found
+        return out
+    out.iface = iface = found
+    pairs, out.defaults = candidates(ctx.session, kind)
+    out.total = len(pairs)
+    guard = ctx.session.guard(kind, svc.port)
+    out.allowance = max(0, guard.remaining - lockout_reserve(ctx.session, kind))
+    lockout = ctx.profile.credentials.lockout
+    per_user_cap = lockout.threshold - 1 if lockout and lockout.scope == "account" else None
+    failures_by_user: dict[str, int] = {}
+    unjudged = 0
+    for pair in pairs:
+        if len(out.tried) >= out.allowance:
+            out.stopped = out.stopped or "attempt budget spent"
+            break
+        if per_user_cap is not None and failures_by_user.get(pair.user, 0) >= per_user_cap:
+            continue  # one more failure could lock a real account
+        result = await guarded_attempt(ctx, iface, pair.user, pair.password)
+        if result is None:
+            out.stopped = guard.locked_out or "attempt budget spent"
+            break
+        out.tried.append((pair, result))
+        if result.accepted is True:
+            out.success = (pair, result)
+            break
+        if result.accepted is False:
+            unjudged = 0
+            failures_by_user[pair.user] = failures_by_user.get(pair.user, 0) + 1
+            if iface.method == "ssh" and not result.details.get("password_offered", True):
+                out.not_applicable = "the SSH server offers no password authentication"
+                return out
+            continue
+        if iface.method == "ssh" and result.error.startswith("the server did not offer"):
+            out.not_applicable = "the SSH server offers no password authentication"
+            return out
+        if guard.locked_out:
+            out.stopped = f"lockout sign: {guard.locked_out}"
+            break
+        unjudged += 1
+        if unjudged >= MAX_UNJUDGED:
+            out.stopped = f"no verdict from the device: {result.error or result.answer}"
+            break
+    if out.success is not None:
+        # The proof: the same user with a random password must be refused.
+        out.proof = await guarded_attempt(ctx, iface, out.success[0].user, wrong_password())
+        out.accepts_any = bool(out.proof and out.proof.accepted is True)
+    if iface.method == "ssh" and "ssh_host_keys" not in ctx.session.facts:
+        await _host_key_without_login(ctx, iface.port)
+    return out
+
+
+async def _host_key_without_login(ctx: CheckContext, port: int) -> None:
+    """When no attempt reached the SSH server, fetch its host key without authenticating."""
+    key = await ssh_client.host_key(ctx.ip, port, timeouts=ctx.timeouts)
+    if key is not None:
+        record_host_key(ctx.session, port, key)
+
+
+# --- the check ---------------------------------------------------------------------------------
+
+
+def _shown(ctx: CheckContext, a: LoginAttempt) -> dict[str, Any]:
+    return a.evidence(ctx.redact(a.password))
+
+
+def _summary(ctx: CheckContext, c: Campaign) -> dict[str, Any]:
+    guard = ctx.session.guards.get((c.kind, c.port))
+    ev: dict[str, Any] = {
+        "interface": c.iface.describe() if c.iface else None,
+        "attempts": len(c.tried) + (1 if c.proof else 0),
+        "candidates": c.total,
+        "documented_defaults": c.defaults,
+        "documented_defaults_tried": c.defaults_tried,
+        "allowance": c.allowance,
+        "tried": [f"{p.user}:{ctx.redact(p.password)} ({p.source})" for p, _ in c.tried],
+    }
+    if c.stopped:
+        ev["stopped"] = c.stopped
+    if guard is not None:
+        ev["guard"] = guard.evidence()
+    return ev
+
+
+def judge(ctx: CheckContext, svc: Service, c: Campaign) -> Result:
+    """The default-login verdict of one service's campaign."""
+    target = ctx.target(svc)
+    if c.not_applicable:
+        return ctx.result(Verdict.not_applicable, f"no login to try on port {svc.port}: "
+                          f"{c.not_applicable}", target=target,
+                          evidence={"reason": c.not_applicable})  # fmt: skip
+    ev = _summary(ctx, c)
+    if c.success is not None:
+        pair, ok = c.success
+        ev["accepted"] = _shown(ctx, ok)
+        if c.proof is not None:
+            ev["wrong_password"] = _shown(ctx, c.proof)
+        if c.accepts_any:
+            return ctx.result(
+                Verdict.not_applicable,
+                f"port {svc.port} accepts any password: no default login to speak of "
+                "(reported by access.unauthenticated-interface)",
+                target=target,
+                evidence=ev,
+            )
+        if c.proof is None or c.proof.accepted is not False:
+            why = "no attempt left" if c.proof is None else (c.proof.error or c.proof.answer)
+            ev["reason"] = f"could not show that a wrong password is refused: {why}"
+            return ctx.result(Verdict.inconclusive, f"{pair.user} was accepted on port "
+                              f"{svc.port}, but a wrong password was not shown refused",
+                              target=target, evidence=ev)  # fmt: skip
+        ev["source"] = pair.source
+        return ctx.result(
+            Verdict.fail,
+            f"default login {pair.user}:{ctx.redact(pair.password)} accepted on "
+            f"{c.iface.describe() if c.iface else svc.port}",
+            target=target,
+            evidence=ev,
+        )
+    if not c.tried:
+        ev["reason"] = c.stopped or "no attempt allowed"
+        return ctx.result(Verdict.inconclusive, f"no login attempt was possible on port "
+                          f"{svc.port}: {ev['reason']}", target=target, evidence=ev)  # fmt: skip
+    judged = [a for _, a in c.tried if a.accepted is not None]
+    if not judged:
+        ev["reason"] = c.stopped or "no attempt got an answer"
+        return ctx.result(Verdict.inconclusive, f"no login attempt on port {svc.port} got a "
+                          "verdict", target=target, evidence=ev)  # fmt: skip
+    if c.stopped.startswith("lockout sign") or c.stopped.startswith("no verdict"):
+        ev["reason"] = c.stopped
+        return ctx.result(Verdict.inconclusive, f"stopped before the list was done on port "
+                          f"{svc.port}: {c.stopped}", target=target, evidence=ev)  # fmt: skip
+    if c.defaults_tried < c.defaults:
+        ev["reason"] = "the attempt budget does not cover the documented defaults"
+        return ctx.result(Verdict.inconclusive, f"only {c.defaults_tried} of {c.defaults} "
+                          f"documented defaults tried on port {svc.port}", target=target,
+                          evidence=ev)  # fmt: skip
+    return ctx.result(
+        Verdict.passed,
+        f"none of {len(c.tried)} default pairs tried logs in on port {svc.port}",
+        target=target,
+        evidence=ev,
+    )
+
+
+@check(
+    "configuration.default-login",
+    Capability.device_configuration,
+    services=LOGIN_KINDS,
+    cost=Cost(requests=8, logs_in=True),
+)
+async def default_login(ctx: CheckContext) -> AsyncIterator[Result]:
+    """A documented default or a listed weak credential logs in."""
+    for svc in ctx.services(*LOGIN_KINDS):
+        if svc.transport != "tcp":
+            continue
+        try:
+            c = await campaign(ctx, svc)
+        except TargetError as exc:
+            yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {exc}",
+                             target=ctx.target(svc), evidence={"reason": str(exc)})  # fmt: skip
+            continue
+        yield judge(ctx, svc, c)
