@@ -23,7 +23,7 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
-    return _XML_BAD.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _XML_BAD.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _evidence_text(evidence: dict[str, Any]) -> str:

@@ -1,0 +1,303 @@
+"""Regression diff on hand-made runs: new fail, fixed, flap, device gone/appeared, waivers."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from probe.cli import app
+from probe.diff import Waiver, compare, load_baseline, load_waivers, match_devices, render_text
+from probe.errors import ProbeError
+from probe.model import DeviceVerdict, Verdict
+from probe.store import open_store
+from tests.report.runs import T0, device, make_run, result, sample_devices, sample_results
+from tests.report.runs import sample_run as run_of
+
+TODAY = date(2026, 5, 2)
+
+
+def test_same_run_is_no_regression() -> None:
+    d = compare(run_of("a"), run_of("b"), today=TODAY)
+    assert not d.regression
+    assert d.reasons() == []
+    assert not (d.new_failures or d.fixed or d.changed or d.appeared or d.vanished or d.devices)
+    assert "no regression" in render_text(d)
+
+
+def test_new_failure_is_a_regression_and_named() -> None:
+    old = run_of("a")
+    new = run_of("b", flaws={"hub_telnet": True})  # the hub opens telnet
+    d = compare(old, new, today=TODAY)
+    assert d.regression
+    [nf] = d.new_failures
+    assert (nf.device.label, nf.check_id, nf.target) == (
+        "hubco-h1@198.18.0.13",
+        "access.cleartext-admin",
+        "23/tcp telnet",
+    )
+    assert (nf.old, nf.new) == (None, Verdict.fail)  # a new target: it did not exist before
+    [dc] = d.devices
+    assert (dc.old, dc.new, dc.regression) == (
+        DeviceVerdict.conforms,
+        DeviceVerdict.does_not_conform,
+        True,
+    )
+    text = render_text(d)
+    assert "REGRESSIONS" in text
+    assert "new failure: hubco-h1@198.18.0.13 access.cleartext-admin [23/tcp telnet]" in text
+    assert text.rstrip().endswith("REGRESSION")
+
+
+def test_pass_to_fail_on_the_same_target() -> None:
+    d = compare(
+        run_of("a", flaws={"plug_anon": False}), run_of("b", flaws={"plug_anon": True}), today=TODAY
+    )
+    [nf] = d.new_failures
+    assert (nf.check_id, nf.old, nf.new) == ("access.anonymous-mqtt", Verdict.passed, Verdict.fail)
+
+
+def test_fixed_is_reported_and_not_a_regression() -> None:
+    d = compare(run_of("a"), run_of("b", flaws={"cam_telnet": False}), today=TODAY)
+    assert not d.regression
+    [fx] = d.fixed
+    assert (fx.check_id, fx.old, fx.new) == ("access.cleartext-admin", Verdict.fail, Verdict.passed)
+    assert "Fixed (1)" in render_text(d)
+
+
+def test_failure_whose_target_disappeared_counts_as_fixed() -> None:
+    d = compare(run_of("a", flaws={"hub_telnet": True}), run_of("b"), today=TODAY)
+    [fx] = d.fixed
+    assert (fx.target, fx.old, fx.new) == ("23/tcp telnet", Verdict.fail, None)
+
+
+def test_device_gone_and_appeared() -> None:
+    devs = sample_devices()
+    old = make_run("a", devs, sample_results(devs))
+    plug = devs[2]
+    new_devs = [d for d in devs if d is not plug]
+    newcomer = device(30, "gizmo-g1")
+    new_devs.append(newcomer)
+    results = [r for r in sample_results(devs) if r.device != plug.key]
+    results.append(result(newcomer, "configuration.default-login", Verdict.fail))
+    new = make_run("b", new_devs, results)
+    d = compare(old, new, today=TODAY)
+    assert [v.label for v in d.vanished] == ["plugco-sp1@198.18.0.11"]
+    assert [a.label for a in d.appeared] == ["gizmo-g1@198.18.0.30"]
+    assert d.new_failures == []  # a newcomer's failures have nothing to regress from
+    assert d.regression
+    assert d.reasons() == ["device vanished: plugco-sp1@198.18.0.11"]
+
+
+def test_devices_matched_by_mac_then_serial() -> None:
+    old_devs = sample_devices()
+    new_devs = sample_devices()
+    # The hub got a new NIC (new MAC) and a new address: same serial, so the same unit.
+    hub = new_devs[1]
+    hub.mac = "02:00:00:00:00:99"
+    hub.key = hub.mac
+    hub.ips = ["198.18.0.50"]
+    # A twin camera lost its MAC (seen without ARP): the twins share a serial, so no match.
+    twin = new_devs[4]
+    twin.mac = None
+    twin.key = "198.18.0.15"
+    old = make_run("a", old_devs, sample_results(old_devs))
+    new = make_run("b", new_devs, sample_results(new_devs))
+    pairs = {(o.key if o else None, n.key if n else None) for o, n in match_devices(old, new)}
+    assert ("02:00:00:00:00:0d", "02:00:00:00:00:99") in pairs
+    assert ("02:00:00:00:00:0f", None) in pairs
+    assert (None, "198.18.0.15") in pairs
+    d = compare(old, new, today=TODAY)
+    assert [v.label for v in d.vanished] == ["acme-ipcam300@198.18.0.15"]
+    assert not [c for c in d.new_failures if c.device.profile == "hubco-h1"]
+
+
+def _history(n: int, flaws: list[dict[str, bool]]) -> list:
+    return [
+        run_of(f"h{i}", started=T0 + timedelta(days=i), flaws=f) for i, f in enumerate(flaws[:n])
+    ]
+
+
+def test_flapping_check_from_history() -> None:
+    on, off = {"plug_anon": True}, {"plug_anon": False}
+    hist = _history(3, [on, off, on])
+    old = run_of("old", started=T0 + timedelta(days=3), flaws=off)
+    new = run_of("new", started=T0 + timedelta(days=4), flaws=on)
+    d = compare(old, new, history=hist, today=TODAY)
+    [flap] = d.flapping
+    assert flap.check_id == "access.anonymous-mqtt"
+    assert flap.sequence == [Verdict.fail, Verdict.passed, Verdict.fail, Verdict.passed, Verdict.fail]
+    [nf] = d.new_failures
+    assert nf.flapping  # flagged, and still counted: only a waiver silences it
+    assert d.regression
+    assert "(flapping)" in render_text(d)
+    # A steady history makes the same change a plain new failure.
+    steady = compare(old, new, history=_history(3, [off, off, off]), today=TODAY)
+    assert steady.flapping == []
+    assert not steady.new_failures[0].flapping
+
+
+def _waiver(expires: date, **kw: object) -> Waiver:
+    base = {
+        "model": "hubco-h1",
+        "check": "access.cleartext-admin",
+        "reason": "telnet left on in the beta firmware, fix in 1.4 (QA-123)",
+        "expires": expires,
+    }
+    return Waiver.model_validate({**base, **kw})
+
+
+def test_live_waiver_accepts_a_new_failure() -> None:
+    old, new = run_of("a"), run_of("b", flaws={"hub_telnet": True})
+    d = compare(old, new, waivers=[_waiver(TODAY)], today=TODAY)  # expires today: still live
+    assert not d.regression
+    assert d.new_failures == []
+    [w] = d.waived
+    assert w.check_id == "access.cleartext-admin"
+    assert "QA-123" in (w.waiver or "")
+    assert not d.devices[0].regression  # the verdict change is explained by a waived failure
+
+
+def test_expired_waiver_counts_again_and_is_reported() -> None:
+    old, new = run_of("a"), run_of("b", flaws={"hub_telnet": True})
+    d = compare(old, new, waivers=[_waiver(TODAY - timedelta(days=1))], today=TODAY)
+    assert d.regression
+    [e] = d.expired
+    assert e.check_id == "access.cleartext-admin"
+    assert any(r.startswith("waiver expired: hubco-h1") for r in d.reasons())
+    assert "Expired waivers (1)" in render_text(d)
+
+
+def test_expired_waiver_on_a_failure_that_persists_is_a_regression() -> None:
+    """A known failure stops being accepted on its expiry date, even if it is not new."""
+    w = _waiver(TODAY - timedelta(days=1), model="acme-ipcam200", port=23)
+    assert compare(run_of("a"), run_of("b"), waivers=[w], today=TODAY).regression
+    live = _waiver(TODAY + timedelta(days=30), model="acme-ipcam200", port=23)
+    d = compare(run_of("a"), run_of("b"), waivers=[live], today=TODAY)
+    assert not d.regression
+    assert len(d.waived) == 1
+
+
+def test_waiver_scope_model_port_device() -> None:
+    old, new = run_of("a"), run_of("b", flaws={"hub_telnet": True})
+    wrong_model = _waiver(TODAY, model="acme-ipcam200")
+    wrong_port = _waiver(TODAY, port=2323)
+    other_unit = _waiver(TODAY, device="02:00:00:00:00:ff")
+    d = compare(old, new, waivers=[wrong_model, wrong_port, other_unit], today=TODAY)
+    assert d.regression and len(d.new_failures) == 1
+    assert len(d.unused_waivers) == 2  # the camera waiver matched nothing that failed
+    by_serial = _waiver(TODAY, device="SN-0013")
+    assert not compare(old, new, waivers=[by_serial], today=TODAY).regression
+
+
+def test_live_waiver_wins_over_an_expired_one() -> None:
+    old, new = run_of("a"), run_of("b", flaws={"hub_telnet": True})
+    ws = [_waiver(TODAY - timedelta(days=5)), _waiver(TODAY + timedelta(days=5))]
+    assert not compare(old, new, waivers=ws, today=TODAY).regression
+
+
+def test_worse_verdict_without_a_failure_is_a_regression() -> None:
+    """pass -> inconclusive on a high check makes a conforming device inconclusive."""
+    devs = sample_devices()
+    old_results = sample_results(devs)
+    new_results = sample_results(devs)
+    for r in new_results:
+        if r.device == devs[1].key and r.check_id == "data.tls-protocol":
+            r.verdict = Verdict.inconclusive
+    d = compare(make_run("a", devs, old_results), make_run("b", devs, new_results), today=TODAY)
+    [ch] = d.changed
+    assert (ch.old, ch.new) == (Verdict.passed, Verdict.inconclusive)
+    assert d.regression
+    assert d.reasons() == ["device verdict worse: hubco-h1@198.18.0.13 conforms -> inconclusive"]
+
+
+def test_load_waivers_file(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        "waivers:\n"
+        "  - model: hubco-h1\n"
+        "    check: access.cleartext-admin\n"
+        "    port: 23\n"
+        "    reason: beta firmware\n"
+        "    expires: 2026-06-30\n"
+    )
+    [w] = load_waivers(path)
+    assert (w.port, w.expires) == (23, date(2026, 6, 30))
+    path.write_text("waivers:\n  - model: x\n    check: y\n    reason: z\n")
+    with pytest.raises(ProbeError, match=r"waivers\.0\.expires"):
+        load_waivers(path)
+    path.write_text("waivers:\n  - model: x\n    check: y\n    reason: z\n    expires: 2026-01-01\n    colour: red\n")
+    with pytest.raises(ProbeError, match="colour"):
+        load_waivers(path)
+
+
+def test_load_baseline_file_and_last(tmp_path: Path) -> None:
+    a, b = run_of("a", started=T0), run_of("b", started=T0 + timedelta(days=1))
+    a.write(tmp_path / "a.json")
+    assert load_baseline(str(tmp_path / "a.json")).run_id == "a"
+    db = str(tmp_path / "h.sqlite")
+    with pytest.raises(ProbeError, match="no complete run"):
+        load_baseline("last", db=db)
+    with open_store(db) as st:
+        st.save(a)
+        st.save(b)
+        st.save(run_of("c", started=T0 + timedelta(days=2), interrupted=True))
+    assert load_baseline("last", db=db).run_id == "b"  # interrupted runs are no baseline
+    assert load_baseline("last", db=db, exclude="b").run_id == "a"
+    with pytest.raises(ProbeError, match="no such baseline"):
+        load_baseline(str(tmp_path / "missing.json"))
+
+
+# --- probe diff ---------------------------------------------------------------------------------
+
+
+def test_cli_diff_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    old, same, worse = tmp_path / "old.json", tmp_path / "same.json", tmp_path / "worse.json"
+    run_of("a").write(old)
+    run_of("b").write(same)
+    run_of("c", flaws={"hub_telnet": True}).write(worse)
+
+    res = runner.invoke(app, ["diff", str(old), str(same)])
+    assert res.exit_code == 0, res.output
+    assert "no regression" in res.output
+
+    res = runner.invoke(app, ["diff", str(old), str(worse)])
+    assert res.exit_code == 1, res.output
+    assert "new failure: hubco-h1@198.18.0.13 access.cleartext-admin [23/tcp telnet]" in res.output
+
+    waivers = tmp_path / "w.yaml"
+    far = (date.today() + timedelta(days=30)).isoformat()
+    waivers.write_text(
+        f"waivers:\n  - {{model: hubco-h1, check: access.cleartext-admin, reason: beta, expires: {far}}}\n"
+    )
+    res = runner.invoke(app, ["diff", str(old), str(worse), "--waivers", str(waivers)])
+    assert res.exit_code == 0, res.output
+    assert "Waived (1)" in res.output
+
+    res = runner.invoke(app, ["diff", str(old), str(worse), "--json"])
+    assert res.exit_code == 1
+    data = json.loads(res.output)
+    assert data["regression"] is True
+    assert data["new_failures"][0]["check_id"] == "access.cleartext-admin"
+
+    res = runner.invoke(app, ["diff", str(old), str(tmp_path / "nope.json")])
+    assert res.exit_code == 2
+
+
+def test_cli_diff_reads_flapping_from_the_history(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    on, off = {"plug_anon": True}, {"plug_anon": False}
+    with open_store(db) as st:
+        for r in _history(3, [on, off, on]):
+            st.save(r)
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    run_of("old", started=T0 + timedelta(days=3), flaws=off).write(old)
+    run_of("new", started=T0 + timedelta(days=4), flaws=on).write(new)
+    res = CliRunner().invoke(app, ["diff", str(old), str(new), "--db", str(db)])
+    assert res.exit_code == 1, res.output
+    assert "Flapping (1)" in res.output
+    assert "fail pass fail pass fail" in res.output
