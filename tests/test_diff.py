@@ -100,7 +100,8 @@ def test_devices_matched_by_mac_then_serial() -> None:
     hub.mac = "02:00:00:00:00:99"
     hub.key = hub.mac
     hub.ips = ["198.18.0.50"]
-    # A twin camera lost its MAC (seen without ARP): the twins share a serial, so no match.
+    # One twin camera lost its MAC (seen without ARP): the other twin is matched by MAC first,
+    # so the serial they share is unique among the devices left, and matches.
     twin = new_devs[4]
     twin.mac = None
     twin.key = "198.18.0.15"
@@ -108,10 +109,22 @@ def test_devices_matched_by_mac_then_serial() -> None:
     new = make_run("b", new_devs, sample_results(new_devs))
     pairs = {(o.key if o else None, n.key if n else None) for o, n in match_devices(old, new)}
     assert ("02:00:00:00:00:0d", "02:00:00:00:00:99") in pairs
-    assert ("02:00:00:00:00:0f", None) in pairs
-    assert (None, "198.18.0.15") in pairs
+    assert ("02:00:00:00:00:0f", "198.18.0.15") in pairs
     d = compare(old, new, today=TODAY)
-    assert [v.label for v in d.vanished] == ["acme-ipcam300@198.18.0.15"]
+    assert d.vanished == [] and d.appeared == []
+    # Both twins without MAC: one serial, two units; never matched at random.
+    other = new_devs[3]
+    other.mac = None
+    other.key = "198.18.0.14"
+    new = make_run("b", new_devs, sample_results(new_devs))
+    pairs = {(o.key if o else None, n.key if n else None) for o, n in match_devices(old, new)}
+    assert {("02:00:00:00:00:0e", None), ("02:00:00:00:00:0f", None)} <= pairs
+    assert {(None, "198.18.0.14"), (None, "198.18.0.15")} <= pairs
+    d = compare(old, new, today=TODAY)
+    assert sorted(v.label for v in d.vanished) == [
+        "acme-ipcam300@198.18.0.14",
+        "acme-ipcam300@198.18.0.15",
+    ]
     assert not [c for c in d.new_failures if c.device.profile == "hubco-h1"]
 
 
@@ -129,7 +142,8 @@ def test_flapping_check_from_history() -> None:
     d = compare(old, new, history=hist, today=TODAY)
     [flap] = d.flapping
     assert flap.check_id == "access.anonymous-mqtt"
-    assert flap.sequence == [Verdict.fail, Verdict.passed, Verdict.fail, Verdict.passed, Verdict.fail]
+    fail, ok = Verdict.fail, Verdict.passed
+    assert flap.sequence == [fail, ok, fail, ok, fail]
     [nf] = d.new_failures
     assert nf.flapping  # flagged, and still counted: only a waiver silences it
     assert d.regression
@@ -229,7 +243,10 @@ def test_load_waivers_file(tmp_path: Path) -> None:
     path.write_text("waivers:\n  - model: x\n    check: y\n    reason: z\n")
     with pytest.raises(ProbeError, match=r"waivers\.0\.expires"):
         load_waivers(path)
-    path.write_text("waivers:\n  - model: x\n    check: y\n    reason: z\n    expires: 2026-01-01\n    colour: red\n")
+    path.write_text(
+        "waivers:\n  - model: x\n    check: y\n    reason: z\n    expires: 2026-01-01\n"
+        "    colour: red\n"
+    )
     with pytest.raises(ProbeError, match="colour"):
         load_waivers(path)
 
@@ -272,7 +289,8 @@ def test_cli_diff_exit_codes(tmp_path: Path) -> None:
     waivers = tmp_path / "w.yaml"
     far = (date.today() + timedelta(days=30)).isoformat()
     waivers.write_text(
-        f"waivers:\n  - {{model: hubco-h1, check: access.cleartext-admin, reason: beta, expires: {far}}}\n"
+        "waivers:\n  - {model: hubco-h1, check: access.cleartext-admin, reason: beta, "
+        f"expires: {far}}}\n"
     )
     res = runner.invoke(app, ["diff", str(old), str(worse), "--waivers", str(waivers)])
     assert res.exit_code == 0, res.output
