@@ -27,6 +27,357 @@ app.add_typer(lab_app, name="lab")
 
 
 # --- scan, checks, profile (probe/runner.py, checks/, probe/profiles.py) ---------------------
+# Heavy imports stay inside the commands so that `probe --help` stays fast.
+from pathlib import Path as _Path  # noqa: E402
+from typing import Annotated as _Annotated  # noqa: E402
+
+_FORMATS = ("console", "json", "junit", "html")
+
+
+async def _scan_until_signal(coro_factory):  # type: ignore[no-untyped-def]
+    """Run the scan; SIGINT/SIGTERM cancel it and the runner returns the partial run."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro_factory())
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    try:
+        return await task
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+@app.command("scan")
+def scan_command(
+    lab: _Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")] = False,
+    bridge: _Annotated[str, typer.Option(help="The lab bench's bridge (with --lab).")] = "plab0",
+    iface: _Annotated[
+        list[str] | None, typer.Option("--iface", help="Interface to scan from (repeatable).")
+    ] = None,
+    cidr: _Annotated[
+        list[str] | None, typer.Option("--cidr", help="Network in scope (repeatable).")
+    ] = None,
+    allow_public: _Annotated[
+        bool, typer.Option("--allow-public", help="Allow globally routable networks.")
+    ] = False,
+    profiles: _Annotated[_Path, typer.Option("--profiles", help="Profiles directory.")] = _Path(
+        "profiles"
+    ),
+    out: _Annotated[
+        _Path | None, typer.Option("--out", help="Write DIR/run.json (and other formats) here.")
+    ] = None,
+    fmt: _Annotated[
+        str, typer.Option("--format", help="Comma list of: console, json, junit, html.")
+    ] = "console,json",
+    fail_on: _Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="fail (exit 1 when a device does not conform), "
+            "regression (exit 1 on a regression against --baseline), never.",
+        ),
+    ] = "fail",
+    baseline_run: _Annotated[
+        _Path | None,
+        typer.Option("--baseline", help="An earlier run.json for --fail-on regression."),
+    ] = None,
+    reveal_secrets: _Annotated[
+        bool, typer.Option("--reveal-secrets", help="Show found passwords in evidence.")
+    ] = False,
+    ca: _Annotated[
+        list[_Path] | None, typer.Option("--ca", help="Trust this CA file too (repeatable).")
+    ] = None,
+    timeout_s: _Annotated[
+        float, typer.Option("--timeout-s", help="Deadline of one check run, in seconds.")
+    ] = 60.0,
+    connect_timeout_s: _Annotated[
+        float, typer.Option("--connect-timeout-s", help="TCP/TLS connect timeout, in seconds.")
+    ] = 3.0,
+    read_timeout_s: _Annotated[
+        float, typer.Option("--read-timeout-s", help="Read timeout, in seconds.")
+    ] = 5.0,
+    only: _Annotated[
+        list[str] | None,
+        typer.Option("--check", help="Run only this check id or capability prefix (repeatable)."),
+    ] = None,
+    concurrency: _Annotated[
+        int, typer.Option("--concurrency", help="Check runs at once, all devices together.")
+    ] = 32,
+    device_concurrency: _Annotated[
+        int, typer.Option("--device-concurrency", help="Check runs at once on one device.")
+    ] = 4,
+    top_ports: _Annotated[
+        int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
+    ] = 100,
+) -> None:
+    """Discover the devices in scope, run the checks, score each device against NIST IR 8259A."""
+    import asyncio
+    import sys
+
+    from checks.context import RunOptions, Timeouts
+    from probe.discovery import DiscoveryOptions, discover
+    from probe.discovery.cli import build_scope
+    from probe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
+    from probe.model import DeviceVerdict
+    from probe.profiles import load_profiles
+    from probe.report.console import ProgressPrinter, print_summary
+    from probe.report.json import write_json
+    from probe.runner import Limits, scan
+
+    formats = [f.strip() for f in fmt.split(",") if f.strip()]
+    try:
+        bad = [f for f in formats if f not in _FORMATS]
+        if bad or not formats:
+            raise ScopeError(f"--format {fmt!r}: choose from {', '.join(_FORMATS)}")
+        if fail_on not in ("fail", "regression", "never"):
+            raise ScopeError(f"--fail-on {fail_on!r}: choose fail, regression or never")
+        if fail_on == "regression" and baseline_run is None:
+            raise ScopeError("--fail-on regression needs --baseline RUN.json")
+        if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
+            raise ScopeError("timeouts must be positive")
+        scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
+        load_profiles(profiles)  # a broken profile is a usage error, before any traffic
+        trusted = [p.resolve() for p in ca or []]
+        for path in trusted:
+            if not path.is_file():
+                raise ScopeError(f"--ca {path}: no such file")
+        if lab:
+            from lab import bench
+
+            state = bench.status(bridge)
+            if state is not None and state.ca_file:
+                trusted.insert(0, _Path(state.ca_file))
+    except (ScopeError, ProfileError, LabError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+    options = RunOptions(
+        timeouts=Timeouts(connect_s=connect_timeout_s, read_s=read_timeout_s, check_s=timeout_s),
+        reveal_secrets=reveal_secrets,
+        profiles_dir=profiles,
+        trusted_ca_files=tuple(trusted),
+    )
+    dopts = DiscoveryOptions()
+    dopts.nmap.top_ports = max(0, top_ports)
+
+    async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
+        return await discover(scope_, ports=ports or (), options=dopts)
+
+    try:
+        run = asyncio.run(
+            _scan_until_signal(
+                lambda: scan(
+                    scope,
+                    options,
+                    profiles_dir=profiles,
+                    progress=ProgressPrinter(),
+                    discover_fn=_discover,
+                    checks=only or None,
+                    limits=Limits(
+                        global_checks=max(1, concurrency),
+                        per_device_checks=max(1, device_concurrency),
+                    ),
+                )
+            )
+        )
+    except ScopeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (ToolError, LabError) as exc:
+        typer.echo(f"error: the scan could not run: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    except ProbeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+
+    out_dir = out
+    if out_dir is None and any(f != "console" for f in formats):
+        out_dir = _Path("reports") / run.run_id
+    if out_dir is not None:
+        typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
+        if "junit" in formats:
+            from probe.report.junit import write_junit
+
+            typer.echo(f"wrote {write_junit(run, out_dir / 'junit.xml')}", err=True)
+        if "html" in formats:
+            from probe.report.html import write_html
+
+            typer.echo(f"wrote {write_html(run, out_dir / 'report.html')}", err=True)
+    if "console" in formats:
+        print_summary(run, sys.stdout)
+
+    if run.interrupted:
+        typer.echo("scan interrupted: partial results written", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    if fail_on == "never":
+        raise typer.Exit(EXIT_OK)
+    if fail_on == "regression":
+        from probe.diff import compare
+        from probe.model import ScanRun
+
+        try:
+            old = ScanRun.read(baseline_run)  # type: ignore[arg-type]
+        except (ProbeError, OSError, ValueError) as exc:
+            typer.echo(f"error: --baseline: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from exc
+        diff = compare(old, run)
+        raise typer.Exit(EXIT_NONCONFORM if diff.regression else EXIT_OK)
+    bad_devices = [k for k, s in run.scores.items() if s.verdict == DeviceVerdict.does_not_conform]
+    raise typer.Exit(EXIT_NONCONFORM if bad_devices else EXIT_OK)
+
+
+@app.command("checks")
+def checks_command(
+    as_json: _Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+) -> None:
+    """The check catalogue: id, capability, 8259A elements, EN 303 645, OWASP IoT, severity."""
+    import json as _json
+    import sys
+
+    from probe.baseline import load_baseline
+    from probe.runner import load_catalogue
+
+    catalogue, missing = load_catalogue()
+    base = load_baseline()
+    rows = []
+    for cid in sorted(set(catalogue) | set(base.checks)):
+        cdef = base.checks.get(cid)
+        spec = catalogue.get(cid)
+        rows.append(
+            {
+                "id": cid,
+                "capability": (spec.capability if spec else cdef.capability).value,  # type: ignore[union-attr]
+                "nistir_8259a": cdef.elements if cdef else [],
+                "en_303_645": cdef.en_303_645 if cdef else [],
+                "owasp_iot": cdef.owasp_iot if cdef else [],
+                "severity": cdef.severity.value if cdef else "medium",
+                "services": list(spec.services) if spec else [],
+                "bench": bool(spec and spec.bench),
+                "registered": spec is not None,
+                "description": spec.description if spec else "",
+            }
+        )
+    if as_json:
+        typer.echo(_json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} checks, baseline {base.id} {base.version}")
+    for col in ("id", "capability", "8259A", "EN 303 645", "OWASP IoT", "severity"):
+        table.add_column(col)
+    for row in rows:
+        mark = "" if row["registered"] else " (not registered)"
+        table.add_row(
+            row["id"] + mark,
+            row["capability"],
+            ", ".join(row["nistir_8259a"]),
+            ", ".join(row["en_303_645"]) or "-",
+            ", ".join(row["owasp_iot"]) or "-",
+            row["severity"],
+        )
+    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160).print(table)
+    if missing:
+        typer.echo(f"note: check modules not present: {', '.join(missing)}", err=True)
+
+
+profile_app = typer.Typer(help="Profile tooling: validate, init, schema.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("validate")
+def profile_validate_command(
+    files: _Annotated[
+        list[_Path] | None, typer.Argument(help="Profile files (default: all under --profiles).")
+    ] = None,
+    profiles: _Annotated[
+        _Path | None, typer.Option("--profiles", help="Profiles directory (for extends by id).")
+    ] = None,
+) -> None:
+    """Validate profiles; each error reads file:line: field: message. Exit 0 valid, 2 invalid."""
+    from probe.errors import ProfileError
+    from probe.profiles import ProfileIndex, load_profiles, validate_files
+
+    paths = list(files or [])
+    if not paths:
+        root = profiles or _Path("profiles")
+        paths = ProfileIndex(root).files()
+        if not paths:
+            typer.echo(f"error: no profiles under {root}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            load_profiles(root)  # duplicate ids across files
+        except ProfileError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(EXIT_USAGE) from exc
+    errors = validate_files(paths, profiles)
+    for err in errors:
+        typer.echo(err, err=True)
+    typer.echo(f"{len(paths) - len(errors)} valid, {len(errors)} invalid", err=True)
+    raise typer.Exit(EXIT_USAGE if errors else EXIT_OK)
+
+
+@profile_app.command("init")
+def profile_init_command(
+    run_json: _Annotated[_Path, typer.Option("--run", help="run.json of a scan of the unit.")],
+    device: _Annotated[str, typer.Option("--device", help="The unit's MAC (or key, or IP).")],
+    out: _Annotated[
+        _Path | None, typer.Option("--out", help="Write the YAML here (default: stdout).")
+    ] = None,
+    profile_id: _Annotated[
+        str, typer.Option("--id", help="Profile id (default: vendor-model).")
+    ] = "",
+) -> None:
+    """Write a starting profile from a known-good unit (ports, services, mDNS, TLS ports)."""
+    from probe.errors import ProbeError
+    from probe.model import ScanRun
+    from probe.profiles import profile_from_device
+
+    try:
+        run = ScanRun.read(run_json)
+    except (ProbeError, OSError, ValueError) as exc:
+        typer.echo(f"error: {run_json}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    want = device.lower().replace("-", ":")
+    dev = next(
+        (d for d in run.devices if want in ((d.mac or "").lower(), d.key.lower(), *d.ips)), None
+    )
+    if dev is None:
+        known = ", ".join(d.mac or d.key for d in run.devices)
+        typer.echo(f"error: no device {device} in {run_json} (known: {known})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    text = profile_from_device(dev, run_id=run.run_id, profile_id=profile_id)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@profile_app.command("schema")
+def profile_schema_command(
+    out: _Annotated[
+        _Path | None, typer.Option("--out", help="Write here (profiles/profile.schema.json).")
+    ] = None,
+) -> None:
+    """Print (or write) the JSON Schema of a profile file."""
+    from probe.profiles import json_schema
+
+    text = json_schema()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
 
 
 # --- report, diff, history (probe/report, probe/diff.py, probe/store.py) ---------------------

@@ -496,3 +496,75 @@ def json_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lanprobe device profile"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+# --- profile init: a starting profile from a known-good unit ------------------------------------
+
+
+def _slug(text: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in text).strip("-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out
+
+
+def profile_from_device(device: Device, *, run_id: str = "", profile_id: str = "") -> str:
+    """YAML text of a starting profile for `device` as one scan saw it (for `profile init`).
+
+    Freeze a golden unit: its ports (with TLS), services, mDNS type and TXT model, SSDP model,
+    OUI and firmware become the profile; a QA engineer then edits interfaces, credentials,
+    update and declarations. Ports are strict, so a later unit exposing more is flagged.
+    """
+    from checks.context import service_kind
+
+    model = device.identifier("model") or device.ssdp.get("modelName", "")
+    vendor = device.vendor.split()[0] if device.vendor else ""
+    pid = profile_id or _slug(f"{vendor}-{model}") or _slug(device.key) or "new-model"
+    match: dict[str, Any] = {}
+    types = sorted({s.type for s in device.mdns})
+    if types:
+        match["mdns_types"] = types
+    txt_model = next(
+        (v for s in device.mdns for k, v in s.txt.items() if k.lower() in ("model", "md")), ""
+    )
+    if txt_model:
+        key = next(k for s in device.mdns for k, v in s.txt.items() if v == txt_model)
+        match["mdns_txt"] = {key: txt_model}
+    if device.ssdp.get("modelName"):
+        match["ssdp_models"] = [device.ssdp["modelName"]]
+    if device.mac:
+        match["oui"] = [device.mac.lower()[:8]]
+    ports = []
+    for svc in sorted(device.services, key=lambda s: (s.transport, s.port)):
+        entry: dict[str, Any] = {"port": svc.port}
+        if svc.transport != "tcp":
+            entry["transport"] = svc.transport
+        entry["service"] = service_kind(svc)
+        if svc.tls:
+            entry["tls"] = True
+        entry["auth"] = True
+        ports.append(entry)
+    data: dict[str, Any] = {
+        "id": pid,
+        "version": "1",
+        "vendor": vendor,
+        "model": model,
+        "description": f"Started by `probe profile init` from run {run_id or '?'}, "
+        f"device {device.key} ({device.ip}); edit before use.",
+        "match": match,
+        "ports": ports,
+        "strict_ports": True,
+        "interfaces": {"admin_paths": [], "status_paths": [], "upload_paths": []},
+        "credentials": {"defaults": [], "lists": [], "max_attempts": 3, "pacing_s": 0.5},
+        "update": {"latest_firmware": device.identifier("fw") or ""},
+        "declarations": {"support_end": None, "vulnerability_contact": ""},
+        "not_applicable": {},
+    }
+    # The result must load: a generated profile that fails validation helps nobody.
+    Profile.model_validate(data)
+    head = (
+        "# Starting profile from a known-good unit. Review: which ports are documented, which\n"
+        "# interfaces need auth (auth: false for public ones), default credentials, update\n"
+        "# endpoint and key, support period and vulnerability contact.\n"
+    )
+    return head + dump_yaml(data)

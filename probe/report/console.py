@@ -1,0 +1,152 @@
+"""The console summary of a run, and progress lines while it runs.
+
+Per device: verdict, score, coverage, capability scores and the failed checks; then the run's
+notes. Rich renders it on a terminal; the same text without colour goes to CI logs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from probe.model import Capability, DeviceVerdict, ScanRun, Verdict
+from probe.runner import Progress
+
+_VERDICT_STYLE = {
+    DeviceVerdict.conforms: "bold green",
+    DeviceVerdict.does_not_conform: "bold red",
+    DeviceVerdict.inconclusive: "bold yellow",
+}
+_CAP_SHORT = {
+    Capability.device_identification: "ID",
+    Capability.device_configuration: "CFG",
+    Capability.data_protection: "DP",
+    Capability.logical_access: "LAI",
+    Capability.software_update: "SU",
+    Capability.cybersecurity_state_awareness: "CSA",
+    Capability.declarations: "DEC",
+}
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def summary(run: ScanRun, console: Console) -> None:
+    """Print the per-device summary table and each device's failed checks."""
+    dur = ""
+    if run.finished is not None:
+        dur = f" in {(run.finished - run.started).total_seconds():.1f} s"
+    head = f"lanprobe {run.tool.version}  run {run.run_id}{dur}  baseline "
+    head += f"{run.baseline.get('id', '?')} {run.baseline.get('version', '')}"
+    console.print(head)
+    if run.interrupted:
+        console.print("[bold yellow]INTERRUPTED: partial results[/]")
+    if run.partial:
+        console.print("[yellow]partial discovery: see the notes[/]")
+
+    table = Table(show_lines=False, pad_edge=False)
+    table.add_column("device")
+    table.add_column("profile")
+    table.add_column("verdict")
+    table.add_column("score", justify="right")
+    table.add_column("cov%", justify="right")
+    for cap in Capability:
+        table.add_column(_CAP_SHORT[cap], justify="right")
+    table.add_column("fail", justify="right")
+    table.add_column("inc", justify="right")
+    table.add_column("err", justify="right")
+    for dev in run.devices:
+        score = run.scores.get(dev.key)
+        results = run.results_for(dev.key)
+        counts = {v: sum(1 for r in results if r.verdict == v) for v in Verdict}
+        name = dev.ip + (f" {dev.hostname}" if dev.hostname else "")
+        if score is None:
+            table.add_row(name, dev.profile or "-", "-", *["-"] * (len(Capability) + 5))
+            continue
+        table.add_row(
+            name,
+            dev.profile or "-",
+            Text(score.verdict.value, style=_VERDICT_STYLE[score.verdict]),
+            _num(score.score),
+            _num(score.coverage),
+            *[_num(score.capabilities.get(cap.value)) for cap in Capability],
+            str(counts[Verdict.fail]),
+            str(counts[Verdict.inconclusive]),
+            str(counts[Verdict.error]),
+        )
+    console.print(table)
+
+    for dev in run.devices:
+        bad = [
+            r
+            for r in run.results_for(dev.key)
+            if r.verdict in (Verdict.fail, Verdict.error)
+            or (r.verdict == Verdict.inconclusive and r.severity.rank >= 3)
+        ]
+        if not bad:
+            continue
+        console.print(f"\n[bold]{dev.ip}[/] {dev.profile or ''} ({dev.key})")
+        order = {Verdict.fail: 0, Verdict.error: 1, Verdict.inconclusive: 2}
+        for r in sorted(bad, key=lambda r: (order[r.verdict], -r.severity.rank, r.check_id)):
+            port = f":{r.target.port}" if r.target.port else ""
+            svc = f" {r.target.service}{port}" if r.target.service or port else ""
+            style = {"fail": "red", "error": "magenta", "inconclusive": "yellow"}[r.verdict.value]
+            console.print(
+                f"  [{style}]{r.verdict.value:<12}[/] {r.severity.value:<8} {r.check_id}{svc}: "
+                f"{r.title}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    counts = {v: sum(1 for r in run.results if r.verdict == v) for v in Verdict}
+    verdicts = {v: sum(1 for s in run.scores.values() if s.verdict == v) for v in DeviceVerdict}
+    console.print(
+        f"\n{len(run.devices)} device(s): {verdicts[DeviceVerdict.conforms]} conform, "
+        f"{verdicts[DeviceVerdict.does_not_conform]} do not conform, "
+        f"{verdicts[DeviceVerdict.inconclusive]} inconclusive; results: "
+        + ", ".join(f"{counts[v]} {v.value}" for v in Verdict)
+    )
+    for note in run.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def print_summary(run: ScanRun, file: TextIO | None = None) -> None:
+    out = file or sys.stdout
+    console = Console(file=out, width=160 if not out.isatty() else None, highlight=False)
+    summary(run, console)
+
+
+class ProgressPrinter:
+    """Plain progress lines on stderr: one per phase and per finished device (CI-friendly)."""
+
+    def __init__(self, file: TextIO | None = None) -> None:
+        self.file = file or sys.stderr
+        self.t0 = time.monotonic()
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+
+    def _line(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.t0:6.1f}s] {text}", file=self.file, flush=True)
+
+    def __call__(self, ev: Progress) -> None:
+        if ev.kind == "discovery":
+            self._line(f"discovering {ev.message}")
+        elif ev.kind == "discovered":
+            self._line(f"{ev.total} device(s) found")
+        elif ev.kind == "matched":
+            self._line(f"{ev.device}: profile {ev.message}")
+        elif ev.kind == "check_done":
+            self.total[ev.device] = ev.total
+            self.done[ev.device] = self.done.get(ev.device, 0) + 1
+            if self.done[ev.device] == ev.total:
+                self._line(f"{ev.device}: {ev.total} checks done")
+        elif ev.kind == "bench":
+            self._line(f"bench check {ev.check_id}")
+        elif ev.kind == "scored":
+            self._line(f"{ev.device}: {ev.message}")
