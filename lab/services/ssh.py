@@ -1,7 +1,8 @@
 """SSH login server (asyncssh, password auth only) with a host key from the state directory.
 
 The twins are given the same host key file: the shared-key flaw. A banned source is reset as soon
-as it connects; a locked username (lockout models) is disconnected at its next attempt.
+as it connects; a locked username (lockout models) is disconnected with DISCONNECT_BY_APPLICATION
+"account locked" when it next tries.
 """
 
 from __future__ import annotations
@@ -33,7 +34,17 @@ class _Server(asyncssh.SSHServer):
             conn.abort()
 
     def begin_auth(self, username: str) -> bool:
+        if self.dev.guard.locked(username):
+            self._locked_out()
         return True
+
+    def _locked_out(self) -> None:
+        # DISC_BY_APPLICATION, not NO_MORE_AUTH_METHODS: a client can tell "locked" from "wrong".
+        conn = self.conn
+        if conn is not None:
+            asyncio.get_running_loop().call_soon(
+                conn.disconnect, asyncssh.DISC_BY_APPLICATION, "account locked"
+            )
 
     def password_auth_supported(self) -> bool:
         return True
@@ -41,11 +52,7 @@ class _Server(asyncssh.SSHServer):
     def validate_password(self, username: str, password: str) -> bool:
         guard = self.dev.guard
         if guard.locked(username):
-            conn = self.conn
-            if conn is not None:
-                asyncio.get_running_loop().call_soon(
-                    conn.disconnect, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "account locked"
-                )
+            self._locked_out()
             return False
         ok = check_login(self.conf["users"], self.conf["accept_any"], username, password)
         if ok:

@@ -115,6 +115,18 @@ async def test_ssh_right_and_wrong(bench: BenchState, model: str, user: str, goo
     assert await _ssh(dev.ip, user, good) is not None
 
 
+async def test_hubco_ssh_locks_the_username_after_five_failures(bench: BenchState) -> None:
+    hub = device(bench, "hubco-h1")
+    for _ in range(5):
+        with pytest.raises(asyncssh.PermissionDenied):
+            await _ssh(hub.ip, "sshlock", "wrong")
+    with pytest.raises(asyncssh.DisconnectError) as info:
+        await _ssh(hub.ip, "sshlock", "wrong")
+    assert not isinstance(info.value, asyncssh.PermissionDenied)
+    assert info.value.code == asyncssh.DISC_BY_APPLICATION
+    assert await _ssh(hub.ip, LAB_USER, LAB_PASSWORDS["hubco-h1"]) is not None
+
+
 async def test_twins_share_ssh_host_key(bench: BenchState) -> None:
     a, b = bench.by_model("acme-ipcam300")[:2]
     key_a = await _ssh(a.ip, "admin", "admin")
