@@ -1,0 +1,119 @@
+"""Authorised reads: fetch a page with the profile's lab credentials, the way the device asks.
+
+The bench's own credentials are right, so no attempt here should fail a login; still, to stay
+clear of devices that ban a source after failures, only the scheme the device names is tried:
+the one in its 401 challenge (Basic or Digest), or the profile's form login (one POST, then the
+page with the session cookie). Redirects are not followed (they could leave the device).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from checks.clients import http as web
+from checks.context import Timeouts
+from probe.errors import ProbeTimeout, ProtocolError, Unreachable
+from probe.profile_schema import Credential, HttpLogin
+
+
+@dataclass
+class AuthorisedAnswer:
+    answer: web.HttpAnswer
+    how: str  # "no credentials needed", "HTTP Basic", "HTTP Digest", "form login at /login"
+
+
+async def _read(resp: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
+    body = bytearray()
+    async for chunk in resp.aiter_bytes():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            return bytes(body[:max_bytes]), True
+    return bytes(body), False
+
+
+async def _form_get(
+    ip: str,
+    port: int,
+    path: str,
+    *,
+    tls: bool,
+    login: HttpLogin,
+    cred: Credential,
+    timeouts: Timeouts,
+    max_bytes: int,
+) -> web.HttpAnswer:
+    """POST the form login, then GET `path` in the same client (its cookies)."""
+    base = web.base_url(ip, port, tls)
+    target = f"{ip}:{port}"
+    try:
+        async with httpx.AsyncClient(
+            verify=web.probe_ssl_context() if tls else False,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
+            headers={"User-Agent": web.USER_AGENT},
+        ) as client:
+            form = {login.user_field: cred.user, login.password_field: cred.password}
+            resp = await client.post(base + login.path, data=form)
+            await resp.aclose()
+            async with client.stream("GET", base + path) as got:
+                body, truncated = await _read(got, max_bytes)
+                return web.HttpAnswer(
+                    status=got.status_code,
+                    reason=got.reason_phrase,
+                    headers={k.lower(): v for k, v in got.headers.items()},
+                    body=body,
+                    truncated=truncated,
+                    elapsed_s=0.0,
+                )
+    except httpx.TimeoutException as exc:
+        raise ProbeTimeout(f"form login then GET {path}: no answer in time", target=target) from exc
+    except httpx.ConnectError as exc:
+        raise Unreachable(f"form login then GET {path}: {exc}", target=target) from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise ProtocolError(f"form login then GET {path}: {exc}", target=target) from exc
+
+
+async def authorised_get(
+    ip: str,
+    port: int,
+    path: str,
+    *,
+    tls: bool,
+    cred: Credential,
+    login: HttpLogin | None,
+    timeouts: Timeouts,
+    max_bytes: int = web.MAX_BODY_BYTES,
+) -> AuthorisedAnswer:
+    """GET `path` as the authorised party. Raises TargetError subclasses when the device fails."""
+    first = await web.fetch(ip, port, path, tls=tls, timeouts=timeouts, max_bytes=max_bytes)
+    if first.status not in (401, 403) and not (300 <= first.status < 400):
+        return AuthorisedAnswer(first, "no credentials needed")
+    challenge = first.headers.get("www-authenticate", "")
+    if first.status == 401 and challenge:
+        scheme, _ = web.parse_challenge(challenge)
+        auth: httpx.Auth | None = None
+        if scheme == "basic":
+            auth = httpx.BasicAuth(cred.user, cred.password)
+        elif scheme == "digest":
+            auth = httpx.DigestAuth(cred.user, cred.password)
+        if auth is not None:
+            answer = await web.fetch(
+                ip, port, path, tls=tls, timeouts=timeouts, auth=auth, max_bytes=max_bytes
+            )
+            return AuthorisedAnswer(answer, f"HTTP {scheme.capitalize()}")
+    if login is not None and login.kind == "form" and login.port in (None, port):
+        answer = await _form_get(
+            ip,
+            port,
+            path,
+            tls=tls,
+            login=login,
+            cred=cred,
+            timeouts=timeouts,
+            max_bytes=max_bytes,
+        )
+        return AuthorisedAnswer(answer, f"form login at {login.path}")
+    return AuthorisedAnswer(first, "no login method the device offers is known")

@@ -1,0 +1,454 @@
+"""Data protection (NIST IR 8259A DP-1): TLS on every transport, and no cleartext where it is due.
+
+The TLS facts of a port are measured once per device (`tls_observation`, tier 1; `deep_scans`,
+tier 2 with sslyze) through the session's observation cache, and judged by the three TLS checks
+here, by update.transport and by identification.shared-key.
+
+What "weak" means here:
+- protocol: anything below TLS 1.2 (SSLv2, SSLv3, TLS 1.0, TLS 1.1);
+- suites: broken ones (NULL, anonymous, EXPORT, RC4, DES, 3DES, MD5), and suites without forward
+  secrecy (static RSA key exchange), which Mozilla's intermediate profile and NIST SP 800-52r2's
+  preference for ephemeral key exchange both leave out; Heartbleed and ROBOT count too;
+- certificate: expired or not yet valid, RSA/DSA below 2048 bits, SHA-1/MD5 signature,
+  self-signed or not chained to the profile's CA or the run's trusted CAs, or names that match
+  neither the device's address nor its hostname.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from checks.clients import http as web
+from checks.clients import tls
+from checks.clients.tls_deep import DeepObservation, deep_scan
+from checks.context import CheckContext, DeviceSession, service_kind
+from checks.registry import Cost, check
+from probe.errors import TargetError
+from probe.model import Capability, Result, Service, Verdict
+
+TLS_KINDS = ("https", "mqtts", "tls")
+# Kinds known to be something else: no speculative TLS handshake on them.
+KNOWN_CLEAR = ("http", "telnet", "ssh", "ftp", "mqtt", "rtsp", "domain", "dns")
+# How long a speculative handshake on an unknown port may wait before it is taken as "not TLS".
+SPECULATIVE_READ_S = 2.0
+# Tier 2: at most this many sslyze scans at once (each in a worker thread), per event loop.
+DEEP_SCANS_AT_ONCE = 4
+DEEP_CONNECTIONS_PER_DEVICE = 2
+
+
+# --- observations shared by checks --------------------------------------------------------------
+
+
+def service_kind_of(session: DeviceSession, svc: Service) -> str:
+    declared = session.profile.allowed_port(svc.port, svc.transport)
+    return service_kind(svc, declared.service if declared else "")
+
+
+def tls_candidates(session: DeviceSession) -> list[tuple[Service, bool]]:
+    """TCP services that are or may be TLS: (service, speculative)."""
+    out: list[tuple[Service, bool]] = []
+    for svc in session.device.services:
+        if svc.transport != "tcp":
+            continue
+        declared = session.profile.allowed_port(svc.port, svc.transport)
+        kind = service_kind_of(session, svc)
+        if kind in TLS_KINDS or svc.tls or (declared is not None and declared.tls):
+            out.append((svc, False))
+        elif kind not in KNOWN_CLEAR:
+            out.append((svc, True))
+    return out
+
+
+def record_tls_facts(session: DeviceSession, obs: tls.TlsObservation) -> None:
+    """Keep what bench checks compare (key fingerprints, certificate subjects)."""
+    if obs.cert is None:
+        return
+    session.facts.setdefault("tls_keys", {})[obs.port] = obs.cert.spki_sha256
+    session.facts.setdefault("tls_subjects", {})[obs.port] = obs.cert.subject
+
+
+async def tls_observation(
+    session: DeviceSession, port: int, *, speculative: bool = False
+) -> tls.TlsObservation:
+    """Tier 1 of one port, measured once per device and port."""
+    timeouts = session.options.timeouts
+
+    async def make() -> tls.TlsObservation:
+        read_s = min(timeouts.read_s, SPECULATIVE_READ_S) if speculative else timeouts.read_s
+        obs = await tls.observe(
+            session.ip,
+            port,
+            connect_s=timeouts.connect_s,
+            read_s=read_s,
+            deadline_s=max(5.0, min(timeouts.check_s / 3, 30.0)),
+        )
+        record_tls_facts(session, obs)
+        return obs
+
+    return await session.observe(f"tls:{port}", make)
+
+
+async def tls_ports(session: DeviceSession) -> list[tuple[Service, tls.TlsObservation]]:
+    """Every port of the device that speaks TLS or should (speculative misses left out)."""
+
+    async def make() -> list[tuple[Service, tls.TlsObservation]]:
+        out = []
+        for svc, speculative in tls_candidates(session):
+            obs = await tls_observation(session, svc.port, speculative=speculative)
+            if speculative and not obs.is_tls:
+                continue
+            out.append((svc, obs))
+        return out
+
+    return await session.observe("tls-ports", make)
+
+
+_DEEP_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _deep_limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    sem = _DEEP_LIMITS.get(loop)
+    if sem is None:
+        sem = _DEEP_LIMITS[loop] = asyncio.Semaphore(DEEP_SCANS_AT_ONCE)
+    return sem
+
+
+async def deep_scans(session: DeviceSession) -> dict[int, DeepObservation]:
+    """Tier 2 (sslyze) of every TLS port of the device, one port after the other."""
+    timeouts = session.options.timeouts
+
+    async def make() -> dict[int, DeepObservation]:
+        out: dict[int, DeepObservation] = {}
+        for _svc, obs in await tls_ports(session):
+            if not obs.is_tls:
+                continue
+            async with _deep_limit():
+                out[obs.port] = await deep_scan(
+                    session.ip,
+                    obs.port,
+                    connections=DEEP_CONNECTIONS_PER_DEVICE,
+                    network_timeout_s=max(1, int(timeouts.connect_s)),
+                    deadline_s=max(10.0, timeouts.check_s * 0.6),
+                )
+        return out
+
+    return await session.observe("tls-deep", make)
+
+
+def trusted_cas(session: DeviceSession) -> tuple[list[x509.Certificate], list[str]]:
+    """The CAs a device's certificates must chain to (profile CA + the run's), and load notes."""
+    paths: list[Path] = []
+    if session.profile.tls_ca_file:
+        paths.append(Path(session.profile.tls_ca_file))
+    paths.extend(Path(p) for p in session.options.trusted_ca_files)
+    certs: list[x509.Certificate] = []
+    notes: list[str] = []
+    for path in dict.fromkeys(paths):
+        try:
+            certs.extend(tls.load_ca_certs([path]))
+        except (OSError, ValueError) as exc:
+            notes.append(f"CA file {path} unreadable: {exc}")
+    return certs, notes
+
+
+def certificate_problems(session: DeviceSession, obs: tls.TlsObservation) -> list[str]:
+    """Why the port's certificate fails data.tls-certificate ([] when it holds)."""
+    if obs.cert is None:
+        return ["no certificate (anonymous TLS)"]
+    cas, _ = trusted_cas(session)
+    hostnames = [session.device.hostname] if session.device.hostname else []
+    return tls.cert_problems(
+        obs.cert,
+        ips=list(session.device.ips),
+        hostnames=hostnames,
+        trusted=cas or None,
+        chain_der=obs.chain_der,
+    )
+
+
+def suite_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> dict[str, Any]:
+    """Broken and not-forward-secret suites, and TLS implementation flaws, from both tiers."""
+    broken = {s: tls.broken_reason(s) or "broken" for s in obs.broken_suites}
+    weak = list(obs.static_kx_suites)
+    vulns: list[str] = []
+    if deep is not None and deep.ok:
+        broken.update(deep.broken_suites())
+        weak.extend(s for s in deep.no_forward_secrecy() if s not in broken and s not in weak)
+        if deep.heartbleed:
+            vulns.append("Heartbleed")
+        if deep.robot.startswith("VULNERABLE"):
+            vulns.append(f"ROBOT ({deep.robot})")
+    return {"broken": broken, "no_forward_secrecy": weak, "vulnerabilities": vulns}
+
+
+def protocol_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> list[str]:
+    old = list(obs.old_versions)
+    if deep is not None and deep.ok:
+        old = [v for v in tls.OLD_VERSIONS if deep.versions.get(v) or v in old]
+    return old
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def _undecided(ctx: CheckContext, svc: Service, obs: tls.TlsObservation) -> Result:
+    return ctx.result(
+        Verdict.inconclusive,
+        f"port {svc.port} accepts connections but finished no TLS handshake in time",
+        target=ctx.target(svc),
+        evidence={"reason": obs.error, "duration_s": round(obs.duration_s, 2)},
+    )
+
+
+def _not_tls(ctx: CheckContext, svc: Service, obs: tls.TlsObservation) -> Result:
+    return ctx.result(
+        Verdict.not_applicable,
+        f"port {svc.port} does not speak TLS ({obs.error})",
+        target=ctx.target(svc),
+        evidence={"reason": obs.error},
+    )
+
+
+def _no_tls(ctx: CheckContext) -> Result:
+    return ctx.result(Verdict.not_applicable, "no TLS service on the device")
+
+
+@check("data.tls-protocol", Capability.data_protection, cost=Cost(requests=12))
+async def tls_protocol(ctx: CheckContext) -> AsyncIterator[Result]:
+    """TLS below 1.2 (or any SSL) is accepted."""
+    ports = await tls_ports(ctx.session)
+    if not ports:
+        yield _no_tls(ctx)
+        return
+    deep = await deep_scans(ctx.session)
+    for svc, obs in ports:
+        if not obs.decided:
+            yield _undecided(ctx, svc, obs)
+            continue
+        if not obs.is_tls:
+            yield _not_tls(ctx, svc, obs)
+            continue
+        d = deep.get(svc.port)
+        old = protocol_problems(obs, d)
+        evidence: dict[str, Any] = {"tier1": obs.evidence()}
+        if d is not None:
+            evidence["tier2"] = {"versions": d.versions, "error": d.error or None}
+            if not d.ok:
+                evidence["untested"] = "SSLv2/SSLv3 (tier 2 did not finish)"
+        if old:
+            evidence["old_versions"] = old
+            yield ctx.result(
+                Verdict.fail,
+                f"port {svc.port} accepts {', '.join(old)}",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+        else:
+            accepted = [v for v, ok in obs.versions.items() if ok]
+            yield ctx.result(
+                Verdict.passed,
+                f"port {svc.port} accepts only {', '.join(accepted)}",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+
+
+@check("data.tls-cipher", Capability.data_protection, cost=Cost(requests=200))
+async def tls_cipher(ctx: CheckContext) -> AsyncIterator[Result]:
+    """Weak cipher suites (broken, or without forward secrecy) are accepted."""
+    ports = await tls_ports(ctx.session)
+    if not ports:
+        yield _no_tls(ctx)
+        return
+    deep = await deep_scans(ctx.session)
+    for svc, obs in ports:
+        if not obs.decided:
+            yield _undecided(ctx, svc, obs)
+            continue
+        if not obs.is_tls:
+            yield _not_tls(ctx, svc, obs)
+            continue
+        d = deep.get(svc.port)
+        found = suite_problems(obs, d)
+        evidence: dict[str, Any] = {"tier1": obs.evidence(), **found}
+        if d is not None:
+            evidence["tier2"] = d.evidence()
+        reasons = []
+        if found["broken"]:
+            kinds = sorted(set(found["broken"].values()))
+            reasons.append(f"broken suites ({'; '.join(kinds)})")
+        if found["no_forward_secrecy"]:
+            reasons.append(f"{len(found['no_forward_secrecy'])} suites without forward secrecy")
+        reasons.extend(found["vulnerabilities"])
+        if reasons:
+            yield ctx.result(
+                Verdict.fail,
+                f"port {svc.port} accepts " + ", ".join(reasons),
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+        elif d is None or not d.ok:
+            why = d.error if d is not None else "tier 2 did not run"
+            yield ctx.result(
+                Verdict.inconclusive,
+                f"port {svc.port}: RC4, 3DES and EXPORT suites could not be tested ({why})",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+        else:
+            yield ctx.result(
+                Verdict.passed,
+                f"port {svc.port} accepts only forward-secret, unbroken suites",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+
+
+@check("data.tls-certificate", Capability.data_protection, cost=Cost(requests=1))
+async def tls_certificate(ctx: CheckContext) -> AsyncIterator[Result]:
+    """The certificate is expired, weak, SHA-1 signed, untrusted or for another name."""
+    ports = await tls_ports(ctx.session)
+    if not ports:
+        yield _no_tls(ctx)
+        return
+    cas, notes = trusted_cas(ctx.session)
+    for svc, obs in ports:
+        if not obs.decided:
+            yield _undecided(ctx, svc, obs)
+            continue
+        if not obs.is_tls:
+            yield _not_tls(ctx, svc, obs)
+            continue
+        problems = certificate_problems(ctx.session, obs)
+        evidence: dict[str, Any] = {
+            "certificate": obs.cert.evidence() if obs.cert else None,
+            "trusted_cas": [c.subject.rfc4514_string() for c in cas],
+        }
+        if notes:
+            evidence["notes"] = notes
+        if problems:
+            evidence["problems"] = problems
+            yield ctx.result(
+                Verdict.fail,
+                f"port {svc.port} certificate: {'; '.join(problems)}",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+        else:
+            yield ctx.result(
+                Verdict.passed,
+                f"port {svc.port} certificate is valid, strong and trusted",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+
+
+# --- data.tls-required --------------------------------------------------------------------------
+
+
+async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[str, Any]]:
+    """What a plain-HTTP port does with a visitor: "login", "redirect" (to https) or "open"."""
+    paths = ["/"]
+    login = ctx.profile.interfaces.http_login
+    if login is not None and (login.port in (None, svc.port)) and login.path not in paths:
+        paths.append(login.path)
+    seen: list[dict[str, Any]] = []
+    for path in paths:
+        answer = await web.fetch(
+            ctx.ip, svc.port, path, tls=False, timeouts=ctx.timeouts, max_bytes=16 * 1024
+        )
+        seen.append({"path": path, **answer.summary()})
+        if answer.status in (301, 302, 303, 307, 308) and answer.location.lower().startswith(
+            "https://"
+        ):
+            return "redirect", {"answers": seen}
+        if answer.status == 401 and answer.headers.get("www-authenticate"):
+            scheme = answer.headers["www-authenticate"].split(" ", 1)[0]
+            return "login", {"answers": seen, "login": f"HTTP {scheme} authentication"}
+        if answer.shows_password_form():
+            return "login", {"answers": seen, "login": f"password form at {path}"}
+    return "open", {"answers": seen}
+
+
+@check(
+    "data.tls-required",
+    Capability.data_protection,
+    services=(),
+    cost=Cost(requests=3),
+)
+async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
+    """A login or data interface works in cleartext where TLS is expected."""
+    examined: list[str] = []
+    failed = False
+    for svc in ctx.device.services:
+        if svc.transport != "tcp":
+            continue
+        kind = ctx.kind(svc)
+        declared = ctx.profile.allowed_port(svc.port, svc.transport)
+        if kind == "http":
+            try:
+                what, evidence = await _http_cleartext(ctx, svc)
+            except TargetError as exc:
+                yield ctx.result(
+                    Verdict.inconclusive,
+                    f"HTTP port {svc.port} did not answer: {exc}",
+                    target=ctx.target(svc),
+                    evidence={"reason": str(exc)},
+                )
+                continue
+            examined.append(f"{svc.port}/http: {what}")
+            if what == "login":
+                failed = True
+                yield ctx.result(
+                    Verdict.fail,
+                    f"{evidence['login']} over plain HTTP on port {svc.port}",
+                    target=ctx.target(svc),
+                    evidence=evidence,
+                )
+            continue
+        if kind in ("telnet", "ftp"):
+            failed = True
+            yield ctx.result(
+                Verdict.fail,
+                f"{kind} on port {svc.port} carries logins in cleartext",
+                target=ctx.target(svc),
+                evidence={"service": svc.name, "product": svc.product},
+            )
+            continue
+        if kind == "mqtt":
+            failed = True
+            yield ctx.result(
+                Verdict.fail,
+                f"MQTT without TLS on port {svc.port}: credentials and messages in cleartext",
+                target=ctx.target(svc),
+                evidence={"service": svc.name, "product": svc.product},
+            )
+            continue
+        if declared is not None and declared.tls and kind not in TLS_KINDS:
+            obs = await tls_observation(ctx.session, svc.port)
+            examined.append(f"{svc.port}/{kind}: profile expects TLS")
+            if obs.decided and not obs.is_tls:
+                failed = True
+                yield ctx.result(
+                    Verdict.fail,
+                    f"the profile expects TLS on port {svc.port}, the device answers without",
+                    target=ctx.target(svc),
+                    evidence={"handshake": obs.error},
+                )
+            elif not obs.decided:
+                yield _undecided(ctx, svc, obs)
+    if not failed:
+        yield ctx.result(
+            Verdict.passed,
+            "no login or data interface in cleartext",
+            evidence={"examined": examined, "services": [s.port for s in ctx.device.services]},
+        )

@@ -1,0 +1,167 @@
+"""Cybersecurity state awareness (NIST IR 8259A CSA-1, CSA-3): the security state and logs are
+readable by the authorised party, and by nobody else.
+
+state.exposed-status reads the profile's status/log paths (and its security-state endpoint)
+without credentials; state.reporting reads the security-state endpoint with the profile's lab
+credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from checks.clients import http as web
+from checks.clients.labauth import authorised_get
+from checks.context import CheckContext
+from checks.registry import Cost, check
+from probe.errors import TargetError
+from probe.model import Capability, Result, Target, Verdict
+
+PREVIEW_BYTES = 120
+
+
+def _preview(body: bytes) -> str:
+    text = body[:PREVIEW_BYTES].decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+@check(
+    "state.exposed-status",
+    Capability.cybersecurity_state_awareness,
+    services=("http", "https"),
+    cost=Cost(requests=6),
+)
+async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
+    """Security state, status or logs are readable without authentication."""
+    paths = list(ctx.profile.interfaces.status_paths)
+    state = ctx.profile.state
+    if state is not None and state.path:
+        paths.append(state.path)
+    paths = list(dict.fromkeys(paths))
+    if not paths:
+        yield ctx.result(
+            Verdict.not_applicable, f"profile {ctx.profile.id} lists no status or log path"
+        )
+        return
+    protected: list[dict[str, Any]] = []
+    absent: list[str] = []
+    exposed = 0
+    for svc in ctx.services("http", "https"):
+        tls_on = ctx.kind(svc) == "https"
+        for path in paths:
+            try:
+                answer = await web.fetch(
+                    ctx.ip, svc.port, path, tls=tls_on, timeouts=ctx.timeouts, max_bytes=16 * 1024
+                )
+            except TargetError as exc:
+                yield ctx.result(
+                    Verdict.inconclusive,
+                    f"GET {path} on port {svc.port}: {exc}",
+                    target=ctx.target(svc),
+                    evidence={"path": path, "reason": str(exc)},
+                )
+                continue
+            if answer.status == 200 and answer.body.strip():
+                exposed += 1
+                yield ctx.result(
+                    Verdict.fail,
+                    f"{path} on port {svc.port} is readable without authentication",
+                    target=ctx.target(svc),
+                    evidence={
+                        "path": path,
+                        **answer.summary(),
+                        "content_type": answer.headers.get("content-type", ""),
+                        "preview": _preview(answer.body),
+                    },
+                )
+            elif answer.status in (401, 403) or 300 <= answer.status < 400:
+                protected.append({"port": svc.port, "path": path, **answer.summary()})
+            else:
+                absent.append(f"{svc.port}{path}: {answer.status}")
+    if exposed:
+        return
+    if protected:
+        yield ctx.result(
+            Verdict.passed,
+            f"{len(protected)} status/log endpoint(s) ask for authentication",
+            evidence={"protected": protected, "absent": absent},
+        )
+    else:
+        yield ctx.result(
+            Verdict.not_applicable,
+            "none of the listed status or log paths exists on the device",
+            evidence={"absent": absent},
+        )
+
+
+@check(
+    "state.reporting",
+    Capability.cybersecurity_state_awareness,
+    cost=Cost(requests=3, logs_in=True),
+)
+async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
+    """No way for an authorised party to read the device's security state."""
+    state = ctx.profile.state
+    if state is None or not state.path:
+        yield ctx.result(
+            Verdict.not_applicable,
+            f"profile {ctx.profile.id} declares no security-state endpoint",
+        )
+        return
+    cred = ctx.profile.credentials.lab
+    if cred is None:
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"profile {ctx.profile.id} gives no lab credentials to read {state.path} with",
+        )
+        return
+    tls_on = state.scheme == "https"
+    port = state.port
+    if port is None:
+        kinds = ("https",) if tls_on else ("http",)
+        found = ctx.services(*kinds)
+        port = found[0].port if found else (443 if tls_on else 80)
+    target = Target(port=port, service=state.scheme)
+    try:
+        got = await authorised_get(
+            ctx.ip,
+            port,
+            state.path,
+            tls=tls_on,
+            cred=cred,
+            login=ctx.profile.interfaces.http_login,
+            timeouts=ctx.timeouts,
+        )
+    except TargetError as exc:
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"{state.scheme}://{ctx.ip}:{port}{state.path}: {exc}",
+            target=target,
+            evidence={"reason": str(exc)},
+        )
+        return
+    answer = got.answer
+    evidence = {
+        "path": state.path,
+        "auth": got.how,
+        "user": cred.user,
+        "password": ctx.redact(cred.password),
+        **answer.summary(),
+    }
+    if answer.status == 200 and answer.body.strip():
+        evidence["preview"] = _preview(answer.body)
+        yield ctx.result(
+            Verdict.passed,
+            f"the authorised party reads the security state at {state.path} ({got.how})",
+            target=target,
+            evidence=evidence,
+        )
+    else:
+        yield ctx.result(
+            Verdict.fail,
+            f"the security state at {state.path} cannot be read with the lab credentials "
+            f"({answer.status_line}, {got.how})",
+            target=target,
+            evidence=evidence,
+        )
