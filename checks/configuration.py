@@ -40,8 +40,9 @@ LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
 # Services whose lockout access.no-lockout judges (MQTT brokers authenticate machines; a lockout
 # there would be a remote denial of service, so none is expected).
 LOCKOUT_KINDS = ("http", "https", "telnet", "ssh", "ftp")
-# Lists used when the profile names none, in this order (each file says which services it fits).
-DEFAULT_LISTS = ("generic", "mirai-telnet")
+# Lists used when the profile names none, in this order (each file says which services it fits):
+# a service's own list first (the Mirai pairs are what telnet devices were actually hit with).
+DEFAULT_LISTS = ("mirai-telnet", "generic")
 _FAMILY = {"https": "http", "mqtts": "mqtt"}
 # Consecutive attempts without any verdict (protocol errors) after which we stop guessing.
 MAX_UNJUDGED = 2

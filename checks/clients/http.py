@@ -14,6 +14,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -237,8 +238,9 @@ def form_accepted(answer: HttpAnswer, login: HttpLogin) -> bool | None:
     if login.failure_marker and login.failure_marker.encode() in answer.body:
         return False
     if 300 <= answer.status < 400:
-        target = answer.location.split("?", 1)[0].rstrip("/")
-        return bool(target) and not target.endswith(login.path.rstrip("/") or "/")
+        # Redirected back to the login page: refused; anywhere else: in.
+        target = urlsplit(answer.location).path or "/"
+        return target.rstrip("/") != login.path.rstrip("/")
     return not answer.shows_password_form()
 
 

@@ -15,6 +15,10 @@ import asyncssh
 from checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
 from checks.context import Timeouts
 
+LAST_WORD_S = 0.1
+# asyncssh's own message when the client runs out of methods; any other reason came from the server.
+_CLIENT_GAVE_UP = "Permission denied for user"
+
 
 @dataclass
 class _Client(asyncssh.SSHClient):
@@ -31,9 +35,15 @@ class _Client(asyncssh.SSHClient):
     def auth_banner_received(self, msg: str, lang: str) -> None:
         self.banner = msg[:200]
 
-    def password_auth_requested(self) -> str | None:
+    async def password_auth_requested(self) -> str | None:
         self.asked += 1
-        return self.password if self.asked == 1 else None
+        if self.asked == 1:
+            return self.password
+        # Refused. Wait a moment before giving up, to hear the server's last word: a server that
+        # locks the account often sends DISCONNECT right after the failure, and that reason is
+        # the only lockout sign SSH has.
+        await asyncio.sleep(LAST_WORD_S)
+        return None
 
 
 @dataclass
@@ -82,6 +92,8 @@ async def login(
         attempt.answer = f"permission denied: {exc.reason}"[:120]
         if client.asked:
             attempt.accepted = False
+            if not exc.reason.startswith(_CLIENT_GAVE_UP):
+                attempt.sign = f"SSH disconnect: {exc.reason}"[:80]
         else:
             attempt.error = "the server did not offer password authentication"
     except asyncssh.DisconnectError as exc:

@@ -1,0 +1,475 @@
+"""Logical access to interfaces (NIST IR 8259A LAI-1..3).
+
+`access.unexpected-port` (LAI-1). With a model profile (`strict_ports: true`) every open port the
+profile does not list fails: medium, high when it is a cleartext admin service or answers with a
+shell prompt unasked (unauthenticated). With a generic profile (`strict_ports: false`) nothing is
+known of the maker's intent, so each open port the profile does not list is graded by what it
+is: an encrypted standard service (https, ssh, mqtts, other TLS) passes; plain HTTP fails low;
+other named cleartext services (mqtt, rtsp, ...) fail medium; telnet, FTP, r-services, raw shells
+and unidentified services fail high (an unknown open port is the riskiest: nobody knows what it
+does).
+
+`access.cleartext-admin` (LAI-1): telnet, FTP, TFTP and the r-services (rlogin/rsh/rexec), and any
+port that shows a shell prompt without being asked to log in, fail per port; none passes.
+
+`access.anonymous-mqtt` (LAI-2): an anonymous CONNECT accepted on an MQTT or MQTTS port fails,
+high when a subscription to `#` then receives a message within Timeouts.mqtt_wait_s (the topics
+seen are the evidence), medium when nothing arrived in that time; refused passes.
+
+`access.unauthenticated-interface` (LAI-2): the profile's admin, status and upload paths and a
+small generic list (profiles/data/admin-paths.txt) are fetched without credentials on every HTTP(S)
+port; a 2xx answer fails (admin and upload high, status medium). A random path is fetched first:
+when it too answers 2xx, a path whose answer looks the same (same body, or nearly the same size)
+is the server's catch-all, not a finding. A login service that accepts a wrong password (seen by
+the shared login campaign of configuration.default-login) fails here too.
+
+`access.no-lockout` (LAI-3) runs after the login checks (order 10) and judges each login
+service's guard: a lockout sign (HTTP 429, a refused/reset connection or a server disconnect after
+failures, a sudden slowdown) passes; threshold + 1 failures with no sign fail. The threshold is
+the profile's `credentials.lockout.threshold`, or 5 when the profile documents none (a common
+default; EN 303 645 5.1-5 leaves the number open). With an account lockout documented, the check
+adds wrong attempts with one throwaway username per service until threshold + 1, within the
+guard's budget (configuration.default-login leaves that much in reserve). With a source ban the
+scan stays below the threshold on purpose: inconclusive, with the reason. MQTT is not judged:
+brokers authenticate machines and a lockout there would be a remote denial of service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from checks.clients import http as http_client
+from checks.clients import mqtt as mqtt_client
+from checks.clients import telnet as telnet_client
+from checks.configuration import (
+    LOCKOUT_KINDS,
+    Campaign,
+    campaign,
+    guarded_attempt,
+    wrong_password,
+)
+from checks.context import CheckContext
+from checks.registry import Cost, check
+from probe.errors import TargetError
+from probe.model import Capability, Result, Service, Severity, Verdict
+
+# Service kinds and nmap names of cleartext admin services.
+CLEARTEXT_ADMIN = frozenset(
+    {"telnet", "ftp", "tftp", "login", "shell", "exec", "rlogin", "rsh", "rexec"}
+)
+ENCRYPTED = frozenset({"https", "ssh", "mqtts", "tls", "ssl", "imaps", "pop3s", "ldaps"})
+# Kinds we know are a protocol other than a raw shell: no banner probe for those.
+KNOWN_PROTOCOLS = frozenset(
+    {"http", "https", "ssh", "mqtt", "mqtts", "rtsp", "tls", "ftp", "telnet", "ssdp", "upnp",
+     "domain", "mdns", "snmp", "ntp", "dhcps", "dhcpc"}
+)  # fmt: skip
+UNKNOWN_NAMES = frozenset({"", "unknown", "tcpwrapped"})
+DEFAULT_LOCKOUT_THRESHOLD = 5
+MAX_FETCH_ERRORS = 3
+
+
+# --- shared observations -----------------------------------------------------------------------
+
+
+def _prompts(ctx: CheckContext) -> telnet_client.Prompts:
+    return telnet_client.Prompts.load(ctx.options.profiles_dir / "data" / "login-prompts.txt")
+
+
+async def shell_banner(ctx: CheckContext, svc: Service) -> str | None:
+    """The banner of an unidentified TCP port when it is a shell prompt, else None (shared)."""
+
+    async def probe() -> str | None:
+        try:
+            text = await telnet_client.read_banner(ctx.ip, svc.port, timeouts=ctx.timeouts)
+        except TargetError:
+            return None
+        if _prompts(ctx).match(text, ("shell",)) and not _prompts(ctx).match(
+            text, ("login", "password")
+        ):
+            return " ".join(text.split())[-120:]
+        return None
+
+    return await ctx.session.observe(f"shell-banner:{svc.port}", probe)
+
+
+def _needs_banner(ctx: CheckContext, svc: Service) -> bool:
+    return svc.transport == "tcp" and ctx.kind(svc) not in KNOWN_PROTOCOLS
+
+
+def _svc_ev(ctx: CheckContext, svc: Service) -> dict[str, Any]:
+    ev: dict[str, Any] = {"port": svc.port, "transport": svc.transport, "kind": ctx.kind(svc)}
+    for key in ("name", "product", "version"):
+        if getattr(svc, key):
+            ev[key] = getattr(svc, key)
+    return ev
+
+
+# --- access.unexpected-port ----------------------------------------------------------------------
+
+
+def generic_grade(kind: str, shell: bool) -> Severity | None:
+    """Severity of an unlisted port under a generic profile; None when it passes."""
+    if shell or kind in CLEARTEXT_ADMIN or kind in UNKNOWN_NAMES:
+        return Severity.high
+    if kind in ENCRYPTED:
+        return None
+    if kind == "http":
+        return Severity.low
+    return Severity.medium
+
+
+@check("access.unexpected-port", Capability.logical_access, cost=Cost(requests=1))
+async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
+    """An open port the profile does not allow."""
+    strict = ctx.profile.strict_ports
+    found = False
+    listed: list[int] = []
+    for svc in ctx.device.services:
+        if ctx.profile.allowed_port(svc.port, svc.transport) is not None:
+            listed.append(svc.port)
+            continue
+        kind = ctx.kind(svc)
+        shell = await shell_banner(ctx, svc) if _needs_banner(ctx, svc) else None
+        ev = _svc_ev(ctx, svc)
+        if shell:
+            ev["shell_prompt"] = shell
+        if strict:
+            severity = Severity.high if shell or kind in CLEARTEXT_ADMIN else Severity.medium
+            ev["profile"] = ctx.profile.id
+            found = True
+            yield ctx.result(Verdict.fail, f"port {svc.port}/{svc.transport} ({kind}) is open "
+                             f"but not in the {ctx.profile.id} profile", target=ctx.target(svc),
+                             evidence=ev, severity=severity)  # fmt: skip
+            continue
+        grade = generic_grade(kind, bool(shell))
+        ev["rule"] = "generic profile: graded by service"
+        if grade is None:
+            yield ctx.result(Verdict.passed, f"port {svc.port} ({kind}) is an encrypted "
+                             "standard service", target=ctx.target(svc), evidence=ev,
+                             severity=Severity.info)  # fmt: skip
+        else:
+            found = True
+            yield ctx.result(Verdict.fail, f"port {svc.port}/{svc.transport} ({kind}) is open",
+                             target=ctx.target(svc), evidence=ev, severity=grade)  # fmt: skip
+    if not found and (strict or not ctx.device.services):
+        yield ctx.result(
+            Verdict.passed,
+            f"every open port is allowed by the {ctx.profile.id} profile",
+            evidence={"open_ports": sorted(listed)},
+        )
+
+
+# --- access.cleartext-admin ----------------------------------------------------------------------
+
+
+@check("access.cleartext-admin", Capability.logical_access, cost=Cost(requests=1))
+async def cleartext_admin(ctx: CheckContext) -> AsyncIterator[Result]:
+    """Telnet, FTP or another cleartext admin service is open."""
+    found = False
+    for svc in ctx.device.services:
+        kind = ctx.kind(svc)
+        shell = await shell_banner(ctx, svc) if _needs_banner(ctx, svc) else None
+        if kind not in CLEARTEXT_ADMIN and not shell:
+            continue
+        found = True
+        ev = _svc_ev(ctx, svc)
+        what = kind
+        if shell:
+            ev["shell_prompt"] = shell
+            what = "a shell without login"
+        yield ctx.result(Verdict.fail, f"{what} in cleartext on port {svc.port}",
+                         target=ctx.target(svc), evidence=ev)  # fmt: skip
+    if not found:
+        yield ctx.result(
+            Verdict.passed,
+            "no telnet, FTP or other cleartext admin service is open",
+            evidence={"open_ports": sorted(s.port for s in ctx.device.services)},
+        )
+
+
+# --- access.anonymous-mqtt -----------------------------------------------------------------------
+
+
+@check(
+    "access.anonymous-mqtt",
+    Capability.logical_access,
+    services=("mqtt", "mqtts"),
+    cost=Cost(requests=2, logs_in=True),
+)
+async def anonymous_mqtt(ctx: CheckContext) -> AsyncIterator[Result]:
+    """An MQTT broker accepts anonymous clients and lets them read '#'."""
+    for svc in ctx.services("mqtt", "mqtts"):
+        kind = ctx.kind(svc)
+        target = ctx.target(svc)
+        guard = ctx.session.guard(kind, svc.port)
+        if not await guard.acquire():
+            yield ctx.result(Verdict.inconclusive, f"no attempt left on port {svc.port}",
+                             target=target, evidence={"guard": guard.evidence()})  # fmt: skip
+            continue
+        out = await mqtt_client.connect(
+            ctx.ip,
+            svc.port,
+            tls=kind == "mqtts" or svc.tls,
+            timeouts=ctx.timeouts,
+            subscribe_wait_s=ctx.timeouts.mqtt_wait_s,
+        )
+        guard.record(accepted=out.accepted, latency_s=out.latency_s, sign=out.sign)
+        ev: dict[str, Any] = {
+            "request": "CONNECT without username and password, then SUBSCRIBE '#'",
+            "answer": out.answer,
+            "reason_code": out.reason_code,
+            "subscribed": out.subscribed,
+            "messages": out.messages,
+            "topics": out.topics,
+            "wait_s": ctx.timeouts.mqtt_wait_s,
+        }
+        if out.error:
+            ev["error"] = out.error
+        if out.accepted is False:
+            yield ctx.result(Verdict.passed, f"anonymous clients are refused on port {svc.port}",
+                             target=target, evidence=ev)  # fmt: skip
+        elif out.accepted is None:
+            yield ctx.result(Verdict.inconclusive, f"no CONNACK verdict on port {svc.port}: "
+                             f"{out.error}", target=target, evidence=ev)  # fmt: skip
+        elif out.topics:
+            yield ctx.result(Verdict.fail, f"anonymous clients read {len(out.topics)} topic(s) "
+                             f"on port {svc.port}", target=target, evidence=ev,
+                             severity=Severity.high)  # fmt: skip
+        else:
+            yield ctx.result(Verdict.fail, f"anonymous clients are accepted on port {svc.port} "
+                             f"(nothing on '#' within {ctx.timeouts.mqtt_wait_s:g} s)",
+                             target=target, evidence=ev, severity=Severity.medium)  # fmt: skip
+
+
+# --- access.unauthenticated-interface ------------------------------------------------------------
+
+
+def load_admin_paths(profiles_dir: Path) -> dict[str, str]:
+    """profiles/data/admin-paths.txt: `<role> <path>` lines, `#` comments."""
+    out: dict[str, str] = {}
+    path = profiles_dir / "data" / "admin-paths.txt"
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        role, _, url_path = line.partition(" ")
+        if role not in ("admin", "status", "upload") or not url_path.strip().startswith("/"):
+            raise ValueError(f"{path}:{lineno}: expected '<admin|status|upload> /path'")
+        out.setdefault(url_path.strip(), role)
+    return out
+
+
+def paths_to_try(ctx: CheckContext) -> dict[str, tuple[str, str]]:
+    """path -> (role, where from): the profile's paths first, then the generic list."""
+    ifaces = ctx.profile.interfaces
+    out: dict[str, tuple[str, str]] = {}
+    for role, paths in (
+        ("admin", ifaces.admin_paths),
+        ("upload", ifaces.upload_paths),
+        ("status", ifaces.status_paths),
+    ):
+        for p in paths:
+            out.setdefault(p, (role, "profile"))
+    for p, role in load_admin_paths(ctx.options.profiles_dir).items():
+        out.setdefault(p, (role, "generic list"))
+    public = set(ifaces.public_paths)
+    return {p: v for p, v in out.items() if p not in public}
+
+
+def same_answer(a: http_client.HttpAnswer, b: http_client.HttpAnswer) -> bool:
+    """Two 2xx answers that are the same page (a catch-all): equal bodies or near-equal size."""
+    if a.digest == b.digest:
+        return True
+    la, lb = len(a.body), len(b.body)
+    return abs(la - lb) <= max(32, 0.05 * max(la, lb)) and a.status == b.status
+
+
+_SEVERITY_BY_ROLE = {"admin": Severity.high, "upload": Severity.high, "status": Severity.medium}
+
+
+async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
+    kind = ctx.kind(svc)
+    tls = kind == "https" or svc.tls
+    target = ctx.target(svc)
+    fetch = http_client.fetch
+    random_path = f"/lanprobe-{secrets.token_hex(6)}"
+    try:
+        catch_all = await fetch(ctx.ip, svc.port, random_path, tls=tls, timeouts=ctx.timeouts)
+    except TargetError as exc:
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port} did not answer: {exc}",
+                         target=target, evidence={"reason": str(exc)})  # fmt: skip
+        return
+    random_ok = 200 <= catch_all.status < 300
+    seen: dict[str, Any] = {random_path: catch_all.status}
+    errors = 0
+    open_paths: list[tuple[str, str, str, http_client.HttpAnswer]] = []
+    catch_all_hits: list[str] = []
+    for path, (role, origin) in paths_to_try(ctx).items():
+        try:
+            answer = await fetch(ctx.ip, svc.port, path, tls=tls, timeouts=ctx.timeouts)
+        except TargetError as exc:
+            errors += 1
+            seen[path] = f"error: {exc}"
+            if errors >= MAX_FETCH_ERRORS:
+                break
+            continue
+        seen[path] = answer.status
+        if not 200 <= answer.status < 300:
+            continue
+        if random_ok and same_answer(answer, catch_all):
+            catch_all_hits.append(path)
+            continue
+        open_paths.append((path, role, origin, answer))
+    base_ev: dict[str, Any] = {"random_path": {"path": random_path, **catch_all.summary()}}
+    if catch_all_hits:
+        base_ev["same_as_random_path"] = catch_all_hits
+    for path, role, origin, answer in open_paths:
+        ev = {
+            **base_ev,
+            "request": f"GET {path} (no credentials)",
+            "answer": answer.status_line,
+            "response": answer.summary(),
+            "role": role,
+            "from": origin,
+        }
+        yield ctx.result(Verdict.fail, f"{role} path {path} answers {answer.status} without "
+                         f"authentication on port {svc.port}", target=target, evidence=ev,
+                         severity=_SEVERITY_BY_ROLE[role])  # fmt: skip
+    if open_paths:
+        return
+    ev = {**base_ev, "answers": seen}
+    if errors >= MAX_FETCH_ERRORS:
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port}: too many failed requests",
+                         target=target, evidence=ev)  # fmt: skip
+        return
+    yield ctx.result(Verdict.passed, f"no admin, status or upload path answers without "
+                     f"authentication on port {svc.port}", target=target,
+                     evidence=ev)  # fmt: skip
+
+
+def _accepts_any(ctx: CheckContext, svc: Service, c: Campaign) -> Result | None:
+    if not c.accepts_any or c.success is None or c.proof is None:
+        return None
+    _, ok = c.success
+    ev = {
+        "interface": c.iface.describe() if c.iface else None,
+        "accepted": ok.evidence(ctx.redact(ok.password)),
+        "wrong_password": c.proof.evidence(ctx.redact(c.proof.password)),
+        "note": "a random password was accepted: the interface authenticates nobody",
+    }
+    return ctx.result(Verdict.fail, f"port {svc.port} ({c.kind}) accepts any password",
+                      target=ctx.target(svc), evidence=ev)  # fmt: skip
+
+
+@check(
+    "access.unauthenticated-interface",
+    Capability.logical_access,
+    cost=Cost(requests=20, logs_in=True),
+)
+async def unauthenticated_interface(ctx: CheckContext) -> AsyncIterator[Result]:
+    """An admin, status, upload or login interface answers without authentication."""
+    produced = False
+    for svc in ctx.services("http", "https"):
+        async for res in _http_port(ctx, svc):
+            produced = True
+            yield res
+    for svc in ctx.services(*LOCKOUT_KINDS):
+        if svc.transport != "tcp":
+            continue
+        try:
+            c = await campaign(ctx, svc)
+        except TargetError:
+            continue  # default-login reports it
+        res = _accepts_any(ctx, svc, c)
+        if res is not None:
+            produced = True
+            yield res
+    if not produced:
+        yield ctx.result(Verdict.not_applicable, "no HTTP interface and no login service that "
+                         "accepts a wrong password", evidence={})  # fmt: skip
+
+
+# --- access.no-lockout ---------------------------------------------------------------------------
+
+
+def throwaway_user() -> str:
+    return f"lanprobe-{secrets.token_hex(4)}"
+
+
+@check(
+    "access.no-lockout",
+    Capability.logical_access,
+    services=LOCKOUT_KINDS,
+    cost=Cost(requests=6, logs_in=True),
+    order=10,
+)
+async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
+    """Repeated failed logins are never slowed or refused."""
+    lockout = ctx.profile.credentials.lockout
+    threshold = lockout.threshold if lockout else DEFAULT_LOCKOUT_THRESHOLD
+    produced = False
+    for svc in ctx.services(*LOCKOUT_KINDS):
+        if svc.transport != "tcp":
+            continue
+        kind = ctx.kind(svc)
+        target = ctx.target(svc)
+        try:
+            c = await campaign(ctx, svc)
+        except TargetError as exc:
+            produced = True
+            yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {exc}", target=target,
+                             evidence={"reason": str(exc)})  # fmt: skip
+            continue
+        if c.iface is None:
+            continue  # no login there (default-login says why)
+        produced = True
+        guard = ctx.session.guard(kind, svc.port)
+        ev: dict[str, Any] = {"threshold": threshold, "threshold_from":
+                              "profile" if lockout else "generic default"}  # fmt: skip
+        if c.accepts_any:
+            ev["guard"] = guard.evidence()
+            yield ctx.result(Verdict.not_applicable, f"port {svc.port} accepts any password: "
+                             "nothing to lock", target=target, evidence=ev)  # fmt: skip
+            continue
+        probe: list[dict[str, Any]] = []
+        by_account = lockout is not None and lockout.scope == "account"
+        if by_account and not guard.signs:
+            user = throwaway_user()
+            ev["throwaway_user"] = user
+            for _ in range(threshold + 1):
+                res = await guarded_attempt(ctx, c.iface, user, wrong_password())
+                if res is None:
+                    break
+                probe.append({"accepted": res.accepted, "answer": res.answer,
+                              "latency_s": round(res.latency_s, 3),
+                              **({"sign": res.sign} if res.sign else {})})  # fmt: skip
+                if guard.locked_out or res.accepted is not False:
+                    break
+        ev["guard"] = guard.evidence()
+        if probe:
+            ev["throwaway_attempts"] = probe
+        throwaway_failures = sum(1 for p in probe if p["accepted"] is False)
+        if guard.signs:
+            yield ctx.result(Verdict.passed, f"port {svc.port} reacts to failed logins: "
+                             f"{guard.signs[0]}", target=target, evidence=ev)  # fmt: skip
+        elif (throwaway_failures if by_account else guard.failures) >= threshold + 1:
+            n = throwaway_failures if by_account else guard.failures
+            who = "of one throwaway user" if by_account else "in a row"
+            yield ctx.result(Verdict.fail, f"{n} failed logins {who} on port {svc.port} met "
+                             "no delay or refusal", target=target, evidence=ev)  # fmt: skip
+        else:
+            if lockout is not None and lockout.scope == "source":
+                why = (f"the model bans the source address after {lockout.threshold} failures; "
+                       "the scan stays below that on purpose")  # fmt: skip
+            else:
+                why = (f"{guard.failures} failure(s) within the attempt budget, "
+                       f"{threshold + 1} needed to judge")  # fmt: skip
+            ev["reason"] = why
+            yield ctx.result(Verdict.inconclusive, f"not enough failed logins on port "
+                             f"{svc.port} to judge a lockout", target=target,
+                             evidence=ev)  # fmt: skip
+    if not produced:
+        yield ctx.result(Verdict.not_applicable, "no login service to judge", evidence={})
