@@ -294,21 +294,32 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def _meta_exists(self, tx: _Tx) -> bool:
+        if self._postgres:
+            sql = "SELECT to_regclass('meta') IS NOT NULL AS ok"
+        else:
+            sql = "SELECT COUNT(*) > 0 AS ok FROM sqlite_master WHERE type='table' AND name='meta'"
+        return bool(tx.query(sql)[0]["ok"])
+
     def _init_schema(self) -> None:
+        """Create the tables once. DDL runs only while they are missing: on PostgreSQL, DDL
+        beside another session's save (CREATE INDEX locks the table) can deadlock."""
         with self._db.transaction() as tx:
             if self._postgres:
-                # CREATE TABLE IF NOT EXISTS races between sessions on PostgreSQL.
+                # Serialise creation between sessions; the check below then sees the winner's.
                 tx.query("SELECT pg_advisory_xact_lock(:k) AS ok", {"k": _PG_LOCK_KEY})
-            for stmt in _SCHEMA:
-                tx.execute(stmt)
-            rows = tx.query("SELECT value FROM meta WHERE key = 'store_version'")
-            if not rows:
+            if not self._meta_exists(tx):
+                for stmt in _SCHEMA:
+                    tx.execute(stmt)
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES ('store_version', :v)",
                     {"v": STORE_VERSION},
                 )
-            elif rows[0]["value"] != STORE_VERSION:
-                raise ProbeError(f"history store version {rows[0]['value']} is not {STORE_VERSION}")
+                return
+            rows = tx.query("SELECT value FROM meta WHERE key = 'store_version'")
+            version = rows[0]["value"] if rows else "?"
+            if version != STORE_VERSION:
+                raise ProbeError(f"history store version {version} is not {STORE_VERSION}")
 
     # --- writing ----------------------------------------------------------------------------
 
