@@ -28,7 +28,7 @@ from lab.provision import Provisioner, oui_mac
 from probe.errors import LabError, ScopeError
 
 STATE_ROOT = Path("/run/lanprobe/lab")
-LAB_RANGE = ipaddress.ip_network("198.18.0.0/15")
+LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
 BRIDGE_RE = re.compile(r"^plab[a-z0-9]{0,7}$")
 FIRST_HOST = 10  # devices get .10, .11, ...
 MAX_DEVICES = 500

@@ -166,7 +166,7 @@ def _pair(
     cert: x509.Certificate, key: PrivateKey, out: Path, name: str | None = None
 ) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    stem = name or cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    stem = name or str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
     cert_file, key_file = out / f"{stem}.pem", out / f"{stem}.key"
     _write_cert(cert, cert_file)
     _write_key(key, key_file)

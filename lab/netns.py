@@ -80,9 +80,9 @@ def pids_in(netns_names: list[str]) -> dict[str, list[int]]:
             st = os.stat(f"/proc/{entry.name}/ns/net")
         except OSError:
             continue
-        name = wanted.get((st.st_dev, st.st_ino))
-        if name:
-            found[name].append(int(entry.name))
+        owner = wanted.get((st.st_dev, st.st_ino))
+        if owner:
+            found[owner].append(int(entry.name))
     return found
 
 

@@ -147,7 +147,10 @@ class Provisioner:
             lines += listener(mq.tls_port, tls)
         conf = base / f"{name}.conf"
         conf.write_text("\n".join(lines) + "\n")
-        user, pw = next(iter(mq.users.items())) if mq.users else (None, None)
+        pub_user: str | None = None
+        pub_pw: str | None = None
+        if mq.users:
+            pub_user, pub_pw = next(iter(mq.users.items()))
         # The device process publishes its state through its own broker (over loopback).
         return {
             "conf": str(conf),
@@ -155,8 +158,8 @@ class Provisioner:
             "publish": {
                 "port": mq.port or mq.tls_port,
                 "tls": mq.port is None,
-                "user": user,
-                "password": pw,
+                "user": pub_user,
+                "password": pub_pw,
                 "topic": mq.topic.format(vendor=model.vendor.lower(), serial=serial),
             },
         }

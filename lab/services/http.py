@@ -39,6 +39,7 @@ class Request:
         self.version = version
         self.headers = headers
         self.body = b""
+        self.too_large = False  # the body was over MAX_BODY_BYTES and was not read
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -86,7 +87,7 @@ class HttpService:
             if self.tls is not None:
                 await writer.start_tls(self.tls, ssl_handshake_timeout=10)
             while True:
-                req = await asyncio.wait_for(_read_request(reader), IDLE_S)
+                req = await asyncio.wait_for(_read_request(reader, writer), IDLE_S)
                 if req is None:
                     break
                 resp = await self._handle(req, src)
@@ -121,7 +122,7 @@ class HttpService:
     # --- routing ------------------------------------------------------------------------------
 
     async def _handle(self, req: Request, src: str) -> Response:
-        if req.body is None:
+        if req.too_large:
             return Response(413, "too large\n", "text/plain")
         if self.conf.get("redirect_https"):
             return Response(301, "", headers={"Location": f"https://{self.dev.ip}{req.target}"})
@@ -322,7 +323,9 @@ def _keep_alive(req: Request) -> bool:
     return conn != "close"
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+async def _read_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> Request | None:
     try:
         raw = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -343,13 +346,34 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
     req = Request(parts[0].upper(), parts[1], parts[2], headers)
+    if headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = await _read_chunked(reader)
+        req.body, req.too_large = body or b"", body is None
+        return req
     length = int(headers.get("content-length", "0") or 0)
     if length > MAX_BODY_BYTES:
-        req.body = None  # type: ignore[assignment]
+        req.too_large = True
         return req
     if length:
         req.body = await reader.readexactly(length)
     return req
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes | None:
+    """A chunked body (None when it grows past MAX_BODY_BYTES); trailers are skipped."""
+    body = bytearray()
+    while True:
+        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while (await reader.readline()).strip():
+                pass
+            return bytes(body) if len(body) <= MAX_BODY_BYTES else None
+        if len(body) + size > MAX_BODY_BYTES:
+            return None
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
 
 
 def _security_txt(dev: Device, port: int) -> str:

@@ -169,6 +169,9 @@ def test_unauthenticated_upload(bench: BenchState) -> None:
         assert r.status_code == 200
         assert r.json() == {"status": "accepted", "bytes": 1024}
         assert c.get(f"http://{cam.ip}/firmware/upload").status_code == 405
+        chunks = c.post(f"http://{cam.ip}/firmware/upload", content=iter([b"ab", b"cde"]))
+        assert chunks.json()["bytes"] == 5  # chunked transfer encoding
+        assert c.get(f"http://{cam.ip}/api/status").status_code == 200  # connection reused
 
 
 def test_any_password_and_server_headers(bench: BenchState) -> None:
