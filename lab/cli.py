@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lab import bench
@@ -41,13 +42,13 @@ def up(
             bridge, subnet, devices, [m for m in models.split(",") if m.strip()] or None
         )
     except bench.BenchExists as exc:
-        console.print(f"[yellow]{exc}[/yellow]")
+        console.print(f"[yellow]{escape(str(exc))}[/yellow]")
         raise typer.Exit(2) from exc
     except (ScopeError, ValueError) as exc:
-        console.print(f"[red]refused:[/red] {exc}")
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except ProbeError as exc:
-        console.print(f"[red]lab up failed:[/red] {exc}")
+        console.print(f"[red]lab up failed:[/red] {escape(str(exc))}")
         raise typer.Exit(3) from exc
     console.print(_table(state))
     console.print(f"{len(state.devices)} devices up in {state.up_seconds:.1f} s; "
@@ -60,7 +61,7 @@ def status(bridge: str = BRIDGE) -> None:
     try:
         state = bench.status(bridge)
     except ScopeError as exc:
-        console.print(f"[red]refused:[/red] {exc}")
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     if state is None:
         console.print(f"no lab bench on {bridge}")
@@ -78,10 +79,10 @@ def down(bridge: str = BRIDGE) -> None:
     try:
         removed = bench.down(bridge)
     except ScopeError as exc:
-        console.print(f"[red]refused:[/red] {exc}")
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except LabError as exc:
-        console.print(f"[red]lab down failed:[/red] {exc}")
+        console.print(f"[red]lab down failed:[/red] {escape(str(exc))}")
         raise typer.Exit(3) from exc
     if removed:
         console.print(f"removed: {len(removed)} items on {bridge} ({', '.join(removed[:4])} ...)")
