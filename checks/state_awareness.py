@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from checks.clients import http as web
-from checks.clients.labauth import authorised_get
+from checks.clients.labauth import AuthorisedAnswer, authorised_get
 from checks.context import CheckContext
 from checks.registry import Cost, check
 from probe.errors import TargetError
@@ -109,13 +109,6 @@ async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
             f"profile {ctx.profile.id} declares no security-state endpoint",
         )
         return
-    cred = ctx.profile.credentials.lab
-    if cred is None:
-        yield ctx.result(
-            Verdict.inconclusive,
-            f"profile {ctx.profile.id} gives no lab credentials to read {state.path} with",
-        )
-        return
     tls_on = state.scheme == "https"
     port = state.port
     if port is None:
@@ -123,32 +116,47 @@ async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
         found = ctx.services(*kinds)
         port = found[0].port if found else (443 if tls_on else 80)
     target = Target(port=port, service=state.scheme)
+    url = f"{state.scheme}://{ctx.ip}:{port}{state.path}"
+    cred = ctx.profile.credentials.lab
     try:
-        got = await authorised_get(
-            ctx.ip,
-            port,
-            state.path,
-            tls=tls_on,
-            cred=cred,
-            login=ctx.profile.interfaces.http_login,
-            timeouts=ctx.timeouts,
-        )
+        if cred is None:
+            # Without credentials only a missing endpoint can be told apart.
+            first = await web.fetch(
+                ctx.ip, port, state.path, tls=tls_on, timeouts=ctx.timeouts, max_bytes=16 * 1024
+            )
+            if first.status in (401, 403):
+                yield ctx.result(
+                    Verdict.inconclusive,
+                    f"{url} asks for credentials and profile {ctx.profile.id} gives no lab "
+                    "credentials",
+                    target=target,
+                    evidence={"path": state.path, **first.summary()},
+                )
+                return
+            got = AuthorisedAnswer(first, "no credentials (the profile gives none)")
+        else:
+            got = await authorised_get(
+                ctx.ip,
+                port,
+                state.path,
+                tls=tls_on,
+                cred=cred,
+                login=ctx.profile.interfaces.http_login,
+                timeouts=ctx.timeouts,
+            )
     except TargetError as exc:
         yield ctx.result(
             Verdict.inconclusive,
-            f"{state.scheme}://{ctx.ip}:{port}{state.path}: {exc}",
+            f"{url}: {exc}",
             target=target,
             evidence={"reason": str(exc)},
         )
         return
     answer = got.answer
-    evidence = {
-        "path": state.path,
-        "auth": got.how,
-        "user": cred.user,
-        "password": ctx.redact(cred.password),
-        **answer.summary(),
-    }
+    evidence: dict[str, Any] = {"path": state.path, "auth": got.how, **answer.summary()}
+    if cred is not None:
+        evidence["user"] = cred.user
+        evidence["password"] = ctx.redact(cred.password)
     if answer.status == 200 and answer.body.strip():
         evidence["preview"] = _preview(answer.body)
         yield ctx.result(
@@ -160,8 +168,7 @@ async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
     else:
         yield ctx.result(
             Verdict.fail,
-            f"the security state at {state.path} cannot be read with the lab credentials "
-            f"({answer.status_line}, {got.how})",
+            f"the security state cannot be read at {url} ({answer.status_line}, {got.how})",
             target=target,
             evidence=evidence,
         )
