@@ -403,3 +403,106 @@ async def test_hung_tcp_peer_ends_inconclusive(profiles: Path) -> None:
         srv.close()
     r = only(run, OTHER.key, "access.cleartext-admin")
     assert r.verdict == Verdict.inconclusive and "ran out of time" in r.title
+
+
+# --- against the lab bench ----------------------------------------------------------------------
+
+_NAMES = {21: "ftp", 22: "ssh", 23: "telnet", 80: "http", 443: "https", 1883: "mqtt", 8883: "mqtt"}
+
+
+def bench_devices(bench: Any) -> list[Device]:
+    """Hand-made Device records of the bench (what discovery would find), no identifiers."""
+    out = []
+    for d in bench.devices:
+        services = [
+            Service(port=p, name=_NAMES.get(p, "unknown"), tls=p in (443, 8883))
+            for p in sorted(d.ports)
+        ]
+        out.append(Device(key=d.mac, mac=d.mac, ips=[d.ip], services=services))
+    return out
+
+
+async def http_paths(ctx: CheckContext) -> AsyncIterator[Result]:
+    """A small real check: the profile's admin and status paths must refuse an anonymous GET."""
+    import httpx
+
+    paths = ctx.profile.interfaces.admin_paths + ctx.profile.interfaces.status_paths
+    for svc in ctx.services("http", "https"):
+        scheme = "https" if ctx.kind(svc) == "https" else "http"
+        async with httpx.AsyncClient(verify=False, timeout=ctx.timeouts.read_s) as client:
+            for path in paths:
+                try:
+                    resp = await client.get(f"{scheme}://{ctx.ip}:{svc.port}{path}")
+                except httpx.TransportError as exc:
+                    raise Unreachable(str(exc) or type(exc).__name__, target=ctx.ip) from exc
+                verdict = Verdict.fail if resp.status_code == 200 else Verdict.passed
+                yield ctx.result(
+                    verdict,
+                    f"{path} answers {resp.status_code}",
+                    target=ctx.target(svc),
+                    evidence={"path": path, "status": resp.status_code},
+                )
+
+
+async def closed_port(ctx: CheckContext) -> AsyncIterator[Result]:
+    """Connects to a port nothing listens on: the device refuses, the check raises Unreachable."""
+    try:
+        _r, w = await asyncio.wait_for(asyncio.open_connection(ctx.ip, 9), ctx.timeouts.connect_s)
+    except OSError as exc:
+        raise Unreachable(f"port 9: {exc.strerror or exc}", target=ctx.ip) from exc
+    w.close()
+    await w.wait_closed()
+    yield ctx.result(Verdict.passed, "port 9 open?")
+
+
+@pytest.mark.lab
+async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
+    from probe.discovery import lab_scope
+
+    specs = [
+        spec("access.unauthenticated-interface", http_paths, services=("http", "https")),
+        spec("data.tls-required", closed_port),
+    ]
+    options = RunOptions(timeouts=Timeouts(connect_s=2, read_s=3, check_s=20))
+    run = await scan(
+        lab_scope(lab_bench.bridge),
+        options,
+        profiles_dir=REPO / "profiles",
+        discover_fn=fake_discover(bench_devices(lab_bench)),
+        catalogue={s.id: s for s in specs},
+    )
+    by_model = {d.ip: d.model for d in lab_bench.devices}
+    for dev in run.devices:
+        # Every lab model's OUI leads to its own profile.
+        assert dev.profile == by_model[dev.ip], (dev.ip, dev.profile, dev.profile_reason)
+        assert dev.profile_reason.startswith("OUI ")
+        tls = [r for r in run.results if r.device == dev.key and r.check_id == "data.tls-required"]
+        assert [r.verdict for r in tls] == [Verdict.inconclusive]
+        assert "port 9" in tls[0].title
+
+    def verdicts(model: str, path: str) -> set[Verdict]:
+        keys = {d.mac for d in lab_bench.devices if d.model == model}
+        return {
+            r.verdict
+            for r in run.results
+            if r.device in keys
+            and r.check_id == "access.unauthenticated-interface"
+            and r.evidence.get("path") == path
+        }
+
+    # The insecure camera serves its config and status to anyone; the hub refuses both.
+    assert verdicts("acme-ipcam200", "/api/config") == {Verdict.fail}
+    assert verdicts("acme-ipcam200", "/api/status") == {Verdict.fail}
+    assert verdicts("hubco-h1", "/api/config") == {Verdict.passed}
+    assert verdicts("hubco-h1", "/api/status") == {Verdict.passed}
+    cam = next(d.mac for d in lab_bench.devices if d.model == "acme-ipcam200")
+    hub = next(d.mac for d in lab_bench.devices if d.model == "hubco-h1")
+    assert run.scores[cam].verdict == DeviceVerdict.does_not_conform
+    # The hub: one pass (high) and one inconclusive (high, port 9) -> inconclusive.
+    assert run.scores[hub].verdict == DeviceVerdict.inconclusive
+    assert run.scores[hub].details["logical_access"].score == 100.0
+    # No MQTT-only or unmatched device got an HTTP verdict it has no service for.
+    plug = next(d for d in run.devices if d.profile == "plugco-sp1")
+    assert {r.verdict for r in run.results_for(plug.key) if r.check_id.startswith("access")} == {
+        Verdict.passed
+    }
