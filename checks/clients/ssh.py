@@ -99,7 +99,8 @@ async def login(
     except asyncssh.DisconnectError as exc:
         attempt.answer = f"disconnect {exc.code}: {exc.reason}"[:120]
         attempt.error = attempt.answer
-        attempt.sign = "connection reset" if client.asked else ""
+        # A server that hangs up during authentication: the usual answer to a locked account.
+        attempt.sign = f"SSH disconnect: {exc.reason}"[:80]
     except TimeoutError as exc:
         attempt.error = "no answer in time"
         attempt.sign = os_error_sign(exc)

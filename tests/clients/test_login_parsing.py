@@ -1,0 +1,162 @@
+"""Pure parsing of the login clients: telnet negotiation and prompts, FTP replies, HTTP judging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checks.clients import ftp, http, telnet
+from checks.clients.telnet import DO, DONT, IAC, SB, SE, WILL, WONT
+from probe.profile_schema import HttpLogin
+
+PROMPTS_FILE = Path(__file__).resolve().parents[2] / "profiles" / "data" / "login-prompts.txt"
+
+
+# --- telnet negotiation ---------------------------------------------------------------------------
+
+
+def test_every_option_is_refused() -> None:
+    # DO ECHO, WILL SUPPRESS-GO-AHEAD, DO TERMINAL-TYPE, then text.
+    buf = bytes((IAC, DO, 1, IAC, WILL, 3, IAC, DO, 24)) + b"login: "
+    data, replies, rest = telnet.parse(buf)
+    assert data == b"login: "
+    assert replies == bytes((IAC, WONT, 1, IAC, DONT, 3, IAC, WONT, 24))
+    assert rest == b""
+
+
+def test_dont_and_wont_get_no_answer() -> None:
+    # Answering a DONT/WONT for an option already off would start a negotiation loop.
+    data, replies, _ = telnet.parse(bytes((IAC, DONT, 1, IAC, WONT, 3)) + b"x")
+    assert data == b"x"
+    assert replies == b""
+
+
+def test_subnegotiation_is_skipped_and_escaped_iac_kept() -> None:
+    buf = b"a" + bytes((IAC, SB, 24, 1, IAC, SE)) + b"b" + bytes((IAC, IAC)) + b"c"
+    data, replies, rest = telnet.parse(buf)
+    assert data == b"ab\xffc"
+    assert replies == b""
+    assert rest == b""
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [bytes((IAC,)), bytes((IAC, DO)), bytes((IAC, SB, 24, 1))],
+)
+def test_a_command_split_across_reads_waits_for_the_rest(tail: bytes) -> None:
+    data, replies, rest = telnet.parse(b"Password" + tail)
+    assert data == b"Password"
+    assert replies == b""
+    assert rest == tail
+    # The next read completes it.
+    completion = {1: bytes((DO, 1)), 2: bytes((1,)), 4: bytes((IAC, SE))}[len(tail)]
+    data2, replies2, rest2 = telnet.parse(rest + completion + b": ")
+    assert data2 == b": "
+    assert rest2 == b""
+    if tail[1:2] == bytes((DO,)) or len(tail) == 1:
+        assert replies2 == bytes((IAC, WONT, 1))
+
+
+# --- prompt patterns ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prompts() -> telnet.Prompts:
+    return telnet.Prompts.load(PROMPTS_FILE)
+
+
+KINDS = ("shell", "password", "login", "failure")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("\r\ncam-1 login: ", "login"),
+        ("Username:", "login"),
+        ("User Name :  ", "login"),
+        ("root\r\nPassword: ", "password"),
+        ("BusyBox v1.19.4 built-in shell (ash)\r\n# ", "shell"),
+        ("root@cam:~# ", "shell"),
+        ("~ $ ", "shell"),
+        ("Router> ", "shell"),
+        ("\r\nLogin incorrect\r\ncam login: ", "login"),
+        ("Access denied\r\n", "failure"),
+        ("<html><body>", None),
+        ("Welcome to the device\r\n", None),
+    ],
+)
+def test_prompt_kinds(prompts: telnet.Prompts, text: str, kind: str | None) -> None:
+    assert prompts.match(text, KINDS) == kind
+
+
+def test_prompt_file_names_its_source(prompts: telnet.Prompts) -> None:
+    head = PROMPTS_FILE.read_text(encoding="utf-8").splitlines()[:6]
+    assert any(line.startswith("# Source:") for line in head)
+    assert all(prompts.patterns[k] for k in ("login", "password", "shell", "failure"))
+
+
+def test_bad_prompt_lines_are_errors() -> None:
+    with pytest.raises(ValueError, match=r"x\.txt:2"):
+        telnet.Prompts.parse("login login:\nprompt >\n", source="x.txt")
+    with pytest.raises(ValueError, match="bad regex"):
+        telnet.Prompts.parse("shell [\n", source="x.txt")
+
+
+# --- FTP replies ----------------------------------------------------------------------------------
+
+
+def test_ftp_single_and_multiline_replies() -> None:
+    assert ftp.parse_reply([b"230 User logged in\r\n"]) == (230, "User logged in")
+    lines = [b"220-Welcome\r\n", b" to the device\r\n"]
+    assert ftp.parse_reply(lines) is None  # not finished yet
+    lines.append(b"220 ready\r\n")
+    code, text = ftp.parse_reply(lines) or (0, "")
+    assert code == 220
+    assert "Welcome" in text and "ready" in text
+    with pytest.raises(ValueError):
+        ftp.parse_reply([b"SSH-2.0-OpenSSH\r\n"])
+
+
+# --- HTTP judging ---------------------------------------------------------------------------------
+
+
+def _answer(status: int, body: bytes = b"", location: str = "") -> http.HttpAnswer:
+    headers = {"location": location} if location else {}
+    return http.HttpAnswer(status, "", headers, body, False, 0.0)
+
+
+FORM = HttpLogin(kind="form", path="/login", failure_marker="")
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [
+        (_answer(302, location="/"), True),
+        (_answer(303, location="https://198.18.0.5/home"), True),
+        (_answer(302, location="/login?error=1"), False),
+        (_answer(401, b"<form><input type=password name=password></form>"), False),
+        (_answer(200, b"<p>bad</p><form><input type='password' name=p></form>"), False),
+        (_answer(200, b"<h1>Dashboard</h1>"), True),
+        (_answer(429), None),
+        (_answer(503), None),
+    ],
+)
+def test_form_login_judgement(answer: http.HttpAnswer, accepted: bool | None) -> None:
+    assert http.form_accepted(answer, FORM) is accepted
+
+
+def test_form_failure_marker() -> None:
+    login = HttpLogin(kind="form", path="/login", failure_marker="Login failed")
+    assert http.form_accepted(_answer(200, b"<p>Login failed</p>"), login) is False
+
+
+def test_challenge_parsing() -> None:
+    assert http.parse_challenge('Basic realm="IPCAM"') == ("basic", "IPCAM")
+    assert http.parse_challenge('Digest realm="SP1", qop="auth", nonce="1"') == ("digest", "SP1")
+    assert http.parse_challenge("Bearer") == ("bearer", "")
+
+
+def test_ipv6_urls_are_bracketed() -> None:
+    assert http.base_url("fe80::1", 80, False) == "http://[fe80::1]:80"
+    assert http.base_url("198.18.0.5", 443, True) == "https://198.18.0.5:443"
