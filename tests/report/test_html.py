@@ -1,0 +1,336 @@
+"""The HTML report: content and safety on the rendered text, then the page in headless Chromium
+(Debian's chromium, from `make sysdeps`): it renders, the SVG charts are in the DOM, and a
+screenshot is not blank."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from probe.cli import app
+from probe.diff import compare
+from probe.model import Capability, ScanRun, Verdict
+from probe.report.html import remediation_texts, render_html, write_html
+from probe.store import RunSummary, open_store
+from tests.report.png import read_png
+from tests.report.runs import T0, device, make_run, result, sample_run
+
+CHECK_IDS = [  # docs/DESIGN.md: the stable check ids
+    "identification.identifier",
+    "identification.duplicate-identifier",
+    "identification.shared-key",
+    "configuration.default-login",
+    "access.unexpected-port",
+    "access.unauthenticated-interface",
+    "access.anonymous-mqtt",
+    "access.cleartext-admin",
+    "access.no-lockout",
+    "data.tls-required",
+    "data.tls-protocol",
+    "data.tls-cipher",
+    "data.tls-certificate",
+    "update.transport",
+    "update.signature",
+    "update.currency",
+    "update.unauthenticated-upload",
+    "state.exposed-status",
+    "state.reporting",
+    "declarations.vulnerability-contact",
+    "declarations.support-period",
+    "declarations.foundational",
+]
+
+
+def _nightly() -> tuple[ScanRun, list[RunSummary], ScanRun]:
+    """Six nightly runs: the plug's anonymous MQTT flaps, the hub opens telnet on the last."""
+    runs = [
+        sample_run(
+            f"night-{i}",
+            started=T0 + timedelta(days=i),
+            flaws={"plug_anon": i % 2 == 0, "hub_telnet": i == 5},
+        )
+        for i in range(6)
+    ]
+    return runs[-1], [RunSummary.of(r) for r in runs[:-1]], runs[-2]
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    parents: list[str]
+
+
+class _Collect(HTMLParser):
+    """Every element with its attributes and its ancestors' tags (and classes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list[Node] = []
+        self._stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.nodes.append(Node(tag, a, list(self._stack)))
+        if tag not in {"rect", "circle", "line", "polyline", "meta", "br", "i", "path"}:
+            self._stack.append(f"{tag}.{a.get('class', '')}#{a.get('id', '')}")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.nodes.append(Node(tag, {k: v or "" for k, v in attrs}, list(self._stack)))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i].split(".", 1)[0] == tag:
+                del self._stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> _Collect:
+    p = _Collect()
+    p.feed(html)
+    p.close()
+    return p
+
+
+# --- the rendered text --------------------------------------------------------------------------
+
+
+def test_every_check_id_has_remediation_text() -> None:
+    texts = remediation_texts()
+    assert sorted(texts) == sorted(CHECK_IDS)
+    assert all(len(t) > 60 for t in texts.values())
+
+
+def test_report_sections_and_content() -> None:
+    run, trend, prev = _nightly()
+    html = render_html(run, trend=trend, diff=compare(prev, run))
+    for section in ("summary", "changes", "trend", "devices", "declarations"):
+        assert f'<section id="{section}">' in html
+    # Findings with their evidence and remediation.
+    assert "Default credentials admin:admin log in over HTTP Basic" in html
+    assert (
+        "&#34;user&#34;: &#34;admin&#34;" in html or "&quot;user&quot;" in html or '"user"' in html
+    )
+    assert remediation_texts()["configuration.default-login"][:40] in html
+    # What the network could not verify.
+    assert "SU-5 roll-back protection" in html
+    assert "Firmware roll-back is blocked by an anti-rollback counter" in html
+    # Declarations per model: the camera's support ended before the run, the hub's has not.
+    cam = html[html.index('id="model-acme-ipcam200"') :]
+    cam = cam[: cam.index("</article>")]
+    assert "2025-12-31" in cam and "ended" in cam
+    assert "mailto:psirt@acme.example" in cam
+    assert "Intended use" in cam
+    hub = html[html.index('id="model-hubco-h1"') :]
+    hub = hub[: hub.index("</article>")]
+    assert "in support" in hub and "Home and office automation hub" in hub
+    # Models with devices but no profile data are still listed.
+    assert 'id="model-plugco-sp1"' in html and "carries no profile data" in html
+    # What got worse since the previous run.
+    assert "Regression." in html
+    assert "new failure: hubco-h1@198.18.0.13 access.cleartext-admin [23/tcp telnet]" in html
+
+
+def test_report_is_self_contained_and_escapes_device_data() -> None:
+    run, trend, _ = _nightly()
+    dev = run.devices[0]
+    run.results.append(
+        result(
+            dev,
+            "access.unexpected-port",
+            Verdict.fail,
+            port=9999,
+            title='<img src="http://198.51.100.7/x.png"> debug shell \x1b[0m',
+            evidence={"banner": "<script>alert('x')</script>\x00"},
+        )
+    )
+    html = render_html(run, trend=trend)
+    doc = parse(html)
+    assert not [n for n in doc.nodes if n.tag in ("script", "img", "iframe", "object", "link")]
+    assert not [n for n in doc.nodes if "src" in n.attrs]
+    hrefs = [n.attrs["href"] for n in doc.nodes if "href" in n.attrs]
+    assert hrefs and all(h.startswith("#") for h in hrefs)  # in-page anchors only
+    assert "url(" not in html and "@import" not in html
+    csp = [n for n in doc.nodes if n.attrs.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0].attrs["content"]
+    assert "&lt;script&gt;alert(" in html  # the profile's and the banner's script, as text
+    assert "\x00" not in html and "\x1b" not in html
+    assert "\\u001b[0m" in html
+
+
+def test_trend_needs_history() -> None:
+    run = sample_run()
+    html = render_html(run)
+    assert 'id="trend-chart"' not in html
+    assert "No history yet" in html
+    run, trend, _ = _nightly()
+    doc = parse(render_html(run, trend=trend))
+    trend_nodes = [n for n in doc.nodes if any("#trend-chart" in p for p in n.parents)]
+    assert len([n for n in trend_nodes if n.tag == "circle"]) == 6
+    assert len([n for n in trend_nodes if n.tag == "polyline"]) == 1
+    assert [n.attrs["class"] for n in trend_nodes if n.tag == "circle"][-1] == "dot-now"
+
+
+def test_capability_chart_geometry() -> None:
+    run = sample_run()
+    doc = parse(render_html(run))
+    charts = [n for n in doc.nodes if n.tag == "svg" and "capabilities" in n.attrs.get("class", "")]
+    assert len(charts) == len(run.devices)
+    cam_score = run.scores[run.devices[0].key]
+    bars = [
+        n
+        for n in doc.nodes
+        if n.tag == "rect" and "score-bar" in n.attrs.get("class", "") and "dev-0" in str(n.parents)
+    ]
+    decided = [c for c in Capability if cam_score.capabilities.get(c.value) is not None]
+    assert len(bars) == len(decided)
+    widths = {float(b.attrs["width"]) for b in bars}
+    assert widths == {300 * cam_score.capabilities[c.value] / 100 for c in decided}  # type: ignore[operator]
+
+
+def test_device_without_profile_or_scores_still_renders() -> None:
+    dev = device(50, None, serial=None, mac=None)
+    ghost = device(51, None)  # results for a key with no discovered device
+    run = make_run(
+        "bare", [dev], [result(ghost, "identification.shared-key", Verdict.fail)], profiles={}
+    )
+    run.scores = {}
+    html = render_html(run)
+    assert "unmatched@198.18.0.50" in html
+    assert ghost.key in html and "bench-wide results" in html
+    assert "No device matched a model profile." in html
+
+
+def test_cli_report_writes_html_and_junit_with_trend(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    run, _, _ = _nightly()
+    with open_store(db) as st:
+        for i in range(5):
+            st.save(
+                sample_run(
+                    f"night-{i}",
+                    started=T0 + timedelta(days=i),
+                    flaws={"plug_anon": i % 2 == 0},
+                )
+            )
+    path = tmp_path / "run.json"
+    run.write(path)
+    res = CliRunner().invoke(
+        app,
+        ["report", str(path), "--db", str(db), "--baseline", "last", "--out", str(tmp_path / "o")],
+    )
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert 'id="trend-chart"' in html
+    assert "Since night-4" in html and "Regression." in html
+    assert (tmp_path / "o" / "junit.xml").read_text().startswith("<?xml")
+    res = CliRunner().invoke(app, ["report", str(path), "--format", "pdf"])
+    assert res.exit_code == 2
+
+
+# --- in a real browser --------------------------------------------------------------------------
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if not found:
+        pytest.skip("Debian's chromium is not installed (`make sysdeps` installs it)")
+    return found
+
+
+def _browse(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    assert url.startswith("file://")  # the browser never gets a network URL
+    args = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *extra,
+        url,
+    ]
+    return subprocess.run(args, capture_output=True, timeout=120, check=True)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ScanRun]]:
+    tmp = tmp_path_factory.mktemp("html")
+    run, trend, prev = _nightly()
+    path = write_html(run, tmp / "report.html", trend=trend, diff=compare(prev, run))
+    yield path, run
+
+
+def test_chromium_renders_the_charts(rendered: tuple[Path, ScanRun], tmp_path: Path) -> None:
+    path, run = rendered
+    out = _browse(path.as_uri(), tmp_path / "profile", "--dump-dom")
+    dom = out.stdout.decode("utf-8")
+    assert "<title>lanprobe report night-5</title>" in dom
+    doc = parse(dom)
+    svgs = [n for n in doc.nodes if n.tag == "svg"]
+    classes = Counter(n.attrs.get("class", "") for n in svgs)
+    assert classes["chart capabilities"] == len(run.devices)
+    assert classes["chart stacked"] == 2
+    assert classes["chart trend"] == 1
+    groups = [n for n in doc.nodes if n.tag == "g" and n.attrs.get("class") == "capability"]
+    assert len(groups) == len(run.devices) * len(Capability)
+    assert (
+        len([n for n in doc.nodes if n.tag == "rect" and "score-bar" in n.attrs.get("class", "")])
+        > 10
+    )
+    text = " ".join(doc.text)
+    assert "Bench summary" in text and "Regression." in text
+
+
+def test_chromium_screenshot_is_not_blank(rendered: tuple[Path, ScanRun], tmp_path: Path) -> None:
+    path, _ = rendered
+    shot = tmp_path / "shot.png"
+    _browse(path.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1600")
+    img = read_png(shot.read_bytes())
+    assert (img.width, img.height) == (1280, 1600)
+    pixels = img.pixels(step=3)
+    colours = Counter(pixels)
+    assert len(colours) > 200  # text, charts, badges: far from a blank page
+    white = sum(n for c, n in colours.items() if min(c) > 245)
+    assert white / len(pixels) < 0.9
+
+    def near(rgb: tuple[int, int, int]) -> int:
+        return sum(
+            n
+            for c, n in colours.items()
+            if all(abs(a - b) < 12 for a, b in zip(c, rgb, strict=True))
+        )
+
+    # The chart colours are painted: fail red (#c62828), pass green (#1a7f37), header (#24292f).
+    assert near((0xC6, 0x28, 0x28)) > 200
+    assert near((0x1A, 0x7F, 0x37)) > 200
+    assert near((0x24, 0x29, 0x2F)) > 2000
+    top = img.pixel(5, 5)
+    assert all(abs(a - b) < 12 for a, b in zip(top, (0x24, 0x29, 0x2F), strict=True))
+
+
+def test_no_network_url_in_the_report(rendered: tuple[Path, ScanRun]) -> None:
+    html = rendered[0].read_text()
+    urls = re.findall(r"""(?:src|href|action)\s*=\s*["']?([a-z]+:)""", html, flags=re.I)
+    assert urls == []
