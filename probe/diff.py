@@ -278,7 +278,8 @@ def compare(
         hits = [(i, w) for i, w in enumerate(waivers) if w.covers(dev, r.check_id, r.target.port)]
         used.update(i for i, _ in hits)
         live = [w for _, w in hits if w.active(today)]
-        return (live or [w for _, w in hits] or [None])[0]
+        ordered = live or [w for _, w in hits]
+        return ordered[0] if ordered else None
 
     for odev, ndev in match_devices(old, new):
         if ndev is None:
@@ -421,6 +422,31 @@ def load_baseline(spec: str, *, db: str | None = None, exclude: str | None = Non
     if run is None:
         raise ProbeError("--baseline last: the history holds no complete run yet")
     return run
+
+
+def compare_to_baseline(
+    run: ScanRun,
+    baseline: str,
+    *,
+    db: str | None = None,
+    waivers: Path | None = None,
+    history_runs: int = 10,
+    today: date | None = None,
+) -> Diff:
+    """What `probe scan --baseline RUN.json|last [--waivers F]` needs in one call.
+
+    History (for flapping) comes from `db`, or from the default store when it exists; a scan
+    without a history still gets its diff, just no flapping flags.
+    """
+    from probe.store import default_db_path, open_store
+
+    old = load_baseline(baseline, db=db, exclude=run.run_id)
+    history: list[ScanRun] = []
+    if db or default_db_path().exists():
+        with open_store(db) as store:
+            history = store.recent(history_runs, before=old)
+    ws = load_waivers(waivers) if waivers else None
+    return compare(old, run, history=history, waivers=ws, today=today)
 
 
 def _dv(v: DeviceVerdict | None) -> str:

@@ -10,7 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from probe.cli import app
-from probe.diff import Waiver, compare, load_baseline, load_waivers, match_devices, render_text
+from probe.diff import (
+    Waiver,
+    compare,
+    compare_to_baseline,
+    load_baseline,
+    load_waivers,
+    match_devices,
+    render_text,
+)
 from probe.errors import ProbeError
 from probe.model import DeviceVerdict, Verdict
 from probe.store import open_store
@@ -319,3 +327,23 @@ def test_cli_diff_reads_flapping_from_the_history(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output
     assert "Flapping (1)" in res.output
     assert "fail pass fail pass fail" in res.output
+
+
+def test_compare_to_baseline_for_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call `probe scan --baseline last --waivers F` makes, after storing its own run."""
+    monkeypatch.setenv("LANPROBE_DB", str(tmp_path / "default.sqlite"))
+    on, off = {"plug_anon": True}, {"plug_anon": False}
+    new = run_of("new", started=T0 + timedelta(days=4), flaws=on)
+    with open_store(None) as st:
+        for r in _history(4, [on, off, on, off]):
+            st.save(r)
+        st.save(new)  # the scan stored itself first: `last` must not be itself
+    d = compare_to_baseline(new, "last", today=TODAY)
+    assert (d.old_run, d.history_runs) == ("h3", 3)
+    assert d.regression and d.new_failures[0].flapping
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text(
+        "waivers:\n  - {model: plugco-sp1, check: access.anonymous-mqtt, reason: flaky broker, "
+        "expires: 2026-06-01}\n"
+    )
+    assert not compare_to_baseline(new, "last", waivers=waivers, today=TODAY).regression
