@@ -11,6 +11,16 @@ live waiver accepts it; a failure whose waiver has expired (it counts again, new
 whose verdict got worse for a reason no waiver covers; a device that vanished (it can no longer be
 verified). Flapping checks (verdict changed twice or more across the history) are flagged on the
 changes they touch; they still count, so that a waiver is the only way to silence them.
+
+A waivers file (`--waivers FILE`)::
+
+    waivers:
+      - model: hubco-h1              # profile id, or "*" for every model
+        check: access.cleartext-admin
+        port: 23                     # optional: only this target
+        device: "02:00:00:00:00:0d"  # optional: only this unit (MAC, serial or key)
+        reason: telnet left on in beta firmware 1.4b, fixed in 1.4 (QA-123)
+        expires: 2026-06-30          # inclusive; from the day after, the failure counts again
 """
 
 from __future__ import annotations

@@ -50,10 +50,13 @@ def pg_url() -> Iterator[str]:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: `make sysdeps`")
     base = Path(tempfile.mkdtemp(prefix="lanprobe-pg-"))
     user = None
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        pw = pwd.getpwnam("postgres")
+    if os.geteuid() == 0:  # initdb refuses to run as root: Debian's postgres user, else nobody
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pw = pwd.getpwnam("nobody")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-        user = "postgres"
+        user = pw.pw_name
     data = base / "data"
     env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "LANG": "C"}
 
