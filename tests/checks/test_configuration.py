@@ -1,0 +1,236 @@
+"""configuration.default-login: credential lists (unit), the campaign's budget rules against a
+local server, and the verdicts of the session's lab scan (`lab_run`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks.configuration import (
+    DEFAULT_LISTS,
+    candidates,
+    default_login,
+    load_credential_list,
+    parse_credential_list,
+)
+from checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from probe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
+from probe.profile_schema import Credential, Credentials, HttpLogin, Interfaces, Lockout, Profile
+from probe.scope import Scope
+from tests.checks.conftest import device_of, results_of
+from tests.clients.localhttp import basic_user, http_server
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
+CHECK = "configuration.default-login"
+
+
+# --- credential lists -----------------------------------------------------------------------------
+
+
+def test_parse_credential_list() -> None:
+    text = "# Source: x\n# services: telnet ssh\nroot:\nadmin:pa:ss\n\nroot:\n:empty\n"
+    clist = parse_credential_list(text, "t")
+    assert clist.pairs == [("root", ""), ("admin", "pa:ss"), ("", "empty")]
+    assert clist.services == ("telnet", "ssh")
+    assert clist.header[0] == "Source: x"
+    assert clist.fits("telnet") and not clist.fits("http")
+    with pytest.raises(ValueError, match=r"t:1: expected user:password"):
+        parse_credential_list("no-colon\n", "t")
+
+
+def test_shipped_lists_name_source_and_licence() -> None:
+    for name in DEFAULT_LISTS:
+        clist = load_credential_list(PROFILES, name)
+        head = " ".join(clist.header).lower()
+        assert "source" in head and ("licence" in head or "license" in head), name
+        assert clist.pairs
+    mirai = load_credential_list(PROFILES, "mirai-telnet")
+    assert len(mirai.pairs) == 61  # 62 entries in Mirai's source, one pair twice
+    assert mirai.pairs[0] == ("root", "xc3511")
+    assert mirai.services == ("telnet",)
+    generic = load_credential_list(PROFILES, "generic")
+    assert generic.pairs[0] == ("admin", "admin")
+    assert generic.fits("mqtts") and generic.fits("https")
+
+
+def _session(profile: Profile, port: int = 80, name: str = "http") -> DeviceSession:
+    device = Device(key="02:00:00:00:00:01", ips=["127.0.0.1"],
+                    services=[Service(port=port, name=name)])  # fmt: skip
+    return DeviceSession(
+        device=device,
+        profile=profile,
+        scope=Scope.build(["127.0.0.1/32"]),
+        options=RunOptions(profiles_dir=PROFILES, timeouts=Timeouts(connect_s=2, read_s=2)),
+    )
+
+
+def test_documented_defaults_come_first_and_match_by_family() -> None:
+    profile = Profile(id="t", credentials=Credentials(defaults=[
+        Credential(user="svc", password="s3", services=["ssh"]),
+        Credential(user="web", password="w3b", services=["http"]),
+        Credential(user="any", password="a"),
+    ]))  # fmt: skip
+    https, n = candidates(_session(profile), "https")
+    assert [(p.user, p.password) for p in https[:2]] == [("web", "w3b"), ("any", "a")]
+    assert n == 2
+    assert https[2].source == "generic"  # mirai-telnet does not fit https
+    telnet, _ = candidates(_session(profile), "telnet")
+    assert telnet[1].source == "mirai-telnet"
+
+
+# --- the campaign against a local Basic login ----------------------------------------------------
+
+
+def _ctx(session: DeviceSession) -> CheckContext:
+    meta = CheckMeta(capability=Capability.device_configuration, severity=Severity.critical)
+    return CheckContext(session=session, check_id=CHECK, meta=meta)
+
+
+async def _run(ctx: CheckContext) -> list[Result]:
+    return [r async for r in default_login(ctx)]
+
+
+def _refuse_all(tries: list[tuple[str, str]]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+        pair = basic_user(headers)
+        if pair is not None:
+            tries.append(pair)
+        return 401, b"no", {"WWW-Authenticate": 'Basic realm="t"'}
+
+    return handler
+
+
+async def test_budget_below_the_documented_defaults_is_inconclusive() -> None:
+    tries: list[tuple[str, str]] = []
+    async with http_server(_refuse_all(tries)) as port:
+        defaults = [Credential(user=f"u{i}", password="p") for i in range(3)]
+        creds = Credentials(max_attempts=2, pacing_s=0, defaults=defaults)
+        login = Interfaces(http_login=HttpLogin(kind="basic"))
+        profile = Profile(id="t", interfaces=login, credentials=creds)
+        [res] = await _run(_ctx(_session(profile, port)))
+    assert tries == [("u0", "p"), ("u1", "p")]
+    assert res.verdict is Verdict.inconclusive
+    assert res.evidence["documented_defaults_tried"] == 2
+    assert res.evidence["documented_defaults"] == 3
+
+
+async def test_account_lockout_caps_failures_per_user_and_keeps_a_reserve() -> None:
+    tries: list[tuple[str, str]] = []
+    async with http_server(_refuse_all(tries)) as port:
+        lockout = Lockout(threshold=3, scope="account")
+        creds = Credentials(max_attempts=10, pacing_s=0, lockout=lockout)
+        profile = Profile(id="t", credentials=creds)
+        session = _session(profile, port)
+        [res] = await _run(_ctx(session))
+    assert res.verdict is Verdict.passed
+    assert len(tries) == 10 - (3 + 1)  # threshold + 1 stay for access.no-lockout
+    users = [u for u, _ in tries]
+    assert max(users.count(u) for u in users) <= 2  # never threshold failures on one account
+    assert session.guard("http", port).remaining == 4
+
+
+async def test_accepted_pair_is_proved_with_a_wrong_password() -> None:
+    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+        if basic_user(headers) == ("root", "root"):
+            return 200, b"welcome", {}
+        return 401, b"no", {"WWW-Authenticate": 'Basic realm="t"'}
+
+    async with http_server(handler) as port:
+        profile = Profile(id="t", credentials=Credentials(max_attempts=6, pacing_s=0))
+        [res] = await _run(_ctx(_session(profile, port)))
+    assert res.verdict is Verdict.fail
+    assert res.target.port == port
+    assert res.evidence["accepted"]["user"] == "root"
+    assert res.evidence["accepted"]["password"] == "****"  # redacted
+    assert res.evidence["wrong_password"]["accepted"] is False
+    assert res.evidence["wrong_password"]["answer"].startswith("401")
+    assert res.evidence["attempts"] == 3  # admin:admin, root:root, the proof
+
+
+# --- the lab scan ---------------------------------------------------------------------------------
+
+
+def _by_port(run: ScanRun, bench: Any, model: str, unit: int = 0) -> dict[int | None, Result]:
+    dev = device_of(run, bench, model, unit)
+    return {r.target.port: r for r in results_of(run, dev, CHECK)}
+
+
+@pytest.mark.lab
+def test_insecure_camera_default_logins(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "acme-ipcam200")
+    assert {p: r.verdict for p, r in res.items()} == {
+        21: Verdict.fail,
+        23: Verdict.fail,
+        80: Verdict.fail,
+    }
+    web = res[80].evidence
+    assert web["interface"].startswith("HTTP basic login")
+    assert web["accepted"]["user"] == "admin" and web["accepted"]["answer"] == "200 OK"
+    assert web["wrong_password"]["answer"] == "401 Unauthorized"
+    assert res[80].severity is Severity.critical
+    assert res[23].evidence["accepted"]["user"] == "root"
+    assert res[23].evidence["source"] == "mirai-telnet"
+    assert res[21].evidence["accepted"]["answer"].startswith("230")
+
+
+@pytest.mark.lab
+def test_form_and_mqtt_defaults(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "therma-t1")
+    assert res[443].verdict is Verdict.fail
+    assert res[443].evidence["accepted"]["request"].startswith("POST /login")
+    assert res[1883].verdict is Verdict.fail
+    assert res[1883].evidence["accepted"]["user"] == "therma"
+    assert res[80].verdict is Verdict.not_applicable  # redirects to HTTPS, no login there
+
+
+@pytest.mark.lab
+def test_ssh_default_on_both_twins(lab_run: ScanRun, lab_bench: Any) -> None:
+    for unit in (0, 1):
+        res = _by_port(lab_run, lab_bench, "acme-ipcam300", unit)
+        assert res[22].verdict is Verdict.fail
+        assert res[22].evidence["accepted"]["answer"] == "authentication succeeded"
+        assert res[443].verdict is Verdict.passed
+
+
+@pytest.mark.lab
+def test_control_device_passes(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "hubco-h1")
+    assert set(res) == {22, 443, 8883}
+    assert all(r.verdict is Verdict.passed for r in res.values()), res
+    assert all(r.evidence["attempts"] >= 1 for r in res.values())
+
+
+@pytest.mark.lab
+def test_accept_anything_device_gets_no_default_login(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "gizmo-g1")
+    assert set(res) == {21, 80}
+    for r in res.values():
+        assert r.verdict is Verdict.not_applicable
+        assert r.evidence["wrong_password"]["accepted"] is True
+
+
+@pytest.mark.lab
+def test_anonymous_broker_is_left_to_anonymous_mqtt(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "plugco-sp1")
+    assert res[80].verdict is Verdict.passed  # digest login, lab password only
+    assert res[1883].verdict is Verdict.not_applicable
+    assert res[8883].verdict is Verdict.not_applicable
+
+
+@pytest.mark.lab
+def test_banning_device_is_never_pushed_to_its_threshold(lab_run: ScanRun, lab_bench: Any) -> None:
+    res = _by_port(lab_run, lab_bench, "sentry-s3")
+    assert Verdict.fail not in {r.verdict for r in res.values()}
+    attempts = sum(r.evidence.get("attempts", 0) for r in res.values())
+    assert attempts <= 2  # bans after 3 failures: the device budget is threshold - 1
+
+
+@pytest.mark.lab
+def test_secrets_are_redacted(lab_run: ScanRun) -> None:
+    text = json.dumps([r.model_dump(mode="json") for r in lab_run.results
+                       if r.check_id == CHECK])  # fmt: skip
+    for secret in ("xc3511", '"admin:admin', "therma:therma", "Hub-Lab-x8Vq2mT!"):
+        assert secret not in text

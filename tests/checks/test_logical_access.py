@@ -1,0 +1,226 @@
+"""The logical-access checks: pure grading rules, the catch-all rule against a local server, and
+the verdicts of the session's lab scan (`lab_run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks.clients import http as http_client
+from checks.clients.http import HttpAnswer
+from checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from checks.logical_access import (
+    generic_grade,
+    load_admin_paths,
+    same_answer,
+    unauthenticated_interface,
+)
+from lab.bench import BenchState
+from lab.models import BY_ID, LAB_USER
+from probe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
+from probe.profile_schema import Interfaces, Profile
+from probe.scope import Scope
+from tests.checks.conftest import device_of, results_of
+from tests.clients.localhttp import http_server
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
+MINE = (
+    "access.unexpected-port",
+    "access.cleartext-admin",
+    "access.anonymous-mqtt",
+    "access.unauthenticated-interface",
+    "access.no-lockout",
+    "configuration.default-login",
+)
+
+
+# --- pure rules -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "shell", "grade"),
+    [
+        ("telnet", False, Severity.high),
+        ("ftp", False, Severity.high),
+        ("unknown", False, Severity.high),
+        ("abyss", True, Severity.high),  # a shell behind any name
+        ("rtsp", False, Severity.medium),
+        ("mqtt", False, Severity.medium),
+        ("http", False, Severity.low),
+        ("https", False, None),
+        ("ssh", False, None),
+    ],
+)
+def test_generic_grading(kind: str, shell: bool, grade: Severity | None) -> None:
+    assert generic_grade(kind, shell) is grade
+
+
+def _answer(status: int, body: bytes) -> HttpAnswer:
+    return HttpAnswer(status, "", {}, body, False, 0.0)
+
+
+def test_same_answer() -> None:
+    page = b"<html>" + b"x" * 1000 + b"</html>"
+    assert same_answer(_answer(200, page), _answer(200, page))
+    assert same_answer(_answer(200, page + b"<!-- 1 -->"), _answer(200, page + b"<!-- 22 -->"))
+    echo_a, echo_b = _answer(200, b"no page /admin here"), _answer(200, b"no page /x1 here")
+    assert same_answer(echo_a, echo_b, "/admin", "/x1")
+    assert not same_answer(echo_a, echo_b)
+    assert not same_answer(_answer(200, b'{"wifi_psk": "secret"}'), _answer(200, b"<html/>"))
+    assert not same_answer(_answer(200, page), _answer(204, page))
+
+
+def test_admin_paths_file() -> None:
+    paths = load_admin_paths(PROFILES)
+    assert paths["/api/config"] == "admin"
+    assert paths["/firmware/upload"] == "upload"
+    assert set(paths.values()) == {"admin", "status", "upload"}
+    assert "source" in (PROFILES / "data" / "admin-paths.txt").read_text().lower()
+
+
+# --- a server that answers 200 to every path (local, real HTTP) -----------------------------------
+
+
+async def test_catch_all_server_gives_no_finding_per_path() -> None:
+    page = b"<html><body>app shell</body></html>"
+
+    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+        if path == "/api/config":
+            return 200, b'{"admin_password": "x", "wifi": {"ssid": "lab"}}', {}
+        return 200, page, {}
+
+    async with http_server(handler) as port:
+        profile = Profile(id="t", interfaces=Interfaces(admin_paths=["/api/config"],
+                                                        status_paths=["/status"]))  # fmt: skip
+        device = Device(key="02:00:00:00:00:02", ips=["127.0.0.1"],
+                        services=[Service(port=port, name="http")])  # fmt: skip
+        options = RunOptions(profiles_dir=PROFILES, timeouts=Timeouts(connect_s=2, read_s=2))
+        scope = Scope.build(["127.0.0.1/32"])
+        session = DeviceSession(device=device, profile=profile, scope=scope, options=options)
+        meta = CheckMeta(capability=Capability.logical_access, severity=Severity.high)
+        ctx = CheckContext(session=session, check_id="access.unauthenticated-interface", meta=meta)
+        results = [r async for r in unauthenticated_interface(ctx)]
+    fails = [r for r in results if r.verdict is Verdict.fail]
+    assert len(fails) == 1, [r.title for r in results]
+    assert fails[0].evidence["request"] == "GET /api/config (no credentials)"
+    assert fails[0].target.port == port
+    assert "/status" in fails[0].evidence["same_as_random_path"]
+    assert fails[0].evidence["random_path"]["status"] == 200
+
+
+# --- the lab scan ---------------------------------------------------------------------------------
+
+
+def _results(run: ScanRun, bench: Any, model: str, check_id: str, unit: int = 0) -> list[Result]:
+    return results_of(run, device_of(run, bench, model, unit), check_id)
+
+
+def _verdicts(results: list[Result]) -> dict[int | None, set[Verdict]]:
+    out: dict[int | None, set[Verdict]] = {}
+    for r in results:
+        out.setdefault(r.target.port, set()).add(r.verdict)
+    return out
+
+
+@pytest.mark.lab
+def test_unexpected_port(lab_run: ScanRun, lab_bench: Any) -> None:
+    cam = _results(lab_run, lab_bench, "acme-ipcam200", "access.unexpected-port")
+    [debug] = [r for r in cam if r.verdict is Verdict.fail]
+    assert debug.target.port == 9999
+    assert debug.severity is Severity.high  # answers with a shell prompt, unasked
+    assert debug.evidence["shell_prompt"].endswith("#")
+    hub = _results(lab_run, lab_bench, "hubco-h1", "access.unexpected-port")
+    assert [r.verdict for r in hub] == [Verdict.passed]
+
+
+@pytest.mark.lab
+def test_cleartext_admin(lab_run: ScanRun, lab_bench: Any) -> None:
+    cam = _verdicts(_results(lab_run, lab_bench, "acme-ipcam200", "access.cleartext-admin"))
+    assert cam == {21: {Verdict.fail}, 23: {Verdict.fail}, 9999: {Verdict.fail}}
+    sentry = _verdicts(_results(lab_run, lab_bench, "sentry-s3", "access.cleartext-admin"))
+    assert sentry == {21: {Verdict.fail}}
+    hub = _results(lab_run, lab_bench, "hubco-h1", "access.cleartext-admin")
+    assert [r.verdict for r in hub] == [Verdict.passed]
+
+
+@pytest.mark.lab
+def test_anonymous_mqtt(lab_run: ScanRun, lab_bench: BenchState) -> None:
+    plug = _results(lab_run, lab_bench, "plugco-sp1", "access.anonymous-mqtt")
+    assert _verdicts(plug) == {1883: {Verdict.fail}, 8883: {Verdict.fail}}
+    serial = next(d for d in lab_bench.devices if d.model == "plugco-sp1").serial
+    for r in plug:
+        assert r.severity is Severity.high
+        assert f"plugco/{serial}/state" in r.evidence["topics"]
+        assert r.evidence["answer"] == "CONNACK accepted"
+    for model, port in (("hubco-h1", 8883), ("therma-t1", 1883)):
+        [r] = _results(lab_run, lab_bench, model, "access.anonymous-mqtt")
+        assert (r.target.port, r.verdict) == (port, Verdict.passed)
+        assert r.evidence["reason_code"] == 135
+
+
+@pytest.mark.lab
+def test_unauthenticated_interface(lab_run: ScanRun, lab_bench: Any) -> None:
+    cam = _results(lab_run, lab_bench, "acme-ipcam200", "access.unauthenticated-interface")
+    open_paths = {r.evidence["request"].split()[1]: r for r in cam if r.verdict is Verdict.fail}
+    assert {"/api/config", "/api/status", "/logs"} <= set(open_paths)
+    assert open_paths["/api/config"].severity is Severity.high
+    assert open_paths["/api/config"].target.port == 80
+    assert open_paths["/api/config"].evidence["answer"].startswith("200")
+    hub = _results(lab_run, lab_bench, "hubco-h1", "access.unauthenticated-interface")
+    assert _verdicts(hub) == {443: {Verdict.passed}}
+    # The accept-anything device: its logins take any password.
+    gizmo = _results(lab_run, lab_bench, "gizmo-g1", "access.unauthenticated-interface")
+    accept_any = {r.target.port for r in gizmo if "accepts any password" in r.title}
+    assert accept_any == {21, 80}
+    assert all(r.verdict is Verdict.fail for r in gizmo if r.target.port in accept_any
+               and "accepts any" in r.title)  # fmt: skip
+
+
+@pytest.mark.lab
+def test_no_lockout(lab_run: ScanRun, lab_bench: Any) -> None:
+    cam = _results(lab_run, lab_bench, "acme-ipcam200", "access.no-lockout")
+    assert _verdicts(cam) == {21: {Verdict.fail}, 23: {Verdict.fail}, 80: {Verdict.fail}}
+    web = next(r for r in cam if r.target.port == 80)
+    assert len(web.evidence["throwaway_attempts"]) == 6  # threshold 5 + 1
+    assert web.evidence["guard"]["lockout_signs"] == []
+    hub = {r.target.port: r for r in _results(lab_run, lab_bench, "hubco-h1", "access.no-lockout")}
+    assert set(hub) == {22, 443}
+    assert hub[443].verdict is Verdict.passed
+    assert hub[443].evidence["guard"]["lockout_signs"] == ["HTTP 429"]
+    assert hub[22].verdict is Verdict.passed
+    assert hub[22].evidence["guard"]["lockout_signs"][0].startswith("SSH disconnect")
+    sentry = _results(lab_run, lab_bench, "sentry-s3", "access.no-lockout")
+    assert {r.verdict for r in sentry} == {Verdict.inconclusive}
+    assert any("bans the source" in r.evidence["reason"] for r in sentry)
+
+
+@pytest.mark.lab
+def test_control_device_gets_no_fail(lab_run: ScanRun, lab_bench: Any) -> None:
+    hub = device_of(lab_run, lab_bench, "hubco-h1")
+    for check_id in MINE:
+        results = results_of(lab_run, hub, check_id)
+        assert results, check_id
+        assert Verdict.fail not in {r.verdict for r in results}, (check_id, results)
+        assert Verdict.error not in {r.verdict for r in results}, (check_id, results)
+
+
+@pytest.mark.lab
+def test_accept_anything_device_no_default_login_fail(lab_run: ScanRun, lab_bench: Any) -> None:
+    gizmo = device_of(lab_run, lab_bench, "gizmo-g1")
+    verdicts = {r.verdict for r in results_of(lab_run, gizmo, "configuration.default-login")}
+    assert Verdict.fail not in verdicts
+
+
+@pytest.mark.lab
+async def test_banning_device_still_accepts_its_password(
+    lab_run: ScanRun, lab_bench: BenchState
+) -> None:
+    """The scan stayed below sentry-s3's ban threshold: its right password still logs in."""
+    ip = next(d for d in lab_bench.devices if d.model == "sentry-s3").ip
+    password = BY_ID["sentry-s3"].lab_password()
+    res = await http_client.auth_login(ip, 80, "/", LAB_USER, password, kind="basic", tls=False,
+                                       timeouts=Timeouts())  # fmt: skip
+    assert res.accepted is True, res
+    assert res.answer == "200 OK"
