@@ -6,6 +6,9 @@ PYTEST  := $(VENV)/bin/pytest
 # System packages the probe and the lab bench need (installed only when missing).
 SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql
 DEMO_OUT ?= reports/demo
+# The demo bench (override to keep off another bench: make demo DEMO_BRIDGE=plab3 DEMO_SUBNET=...).
+DEMO_BRIDGE ?= plab0
+DEMO_SUBNET ?= 198.18.0.0/24
 
 .PHONY: setup sysdeps venv demo test lint bench clean
 
@@ -27,10 +30,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	@$(PROBE) lab down >/dev/null 2>&1 || true
-	$(PROBE) lab up
-	@rc=0; $(PROBE) lab status || rc=$$?; \
-	$(PROBE) lab down; exit $$rc
+	@$(PROBE) lab down --bridge $(DEMO_BRIDGE) >/dev/null 2>&1 || true
+	@# The bench comes down whatever happens: a failed `up`, a failed scan, Ctrl-C.
+	@rc=0; trap '$(PROBE) lab down --bridge $(DEMO_BRIDGE) >/dev/null 2>&1' INT TERM; \
+	$(PROBE) lab up --bridge $(DEMO_BRIDGE) --subnet $(DEMO_SUBNET) && { \
+		$(PROBE) scan --lab --bridge $(DEMO_BRIDGE) --out $(DEMO_OUT) --format console,json \
+			--fail-on never || rc=$$?; \
+	} || rc=$$?; \
+	$(PROBE) lab down --bridge $(DEMO_BRIDGE); exit $$rc
 
 # pytest exits 5 when it collected no test: for this suite that means it is broken, so fail.
 test: setup
