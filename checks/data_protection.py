@@ -394,6 +394,21 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             continue
         kind = ctx.kind(svc)
         declared = ctx.profile.allowed_port(svc.port, svc.transport)
+        if (declared is not None and declared.tls) or kind in TLS_KINDS:
+            # TLS is expected here (the profile, or the service's name): does it answer in TLS?
+            obs = await tls_observation(ctx.session, svc.port)
+            examined.append(f"{svc.port}/{kind}: {'TLS' if obs.is_tls else obs.error}")
+            if not obs.decided:
+                yield _undecided(ctx, svc, obs)
+            elif not obs.is_tls and declared is not None and declared.tls:
+                failed = True
+                yield ctx.result(
+                    Verdict.fail,
+                    f"the profile expects TLS on port {svc.port}; the device answers without",
+                    target=ctx.target(svc),
+                    evidence={"handshake": obs.error, "service": svc.name},
+                )
+            continue
         if kind == "http":
             try:
                 what, evidence = await _http_cleartext(ctx, svc)
@@ -433,19 +448,6 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
                 evidence={"service": svc.name, "product": svc.product},
             )
             continue
-        if declared is not None and declared.tls and kind not in TLS_KINDS:
-            obs = await tls_observation(ctx.session, svc.port)
-            examined.append(f"{svc.port}/{kind}: profile expects TLS")
-            if obs.decided and not obs.is_tls:
-                failed = True
-                yield ctx.result(
-                    Verdict.fail,
-                    f"the profile expects TLS on port {svc.port}, the device answers without",
-                    target=ctx.target(svc),
-                    evidence={"handshake": obs.error},
-                )
-            elif not obs.decided:
-                yield _undecided(ctx, svc, obs)
     if not failed:
         yield ctx.result(
             Verdict.passed,

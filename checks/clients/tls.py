@@ -357,7 +357,7 @@ async def handshake(
     """One TLS handshake, aborted as soon as it is done. Never raises for the peer's doing."""
     loop = asyncio.get_running_loop()
     start = time.monotonic()
-    transport: asyncio.BaseTransport | None = None
+    transport: asyncio.Transport | None = None
     try:
         async with asyncio.timeout(connect_s + read_s):
             transport, _ = await loop.create_connection(

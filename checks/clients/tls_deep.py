@@ -59,7 +59,7 @@ class DeepObservation:
 
     def no_forward_secrecy(self) -> list[str]:
         """Accepted suites below TLS 1.3 with static RSA or DH key exchange."""
-        out = []
+        out: list[str] = []
         for version, suites in self.accepted.items():
             if version == "TLSv1.3":
                 continue

@@ -12,7 +12,7 @@ from checks.context import DeviceSession, RunOptions, Timeouts
 from checks.registry import load_all
 from probe.baseline import load_baseline
 from probe.model import Device, ScanRun, Service, Verdict
-from probe.profile_schema import Profile
+from probe.profile_schema import Port, Profile
 from probe.runner import run_check
 from probe.scope import Scope
 from tests.checks.conftest import device_of, results_of, verdicts_of
@@ -177,3 +177,35 @@ def test_control_passes_every_check(lab_run: ScanRun, lab_bench: Any) -> None:
             if check_id == "data.tls-cipher" and res.target.port == 8883:
                 continue  # see test_tls_cipher_control_mqtts
             assert res.verdict == Verdict.passed, (check_id, res.title)
+
+
+async def test_cleartext_where_the_profile_expects_tls_fails() -> None:
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.read(1024), 3)
+            writer.write(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        session = DeviceSession(
+            device=Device(
+                key="02:00:00:00:00:02", ips=["127.0.0.1"], services=[Service(port=port)]
+            ),
+            profile=Profile(id="test", ports=[Port(port=port, service="https", tls=True)]),
+            scope=Scope.build(["127.0.0.1/32"]),
+            options=RunOptions(timeouts=Timeouts(connect_s=1.0, read_s=1.0, check_s=8.0)),
+        )
+        spec = load_all()["data.tls-required"]
+        [res] = await run_check(spec, session, load_baseline(), deadline_s=8.0)
+        assert res.verdict == Verdict.fail, res
+        assert res.target.port == port
+        assert "expects TLS" in res.title
+    finally:
+        server.close()
+        await asyncio.sleep(0)
