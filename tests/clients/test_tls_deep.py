@@ -1,0 +1,50 @@
+"""TLS tier 2 (sslyze in a child process) against local servers made here."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from checks.clients.tls_deep import deep_scan
+from tests.clients.test_tls_facts import _serve, _server_ctx, make_ca, make_leaf, write_pair
+
+
+@pytest.fixture
+async def weak_and_silent(tmp_path: Path) -> AsyncIterator[dict[str, int]]:
+    ca = make_ca()
+    leaf, key = make_leaf(ca, key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    cert, key_file = write_pair(leaf, key, tmp_path, "leaf")
+    weak = await _serve(_server_ctx(cert, key_file, old=True, ciphers="ALL:@SECLEVEL=0"))
+    silent = await _serve(None)
+    try:
+        yield {"weak": weak[1], "silent": silent[1]}
+    finally:
+        weak[0].close()
+        silent[0].close()
+        await asyncio.sleep(0)
+
+
+async def test_deep_scan_sees_versions_suites_and_mozilla_issues(
+    weak_and_silent: dict[str, int],
+) -> None:
+    obs = await deep_scan("127.0.0.1", weak_and_silent["weak"], deadline_s=60)
+    assert obs.ok, obs.error
+    assert obs.versions["TLSv1.0"] and not obs.versions["SSLv3"]
+    assert "TLS_RSA_WITH_AES_128_CBC_SHA" in obs.no_forward_secrecy()
+    assert any("anon" in s for s in obs.broken_suites())
+    assert obs.heartbleed is False
+    assert obs.mozilla_checked and "tls_versions" in obs.mozilla_intermediate
+    assert obs.evidence()["accepted"]["TLSv1.3"]
+
+
+async def test_deep_scan_is_killed_at_its_deadline(weak_and_silent: dict[str, int]) -> None:
+    start = time.monotonic()
+    obs = await deep_scan("127.0.0.1", weak_and_silent["silent"], deadline_s=1.5)
+    assert time.monotonic() - start < 3
+    assert not obs.ok
+    assert "did not finish within 1.5 s" in obs.error
