@@ -252,6 +252,15 @@ async def tls_protocol(ctx: CheckContext) -> AsyncIterator[Result]:
                 target=ctx.target(svc),
                 evidence=evidence,
             )
+        elif (d is None or not d.ok) and any(
+            obs.versions.get(v) is None for v in ("TLSv1.0", "TLSv1.1")
+        ):
+            yield ctx.result(
+                Verdict.inconclusive,
+                f"port {svc.port}: TLS 1.0/1.1 could not be tried to the end",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
         else:
             accepted = [v for v, ok in obs.versions.items() if ok]
             yield ctx.result(
