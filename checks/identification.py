@@ -2,16 +2,18 @@
 share one, nor a TLS key or SSH host key.
 
 Identifiers come from discovery (mDNS TXT, UPnP description: serial, UDN), from mDNS TXT keys
-that name a unit, and from the TLS certificate subject (a serialNumber/UID attribute, or a
-common name that names the unit rather than the model). Key fingerprints are the SHA-256 of the
-TLS SubjectPublicKeyInfo (measured by the data-protection checks, or here when they did not run)
-and asyncssh's SHA-256 fingerprint of the SSH host key.
+that name a unit, from the TLS certificate subject (a serialNumber/UID attribute, or a common
+name that names the unit rather than the model) and, when none of those names the unit, from the
+web API (the profile's status and security-state paths, read with the lab credentials).
+Key fingerprints are the SHA-256 of the TLS SubjectPublicKeyInfo (measured by the data-protection
+checks, or here when they did not run) and asyncssh's SHA-256 fingerprint of the SSH host key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -19,9 +21,12 @@ from typing import Any
 
 import asyncssh
 
+from checks.clients import http as web
+from checks.clients.labauth import authorised_get
 from checks.context import BenchContext, CheckContext, DeviceSession
 from checks.data_protection import service_kind_of, tls_ports
 from checks.registry import Cost, bench_check, check
+from probe.errors import TargetError
 from probe.model import Capability, Device, Result, Target, Verdict
 
 # Identifier kinds that name one unit (model, fw, manufacturer name many).
@@ -34,6 +39,7 @@ TXT_UNIT_KEYS = {
 }
 SSH_KINDS = ("ssh",)
 BENCH_CONCURRENCY = 8
+API_PATHS = 3  # at most this many API paths per web port when nothing else names the unit
 
 
 def _is_address(text: str) -> bool:
@@ -91,6 +97,65 @@ def unit_identifiers(session: DeviceSession) -> dict[str, tuple[str, str]]:
     return out
 
 
+def json_identifiers(data: Any) -> dict[str, str]:
+    """Unit identifiers in a JSON document's top level (an API's status or info object)."""
+    out: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return out
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    for kind, keys in TXT_UNIT_KEYS.items():
+        for key in keys:
+            value = lowered.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+                out[kind] = str(value).strip()
+                break
+    return out
+
+
+async def api_identifiers(session: DeviceSession) -> dict[str, tuple[str, str]]:
+    """Identifiers from the web API: the profile's status paths and security-state endpoint,
+    read as the authorised party (lab credentials) when the profile gives them."""
+    profile = session.profile
+    paths = list(profile.interfaces.status_paths)
+    if profile.state is not None and profile.state.path:
+        paths.append(profile.state.path)
+    cred = profile.credentials.lab
+    timeouts = session.options.timeouts
+    for svc in session.device.services:
+        kind = service_kind_of(session, svc)
+        if kind not in ("http", "https"):
+            continue
+        for path in list(dict.fromkeys(paths))[:API_PATHS]:
+            try:
+                if cred is not None:
+                    got = await authorised_get(
+                        session.ip,
+                        svc.port,
+                        path,
+                        tls=kind == "https",
+                        cred=cred,
+                        login=profile.interfaces.http_login,
+                        timeouts=timeouts,
+                    )
+                    answer = got.answer
+                else:
+                    answer = await web.fetch(
+                        session.ip, svc.port, path, tls=kind == "https", timeouts=timeouts
+                    )
+            except TargetError:
+                continue
+            if answer.status != 200:
+                continue
+            try:
+                data = json.loads(answer.body)
+            except (ValueError, UnicodeDecodeError):
+                continue
+            found = json_identifiers(data)
+            if found:
+                return {k: (v, f"API {path} on port {svc.port}") for k, v in found.items()}
+    return {}
+
+
 async def collect_identifiers(session: DeviceSession) -> dict[str, tuple[str, str]]:
     """Unit identifiers including certificate subjects; kept in session.facts["identifiers"]."""
 
@@ -102,6 +167,9 @@ async def collect_identifiers(session: DeviceSession) -> dict[str, tuple[str, st
             value = cert_identifier(obs.cert.subject, session.device.identifier("model") or "")
             if value and "certificate" not in found:
                 found["certificate"] = (value, f"TLS certificate subject on port {obs.port}")
+        if not found:
+            # Nothing announced: ask the web API (a few requests, only for silent devices).
+            found = await api_identifiers(session)
         session.facts["identifiers"] = {k: v for k, (v, _) in found.items()}
         return found
 
@@ -158,7 +226,7 @@ async def identifier(ctx: CheckContext) -> AsyncIterator[Result]:
     else:
         yield ctx.result(
             Verdict.fail,
-            "no logical identifier on any interface (mDNS, UPnP, TLS certificate)",
+            "no logical identifier on any interface (mDNS, UPnP, TLS certificate, web API)",
             evidence={
                 "looked_at": {
                     "mdns": [s.type for s in ctx.device.mdns],

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from checks.identification import cert_identifier
+from checks.identification import cert_identifier, json_identifiers
 from probe.model import ScanRun, Verdict
 from tests.checks.conftest import device_of, results_of, verdicts_of
 
@@ -76,3 +76,10 @@ def test_shared_key_names_both_twins(lab_run: ScanRun, lab_bench: Any) -> None:
 )
 def test_cert_identifier(subject: str, want: str) -> None:
     assert cert_identifier(subject, model="IPCAM-300") == want
+
+
+def test_json_identifiers() -> None:
+    assert json_identifiers({"Serial": "S3-0001", "state": "ok"}) == {"serial": "S3-0001"}
+    assert json_identifiers({"state": "ok", "uptime_s": 3}) == {}
+    assert json_identifiers({"id": 7, "enabled": True}) == {"device_id": "7"}
+    assert json_identifiers(["serial"]) == {}
