@@ -322,7 +322,7 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
         # The proof: the same user with a random password must be refused.
         out.proof = await guarded_attempt(ctx, iface, out.success[0].user, wrong_password())
         out.accepts_any = bool(out.proof and out.proof.accepted is True)
-    if iface.method == "ssh" and "ssh_host_keys" not in ctx.session.facts:
+    if iface.method == "ssh" and iface.port not in ctx.session.facts.get("ssh_host_keys", {}):
         await _host_key_without_login(ctx, iface.port)
     return out
 

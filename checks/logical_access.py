@@ -395,10 +395,10 @@ async def unauthenticated_interface(ctx: CheckContext) -> AsyncIterator[Result]:
             c = await campaign(ctx, svc)
         except TargetError:
             continue  # default-login reports it
-        res = _accepts_any(ctx, svc, c)
-        if res is not None:
+        finding = _accepts_any(ctx, svc, c)
+        if finding is not None:
             produced = True
-            yield res
+            yield finding
     if not produced:
         yield ctx.result(Verdict.not_applicable, "no HTTP interface and no login service that "
                          "accepts a wrong password", evidence={})  # fmt: skip
