@@ -69,7 +69,8 @@ def update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | None, str]:
         endpoint = mf.resolve(spec, session.ip, scheme=scheme, port=port)
     except ValueError as exc:
         return None, str(exc)
-    session.scope.check(endpoint.ip)  # a URL to another address must still be in scope
+    if not session.scope.contains(endpoint.ip):  # a URL to another address must be in scope
+        return None, f"the update endpoint {endpoint.url()} is outside the scan's scope"
     return endpoint, source
 
 
