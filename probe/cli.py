@@ -126,7 +126,7 @@ def scan_command(
     from probe.discovery import DiscoveryOptions, discover
     from probe.discovery.cli import build_scope
     from probe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
-    from probe.model import DeviceVerdict
+    from probe.model import DeviceVerdict, ScanRun
     from probe.profiles import load_profiles
     from probe.report.console import ProgressPrinter, print_summary
     from probe.report.json import write_json
@@ -171,23 +171,45 @@ def scan_command(
     async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
         return await discover(scope_, ports=ports or (), options=dopts)
 
-    try:
-        run = asyncio.run(
-            _scan_until_signal(
-                lambda: scan(
-                    scope,
-                    options,
-                    profiles_dir=profiles,
-                    progress=ProgressPrinter(),
-                    discover_fn=_discover,
-                    checks=only or None,
-                    limits=Limits(
-                        global_checks=max(1, concurrency),
-                        per_device_checks=max(1, device_concurrency),
-                    ),
-                )
+    def emit(run: ScanRun) -> None:
+        out_dir = out
+        if out_dir is None and any(f != "console" for f in formats):
+            out_dir = _Path("reports") / run.run_id
+        if out_dir is not None:
+            typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
+            if "junit" in formats:
+                from probe.report.junit import write_junit
+
+                typer.echo(f"wrote {write_junit(run, out_dir / 'junit.xml')}", err=True)
+            if "html" in formats:
+                from probe.report.html import write_html
+
+                typer.echo(f"wrote {write_html(run, out_dir / 'report.html')}", err=True)
+        if "console" in formats:
+            print_summary(run, sys.stdout)
+
+    async def main() -> ScanRun:
+        run = await _scan_until_signal(
+            lambda: scan(
+                scope,
+                options,
+                profiles_dir=profiles,
+                progress=ProgressPrinter(),
+                discover_fn=_discover,
+                checks=only or None,
+                limits=Limits(
+                    global_checks=max(1, concurrency),
+                    per_device_checks=max(1, device_concurrency),
+                ),
             )
         )
+        # Written before the loop shuts down: an interrupted scan may still wait there for
+        # worker threads (nmap) to end, and its partial run must already be on disk.
+        emit(run)
+        return run
+
+    try:
+        run = asyncio.run(main())
     except ScopeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -198,22 +220,6 @@ def scan_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
 
-    out_dir = out
-    if out_dir is None and any(f != "console" for f in formats):
-        out_dir = _Path("reports") / run.run_id
-    if out_dir is not None:
-        typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
-        if "junit" in formats:
-            from probe.report.junit import write_junit
-
-            typer.echo(f"wrote {write_junit(run, out_dir / 'junit.xml')}", err=True)
-        if "html" in formats:
-            from probe.report.html import write_html
-
-            typer.echo(f"wrote {write_html(run, out_dir / 'report.html')}", err=True)
-    if "console" in formats:
-        print_summary(run, sys.stdout)
-
     if run.interrupted:
         typer.echo("scan interrupted: partial results written", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN)
@@ -221,7 +227,6 @@ def scan_command(
         raise typer.Exit(EXIT_OK)
     if fail_on == "regression":
         from probe.diff import compare
-        from probe.model import ScanRun
 
         try:
             old = ScanRun.read(baseline_run)  # type: ignore[arg-type]

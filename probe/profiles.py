@@ -518,7 +518,10 @@ def profile_from_device(device: Device, *, run_id: str = "", profile_id: str = "
     from checks.context import service_kind
 
     model = device.identifier("model") or device.ssdp.get("modelName", "")
-    vendor = device.vendor.split()[0] if device.vendor else ""
+    # The maker's own name (mDNS/UPnP) beats the OUI owner (often the radio module's maker).
+    vendor = device.identifier("manufacturer") or device.ssdp.get("manufacturer", "")
+    if not vendor and device.vendor:
+        vendor = device.vendor.split()[0]
     pid = profile_id or _slug(f"{vendor}-{model}") or _slug(device.key) or "new-model"
     match: dict[str, Any] = {}
     types = sorted({s.type for s in device.mdns})

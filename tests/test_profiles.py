@@ -285,3 +285,95 @@ def test_type_beats_oui(root: Path) -> None:
     dev = _dev(mac="02:00:00:00:00:01", mdns=[MdnsService(type="_b._tcp.local.", name="b")])
     assert profiles.apply(dev).id == "b"
     assert dev.profile == "b" and dev.profile_reason == "mDNS service type _b._tcp.local."
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
+    from typer.testing import CliRunner
+
+    from probe.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["profile", "validate", "--profiles", str(PROFILES)])
+    assert ok.exit_code == 0, ok.output
+    assert "8 valid, 0 invalid" in ok.output
+    good = write(root, "models/good.yaml", "id: good\n")
+    bad = write(root, "models/bad.yaml", "id: bad\nports:\n  - {port: 22, servce: ssh}\n")
+    res = runner.invoke(app, ["profile", "validate", str(good), str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:3: ports.0.servce: unknown key" in res.output
+    assert "1 valid, 1 invalid" in res.output
+
+
+def test_cli_profile_init_from_a_known_good_unit(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from probe.cli import app
+    from probe.model import Identifier, ScanRun
+
+    hub = Device(
+        key="dc:a6:32:12:03:0d",
+        mac="dc:a6:32:12:03:0d",
+        ips=["198.18.3.13"],
+        vendor="Raspberry Pi Trading Ltd",
+        mdns=[
+            MdnsService(
+                type="_hubco._tcp.local.", name="hub", port=443, txt={"model": "H1", "fw": "2.4.1"}
+            )
+        ],
+        ssdp={"modelName": "H1"},
+        services=[
+            Service(port=22, name="ssh", product="AsyncSSH sshd"),
+            Service(port=443, name="https", tls=True),
+            Service(port=8883, name="mqtt", tls=True),
+        ],
+        identifiers={
+            "model": Identifier(value="H1", source="mdns"),
+            "fw": Identifier(value="2.4.1", source="mdns"),
+            "manufacturer": Identifier(value="HubCo", source="mdns"),
+        },
+    )
+    run = ScanRun(run_id="r42", devices=[hub])
+    run_json = tmp_path / "run.json"
+    run.write(run_json)
+    out = tmp_path / "profiles/models/new.yaml"
+    (tmp_path / "profiles/generic.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "profiles/generic.yaml").write_text("id: generic\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "profile",
+            "init",
+            "--run",
+            str(run_json),
+            "--device",
+            "DC-A6-32-12-03-0D",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    p = load_profile(out).profile
+    assert p.id == "hubco-h1" and p.model == "H1" and p.vendor == "HubCo"
+    assert [(x.port, x.service, x.tls) for x in p.ports] == [
+        (22, "ssh", False),
+        (443, "https", True),
+        (8883, "mqtts", True),
+    ]
+    assert p.strict_ports
+    assert p.match.mdns_types == ["_hubco._tcp.local."] and p.match.mdns_txt == {"model": "H1"}
+    assert p.match.ssdp_models == ["H1"] and p.match.oui == ["dc:a6:32"]
+    assert p.update.latest_firmware == "2.4.1"
+    # The new profile recognises the unit it came from, by its TXT model.
+    profiles = load_profiles(tmp_path / "profiles")
+    assert profiles.match(hub).profile.id == "hubco-h1"
+    assert "TXT model=H1" in profiles.match(hub).reason
+    # To stdout, and an unknown device is a usage error.
+    res = CliRunner().invoke(
+        app, ["profile", "init", "--run", str(run_json), "--device", "198.18.3.13"]
+    )
+    assert res.exit_code == 0 and "id: hubco-h1" in res.output
+    res = CliRunner().invoke(app, ["profile", "init", "--run", str(run_json), "--device", "02:00"])
+    assert res.exit_code == 2 and "no device 02:00" in res.output

@@ -506,3 +506,96 @@ async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
     assert {r.verdict for r in run.results_for(plug.key) if r.check_id.startswith("access")} == {
         Verdict.passed
     }
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_scan_usage_errors_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from probe.cli import app
+
+    runner = CliRunner()
+    cases = [
+        ([], "no scope"),
+        (["--cidr", "198.18.3.0/24", "--format", "xml"], "--format"),
+        (["--cidr", "198.18.3.0/24", "--fail-on", "sometimes"], "--fail-on"),
+        (["--cidr", "198.18.3.0/24", "--fail-on", "regression"], "--baseline"),
+        (["--cidr", "8.8.8.0/24"], "public network"),
+        (["--lab", "--bridge", "plabnone"], "no lab bench is running on plabnone"),
+        (["--cidr", "198.18.3.0/24", "--profiles", str(tmp_path / "none")], "does not exist"),
+        (["--cidr", "198.18.3.0/24", "--ca", str(tmp_path / "none.pem")], "no such file"),
+    ]
+    for args, message in cases:
+        res = runner.invoke(app, ["scan", *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert message in res.output, (args, res.output)
+
+
+def test_cli_checks_lists_the_catalogue() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from probe.cli import app
+
+    res = CliRunner().invoke(app, ["checks", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in json.loads(res.stdout)}
+    row = rows["configuration.default-login"]
+    assert row["capability"] == "device_configuration"
+    assert row["severity"] == "critical"
+    assert "LAI-2" in row["nistir_8259a"] and "5.1-1" in row["en_303_645"]
+    assert "I1" in row["owasp_iot"]
+    assert len(rows) >= 22
+
+
+def _probe_scan(bench: Any, out: Path, *extra: str) -> Any:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "probe.cli", "scan", "--lab", "--bridge", bench.bridge]
+    cmd += ["--out", str(out), "--top-ports", "0", *extra]
+    return subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.lab
+def test_cli_scan_of_the_bench_writes_run_json_and_exits_1(lab_bench: Any, tmp_path: Path) -> None:
+    proc = _probe_scan(lab_bench, tmp_path, "--check", "declarations", "--format", "console,json")
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 1, stderr
+    run = ScanRun.read(tmp_path / "run.json")
+    assert {r.check_id.split(".")[0] for r in run.results} == {"declarations"}
+    assert len(run.devices) == len(lab_bench.devices)
+    # The lab CA was trusted for the scan (RunOptions.trusted_ca_files) and the run says which
+    # profile version and declarations each device was judged by.
+    assert run.profiles["hubco-h1"]["declarations"]["support_end"] == "2031-12-31"
+    cam = next(d for d in run.devices if d.profile == "acme-ipcam200")
+    assert run.scores[cam.key].verdict == DeviceVerdict.does_not_conform
+    assert "does_not_conform" in stdout and "declarations.support-period" in stdout
+    assert "lanprobe" in stdout and str(run.run_id) in stdout
+
+
+@pytest.mark.lab
+def test_cli_scan_interrupted_writes_partial_run(lab_bench: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    proc = _probe_scan(lab_bench, tmp_path, "--format", "json")
+    try:
+        time.sleep(4)  # discovery is under way
+        proc.send_signal(signal.SIGINT)
+        # Discovery's nmap pool finishes its hosts before the cancellation reaches the runner
+        # (up to nmap's host timeout); then the partial run is written and the scan exits 3.
+        _out, stderr = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, stderr
+    run = ScanRun.read(tmp_path / "run.json")
+    assert run.interrupted and run.finished is not None
+    assert "interrupted" in stderr
