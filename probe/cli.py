@@ -24,6 +24,9 @@ app.add_typer(lab_app, name="lab")
 
 
 # --- discovery (probe/discovery) -------------------------------------------------------------
+from probe.discovery.cli import discover_command  # noqa: E402
+
+app.command("discover")(discover_command)
 
 
 # --- scan, checks, profile (probe/runner.py, checks/, probe/profiles.py) ---------------------

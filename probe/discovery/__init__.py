@@ -13,6 +13,7 @@ over the CIDRs (`-sT` scans after it) replaces ARP, and the inventory is marked 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import json
 import os
@@ -173,6 +174,9 @@ async def discover(
             "nmap host discovery (-sn, then -sT), so devices that answer none of those are missed"
         )
     l2 = links(scope)
+    # The scanning host is not a device on the bench: leave its own addresses out.
+    own = [a.ip for link in l2 for a in _addresses(link.iface)]
+    scope = dataclasses.replace(scope, excluded=tuple(dict.fromkeys([*scope.excluded, *own])))
     if not l2:
         inv.notes.append("no --iface: ARP, mDNS and SSDP need one; using nmap host discovery only")
     onlink = {n for link in l2 for n in link.networks}

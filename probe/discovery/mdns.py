@@ -38,9 +38,11 @@ TXT_IDENTIFIER_KEYS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class MdnsOptions:
-    min_window_s: float = 1.0  # always listen this long
-    quiet_s: float = 0.6  # then stop once nothing new arrived for this long
-    max_window_s: float = 3.0  # and never listen longer than this
+    # Responders delay answers by 20-120 ms, and by a further second when they saw a similar
+    # record multicast within the last second (RFC 6762 s14; zeroconf does this under load).
+    min_window_s: float = 2.0  # always listen this long
+    quiet_s: float = 1.0  # then stop once nothing new arrived for this long
+    max_window_s: float = 4.0  # and never listen longer than this
     resolve_timeout_s: float = 1.5  # per instance
 
 
@@ -144,8 +146,8 @@ async def browse(scope: Scope, iface_ip: str, options: MdnsOptions | None = None
         return result
 
     async def resolve(service_type: str, name: str) -> None:
-        info = AsyncServiceInfo(service_type, name)
         try:
+            info = AsyncServiceInfo(service_type, name)
             ok = await info.async_request(
                 azc.zeroconf, int(opts.resolve_timeout_s * 1000), question_type=qm
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
@@ -27,9 +28,14 @@ TLS_NAMES = frozenset({"ssl", "tls", "https", "https-alt"})
 @dataclass
 class NmapOptions:
     top_ports: int = 100  # nmap's N most common TCP ports, added to the ports profiles name
-    version_intensity: int = 3  # 0-9; 3 covers banners, HTTP and TLS without the long tail
-    host_timeout_s: int = 60  # nmap gives up on one host after this
-    workers: int = 16  # nmap processes at once
+    # 0-9. Whatever the intensity, nmap sends the NULL probe (banners) and every probe registered
+    # for the port (HTTP on 80, TLS on 443/8883, ...); higher levels add rarer probes, each of
+    # which waits ~5 s on a service it does not recognise (measured: 29 s a host at 0, 41 s at 1
+    # and 2, 54 s at 3 on the lab camera).
+    version_intensity: int = 0
+    host_timeout_s: int = 60  # nmap gives up on one host after this (-sV results are lost)
+    fallback_timeout_s: int = 20  # then a plain port scan of that host, without -sV
+    workers: int = 32  # nmap processes at once; they mostly wait on probes, not on the CPU
     max_retries: int = 2
 
 
@@ -101,21 +107,20 @@ def _scanner() -> object:
         raise ToolError(f"nmap is not usable: {exc}") from exc
 
 
-def scan_arguments(opts: NmapOptions, *, privileged: bool) -> str:
-    """Arguments for one per-host service scan (targets and -p are added by the caller)."""
-    return " ".join(
-        [
-            "-n",  # never resolve names
-            "-sS" if privileged else "-sT",
-            "-Pn",  # the host was already seen by ARP, mDNS, SSDP or host discovery
-            "-sV",
-            f"--version-intensity {int(opts.version_intensity)}",
-            f"--host-timeout {int(opts.host_timeout_s)}s",
-            f"--max-retries {int(opts.max_retries)}",
-            "-T4",
-            "--open",
-        ]
-    )
+def scan_arguments(opts: NmapOptions, *, privileged: bool, versions: bool = True) -> str:
+    """Arguments for one per-host scan (targets and -p are added by the caller)."""
+    args = [
+        "-n",  # never resolve names
+        "-sS" if privileged else "-sT",
+        "-Pn",  # the host was already seen by ARP, mDNS, SSDP or host discovery
+    ]
+    if versions:
+        args += ["-sV", f"--version-intensity {int(opts.version_intensity)}"]
+        args.append(f"--host-timeout {int(opts.host_timeout_s)}s")
+    else:
+        args.append(f"--host-timeout {int(opts.fallback_timeout_s)}s")
+    args += [f"--max-retries {int(opts.max_retries)}", "-T4", "--open"]
+    return " ".join(args)
 
 
 def parse_xml(xml: bytes | str) -> list[NmapHost]:
@@ -146,6 +151,64 @@ def parse_xml(xml: bytes | str) -> list[NmapHost]:
     return hosts
 
 
+_FP_RESPONSE = re.compile(r'r\(([A-Za-z0-9_-]+),[0-9A-Fa-f]+,"((?:[^"\\]|\\.)*)"\)')
+_FP_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "0": "\0"}
+MAX_BANNER = 160
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "x" and i + 3 < len(text):
+                try:
+                    out.append(chr(int(text[i + 2 : i + 4], 16)))
+                    i += 4
+                    continue
+                except ValueError:
+                    pass
+            out.append(_FP_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def fingerprint_responses(fp: str) -> dict[str, str]:
+    """What the service answered to each probe, from nmap's servicefp (unrecognised services)."""
+    flat = fp.replace("\nSF:", "")  # the normal-output form wraps lines
+    out: dict[str, str] = {}
+    for match in _FP_RESPONSE.finditer(flat):
+        out.setdefault(match.group(1), _unescape(match.group(2)))
+    return out
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in text if c.isprintable()).strip()[:MAX_BANNER]
+
+
+def banner_from_fingerprint(fp: str) -> str:
+    """The HTTP Server header, or the first line the service volunteered (telnet, FTP, shells)."""
+    responses = fingerprint_responses(fp)
+    for text in responses.values():
+        if text.startswith("HTTP/1.") or text.startswith("RTSP/1."):
+            for line in text.split("\r\n")[1:]:
+                name, sep, value = line.partition(":")
+                if not sep:
+                    break  # end of the headers
+                if name.strip().lower() == "server":
+                    return _printable(value)
+    greeting = responses.get("NULL", "")
+    for line in greeting.splitlines():
+        if _printable(line):
+            return _printable(line)
+    return ""
+
+
 def _service(port: ET.Element) -> Service:
     svc = port.find("service")
     attrs = dict(svc.attrib) if svc is not None else {}
@@ -159,7 +222,7 @@ def _service(port: ET.Element) -> Service:
         name=name,
         product=attrs.get("product", ""),
         version=attrs.get("version", ""),
-        banner=attrs.get("extrainfo", ""),
+        banner=banner_from_fingerprint(attrs.get("servicefp", "")) or attrs.get("extrainfo", ""),
         tls=tls,
     )
 
@@ -196,6 +259,7 @@ async def scan_hosts(
     if not port_spec or not ips:
         return [], []
     args = scan_arguments(opts, privileged=privileged)
+    plain_args = scan_arguments(opts, privileged=privileged, versions=False)
     loop = asyncio.get_running_loop()
     sightings: list[Sighting] = []
     notes: list[str] = []
@@ -213,9 +277,23 @@ async def scan_hosts(
                 found = next((h for h in hosts if h.ip == ip), None)
             except ToolError as exc:
                 notes.append(f"nmap: {exc}")
-            if found is not None:
+            if found is not None and found.timed_out:
+                # nmap drops every -sV result of a host that timed out (a tarpit, or too many
+                # unrecognised services): at least learn its open ports without -sV.
+                notes.append(
+                    f"nmap: {ip} hit the {opts.host_timeout_s} s -sV host timeout; "
+                    "ports rescanned without version detection"
+                )
+                try:
+                    hosts = await loop.run_in_executor(
+                        pool, _run, ip, port_spec, plain_args, hard_timeout_s
+                    )
+                    found = next((h for h in hosts if h.ip == ip), found)
+                except ToolError as exc:
+                    notes.append(f"nmap: {exc}")
                 if found.timed_out:
-                    notes.append(f"nmap: {ip} hit the {opts.host_timeout_s} s host timeout")
+                    notes.append(f"nmap: {ip} timed out again; its services are unknown")
+            if found is not None:
                 sightings.append(
                     Sighting(source="nmap", ip=ip, mac=found.mac, services=found.services)
                 )

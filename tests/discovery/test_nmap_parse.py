@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from probe.discovery.services import (
     NmapOptions,
+    banner_from_fingerprint,
+    fingerprint_responses,
     format_ports,
     parse_port_spec,
     parse_xml,
@@ -79,3 +81,49 @@ def test_top_ports_come_from_nmap_itself() -> None:
     assert len(ports) == 20
     assert {22, 80, 443} <= set(ports)
     assert top_ports(0) == ()
+
+
+FP_HTTP = (
+    r'SF-Port80-TCP:V=7.93%I=0%D=11/29%Time=6B0BA155%P=x86_64-pc-linux-gnu%r(GetRequest,CE,"HTTP/'
+    r"1\.1\x20401\x20Unauthorized\r\nServer:\x20Sentry-S3\r\nDate:\x20Sun\r\nWWW-Authenticate:\x20"
+    r'Basic\x20realm=\"Sentry\x20S3\"\r\n\r\nunauthorized\n");'
+)
+FP_TELNET = (
+    r'SF-Port23-TCP:V=7.93%I=0%D=11/29%Time=6B0BA155%P=x86_64-pc-linux-gnu%r(NULL,19,"\r\nacme-'
+    r'ipcam200-1\x20login:\x20")%r(tn3270,28,"\r\nacme-ipcam200-1\x20login:\x20\xff\xfe\x18\0");'
+)
+
+
+def test_fingerprint_responses_are_unescaped() -> None:
+    responses = fingerprint_responses(FP_TELNET)
+    assert responses["NULL"] == "\r\nacme-ipcam200-1 login: "
+    assert responses["tn3270"].endswith("\xff\xfe\x18\x00")
+    http = fingerprint_responses(FP_HTTP)["GetRequest"]
+    assert 'realm="Sentry S3"' in http
+
+
+def test_banner_from_fingerprint() -> None:
+    assert banner_from_fingerprint(FP_HTTP) == "Sentry-S3"
+    assert banner_from_fingerprint(FP_TELNET) == "acme-ipcam200-1 login:"
+    assert banner_from_fingerprint("") == ""
+    assert banner_from_fingerprint('SF:r(NULL,3,"\\x1b\\x07\\0")') == ""
+
+
+def test_unrecognised_service_gets_its_banner_from_the_fingerprint() -> None:
+    from xml.sax.saxutils import quoteattr
+
+    xml = (
+        '<nmaprun><host><status state="up"/><address addr="198.18.0.16" addrtype="ipv4"/>'
+        '<ports><port protocol="tcp" portid="80"><state state="open"/>'
+        f'<service name="http" method="probed" conf="10" servicefp={quoteattr(FP_HTTP)}/>'
+        "</port></ports></host></nmaprun>"
+    )
+    (host,) = parse_xml(xml)
+    assert host.services[0].banner == "Sentry-S3"
+    assert host.services[0].product == ""
+
+
+def test_plain_port_scan_arguments_have_no_version_detection() -> None:
+    args = scan_arguments(NmapOptions(fallback_timeout_s=15), privileged=True, versions=False)
+    assert "-sV" not in args.split()
+    assert "--host-timeout 15s" in args

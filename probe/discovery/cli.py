@@ -1,0 +1,193 @@
+"""`probe discover`: the inventory alone, as a table, plain lines or JSON.
+
+Exit codes follow probe/cli.py: 2 for a usage or scope error, 3 when discovery cannot run at all
+(nmap missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from probe.discovery import DiscoveryEvent, DiscoveryOptions, Inventory, discover, lab_scope
+from probe.errors import LabError, ProfileError, ScopeError, ToolError
+from probe.model import Device
+from probe.scope import Scope
+
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 3
+DEFAULT_PROFILES = Path("profiles")
+
+
+def build_scope(
+    lab: bool, bridge: str, ifaces: list[str], cidrs: list[str], allow_public: bool
+) -> Scope:
+    """The scope from the command line; ScopeError when it is missing or not allowed."""
+    if lab:
+        if cidrs or ifaces:
+            raise ScopeError("give either --lab or --iface/--cidr, not both")
+        return lab_scope(bridge)
+    if not cidrs:
+        raise ScopeError("no scope: give --lab, or --iface IF and --cidr CIDR")
+    return Scope.build(cidrs, ifaces, allow_public=allow_public)
+
+
+def profile_ports(profiles_dir: Path | None) -> list[int]:
+    """The TCP ports the profiles name, so that `discover` sees what `scan` will check."""
+    path = profiles_dir or DEFAULT_PROFILES
+    if profiles_dir is None and not path.is_dir():
+        return []
+    from probe.profiles import load_profiles
+
+    return load_profiles(path).all_ports()
+
+
+def model_of(dev: Device) -> str:
+    return dev.identifier("model") or dev.ssdp.get("modelName", "")
+
+
+def services_text(dev: Device) -> str:
+    parts = []
+    for svc in dev.services:
+        name = svc.name or "?"
+        parts.append(f"{svc.port}/{name}{'+tls' if svc.tls else ''}")
+    return " ".join(parts)
+
+
+def inventory_json(inv: Inventory) -> str:
+    """The devices as run.json carries them, with the inventory's partial flag and notes."""
+    return json.dumps(
+        {
+            "partial": inv.partial,
+            "notes": inv.notes,
+            "timings_s": inv.timings_s,
+            "devices": [d.model_dump(mode="json") for d in inv.devices],
+        },
+        indent=2,
+    )
+
+
+def _plain_line(dev: Device) -> str:
+    cols = [dev.ip, dev.mac or "-", dev.vendor or "-", model_of(dev) or "-", services_text(dev)]
+    return "\t".join(cols)
+
+
+def _print_table(inv: Inventory) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(inv.devices)} device(s){' (partial)' if inv.partial else ''}")
+    for col in ("IP", "MAC", "vendor", "model", "services", "seen by"):
+        table.add_column(col)
+    for dev in inv.devices:
+        table.add_row(
+            dev.ip,
+            dev.mac or "-",
+            dev.vendor or "-",
+            model_of(dev) or "-",
+            services_text(dev),
+            ",".join(dev.seen_by),
+        )
+    Console().print(table)
+
+
+async def _run_with_bar(scope: Scope, ports: list[int], opts: DiscoveryOptions) -> Inventory:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_event(ev: DiscoveryEvent) -> None:
+            if ev.phase not in tasks:
+                tasks[ev.phase] = bar.add_task(ev.phase, total=ev.total, detail="")
+            bar.update(tasks[ev.phase], completed=ev.done, total=ev.total, detail=ev.detail)
+
+        return await discover(scope, ports=ports, options=opts, progress=on_event)
+
+
+def _plain_progress(ev: DiscoveryEvent) -> None:
+    if ev.phase == "nmap" and ev.done:
+        print(f"nmap {ev.done}/{ev.total} {ev.detail}", file=sys.stderr, flush=True)
+    elif ev.phase != "nmap" and ev.done == ev.total:
+        print(f"{ev.phase} done", file=sys.stderr, flush=True)
+
+
+def discover_command(
+    lab: Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")] = False,
+    bridge: Annotated[str, typer.Option(help="The lab bench's bridge (with --lab).")] = "plab0",
+    iface: Annotated[
+        list[str] | None, typer.Option("--iface", help="Interface to scan from (repeatable).")
+    ] = None,
+    cidr: Annotated[
+        list[str] | None, typer.Option("--cidr", help="Network in scope (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the devices as JSON.")] = False,
+    top_ports: Annotated[
+        int, typer.Option(help="Also scan nmap's N most common TCP ports (0: profile ports only).")
+    ] = 100,
+    ports: Annotated[str, typer.Option(help="Extra TCP ports to scan, comma-separated.")] = "",
+    profiles: Annotated[
+        Path | None, typer.Option(help="Profiles whose ports are scanned (default ./profiles).")
+    ] = None,
+    no_services: Annotated[
+        bool, typer.Option("--no-services", help="Skip the nmap service scan.")
+    ] = False,
+    allow_public: Annotated[
+        bool, typer.Option("--allow-public", help="Allow globally routable networks.")
+    ] = False,
+) -> None:
+    """Find the devices in scope (ARP, mDNS, SSDP, nmap) and print the inventory."""
+    try:
+        scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
+        extra = [int(p) for p in ports.replace(" ", "").split(",") if p]
+        if any(not 0 < p < 65536 for p in extra):
+            raise ScopeError(f"--ports: {ports!r} has a port outside 1-65535")
+        scan_ports = sorted(set(extra) | set(profile_ports(profiles)))
+    except (ScopeError, LabError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ValueError as exc:
+        print(f"error: --ports: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+    opts = DiscoveryOptions(services=not no_services)
+    opts.nmap.top_ports = max(0, top_ports)
+    tty = sys.stderr.isatty() and not as_json
+    try:
+        if tty:
+            inv = asyncio.run(_run_with_bar(scope, scan_ports, opts))
+        else:
+            inv = asyncio.run(
+                discover(scope, ports=scan_ports, options=opts, progress=_plain_progress)
+            )
+    except ScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+
+    for note in inv.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if as_json:
+        print(inventory_json(inv))
+    elif sys.stdout.isatty():
+        _print_table(inv)
+    else:
+        for dev in inv.devices:
+            print(_plain_line(dev))
+        if inv.partial:
+            print("partial inventory: see the notes above", file=sys.stderr)
