@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from checks.clients import ftp as ftp_client
 from checks.clients import http as http_client
@@ -171,10 +172,33 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
     challenge = await http_client.find_challenge(
         ctx.ip, svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts
     )
+    if challenge is None and login is None:
+        form = await _find_form(ctx, svc.port, tls)
+        if form is not None:
+            return LoginInterface(kind=kind, method="form", port=svc.port, tls=tls,
+                                  path=form.path, form=form)  # fmt: skip
     if challenge is None:
-        return f"no HTTP Basic or Digest challenge on {', '.join(paths)}"
+        return f"no HTTP Basic or Digest challenge or login form on {', '.join(paths)}"
     return LoginInterface(kind=kind, method=challenge.kind, port=svc.port, tls=tls,
                           path=challenge.path, realm=challenge.realm)  # fmt: skip
+
+
+async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | None:
+    """A login form on the front page or where it redirects (same device only), if any."""
+    path = "/"
+    for _ in range(3):  # follow at most two local redirects
+        answer = await http_client.fetch(ctx.ip, port, path, tls=tls, timeouts=ctx.timeouts)
+        if 300 <= answer.status < 400 and answer.location:
+            loc = urlsplit(answer.location)
+            scheme = "https" if tls else "http"
+            if loc.netloc and (loc.hostname != ctx.ip or (loc.port or port) != port):
+                return None  # another host or port: not this interface's form
+            if loc.scheme and loc.scheme != scheme:
+                return None
+            path = loc.path or "/"
+            continue
+        return http_client.parse_login_form(answer.body, path)
+    return None
 
 
 async def attempt(

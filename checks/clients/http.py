@@ -283,3 +283,46 @@ async def form_login(
         error="" if accepted is not None else f"status {answer.status}",
         details={"http": answer.summary()},
     )
+
+
+_FORM = re.compile(rb"<form\b([^>]*)>(.*?)</form>", re.I | re.S)
+_INPUT = re.compile(rb"<input\b([^>]*)>", re.I)
+_ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def _attrs(tag: bytes) -> dict[str, str]:
+    return {
+        m.group(1).decode().lower(): (m.group(2) or m.group(3) or m.group(4) or b"").decode(
+            "utf-8", "replace"
+        )
+        for m in _ATTR.finditer(tag)
+    }
+
+
+def parse_login_form(body: bytes, page_path: str) -> HttpLogin | None:
+    """The first HTML form with a password input, as a form login (POST only), or None."""
+    for form in _FORM.finditer(body):
+        attrs = _attrs(form.group(1))
+        if attrs.get("method", "get").lower() != "post":
+            continue
+        user_field, password_field = "", ""
+        for tag in _INPUT.finditer(form.group(2)):
+            a = _attrs(tag.group(1))
+            kind, name = a.get("type", "text").lower(), a.get("name", "")
+            if kind == "password" and name and not password_field:
+                password_field = name
+            elif kind in ("text", "email") and name and not user_field:
+                user_field = name
+        if not password_field:
+            continue
+        action = urlsplit(attrs.get("action", "") or page_path)
+        if action.scheme or action.netloc:
+            continue  # a form that posts elsewhere is not this device's login
+        path = action.path if action.path.startswith("/") else "/" + action.path
+        return HttpLogin(
+            kind="form",
+            path=path or page_path,
+            user_field=user_field or "username",
+            password_field=password_field,
+        )
+    return None

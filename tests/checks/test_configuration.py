@@ -94,7 +94,7 @@ async def _run(ctx: CheckContext) -> list[Result]:
 
 
 def _refuse_all(tries: list[tuple[str, str]]) -> Any:
-    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
         pair = basic_user(headers)
         if pair is not None:
             tries.append(pair)
@@ -133,7 +133,7 @@ async def test_account_lockout_caps_failures_per_user_and_keeps_a_reserve() -> N
 
 
 async def test_accepted_pair_is_proved_with_a_wrong_password() -> None:
-    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
         if basic_user(headers) == ("root", "root"):
             return 200, b"welcome", {}
         return 401, b"no", {"WWW-Authenticate": 'Basic realm="t"'}
@@ -234,3 +234,36 @@ def test_secrets_are_redacted(lab_run: ScanRun) -> None:
                        if r.check_id == CHECK])  # fmt: skip
     for secret in ("xc3511", '"admin:admin', "therma:therma", "Hub-Lab-x8Vq2mT!"):
         assert secret not in text
+
+
+async def test_generic_form_login_is_found_and_tried() -> None:
+    """No login in the profile: the front page redirects to a form, which takes admin:1234."""
+    form = b'<form method="post" action="/auth"><input name="login"><input type="password"'
+    form += b' name="pass"></form>'
+    bodies: list[bytes] = []
+
+    async with http_server(_form_server(form, bodies)) as port:
+        profile = Profile(id="generic", strict_ports=False, credentials=Credentials(pacing_s=0))
+        [res] = await _run(_ctx(_session(profile, port)))
+    assert res.verdict is Verdict.fail
+    assert res.evidence["interface"] == f"HTTP form login on http/{port} /auth"
+    assert res.evidence["accepted"]["user"] == "admin"
+    assert res.evidence["accepted"]["answer"].startswith("302")
+    assert res.evidence["wrong_password"]["accepted"] is False
+    assert bodies[0] == b"login=admin&pass=admin"  # the generic list's order
+
+
+def _form_server(form: bytes, bodies: list[bytes]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/":
+            return 302, b"", {"Location": "/signin"}
+        if path == "/signin":
+            return 200, form, {}
+        if path == "/auth" and method == "POST":
+            bodies.append(body)
+            if body == b"login=admin&pass=1234":
+                return 302, b"", {"Location": "/home", "Set-Cookie": "s=1"}
+            return 200, b"<p>wrong</p>" + form, {}
+        return 404, b"", {}
+
+    return handler

@@ -86,7 +86,7 @@ def test_admin_paths_file() -> None:
 async def test_catch_all_server_gives_no_finding_per_path() -> None:
     page = b"<html><body>app shell</body></html>"
 
-    def handler(method: str, path: str, headers: dict[str, str]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
         if path == "/api/config":
             return 200, b'{"admin_password": "x", "wifi": {"ssid": "lab"}}', {}
         return 200, page, {}

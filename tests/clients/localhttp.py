@@ -8,7 +8,7 @@ import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
-Handler = Callable[[str, str, dict[str, str]], tuple[int, bytes, dict[str, str]]]
+Handler = Callable[[str, str, dict[str, str], bytes], tuple[int, bytes, dict[str, str]]]
 
 
 async def _serve(handler: Handler, reader: asyncio.StreamReader,
@@ -22,9 +22,9 @@ async def _serve(handler: Handler, reader: asyncio.StreamReader,
             if ":" in line:
                 k, v = line.split(":", 1)
                 headers[k.strip().lower()] = v.strip()
-        if int(headers.get("content-length", "0")):
-            await reader.readexactly(int(headers["content-length"]))
-        status, body, extra = handler(method, path, headers)
+        length = int(headers.get("content-length", "0"))
+        request_body = await reader.readexactly(length) if length else b""
+        status, body, extra = handler(method, path, headers, request_body)
         out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close"]
         out += [f"{k}: {v}" for k, v in extra.items()]
         writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + body)

@@ -160,3 +160,18 @@ def test_challenge_parsing() -> None:
 def test_ipv6_urls_are_bracketed() -> None:
     assert http.base_url("fe80::1", 80, False) == "http://[fe80::1]:80"
     assert http.base_url("198.18.0.5", 443, True) == "https://198.18.0.5:443"
+
+
+def test_login_form_parsing() -> None:
+    page = b"""<html><form method=get action=/search><input name=q></form>
+    <form class=x method="POST" action="/cgi/login"><input type="text" name="user">
+    <input type=hidden name=t value=1><input type='password' name='pw'></form></html>"""
+    form = http.parse_login_form(page, "/")
+    assert form is not None
+    assert (form.path, form.user_field, form.password_field) == ("/cgi/login", "user", "pw")
+    same_page = b"<form method=post><input type=password name=password></form>"
+    form = http.parse_login_form(same_page, "/login")
+    assert form is not None and (form.path, form.user_field) == ("/login", "username")
+    elsewhere = b'<form method=post action="http://evil.example/x"><input type=password name=p>'
+    assert http.parse_login_form(elsewhere + b"</form>", "/") is None
+    assert http.parse_login_form(b"<form method=post><input name=a></form>", "/") is None
