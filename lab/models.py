@@ -64,6 +64,10 @@ class Mqtt:
     port: int | None = 1883  # cleartext listener, None = none
     tls_port: int | None = None  # MQTT over TLS listener
     tls_cert: str = "ca"
+    tls_ciphers: str = (
+        ""  # OpenSSL cipher list for TLS 1.2; "" = mosquitto's default (weak ones too)
+    )
+    tls_min_version: str = ""  # e.g. "tlsv1.2"; "" = mosquitto's default
     anonymous: bool = False
     users: dict[str, str] = field(default_factory=dict)
     topic: str = "{vendor}/{serial}/state"
@@ -256,7 +260,15 @@ HUBCO = Model(
         ),
     ),
     ssh=Login(22, _lab("hubco-h1")),
-    mqtt=Mqtt(port=None, tls_port=8883, tls_cert="ca", anonymous=False, users=_lab("hubco-h1")),
+    mqtt=Mqtt(
+        port=None,
+        tls_port=8883,
+        tls_cert="ca",
+        tls_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
+        tls_min_version="tlsv1.2",
+        anonymous=False,
+        users=_lab("hubco-h1"),
+    ),
     mdns=Mdns("_hubco._tcp.local.", 443),
     ssdp=True,
     ssdp_port=443,

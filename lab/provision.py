@@ -137,6 +137,10 @@ class Provisioner:
                     f"keyfile {tls['key']}",
                     f"cafile {self.ca.cert_file}",
                 ]
+                if mq.tls_ciphers:
+                    block.append(f"ciphers {mq.tls_ciphers}")
+                if mq.tls_min_version:
+                    block.append(f"tls_version {mq.tls_min_version}")
             return block
 
         tls = None

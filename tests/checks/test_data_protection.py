@@ -53,11 +53,6 @@ def test_tls_cipher(lab_run: ScanRun, lab_bench: Any) -> None:
 
 
 @lab
-@pytest.mark.xfail(
-    reason="lab: hubco's mosquitto 8883 listener keeps mosquitto's default ciphers, which offer "
-    "static-RSA suites; lab/provision.py should set ECDHE-only ciphers for the control",
-    strict=False,
-)
 def test_tls_cipher_control_mqtts(lab_run: ScanRun, lab_bench: Any) -> None:
     hub = by_port(lab_run, device_of(lab_run, lab_bench, "hubco-h1"), "data.tls-cipher")
     assert hub[8883].verdict == Verdict.passed
@@ -174,8 +169,6 @@ def test_control_passes_every_check(lab_run: ScanRun, lab_bench: Any) -> None:
         results = results_of(lab_run, hub, check_id)
         assert results, check_id
         for res in results:
-            if check_id == "data.tls-cipher" and res.target.port == 8883:
-                continue  # see test_tls_cipher_control_mqtts
             assert res.verdict == Verdict.passed, (check_id, res.title)
 
 
