@@ -6,6 +6,8 @@ credential lists (profiles/credentials/, the profile's `lists` or the generic on
 the service's login guard: the profile's attempt budget, its pacing, and a stop at the first sign
 of lockout. When the profile documents an account lockout, no username gets more than
 threshold - 1 failures, and threshold + 1 attempts of the budget stay for `access.no-lockout`.
+When it documents a ban of the source address, the device-wide budget (threshold - 1) is shared
+out over the login services, so that the scan never gets the bench banned.
 
 A finding proves itself: after a pair is accepted, one wrong (random) password for the same user
 must be refused on the same interface. A device that takes the wrong password too accepts
@@ -308,6 +310,10 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     guard = ctx.session.guard(kind, svc.port)
     out.allowance = max(0, guard.remaining - lockout_reserve(ctx.session, kind))
     lockout = ctx.profile.credentials.lockout
+    if lockout is not None and lockout.scope == "source":
+        # A device-wide budget (threshold - 1): share it out so that more services get a try.
+        n = sum(1 for s in ctx.services(*LOGIN_KINDS) if s.transport == "tcp")
+        out.allowance = min(out.allowance, max(1, (lockout.threshold - 1) // max(1, n)))
     per_user_cap = lockout.threshold - 1 if lockout and lockout.scope == "account" else None
     failures_by_user: dict[str, int] = {}
     unjudged = 0
