@@ -1,0 +1,226 @@
+"""Discovery against the lab bench: every device, its identity and its services.
+
+One discovery of the session bench (`lab_inventory`) serves most tests; the hostile-mDNS test
+runs its own discovery while a bench namespace multicasts malformed records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scapy.config import conf
+
+from checks.context import service_kind
+from lab import models as lab_models
+from lab.bench import BenchState, LabDevice
+from probe.discovery import DiscoveryOptions, Inventory, discover, lab_scope
+from probe.model import Device
+
+pytestmark = pytest.mark.lab
+
+HOSTILE = Path(__file__).with_name("hostile_mdns.py")
+
+
+def lab_ports(bench: BenchState) -> list[int]:
+    """What the profiles would pass: every port the lab's models open."""
+    return sorted({p for dev in bench.devices for p in dev.ports})
+
+
+def expected_kinds(model: lab_models.Model) -> dict[int, str]:
+    """Port -> service kind (checks.context.service_kind) the lab model serves there."""
+    out: dict[int, str] = {}
+    for http in model.http:
+        out[http.port] = "https" if http.tls else "http"
+    for login, kind in ((model.telnet, "telnet"), (model.ssh, "ssh"), (model.ftp, "ftp")):
+        if login is not None:
+            out[login.port] = kind
+    if model.mqtt is not None:
+        if model.mqtt.port:
+            out[model.mqtt.port] = "mqtt"
+        if model.mqtt.tls_port:
+            out[model.mqtt.tls_port] = "mqtts"
+    if model.debug_shell:
+        out[model.debug_shell] = ""  # a raw shell: any name, but open and cleartext
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab_inventory(lab_bench: BenchState) -> Inventory:
+    scope = lab_scope(lab_bench.bridge)
+    return asyncio.run(discover(scope, ports=lab_ports(lab_bench)))
+
+
+def _device(inv: Inventory, lab_dev: LabDevice) -> Device:
+    dev = inv.by_ip(lab_dev.ip)
+    assert dev is not None, f"{lab_dev.name} ({lab_dev.ip}) not found; notes: {inv.notes}"
+    return dev
+
+
+def test_lab_scope_is_the_bench(lab_bench: BenchState) -> None:
+    scope = lab_scope(lab_bench.bridge)
+    assert scope.lab and scope.interfaces == (lab_bench.bridge,)
+    assert [str(n) for n in scope.networks] == [lab_bench.subnet]
+    assert not scope.contains(lab_bench.host_ip)
+    assert all(scope.contains(d.ip) for d in lab_bench.devices)
+
+
+def test_every_device_found_with_ip_mac_and_vendor(
+    lab_bench: BenchState, lab_inventory: Inventory
+) -> None:
+    assert not lab_inventory.partial
+    assert sorted(d.ip for d in lab_inventory.devices) == sorted(d.ip for d in lab_bench.devices), (
+        "found devices differ from the bench (the host itself must not be listed)"
+    )
+    for lab_dev in lab_bench.devices:
+        dev = _device(lab_inventory, lab_dev)
+        assert dev.mac == lab_dev.mac.lower() and dev.key == dev.mac
+        assert dev.ips == [lab_dev.ip]
+        # Independent of our table: scapy's manuf database, long name.
+        assert dev.vendor and dev.vendor == conf.manufdb._get_manuf(lab_dev.mac), lab_dev.name
+        assert "arp" in dev.seen_by and "nmap" in dev.seen_by
+
+
+def test_device_without_mdns_found_by_arp_alone(
+    lab_bench: BenchState, lab_inventory: Inventory
+) -> None:
+    (sentry,) = lab_bench.by_model("sentry-s3")
+    dev = _device(lab_inventory, sentry)
+    assert dev.seen_by == ["arp", "nmap"]
+    assert dev.mdns == [] and dev.ssdp == {}
+    assert "serial" not in dev.identifiers and "model" not in dev.identifiers
+
+
+def test_mdns_txt_identifiers_land_on_the_right_device(
+    lab_bench: BenchState, lab_inventory: Inventory
+) -> None:
+    checked = 0
+    for lab_dev in lab_bench.devices:
+        model = lab_models.BY_ID[lab_dev.model]
+        if model.mdns is None:
+            continue
+        dev = _device(lab_inventory, lab_dev)
+        assert "mdns" in dev.seen_by
+        (svc,) = dev.mdns
+        assert svc.type == model.mdns.type and svc.port == model.mdns.port
+        assert svc.addresses == [lab_dev.ip]
+        assert svc.txt["serial"] == lab_dev.serial
+        assert dev.identifier("serial") == lab_dev.serial
+        assert dev.identifier("model") == model.model
+        assert dev.identifier("fw") == model.fw
+        assert dev.identifiers["serial"].source == f"mdns:{model.mdns.type}"
+        assert dev.hostname == f"{lab_dev.name}.local"
+        checked += 1
+    assert checked == len(lab_bench.devices) - 1  # all but sentry-s3
+
+
+def test_ssdp_identifiers_land_on_the_right_device(
+    lab_bench: BenchState, lab_inventory: Inventory
+) -> None:
+    udns: set[str] = set()
+    for lab_dev in lab_bench.devices:
+        model = lab_models.BY_ID[lab_dev.model]
+        dev = _device(lab_inventory, lab_dev)
+        if not model.ssdp:
+            assert "ssdp" not in dev.seen_by and "udn" not in dev.identifiers
+            continue
+        assert "ssdp" in dev.seen_by
+        assert lab_dev.ip in dev.ssdp["location"]
+        assert dev.ssdp["serialNumber"] == lab_dev.serial
+        assert dev.ssdp["modelName"] == model.model
+        assert dev.ssdp["manufacturer"] == model.vendor
+        udn = dev.identifier("udn")
+        assert udn and udn.startswith("uuid:")
+        assert dev.identifiers["udn"].source.startswith("ssdp:http")
+        udns.add(udn)
+    assert len(udns) == 2  # ipcam200 and hubco-h1, one UDN each
+
+
+def test_services_and_ports_match_the_lab_models(
+    lab_bench: BenchState, lab_inventory: Inventory
+) -> None:
+    for lab_dev in lab_bench.devices:
+        dev = _device(lab_inventory, lab_dev)
+        expected = expected_kinds(lab_models.BY_ID[lab_dev.model])
+        found = {svc.port: svc for svc in dev.services}
+        assert sorted(found) == sorted(lab_dev.ports) == sorted(expected), lab_dev.name
+        for port, kind in expected.items():
+            svc = found[port]
+            if kind:
+                assert service_kind(svc) == kind, f"{lab_dev.name}:{port} {svc}"
+            else:
+                assert not svc.tls
+    (sentry,) = lab_bench.by_model("sentry-s3")
+    web = _device(lab_inventory, sentry).service(80)
+    assert web is not None and web.banner == lab_models.BY_ID["sentry-s3"].server
+
+
+def test_malformed_mdns_records_do_not_stop_discovery(lab_bench: BenchState) -> None:
+    """A bench namespace multicasts hostile records while discovery runs."""
+    (gizmo,) = lab_bench.by_model("gizmo-g1")
+    sender = subprocess.Popen(
+        ["ip", "netns", "exec", gizmo.netns, sys.executable, str(HOSTILE), gizmo.ip, "6"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        inv = asyncio.run(
+            discover(lab_scope(lab_bench.bridge), options=DiscoveryOptions(services=False))
+        )
+    finally:
+        _, err = sender.communicate(timeout=15)
+    assert sender.returncode == 0, err.decode()
+    assert sorted(d.ip for d in inv.devices) == sorted(d.ip for d in lab_bench.devices)
+    for lab_dev in lab_bench.devices:
+        if lab_models.BY_ID[lab_dev.model].mdns is not None:
+            assert _device(inv, lab_dev).identifier("serial") == lab_dev.serial
+    notes = "\n".join(inv.notes)
+    assert "malformed service type" in notes
+    assert "TXT record truncated" in notes
+    assert "ctrl" in notes and "skipped" in notes
+    evil = [m for m in _device(inv, gizmo).mdns if m.type == "_evil._tcp.local."]
+    assert evil and evil[0].txt == {"model": "EVIL\ufffd", "sn": "1"}
+    assert "\x1b" not in repr(inv.notes)
+
+
+@pytest.fixture(scope="module")
+def big_bench(lab_bench: BenchState) -> Iterator[BenchState]:
+    """A separate 50-device bench on <test bridge>x (the session bench stays up beside it)."""
+    import ipaddress
+    import os
+
+    from lab import bench
+
+    bridge = f"{lab_bench.bridge}x"[:11]
+    subnet = os.environ.get("LANPROBE_TEST_SUBNET_BIG")
+    if not subnet:
+        net = ipaddress.ip_network(lab_bench.subnet)
+        subnet = str(ipaddress.ip_network((int(net.network_address) + 256, 24)))
+    bench.down(bridge)
+    try:
+        yield bench.up(bridge, subnet, devices=50)
+    finally:
+        bench.down(bridge)
+
+
+def test_fifty_device_bench_found_completely(big_bench: BenchState) -> None:
+    inv = asyncio.run(
+        discover(lab_scope(big_bench.bridge), options=DiscoveryOptions(services=False))
+    )
+    assert len(big_bench.devices) == 50
+    assert {(d.ip, d.mac) for d in inv.devices} == {
+        (d.ip, d.mac.lower()) for d in big_bench.devices
+    }
+    for lab_dev in big_bench.devices:
+        model = lab_models.BY_ID[lab_dev.model]
+        dev = _device(inv, lab_dev)
+        assert dev.vendor
+        if model.mdns is not None:
+            assert dev.identifier("serial") == lab_dev.serial, lab_dev.name
+        if model.ssdp:
+            assert dev.ssdp.get("serialNumber") == lab_dev.serial, lab_dev.name
+    assert inv.timings_s["discovery"] < 15, inv.timings_s  # a bound against hangs, not a benchmark
