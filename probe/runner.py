@@ -305,9 +305,9 @@ def _profile_record(profiles: ProfileSet, profile_id: str) -> dict[str, Any]:
 
 
 async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> InventoryLike:
-    from probe.discovery import discover  # type: ignore[attr-defined]
+    from probe.discovery import discover
 
-    return await discover(scope, ports=ports)  # type: ignore[no-any-return]
+    return await discover(scope, ports=ports or ())
 
 
 def load_catalogue() -> tuple[dict[str, CheckSpec], list[str]]:

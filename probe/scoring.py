@@ -109,17 +109,17 @@ def score_device(
             verified.update(cdef.verifies)
 
     for code, _statement in declared.items():
-        cap = element_cap.get(code)
-        key = cap.value if cap is not None else Capability.declarations.value
+        owner = element_cap.get(code)
+        key = owner.value if owner is not None else Capability.declarations.value
         details.setdefault(key, CapabilityScore()).declared.append(code)
 
     all_elements = 0
     all_verified = 0
-    for cap, cdef in baseline.capabilities.items():
+    for cap, capdef in baseline.capabilities.items():
         cs = details[cap.value]
         passed_w, decided_w = weights[cap.value]
         cs.score = _ratio(passed_w, decided_w)
-        codes = list(cdef.elements)
+        codes = list(capdef.elements)
         hit = [c for c in codes if c in verified]
         cs.coverage = round(100.0 * len(hit) / len(codes), 1) if codes else 0.0
         all_elements += len(codes)
