@@ -237,9 +237,9 @@ async def attempt(
 
 
 def record_host_key(session: DeviceSession, port: int, key: ssh_client.HostKey) -> None:
-    """facts["ssh_host_keys"][port] = {algorithm, fingerprint}: for identification.shared-key."""
-    keys = session.facts.setdefault("ssh_host_keys", {})
-    keys[port] = {"algorithm": key.algorithm, "fingerprint": key.fingerprint}
+    """facts["ssh_host_keys"][port] = SHA-256 fingerprint (the form identification.py keeps):
+    every login attempt sees the host key, so the bench-wide shared-key check gets it for free."""
+    session.facts.setdefault("ssh_host_keys", {})[port] = key.fingerprint
 
 
 async def guarded_attempt(
@@ -352,16 +352,7 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
         # The proof: the same user with a random password must be refused.
         out.proof = await guarded_attempt(ctx, iface, out.success[0].user, wrong_password())
         out.accepts_any = bool(out.proof and out.proof.accepted is True)
-    if iface.method == "ssh" and iface.port not in ctx.session.facts.get("ssh_host_keys", {}):
-        await _host_key_without_login(ctx, iface.port)
     return out
-
-
-async def _host_key_without_login(ctx: CheckContext, port: int) -> None:
-    """When no attempt reached the SSH server, fetch its host key without authenticating."""
-    key = await ssh_client.host_key(ctx.ip, port, timeouts=ctx.timeouts)
-    if key is not None:
-        record_host_key(ctx.session, port, key)
 
 
 # --- the check ---------------------------------------------------------------------------------

@@ -268,3 +268,12 @@ def _form_server(form: bytes, bodies: list[bytes]) -> Any:
         return 404, b"", {}
 
     return handler
+
+
+def test_ssh_host_key_goes_into_facts_as_identification_keeps_it() -> None:
+    from checks.clients.ssh import HostKey
+    from checks.configuration import record_host_key
+
+    session = _session(Profile(id="t"), 22, "ssh")
+    record_host_key(session, 22, HostKey(algorithm="ssh-ed25519", fingerprint="SHA256:abc"))
+    assert session.facts["ssh_host_keys"] == {22: "SHA256:abc"}
