@@ -198,6 +198,8 @@ class ScanRun(_Model):
     results: list[Result] = Field(default_factory=list)
     scores: dict[str, DeviceScore] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    # Wall time of each phase (discovery, checks, bench, and discovery's own sub-phases).
+    timings_s: dict[str, float] = Field(default_factory=dict)
 
     def device(self, key: str) -> Device | None:
         for dev in self.devices:

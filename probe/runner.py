@@ -381,7 +381,11 @@ async def scan(
         # Discovery scans the profiles' ports besides its defaults, so declared services show.
         scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
         ctx.emit(Progress("discovery", message=scope.describe()))
+        t0 = time.monotonic()
         inventory = await (discover_fn or _default_discover)(scope, ports=scan_ports)
+        run.timings_s["discovery"] = round(time.monotonic() - t0, 3)
+        for phase, secs in (getattr(inventory, "timings_s", None) or {}).items():
+            run.timings_s[f"discovery.{phase}"] = secs
         run.partial = bool(getattr(inventory, "partial", False))
         run.notes.extend(getattr(inventory, "notes", []))
         devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
@@ -402,11 +406,15 @@ async def scan(
 
         device_specs = [s for s in specs if not s.bench]
         bench_specs = [s for s in specs if s.bench]
+        t0 = time.monotonic()
         async with asyncio.TaskGroup() as tg:
             for session in ctx.sessions:
                 tg.create_task(_device_checks(ctx, session, device_specs))
+        run.timings_s["checks"] = round(time.monotonic() - t0, 3)
         if bench_specs and ctx.sessions:
+            t0 = time.monotonic()
             await _bench_checks(ctx, bench_specs)
+            run.timings_s["bench"] = round(time.monotonic() - t0, 3)
     except asyncio.CancelledError:
         run.interrupted = True
         run.notes.append("scan interrupted: results are partial")

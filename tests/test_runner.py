@@ -328,6 +328,7 @@ async def test_run_records_versions_profiles_scores_and_progress(profiles: Path)
     assert run.baseline["id"] == "nistir-8259a" and run.baseline["version"]
     assert run.scope.cidrs == ["127.0.0.0/24"]
     assert run.notes == ["fake"]
+    assert set(run.timings_s) == {"discovery", "checks"}
     widget = run.device(WIDGET.key)
     assert widget is not None and widget.profile == "widget"
     assert widget.profile_reason == "OUI 02:aa:00"

@@ -45,6 +45,9 @@ def summary(run: ScanRun, console: Console) -> None:
     head = f"lanprobe {run.tool.version}  run {run.run_id}{dur}  baseline "
     head += f"{run.baseline.get('id', '?')} {run.baseline.get('version', '')}"
     console.print(head)
+    phases = [k for k in ("discovery", "checks", "bench") if k in run.timings_s]
+    if phases:
+        console.print(", ".join(f"{k} {run.timings_s[k]:.1f} s" for k in phases))
     if run.interrupted:
         console.print("[bold yellow]INTERRUPTED: partial results[/]")
     if run.partial:
