@@ -75,8 +75,9 @@ class Mqtt:
 
 @dataclass(frozen=True)
 class Limit:
-    failures: int
-    seconds: int
+    failures: int  # failed logins that trigger the ban or lockout...
+    seconds: int  # ...which lasts this long
+    window_s: int = 15  # failures older than this are forgotten (fail2ban's findtime)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Guard:
     by_user: dict[str, int] = field(default_factory=dict)
     locked_until: dict[str, float] = field(default_factory=dict)
     failed_total: int = 0
+    last_failure: dict[str, float] = field(default_factory=dict)  # by "src:" or "user:" key
 
     def banned(self, src: str) -> bool:
         until = self.banned_until.get(src)
@@ -52,14 +53,24 @@ class Guard:
         self.by_user.pop(user, None)
         return 0.0
 
+    def _count(self, counts: dict[str, int], key: str, tag: str, window_s: float) -> int:
+        """Add one failure to `key`, forgetting earlier ones older than the window."""
+        now = time.monotonic()
+        last = self.last_failure.get(f"{tag}:{key}")
+        if last is not None and now - last > window_s:
+            counts.pop(key, None)
+        self.last_failure[f"{tag}:{key}"] = now
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key]
+
     def failure(self, src: str, user: str) -> None:
         self.failed_total += 1
         if self.ban:
-            n = self.by_source[src] = self.by_source.get(src, 0) + 1
+            n = self._count(self.by_source, src, "src", self.ban.get("window_s", 15))
             if n >= self.ban["failures"]:
                 self.banned_until[src] = time.monotonic() + self.ban["seconds"]
         if self.lockout:
-            n = self.by_user[user] = self.by_user.get(user, 0) + 1
+            n = self._count(self.by_user, user, "user", self.lockout.get("window_s", 15))
             if n >= self.lockout["failures"]:
                 self.locked_until[user] = time.monotonic() + self.lockout["seconds"]
 
