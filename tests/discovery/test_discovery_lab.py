@@ -160,10 +160,14 @@ def test_services_and_ports_match_the_lab_models(
 
 
 def test_malformed_mdns_records_do_not_stop_discovery(lab_bench: BenchState) -> None:
-    """A bench namespace multicasts hostile records while discovery runs."""
-    (gizmo,) = lab_bench.by_model("gizmo-g1")
+    """A bench namespace multicasts hostile records while discovery runs.
+
+    They come from sentry-s3's namespace (a unit with no mDNS of its own), so that the hostile
+    TXT's `sn` does not compete with a real serial.
+    """
+    (sentry,) = lab_bench.by_model("sentry-s3")
     sender = subprocess.Popen(
-        ["ip", "netns", "exec", gizmo.netns, sys.executable, str(HOSTILE), gizmo.ip, "6"],
+        ["ip", "netns", "exec", sentry.netns, sys.executable, str(HOSTILE), sentry.ip, "6"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -182,7 +186,7 @@ def test_malformed_mdns_records_do_not_stop_discovery(lab_bench: BenchState) -> 
     assert "malformed service type" in notes
     assert "TXT record truncated" in notes
     assert "ctrl" in notes and "skipped" in notes
-    evil = [m for m in _device(inv, gizmo).mdns if m.type == "_evil._tcp.local."]
+    evil = [m for m in _device(inv, sentry).mdns if m.type == "_evil._tcp.local."]
     assert evil and evil[0].txt == {"model": "EVIL\ufffd", "sn": "1"}
     assert "\x1b" not in repr(inv.notes)
 
