@@ -1,0 +1,49 @@
+"""Fixtures for the pytest plugin's own tests (pytester; the pytester plugin is loaded by addopts).
+
+Most tests run the plugin with `--probe-run` on a run.json made once per session: `fake_run_json`
+(hand-made, tests/plugin/runs.py; no root, no bench) or `lab_run_json` (the session's one full
+scan of the lab bench, `lab_run` of tests/checks/conftest.py, while that bench is still up).
+Options are passed as `--opt=value`: pytest finds its rootdir before plugins load, and would take
+a separate path value for a test path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from probe.model import ScanRun
+from tests.checks.conftest import lab_run  # noqa: F401  (one full scan of the session bench)
+from tests.plugin.runs import fake_run
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILES = REPO / "profiles"
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """Inner runs get an ini of their own: the repository's would apply to them otherwise."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+@pytest.fixture(scope="session")
+def fake_run_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fake_run") / "run.json"
+    fake_run().write(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab_run_json(lab_run: ScanRun, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    path = tmp_path_factory.mktemp("plugin_lab_run") / "run.json"
+    lab_run.write(path)
+    return path
+
+
+@pytest.fixture
+def probe_args(fake_run_json: Path) -> list[str]:
+    """Options for an inner run on the hand-made run."""
+    return [f"--probe-run={fake_run_json}", f"--probe-profiles={PROFILES}", "-pno:cacheprovider"]
