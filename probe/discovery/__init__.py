@@ -19,7 +19,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from probe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
@@ -140,12 +140,25 @@ def _hosts_of(scope: Scope, networks: Sequence[str]) -> list[str]:
     return [ip for ip in scope.hosts() if any(ipaddress.ip_address(ip) in n for n in nets)]
 
 
-async def _timed(name: str, timings: dict[str, float], coro: object) -> object:
+Found = tuple[list[Sighting], list[str]]
+
+
+async def _timed(name: str, timings: dict[str, float], coro: Awaitable[Found]) -> Found:
     start = time.perf_counter()
     try:
-        return await coro  # type: ignore[misc]
+        return await coro
     finally:
         timings[name] = round(time.perf_counter() - start, 3)
+
+
+async def _mdns(scope: Scope, address: str, opts: MdnsOptions) -> Found:
+    result = await mdns_browse(scope, address, opts)
+    return result.sightings, result.notes
+
+
+async def _ssdp(scope: Scope, address: str, opts: SsdpOptions) -> Found:
+    result = await ssdp_search(scope, address, opts)
+    return result.sightings, result.notes
 
 
 async def discover(
@@ -184,13 +197,13 @@ async def discover(
 
     sightings: list[Sighting] = []
     t0 = time.perf_counter()
-    jobs: list[tuple[str, object]] = []
+    jobs: list[tuple[str, Awaitable[Found]]] = []
     for link in l2:
         if raw and link.networks:
             targets = _hosts_of(scope, link.networks)
             jobs.append(("arp", arp_sweep(scope, link.iface, link.address, targets, opts.arp)))
-        jobs.append(("mdns", mdns_browse(scope, link.address, opts.mdns)))
-        jobs.append(("ssdp", ssdp_search(scope, link.address, opts.ssdp)))
+        jobs.append(("mdns", _mdns(scope, link.address, opts.mdns)))
+        jobs.append(("ssdp", _ssdp(scope, link.address, opts.ssdp)))
     sweep_nets = routed if raw else [str(n) for n in scope.networks if n.version == 4]
     if sweep_nets:
         jobs.append(("hosts", host_discovery(scope, sweep_nets)))
@@ -198,17 +211,12 @@ async def discover(
     for phase, _ in jobs:
         report(DiscoveryEvent(phase, 0, 1))
     outcomes = await asyncio.gather(*(_timed(p, inv.timings_s, c) for p, c in jobs))
-    for (phase, _), outcome in zip(jobs, outcomes, strict=True):
+    for (phase, _), (found, notes) in zip(jobs, outcomes, strict=True):
         report(DiscoveryEvent(phase, 1, 1))
-        if phase == "arp":
-            sightings.extend(outcome)  # type: ignore[arg-type]
-        elif phase in ("mdns", "ssdp"):
-            sightings.extend(outcome.sightings)  # type: ignore[attr-defined]
-            inv.notes.extend(outcome.notes)  # type: ignore[attr-defined]
-        else:
-            found, notes = outcome  # type: ignore[misc]
-            sightings.extend(found)
-            inv.notes.extend(notes)
+        sightings.extend(found)
+        inv.notes.extend(notes)
+        if phase == "arp" and notes:
+            inv.partial = True  # the sweep itself failed
     if not raw:
         # The kernel resolved MACs while nmap and the fetches connected: read them back.
         for link in l2:
@@ -236,11 +244,11 @@ async def discover(
             report(DiscoveryEvent("nmap", done, len(hosts), ip))
 
         t1 = time.perf_counter()
-        found, notes = await scan_hosts(
+        scanned, notes = await scan_hosts(
             scope, hosts, scan_ports, opts.nmap, privileged=nmap_root, on_host=on_host
         )
         inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
-        sightings.extend(found)
+        sightings.extend(scanned)
         inv.notes.extend(notes)
 
     inv.devices = merge(sightings, notes=inv.notes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,6 +66,23 @@ def _sweep_pass(
     return found
 
 
+def _fresh_iface(iface: str) -> None:
+    """Reload scapy's interface table when `iface` is new or was re-created since it was read.
+
+    scapy reads the table once per process; a bench bridge taken down and built again keeps its
+    name but gets a new index, and a socket opened on the stale index fails with ENODEV.
+    """
+    from scapy.config import conf
+
+    index = socket.if_nametoindex(iface)  # OSError when the interface is gone
+    try:
+        if conf.ifaces.dev_from_name(iface).index == index:
+            return
+    except ValueError:
+        pass
+    conf.ifaces.reload()
+
+
 def sweep(
     scope: Scope, iface: str, src_ip: str, targets: Sequence[str], opts: ArpOptions
 ) -> list[tuple[str, str]]:
@@ -72,6 +90,7 @@ def sweep(
     from scapy.arch import get_if_hwaddr
 
     targets = [scope.check(ip) for ip in targets]  # ARP is a question to each address
+    _fresh_iface(iface)
     src_mac = get_if_hwaddr(iface)
     found: dict[str, str] = {}
     remaining = list(targets)
@@ -87,9 +106,13 @@ def sweep(
 
 async def arp_sweep(
     scope: Scope, iface: str, src_ip: str, targets: Sequence[str], opts: ArpOptions | None = None
-) -> list[Sighting]:
-    pairs = await asyncio.to_thread(sweep, scope, iface, src_ip, targets, opts or ArpOptions())
-    return [Sighting(source="arp", ip=ip, mac=mac) for ip, mac in pairs]
+) -> tuple[list[Sighting], list[str]]:
+    """Sightings of every address that answered, and notes (a failed sweep is a note)."""
+    try:
+        pairs = await asyncio.to_thread(sweep, scope, iface, src_ip, targets, opts or ArpOptions())
+    except OSError as exc:
+        return [], [f"ARP sweep on {iface} failed: {exc}"]
+    return [Sighting(source="arp", ip=ip, mac=mac) for ip, mac in pairs], []
 
 
 def neighbour_table(iface: str) -> list[tuple[str, str]]:

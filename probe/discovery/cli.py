@@ -98,7 +98,7 @@ def _print_table(inv: Inventory) -> None:
 
 async def _run_with_bar(scope: Scope, ports: list[int], opts: DiscoveryOptions) -> Inventory:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     with Progress(
         TextColumn("{task.description}"),
@@ -108,7 +108,7 @@ async def _run_with_bar(scope: Scope, ports: list[int], opts: DiscoveryOptions) 
         transient=True,
         console=Console(stderr=True),
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_event(ev: DiscoveryEvent) -> None:
             if ev.phase not in tasks:

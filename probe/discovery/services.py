@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import nmap
+
 from probe.discovery.inventory import Sighting
 from probe.errors import ToolError
 from probe.model import Service
@@ -80,8 +82,6 @@ def top_ports(n: int) -> tuple[int, ...]:
     """
     if n <= 0:
         return ()
-    import nmap
-
     scanner = _scanner()
     try:
         scanner.scan(
@@ -98,9 +98,7 @@ def top_ports(n: int) -> tuple[int, ...]:
     return tuple(parse_port_spec(info.get("services", "")))
 
 
-def _scanner() -> object:
-    import nmap
-
+def _scanner() -> nmap.PortScanner:
     try:
         return nmap.PortScanner()
     except nmap.PortScannerError as exc:
@@ -229,10 +227,7 @@ def _service(port: ET.Element) -> Service:
 
 def _run(hosts: str, ports: str | None, arguments: str, timeout_s: int) -> list[NmapHost]:
     """One nmap run (blocking; call from a worker thread)."""
-    import nmap
-
     scanner = _scanner()
-    assert isinstance(scanner, nmap.PortScanner)
     try:
         data = scanner.scan(hosts=hosts, ports=ports, arguments=arguments, timeout=timeout_s)
     except nmap.PortScannerTimeout as exc:
