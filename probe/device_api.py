@@ -196,7 +196,9 @@ class Results(Sequence[Result]):
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<Results {self.describe()}>"
+        # One line: pytest shows it (shortened) in plain-assert explanations.
+        parts = "; ".join(f"{target_label(r)} {r.verdict.value}: {r.title}" for r in self._results)
+        return f"<Results {self.check_id} on {self.device_label}: {self.verdict.value} [{parts}]>"
 
 
 # --- ports and live access -----------------------------------------------------------------------

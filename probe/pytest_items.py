@@ -93,8 +93,8 @@ class DeviceChecks(pytest.Collector):
                 self, name=name, check_id=check_id, device=dev, results=groups[name], run=run
             )
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.source, None, self.name
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.source, 0, self.name
 
 
 class BaselineItem(pytest.Item):
@@ -130,6 +130,10 @@ class BaselineItem(pytest.Item):
                 ("references", ", ".join(first.references)),
             ]
         self.add_marker("lanprobe")
+        if self.verdict == Verdict.not_applicable:
+            # A skip marker, so that reports point at the item, not at this module.
+            why = f"{check_id} not applicable: {_reason(results[0])}"
+            self.add_marker(pytest.mark.skip(reason=why))
         self.add_marker(pytest.mark.model(device.profile or "generic"))
         self.extra_keyword_matches.update({device.profile or "generic", device.ip})
         self.user_properties += [
@@ -159,8 +163,6 @@ class BaselineItem(pytest.Item):
 
     def setup(self) -> None:
         # Undecided checks are errors at setup, so that they never read as a device failure.
-        if self.verdict == Verdict.not_applicable:
-            pytest.skip(f"not applicable: {_reason(self.results[0])}")
         if self.verdict in (Verdict.inconclusive, Verdict.error):
             pytest.fail(self._text(), pytrace=False)
 
@@ -168,9 +170,10 @@ class BaselineItem(pytest.Item):
         if self.verdict == Verdict.fail:
             pytest.fail(self._text(), pytrace=False)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
+    def reportinfo(self) -> tuple[Path, int, str]:
         parent = self.parent.name if self.parent else ""
-        return self.path, None, f"{parent}::{self.name}"
+        # Not the node id's tail: pytest would print its dots as "::" in verbose lines.
+        return self.path, 0, f"{parent}: {self.name}"
 
 
 class BaselineUnavailable(pytest.Item):
@@ -186,8 +189,8 @@ class BaselineUnavailable(pytest.Item):
     def runtest(self) -> None:  # pragma: no cover - setup always fails
         pass
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.name
 
 
 def _source(probe: ProbeSession, run: ScanRun, dev: Device, default: Path) -> Path:
@@ -215,6 +218,7 @@ def baseline_items(session: pytest.Session, probe: ProbeSession) -> list[pytest.
             session,
             name=labels[dev.key],
             nodeid=labels[dev.key],
+            path=_source(probe, run, dev, session.path),
             probe=probe,
             device_key=dev.key,
             source=_source(probe, run, dev, session.path),

@@ -1,0 +1,213 @@
+"""`bench`, `device` and the `model` marker on a hand-made run (no bench needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.runs import CAM, HUB
+
+
+def test_bench_is_the_run_and_device_is_parametrized_per_device(
+    pytester: pytest.Pytester, probe_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_bench(bench):
+            assert bench.run_id == "fakerun00001"
+            assert len(bench.devices) == 2
+
+        def test_device(device, bench):
+            assert device.key in {d.key for d in bench.devices}
+            assert device.label == f"{device.profile}@{device.ip}"
+        """
+    )
+    result = pytester.runpytest(*probe_args, "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [f"*test_device?{HUB}? PASSED*", f"*test_device?{CAM}? PASSED*"], consecutive=False
+    )
+    result.stdout.fnmatch_lines(["*= lanprobe =*", "run fakerun00001: 2 device(s), read from*"])
+
+
+def test_model_marker_keeps_a_test_to_its_model(
+    pytester: pytest.Pytester, probe_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.model("acme-ipcam200")
+        def test_cam(device):
+            assert device.profile == "acme-ipcam200"
+
+        @pytest.mark.model("hubco-h1", "acme-ipcam200")
+        def test_either(device):
+            pass
+
+        @pytest.mark.model("hubco-h1")
+        class TestHub:
+            def test_in_class(self, device):
+                assert device.profile == "hubco-h1"
+
+            @pytest.mark.model("acme-ipcam200")
+            def test_closest_marker_wins(self, device):
+                assert device.profile == "acme-ipcam200"
+        """
+    )
+    result = pytester.runpytest(*probe_args, "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines([f"*test_cam?{CAM}? PASSED*"])
+    assert f"test_cam[{HUB}]" not in result.stdout.str()
+
+
+def test_model_absent_from_the_bench_is_skipped_with_the_reason(
+    pytester: pytest.Pytester, probe_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.model("therma-t1")
+        def test_thermostat(device):
+            raise AssertionError("must not run")
+
+        @pytest.mark.model("therma-t1")
+        def test_thermostat_bench(bench):
+            raise AssertionError("must not run")
+        """
+    )
+    result = pytester.runpytest(*probe_args, "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(
+        ["*no device of model therma-t1 on the bench (found: acme-ipcam200, hubco-h1)*"]
+    )
+
+
+def test_model_marker_needs_an_id(pytester: pytest.Pytester, probe_args: list[str]) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.model()
+        def test_x(device):
+            pass
+        """
+    )
+    result = pytester.runpytest(*probe_args)
+    assert result.ret != pytest.ExitCode.OK
+    assert "@pytest.mark.model needs a profile id" in result.stdout.str() + result.stderr.str()
+
+
+def test_probe_out_writes_run_json(
+    pytester: pytest.Pytester, probe_args: list[str], tmp_path: Path
+) -> None:
+    pytester.makepyfile("def test_b(bench): pass")
+    out = tmp_path / "out"
+    result = pytester.runpytest(*probe_args, f"--probe-out={out}")
+    result.assert_outcomes(passed=1)
+    data = json.loads((out / "run.json").read_text())
+    assert data["run_id"] == "fakerun00001"
+    result.stdout.fnmatch_lines([f"run.json: {out / 'run.json'}"])
+
+
+def test_an_unreadable_run_errors_the_tests_that_need_it(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    bad = tmp_path / "run.json"
+    bad.write_text('{"schema_version": 99, "run_id": "x"}')
+    pytester.makepyfile(
+        """
+        def test_bench(bench):
+            pass
+
+        def test_device(device):
+            pass
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest(f"--probe-run={bad}")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*lanprobe could not read the run*schema_version 99*"])
+
+
+def test_device_api_reads_the_run(pytester: pytest.Pytester, probe_args: list[str]) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from probe.device_api import UnknownCheck
+
+        @pytest.mark.model("acme-ipcam200")
+        def test_cam(device):
+            assert device.port(23).is_open and device.port(23).kind == "telnet"
+            assert device.port(443).is_closed
+            assert device.service("http").port == 80
+            assert device.service("mqtt") is None
+            assert device.identifier("serial") == "ACM200-0001"
+            assert device.open_ports == [21, 23, 80]
+            assert device.verdict == "does_not_conform" and device.score == 12.5
+
+            logins = device.result("configuration.default-login")
+            assert logins.verdict == "fail" and len(logins) == 2 and logins.ports == [23, 80]
+            assert logins.on(23).evidence["user"] == "root"
+            assert set(logins.evidence) == {"23/tcp telnet", "80/tcp http"}
+            assert device.result("access.unauthenticated-interface").failed  # pass + fail
+            assert device.result("access.no-lockout").inconclusive
+            assert device.result("update.signature").verdict == "error"
+            assert device.result("data.tls-protocol").not_applicable
+            with pytest.raises(UnknownCheck, match="checks in this run"):
+                device.result("configuration.default-logins")
+            with pytest.raises(UnknownCheck, match="no result on 21/tcp"):
+                logins.on(21)
+
+        @pytest.mark.model("hubco-h1")
+        def test_hub(device):
+            assert device.result("data.tls-protocol").passed
+            assert device.lab_credentials == ("labadmin", "Hub-Lab-x8Vq2mT!")
+            assert device.service("mqtts").port == 8883
+            device.assert_conforms()
+            device.assert_passes("data.tls-protocol", port=8883)
+            device.assert_only_ports(22, 443, 8883)
+        """
+    )
+    pytester.runpytest(*probe_args).assert_outcomes(passed=2)
+
+
+def test_assertion_failures_read_as_plain_failures_with_the_evidence(
+    pytester: pytest.Pytester, probe_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.model("acme-ipcam200")
+
+        def test_default_login(device):
+            device.assert_passes("configuration.default-login", port=23)
+
+        def test_ports(device):
+            device.assert_only_ports(80)
+
+        def test_plain_assert(device):
+            assert device.result("configuration.default-login").passed
+        """
+    )
+    result = pytester.runpytest(*probe_args)
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            f"E * {CAM}: configuration.default-login on port 23 is fail, expected pass",
+            "E * fail 23/tcp telnet: default login root:****** accepted on telnet login on port 23",
+            'E * evidence: {"password": "******", "source": "mirai-telnet", "user": "root"}',
+        ]
+    )
+    result.stdout.fnmatch_lines([f"E * {CAM}: open TCP ports [[]21, 23, 80[]], expected [[]80[]]"])
+    result.stdout.fnmatch_lines(["E *where False = <Results configuration.default-login on*"])
+    # The helpers' own frames are hidden: the failure points at the test's line.
+    assert "device_api.py" not in out
+    assert "__tracebackhide__" not in out
