@@ -120,6 +120,14 @@ def scan_command(
     top_ports: _Annotated[
         int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
     ] = 100,
+    db: _Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Store the run in this history (a path or postgresql:// URL); interrupted "
+            "runs too, flagged, and never used as a baseline.",
+        ),
+    ] = None,
 ) -> None:
     """Discover the devices in scope, run the checks, score each device against NIST IR 8259A."""
     import asyncio
@@ -191,6 +199,19 @@ def scan_command(
         if "console" in formats:
             print_summary(run, sys.stdout)
 
+    def store(run: ScanRun) -> None:
+        # One transaction per run (probe/store.py): a kill half-way leaves the history as it was.
+        from probe.store import open_store
+
+        try:
+            with open_store(db) as history:
+                history.save(run)
+        except (ProbeError, OSError) as exc:
+            typer.echo(f"error: could not store the run in {db}: {exc}", err=True)
+            return
+        flag = " (interrupted: never a baseline)" if run.interrupted else ""
+        typer.echo(f"stored run {run.run_id} in {db}{flag}", err=True)
+
     async def main() -> ScanRun:
         run = await _scan_until_signal(
             lambda: scan(
@@ -209,6 +230,8 @@ def scan_command(
         # Written before the loop shuts down: an interrupted scan may still wait there for
         # worker threads (nmap) to end, and its partial run must already be on disk.
         emit(run)
+        if db:
+            store(run)
         return run
 
     try:

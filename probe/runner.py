@@ -12,7 +12,11 @@ Every check run ends in at least one verdict:
 - a check that yields nothing: `error` ("check produced no verdict").
 
 Progress events go to an optional callback (the console draws them). A cancelled scan (Ctrl-C,
-SIGTERM: the CLI cancels the task) still returns the partial run with `interrupted: true`.
+SIGTERM: the CLI cancels the task) still returns the partial run with `interrupted: true`, at
+once: discovery's nmap processes are killed while it unwinds (probe/cancel.py), the results a
+check yielded before it was cancelled are kept with an `inconclusive` "interrupted" beside them,
+and every check that never ran on a device gets `inconclusive` "not run", so that a partial run
+never reads as a pass.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from checks.context import BenchContext, CheckContext, DeviceSession, RunOptions
 from checks.registry import CheckSpec
 from probe import __version__
 from probe.baseline import Baseline, load_baseline
+from probe.cancel import reap_children
 from probe.errors import TargetError
 from probe.model import (
     Device,
@@ -150,8 +155,13 @@ async def run_check(
     baseline: Baseline,
     *,
     deadline_s: float,
+    partial: list[Result] | None = None,
 ) -> list[Result]:
-    """Run one check on one device; always returns at least one result."""
+    """Run one check on one device; always returns at least one result.
+
+    Cancelled, it raises; the results yielded so far then go to `partial` (when given) with an
+    `inconclusive` result saying the check was interrupted.
+    """
     device = session.device
     reason = applicability(spec, session)
     if reason is not None:
@@ -188,6 +198,12 @@ async def run_check(
             )
         )
     except asyncio.CancelledError:
+        if partial is not None:
+            why = INTERRUPTED_WHILE_RUNNING
+            partial.extend(results)
+            partial.append(
+                _own_result(spec, device, baseline, Verdict.inconclusive, why, {"reason": why})
+            )
         raise
     except Exception as exc:
         results.append(
@@ -221,9 +237,18 @@ async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpe
         # The device slot first: a task waiting for its device must not hold a global slot.
         async with dev_sem, ctx.global_sem:
             ctx.emit(Progress("check_start", session.device.key, spec.id, total=total))
-            results = await run_check(
-                spec, session, ctx.baseline, deadline_s=ctx.options.timeouts.check_s
-            )
+            partial: list[Result] = []
+            try:
+                results = await run_check(
+                    spec,
+                    session,
+                    ctx.baseline,
+                    deadline_s=ctx.options.timeouts.check_s,
+                    partial=partial,
+                )
+            except asyncio.CancelledError:
+                ctx.run.results.extend(partial)
+                raise
             ctx.run.results.extend(results)
             ctx.emit(
                 Progress(
@@ -304,6 +329,29 @@ def _profile_record(profiles: ProfileSet, profile_id: str) -> dict[str, Any]:
     }
 
 
+INTERRUPTED_WHILE_RUNNING = "the scan was interrupted while this check ran"
+NOT_RUN = "not run: the scan was interrupted before this check ran"
+# Child processes discovery waits on from worker threads (see probe/cancel.py).
+DISCOVERY_TOOLS = ("nmap",)
+CANCEL_GRACE_S = 10.0
+
+
+async def _discover_cancellable(coro: Awaitable[InventoryLike]) -> InventoryLike:
+    """Run discovery in its own task; when the scan is cancelled, kill the nmap processes its
+    worker threads wait on while it unwinds, so that the partial run is written at once rather
+    than after nmap's host timeout."""
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with reap_children(DISCOVERY_TOOLS, limit_s=CANCEL_GRACE_S + 5):
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failure while unwinding is no news now
+        raise
+
+
 async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> InventoryLike:
     from probe.discovery import discover
 
@@ -382,7 +430,9 @@ async def scan(
         scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
         ctx.emit(Progress("discovery", message=scope.describe()))
         t0 = time.monotonic()
-        inventory = await (discover_fn or _default_discover)(scope, ports=scan_ports)
+        inventory = await _discover_cancellable(
+            (discover_fn or _default_discover)(scope, ports=scan_ports)
+        )
         run.timings_s["discovery"] = round(time.monotonic() - t0, 3)
         for phase, secs in (getattr(inventory, "timings_s", None) or {}).items():
             run.timings_s[f"discovery.{phase}"] = secs
@@ -422,8 +472,28 @@ async def scan(
         if task is not None:
             task.uncancel()
     finally:
+        if run.interrupted:
+            _mark_not_run(run, ctx, specs)
         _finish(run, ctx, profiles)
     return run
+
+
+def _mark_not_run(run: ScanRun, ctx: _Ctx, specs: list[CheckSpec]) -> None:
+    """An interrupted run: every check that gave a device no verdict is `inconclusive`."""
+    done = {(r.device, r.check_id) for r in run.results}
+    for session in ctx.sessions:
+        dev = session.device
+        for spec in specs:
+            if (dev.key, spec.id) in done:
+                continue
+            reason = applicability(spec, session)
+            if reason is not None:
+                res = _own_result(spec, dev, ctx.baseline, Verdict.not_applicable, reason)
+            else:
+                res = _own_result(
+                    spec, dev, ctx.baseline, Verdict.inconclusive, NOT_RUN, {"reason": NOT_RUN}
+                )
+            run.results.append(res)
 
 
 def _finish(run: ScanRun, ctx: _Ctx, profiles: ProfileSet) -> None:

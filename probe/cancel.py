@@ -1,0 +1,80 @@
+"""Prompt cancellation of work that runs outside the event loop.
+
+nmap runs in worker threads (python-nmap blocks until nmap exits), and a thread cannot be
+cancelled: a cancelled scan would wait for nmap's host timeout (a minute) before it could write
+its partial run. `reap_children` is the way out: while a cancelled discovery unwinds, a helper
+thread kills the child processes of this process that carry one of the given names, by their
+pid, so that the worker threads return at once.
+
+Only direct children of this process are touched (their parent pid is ours), never anything
+found by name elsewhere on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+POLL_S = 0.05
+
+
+def children(names: tuple[str, ...], parent: int | None = None) -> list[int]:
+    """Pids of the live direct children of `parent` (default: us) whose command is in `names`."""
+    me = os.getpid() if parent is None else parent
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses; split at the last ")".
+        head, _, rest = stat.rpartition(")")
+        comm = head.partition("(")[2]
+        fields = rest.split()
+        if len(fields) < 2 or fields[0] == "Z":
+            continue
+        if int(fields[1]) == me and comm in names:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_children(names: tuple[str, ...]) -> list[int]:
+    """SIGKILL our direct children named `names`; the pids signalled."""
+    killed = []
+    for pid in children(names):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed
+
+
+@contextlib.contextmanager
+def reap_children(names: tuple[str, ...], *, limit_s: float = 30.0) -> Iterator[list[int]]:
+    """While the block runs (at most `limit_s`), keep killing our children named `names`.
+
+    Polling rather than one kill: a worker thread may start the next nmap between two looks.
+    Yields the list of pids killed so far.
+    """
+    stop = threading.Event()
+    killed: list[int] = []
+
+    def loop() -> None:
+        end = time.monotonic() + limit_s
+        while not stop.is_set() and time.monotonic() < end:
+            killed.extend(kill_children(names))
+            stop.wait(POLL_S)
+
+    worker = threading.Thread(target=loop, name="lanprobe-reaper", daemon=True)
+    worker.start()
+    try:
+        yield killed
+    finally:
+        stop.set()
+        worker.join(timeout=1.0)
