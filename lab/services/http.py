@@ -163,7 +163,8 @@ class HttpService:
             return _json(200, {
                 "state": "operating_as_expected", "fw": m["fw"],
                 "failed_logins": guard.failed_total,
-                "locked_accounts": sorted(u for u in guard.locked_until if guard.locked(u)),
+                # locked() forgets expired entries: iterate over a copy.
+                "locked_accounts": sorted(u for u in list(guard.locked_until) if guard.locked(u)),
                 "tls_only": True, "uptime_s": self._uptime(),
             })  # fmt: skip
         if kind == "security_txt":
