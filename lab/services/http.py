@@ -22,7 +22,11 @@ from lab.services.common import Device, check_login, close, peer_ip, reset
 
 MAX_HEADER_BYTES = 16384
 MAX_BODY_BYTES = 1 << 20
-IDLE_S = 15.0
+IDLE_S = 60.0  # generous: a loaded CI machine may pause a client between requests
+# Hostile answers (Http.hostile): a header line this long; an endless body for at most this long.
+HUGE_HEADER_BYTES = 1 << 20
+ENDLESS_LIMIT_S = 300.0
+ENDLESS_CHUNK = b"<p>" + b"lanprobe-lab-endless-body " * 630 + b"</p>\n"
 REASONS = {
     200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 401: "Unauthorized",
     404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
@@ -86,6 +90,9 @@ class HttpService:
         try:
             if self.tls is not None:
                 await writer.start_tls(self.tls, ssl_handshake_timeout=10)
+            if self.conf.get("hostile"):
+                await self._hostile(reader, writer)
+                return
             while True:
                 req = await asyncio.wait_for(_read_request(reader, writer), IDLE_S)
                 if req is None:
@@ -102,6 +109,24 @@ class HttpService:
                 self.dev.event(f"http error {type(exc).__name__}: {exc}")
         finally:
             await close(writer)
+
+    async def _hostile(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one request the way broken firmware does (see `Http.hostile`)."""
+        req = await asyncio.wait_for(_read_request(reader, writer), IDLE_S)
+        if req is None:
+            return
+        head = f"HTTP/1.1 200 OK\r\nServer: {self.dev.model['server']}\r\n".encode()
+        mode = self.conf["hostile"]
+        if mode == "huge_header":
+            writer.write(head + b"X-Padding: " + b"a" * HUGE_HEADER_BYTES + b"\r\n")
+            writer.write(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        elif mode == "endless_body":
+            writer.write(head + b"Content-Type: text/html\r\nConnection: close\r\n\r\n")
+            async with asyncio.timeout(ENDLESS_LIMIT_S):
+                while True:  # until the client hangs up (OSError) or the limit
+                    writer.write(ENDLESS_CHUNK)
+                    await writer.drain()
 
     async def _send(
         self, writer: asyncio.StreamWriter, req: Request, resp: Response, keep: bool
