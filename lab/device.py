@@ -51,6 +51,10 @@ async def run(cfg: dict[str, Any]) -> None:
         from lab.services.ssh import start_ssh
 
         servers.append(await start_ssh(dev, model["ssh"], cfg["ssh_host_key"]))
+    for port in model.get("stall_ports") or ():
+        from lab.services.stall import StallService
+
+        servers.append(await StallService(dev, port).start())
     if cfg["mqtt"]:
         from lab.services.mqtt import publish_forever
 

@@ -46,6 +46,9 @@ class Http:
     tls: Tls | None = None
     redirect_https: bool = False  # every request answers 301 to https://<ip>/<path>
     routes: dict[str, Route] = field(default_factory=dict)
+    # Hostile firmware (off by default): "huge_header" answers every request with a 1 MB header
+    # line; "endless_body" answers 200 and then sends body bytes until the client hangs up.
+    hostile: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,11 @@ class Login:
     port: int
     users: dict[str, str] = field(default_factory=dict)
     accept_any: bool = False
+    # Hostile firmware (off by default). telnet: instead of a login prompt, an endless banner of
+    # one byte every `banner_drip_s` that never becomes a prompt. "user": reset the connection
+    # (TCP RST) right after the username arrives, mid-login (telnet and FTP).
+    banner_drip_s: float = 0.0
+    reset_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,9 @@ class Manifest:
 class Mdns:
     type: str  # e.g. "_http._tcp.local."
     port: int
+    # Hostile firmware (off by default): besides its own record, multicast malformed and oversized
+    # mDNS answers (lab/services/mdns.py: hostile_packets) every half second.
+    hostile: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,9 @@ class Model:
     security_txt: bool = False
     units: int = 1  # 2 = twins: the units share serial, TLS certificate/key and SSH host key
     expose_identifiers: bool = True  # False: no serial/model/fw on any interface
+    # Hostile firmware (off by default): TCP ports that accept a connection, read what comes and
+    # never answer (a TLS port stuck before its handshake, a hung MQTT broker).
+    stall_ports: tuple[int, ...] = ()
 
     @property
     def short(self) -> str:
@@ -348,24 +362,48 @@ GIZMO = Model(
     mdns=Mdns("_gizmo._tcp.local.", 80),
 )
 
+# Hostile firmware: every way a broken device can hurt a scanner, one service each (lab/README.md
+# "Hostile models"). Not a default model: only tests bring it up (`--models hostile-x1`).
+HOSTILE_X1 = Model(
+    id="hostile-x1",
+    vendor="Hostile",
+    model="X1",
+    serial_prefix="X1",
+    fw="0.0.1",
+    latest_fw="0.0.1",
+    oui="EC:FA:BC",  # Espressif Inc.
+    server="Hostile-X1/0.0.1",
+    http=(
+        Http(port=80, auth="basic", users={"admin": "hostile"}, hostile="huge_header"),
+        Http(port=8080, auth="basic", users={"admin": "hostile"}, hostile="endless_body"),
+    ),
+    telnet=Login(23, {"root": "hostile"}, banner_drip_s=0.05),
+    ftp=Login(21, {"admin": "hostile"}, reset_after="user"),
+    stall_ports=(443, 8883),
+    mdns=Mdns("_hostile._tcp.local.", 80, hostile=True),
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
-BY_ID = {m.id: m for m in MODELS}
+HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1,)
+BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS}
 
 
 def select(ids: list[str] | None) -> list[Model]:
-    """The models named (profile id or short name), in contract order; all when None."""
+    """The models named (profile id or short name), in contract order; all default models when
+    None. Hostile models come only when named, after the default ones."""
     if not ids:
         return list(MODELS)
+    known_models = MODELS + HOSTILE_MODELS
     wanted = set()
     for raw in ids:
         name = raw.strip()
-        found = [m for m in MODELS if name in (m.id, m.short)]
+        found = [m for m in known_models if name in (m.id, m.short)]
         if not found:
-            known = ", ".join(m.id for m in MODELS)
+            known = ", ".join(m.id for m in known_models)
             raise ValueError(f"unknown lab model {name!r} (known: {known})")
         wanted.add(found[0].id)
-    return [m for m in MODELS if m.id in wanted]
+    return [m for m in known_models if m.id in wanted]
 
 
 def plan(models: list[Model], devices: int | None) -> list[tuple[Model, int, int]]:

@@ -223,4 +223,5 @@ def device_ports(model: Model) -> list[int]:
         ports.append(model.debug_shell)
     if model.mqtt:
         ports += [p for p in (model.mqtt.port, model.mqtt.tls_port) if p]
+    ports += model.stall_ports
     return sorted(ports)

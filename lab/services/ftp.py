@@ -57,6 +57,9 @@ class FtpService:
             cmd, _, arg = line.partition(" ")
             cmd = cmd.upper()
             if cmd == "USER":
+                if self.conf.get("reset_after") == "user":
+                    reset(writer)  # hostile: hang up mid-login with a TCP RST
+                    return
                 user, logged_in = arg, False
                 reply(f"331 Password required for {arg}")
             elif cmd == "PASS":

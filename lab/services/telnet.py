@@ -10,6 +10,9 @@ from lab.services.common import Device, check_login, close, peer_ip, reset
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 READ_S = 30.0
 MAX_LINE = 256
+# Hostile banner (Login.banner_drip_s): text that never ends in a login, password or shell prompt.
+DRIP_TEXT = b"booting hostile firmware, please wait . . . . . . . . "
+DRIP_LIMIT_S = 300.0
 
 
 async def read_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str | None:
@@ -51,11 +54,23 @@ class TelnetService:
             reset(writer)
             return
         try:
+            if self.conf.get("banner_drip_s"):
+                await self._drip(writer)
+                return
             await self._session(reader, writer, src)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
             await close(writer)
+
+    async def _drip(self, writer: asyncio.StreamWriter) -> None:
+        """An endless banner, one byte at a time, that never becomes a prompt."""
+        pause = float(self.conf["banner_drip_s"])
+        async with asyncio.timeout(DRIP_LIMIT_S):
+            for i in range(int(DRIP_LIMIT_S / pause) + 1):
+                writer.write(DRIP_TEXT[i % len(DRIP_TEXT) : i % len(DRIP_TEXT) + 1])
+                await writer.drain()
+                await asyncio.sleep(pause)
 
     async def _session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, src: str
@@ -66,6 +81,9 @@ class TelnetService:
             await writer.drain()
             user = await read_line(reader, writer)
             if user is None:
+                return
+            if self.conf.get("reset_after") == "user":
+                reset(writer)  # hostile: hang up mid-login with a TCP RST
                 return
             writer.write(b"Password: ")
             await writer.drain()
