@@ -319,7 +319,9 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     unjudged = 0
     for pair in pairs:
         if len(out.tried) >= out.allowance:
-            out.stopped = out.stopped or "attempt budget spent"
+            # An earlier check on this service may have stopped the guard (a timeout, a reset).
+            spent = f"stopped earlier: {guard.locked_out}" if guard.locked_out else ""
+            out.stopped = out.stopped or spent or "attempt budget spent"
             break
         if per_user_cap is not None and failures_by_user.get(pair.user, 0) >= per_user_cap:
             continue  # one more failure could lock a real account

@@ -104,6 +104,9 @@ class LoginGuard:
     failures: int = 0
     locked_out: str = ""  # why we stopped, "" while attempts may go on
     signs: list[str] = field(default_factory=list)
+    # The signs that came after a failed login: only those say the device reacts to failures (a
+    # reset before any failure is a broken or hung service, not a lockout).
+    signs_after_failure: list[str] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _last: float = 0.0
@@ -138,6 +141,8 @@ class LoginGuard:
             self.failures += 1
         if sign:
             self.signs.append(sign)
+            if self.failures > 0:
+                self.signs_after_failure.append(sign)
             if self.failures > 0 or accepted is None:
                 self.locked_out = sign
         # A sudden slowdown after failures: more than 5x the first answer and over 1 s.
@@ -148,6 +153,7 @@ class LoginGuard:
         ):
             msg = f"answer slowed from {self.latencies_s[0]:.2f}s to {latency_s:.2f}s"
             self.signs.append(msg)
+            self.signs_after_failure.append(msg)
             self.locked_out = msg
 
     def evidence(self) -> dict[str, Any]:

@@ -319,6 +319,7 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     errors = 0
     open_paths: list[tuple[str, str, str, http_client.HttpAnswer]] = []
     catch_all_hits: list[str] = []
+    too_large: list[str] = []  # same as the random path, but only as far as the capped bodies go
     for path, (role, origin) in paths_to_try(ctx).items():
         try:
             answer = await fetch(ctx.ip, svc.port, path, tls=tls, timeouts=ctx.timeouts)
@@ -332,7 +333,7 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
         if not 200 <= answer.status < 300:
             continue
         if random_ok and same_answer(answer, catch_all, path, random_path):
-            catch_all_hits.append(path)
+            (too_large if answer.truncated or catch_all.truncated else catch_all_hits).append(path)
             continue
         open_paths.append((path, role, origin, answer))
     base_ev: dict[str, Any] = {"random_path": {"path": random_path, **catch_all.summary()}}
@@ -356,6 +357,14 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     if errors >= MAX_FETCH_ERRORS:
         yield ctx.result(Verdict.inconclusive, f"port {svc.port}: too many failed requests",
                          target=target, evidence=ev)  # fmt: skip
+        return
+    if too_large:
+        ev["reason"] = (f"answers over {http_client.MAX_BODY_BYTES} bytes: their first bytes "
+                        "match a random path's, the rest was not read")  # fmt: skip
+        ev["too_large"] = too_large
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {len(too_large)} path(s) "
+                         "answer 2xx with bodies too large to compare", target=target,
+                         evidence=ev)  # fmt: skip
         return
     yield ctx.result(Verdict.passed, f"no admin, status or upload path answers without "
                      f"authentication on port {svc.port}", target=target,
@@ -464,9 +473,16 @@ async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
         if probe:
             ev["throwaway_attempts"] = probe
         throwaway_failures = sum(1 for p in probe if p["accepted"] is False)
-        if guard.signs:
+        if guard.signs_after_failure:
             yield ctx.result(Verdict.passed, f"port {svc.port} reacts to failed logins: "
-                             f"{guard.signs[0]}", target=target, evidence=ev)  # fmt: skip
+                             f"{guard.signs_after_failure[0]}", target=target,
+                             evidence=ev)  # fmt: skip
+        elif guard.signs:
+            # Refused, reset or silent before any login failed: a broken service, not a lockout.
+            ev["reason"] = f"{guard.signs[0]} before any failed login"
+            yield ctx.result(Verdict.inconclusive, f"port {svc.port} gave no login verdict: "
+                             f"{guard.signs[0]} before any failed login", target=target,
+                             evidence=ev)  # fmt: skip
         elif (throwaway_failures if by_account else guard.failures) >= threshold + 1:
             n = throwaway_failures if by_account else guard.failures
             who = "of one throwaway user" if by_account else "in a row"

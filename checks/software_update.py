@@ -502,7 +502,7 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
                 follow_redirects=False,
                 trust_env=False,
                 timeout=httpx.Timeout(ctx.timeouts.read_s, connect=ctx.timeouts.connect_s),
-                headers={"User-Agent": web.USER_AGENT},
+                headers={"User-Agent": web.USER_AGENT, "Accept-Encoding": "identity"},
             ) as client,
             client.stream("POST", url, files=files) as resp,
         ):
@@ -523,5 +523,5 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
         raise ProbeTimeout(f"POST {path}: no answer in time", target=target) from exc
     except httpx.ConnectError as exc:
         raise Unreachable(f"POST {path}: {exc}", target=target) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+    except web.HTTPX_ERRORS as exc:
         raise ProtocolError(f"POST {path}: {exc}", target=target) from exc

@@ -2,12 +2,16 @@
 
 Every request goes to an IP literal (no DNS), ignores proxy settings of the environment
 (`trust_env=False`), follows no redirect (a redirect is an answer to judge, and could leave the
-device), reads at most `max_bytes` of a body and has connect and read timeouts. TLS is accepted
-whatever the certificate: these clients measure logins; judging TLS is other checks' work.
+device), reads at most `max_bytes` of a body, has connect and read timeouts and a deadline for the
+whole answer (a body that trickles in never ends otherwise), and asks for no compression (a
+compressed body is decoded in whole chunks before any cap applies). Header lines are capped by
+httpcore (100 KB). TLS is accepted whatever the certificate: these clients measure logins;
+judging TLS is other checks' work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import re
@@ -25,6 +29,16 @@ from probe.profile_schema import HttpLogin
 
 MAX_BODY_BYTES = 64 * 1024
 USER_AGENT = "lanprobe"
+# Whatever else a device does wrong, these end a request (besides timeouts): a broken stream,
+# a header line over httpcore's cap, a body that does not decode.
+HTTPX_ERRORS = (httpx.TransportError, httpx.DecodingError)
+
+
+def answer_deadline_s(timeouts: Timeouts) -> float:
+    """The most one request may take from connect to the last body byte."""
+    return timeouts.connect_s + 3 * timeouts.read_s
+
+
 _PASSWORD_INPUT = re.compile(rb"<input[^>]*type\s*=\s*[\"']?password", re.I)
 
 
@@ -87,7 +101,7 @@ def _client(tls: bool, timeouts: Timeouts, auth: httpx.Auth | None = None) -> ht
         trust_env=False,
         auth=auth,
         timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
     )
 
 
@@ -107,8 +121,10 @@ async def fetch(
     url = base_url(ip, port, tls) + (path if path.startswith("/") else "/" + path)
     target = f"{ip}:{port}"
     watch = Stopwatch()
+    deadline_s = answer_deadline_s(timeouts)
     try:
         async with (
+            asyncio.timeout(deadline_s),
             _client(tls, timeouts, auth) as client,
             client.stream(method, url, data=data) as resp,
         ):
@@ -130,11 +146,15 @@ async def fetch(
                 elapsed_s=watch.elapsed,
                 set_cookies=cookies,
             )
+    except TimeoutError as exc:
+        raise ProbeTimeout(
+            f"HTTP {method} {path}: answer not complete within {deadline_s:g} s", target=target
+        ) from exc
     except httpx.TimeoutException as exc:
         raise ProbeTimeout(f"HTTP {method} {path}: no answer in time", target=target) from exc
     except httpx.ConnectError as exc:
         raise Unreachable(f"HTTP {method} {path}: {exc}", target=target) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+    except HTTPX_ERRORS as exc:
         raise ProtocolError(f"HTTP {method} {path}: {exc}", target=target) from exc
 
 

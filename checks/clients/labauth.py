@@ -8,6 +8,7 @@ page with the session cookie). Redirects are not followed (they could leave the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -47,17 +48,23 @@ async def _form_get(
     """POST the form login, then GET `path` in the same client (its cookies)."""
     base = web.base_url(ip, port, tls)
     target = f"{ip}:{port}"
+    deadline_s = 2 * web.answer_deadline_s(timeouts)  # two requests
     try:
-        async with httpx.AsyncClient(
-            verify=web.probe_ssl_context() if tls else False,
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
-            headers={"User-Agent": web.USER_AGENT},
-        ) as client:
+        async with (
+            asyncio.timeout(deadline_s),
+            httpx.AsyncClient(
+                verify=web.probe_ssl_context() if tls else False,
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
+                headers={"User-Agent": web.USER_AGENT, "Accept-Encoding": "identity"},
+            ) as client,
+        ):
             form = {login.user_field: cred.user, login.password_field: cred.password}
-            resp = await client.post(base + login.path, data=form)
-            await resp.aclose()
+            # Streamed and closed unread: the login answer's body is not needed, and a hostile
+            # device may send one that never ends.
+            async with client.stream("POST", base + login.path, data=form):
+                pass
             async with client.stream("GET", base + path) as got:
                 body, truncated = await _read(got, max_bytes)
                 return web.HttpAnswer(
@@ -68,11 +75,15 @@ async def _form_get(
                     truncated=truncated,
                     elapsed_s=0.0,
                 )
+    except TimeoutError as exc:
+        raise ProbeTimeout(
+            f"form login then GET {path}: not done within {deadline_s:g} s", target=target
+        ) from exc
     except httpx.TimeoutException as exc:
         raise ProbeTimeout(f"form login then GET {path}: no answer in time", target=target) from exc
     except httpx.ConnectError as exc:
         raise Unreachable(f"form login then GET {path}: {exc}", target=target) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+    except web.HTTPX_ERRORS as exc:
         raise ProtocolError(f"form login then GET {path}: {exc}", target=target) from exc
 
 

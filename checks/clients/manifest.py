@@ -237,9 +237,19 @@ def verify(public_key_pem: str, messages: list[bytes], signature: bytes) -> bool
 # --- versions -----------------------------------------------------------------------------------
 
 
+MAX_VERSION_LEN = 64
+
+
 def version_key(text: str) -> tuple[int, ...]:
-    """The numeric dotted parts of a version: "v1.2.10-rc1" -> (1, 2, 10)."""
-    match = re.search(r"\d+(?:[._]\d+)*", text)
+    """The numeric dotted parts of a version: "v1.2.10-rc1" -> (1, 2, 10).
+
+    What a device reports is untrusted: text that is too long, carries control characters or
+    bytes that were not UTF-8 (U+FFFD), or digits that are not ASCII is no version (ValueError),
+    rather than a number picked out of garbage.
+    """
+    if len(text) > MAX_VERSION_LEN or not text.isprintable() or "\ufffd" in text:
+        raise ValueError(f"{text[:MAX_VERSION_LEN]!r} is not a version")
+    match = re.search(r"[0-9]+(?:[._][0-9]+)*", text)
     if not match:
         raise ValueError(f"no version number in {text!r}")
     parts = [int(p) for p in re.split(r"[._]", match.group(0))]

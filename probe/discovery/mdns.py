@@ -87,7 +87,8 @@ def decode_txt(raw: bytes) -> tuple[dict[str, str], list[str]]:
         if not key:
             notes.append("TXT entry without a key ignored")
             continue
-        if len(key) > MAX_KEY_LEN or not key.isprintable():
+        # RFC 6763 6.4: keys are printable US-ASCII.
+        if len(key) > MAX_KEY_LEN or not (key.isascii() and key.isprintable()):
             notes.append(f"TXT key {_clean(key, 32)!r} malformed; ignored")
             continue
         if key in txt:
