@@ -148,7 +148,14 @@ def _options(config: pytest.Config) -> ProbeOptions:
 def _say(config: pytest.Config) -> Any:
     def say(text: str) -> None:
         tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
+        if tr is None:
+            return
+        # The scan may start during collection, while output is captured: show it anyway.
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        if capman is None:
+            tr.write_line(text)
+            return
+        with capman.global_and_fixture_disabled():
             tr.write_line(text)
 
     return say
@@ -357,6 +364,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if probe.is_worker or not probe.loaded:
         return
     tr = terminalreporter
+    tr.ensure_newline()
     tr.section("lanprobe")
     if probe._error:
         tr.write_line(f"no run: {probe._error}")

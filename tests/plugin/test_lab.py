@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,4 +176,36 @@ def test_probe_lab_that_cannot_come_up_errors_and_leaves_nothing(
     result.stdout.fnmatch_lines(
         ["*lanprobe could not scan the lab bench*unknown lab model 'nosuch'*"]
     )
+    assert _bench_gone(plugin_bridge)
+
+
+def test_probe_lab_sigterm_mid_scan_still_takes_the_bench_down(
+    pytester: pytest.Pytester, plugin_bridge: str, tmp_path: Path
+) -> None:
+    # CI cancels a job with SIGTERM: the session ends as interrupted and the bench comes down.
+    pytester.makepyfile("def test_d(device): pass")
+    log = tmp_path / "pytest.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-pno:cacheprovider", "--probe-lab",
+             f"--probe-bridge={plugin_bridge}", f"--probe-subnet={PLUGIN_SUBNET}",
+             "--probe-lab-models=gizmo-g1", f"--probe-profiles={PROFILES}"],
+            cwd=pytester.path, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "lanprobe: scanning" not in log.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+            assert lab_bench_api.status(plugin_bridge) is not None, "the bench is up"
+            time.sleep(1.0)  # inside discovery
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert code == pytest.ExitCode.INTERRUPTED, text
+    assert "lab bench on" in text and "taken down" in text, text
     assert _bench_gone(plugin_bridge)
