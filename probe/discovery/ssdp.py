@@ -14,6 +14,7 @@ import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from xml.parsers import expat
 
 import httpx
 
@@ -105,7 +106,10 @@ def parse_answer(data: bytes) -> dict[str, str] | None:
 
 def location_target(location: str, scope: Scope) -> str:
     """The URL to fetch, if LOCATION points at an in-scope address literal; else ScopeError."""
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError as exc:  # "http://[": an unbalanced IPv6 bracket
+        raise ScopeError(f"LOCATION {location[:120]!r} is not a URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise ScopeError(f"LOCATION {location!r} is not an http(s) URL")
     host = parts.hostname or ""
@@ -121,6 +125,21 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _refuse_dtd(data: bytes) -> None:
+    """Scan with expat, stopping at a DOCTYPE before any entity is declared or expanded."""
+
+    def refuse(*_args: object) -> None:
+        raise ProtocolError("description carries a DTD; refused")
+
+    scan = expat.ParserCreate()
+    scan.StartDoctypeDeclHandler = refuse
+    scan.EntityDeclHandler = refuse
+    try:
+        scan.Parse(data, True)
+    except (expat.ExpatError, LookupError, ValueError) as exc:
+        raise ProtocolError(f"description is not XML: {exc}") from exc
+
+
 def parse_description(data: bytes) -> dict[str, str]:
     """The root device's fields from a UPnP description. Raises ProtocolError when unsafe/bad."""
     if len(data) > MAX_DESCRIPTION_BYTES:
@@ -129,9 +148,10 @@ def parse_description(data: bytes) -> dict[str, str]:
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         # A DTD is never needed for a description; refusing it rules out entity expansion.
         raise ProtocolError("description carries a DTD; refused")
+    _refuse_dtd(data)  # the same, whatever the document's encoding (UTF-16 hides the bytes above)
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding=
         raise ProtocolError(f"description is not XML: {exc}") from exc
     device = next((el for el in root.iter() if _local(el.tag) == "device"), None)
     if device is None:
