@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from checks.clients import ftp as ftp_client
 from checks.clients import http as http_client
@@ -191,13 +190,16 @@ async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | Non
     for _ in range(3):  # follow at most two local redirects
         answer = await http_client.fetch(ctx.ip, port, path, tls=tls, timeouts=ctx.timeouts)
         if 300 <= answer.status < 400 and answer.location:
-            loc = urlsplit(answer.location)
+            loc = http_client.split_url(answer.location)
+            if loc is None:
+                return None  # a Location that is no URL
+            loc_scheme, loc_host, loc_port, loc_path = loc
             scheme = "https" if tls else "http"
-            if loc.netloc and (loc.hostname != ctx.ip or (loc.port or port) != port):
+            if loc_host and (loc_host != ctx.ip or (loc_port or port) != port):
                 return None  # another host or port: not this interface's form
-            if loc.scheme and loc.scheme != scheme:
+            if loc_scheme and loc_scheme != scheme:
                 return None
-            path = loc.path or "/"
+            path = loc_path or "/"
             continue
         return http_client.parse_login_form(answer.body, path)
     return None

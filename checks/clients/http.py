@@ -52,6 +52,16 @@ def probe_ssl_context() -> ssl.SSLContext:
     return ctx
 
 
+def split_url(url: str) -> tuple[str, str, int | None, str] | None:
+    """(scheme, host, port, path) of a URL a device sent (a Location, a form action); None when
+    it is none (an unbalanced IPv6 bracket, a port out of range: urllib raises ValueError)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), parts.hostname or "", parts.port, parts.path
+    except ValueError:
+        return None
+
+
 def base_url(ip: str, port: int, tls: bool) -> str:
     host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
     return f"{'https' if tls else 'http'}://{host}:{port}"
@@ -259,7 +269,10 @@ def form_accepted(answer: HttpAnswer, login: HttpLogin) -> bool | None:
         return False
     if 300 <= answer.status < 400:
         # Redirected back to the login page: refused; anywhere else: in.
-        target = urlsplit(answer.location).path or "/"
+        parts = split_url(answer.location)
+        if parts is None:
+            return None  # a Location that is no URL: cannot tell where it sends us
+        target = parts[3] or "/"
         return target.rstrip("/") != login.path.rstrip("/")
     return not answer.shows_password_form()
 
@@ -335,10 +348,13 @@ def parse_login_form(body: bytes, page_path: str) -> HttpLogin | None:
                 user_field = name
         if not password_field:
             continue
-        action = urlsplit(attrs.get("action", "") or page_path)
-        if action.scheme or action.netloc:
+        action = split_url(attrs.get("action", "") or page_path)
+        if action is None:
+            continue  # an action that is no URL
+        scheme, host, _port, action_path = action
+        if scheme or host:
             continue  # a form that posts elsewhere is not this device's login
-        path = action.path if action.path.startswith("/") else "/" + action.path
+        path = action_path if action_path.startswith("/") else "/" + action_path
         return HttpLogin(
             kind="form",
             path=path or page_path,

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from probe.errors import ProtocolError
+
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_SIGNATURE_BYTES = 16 * 1024
 SIGNATURE_FIELDS = ("signature", "sig")
@@ -115,17 +117,24 @@ class Manifest:
 
 
 def parse_manifest(raw: bytes) -> Manifest:
+    """Never raises: what is not a JSON object is a Manifest with `error` set."""
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Manifest(raw=raw, error=f"not JSON: {exc}")
+    # ValueError: also an integer past Python's digit limit; RecursionError: nesting too deep.
+    except (ValueError, RecursionError) as exc:
+        return Manifest(raw=raw, error=f"not JSON: {str(exc)[:200]}")
     if not isinstance(data, dict):
         return Manifest(raw=raw, error="not a JSON object")
     return Manifest(raw=raw, data=data)
 
 
+def _utf8(text: str) -> bytes:
+    # JSON may carry lone surrogates ("\ud800"); keep them as bytes rather than fail on them.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def canonical_json(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _utf8(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def signed_messages(manifest: Manifest) -> list[bytes]:
@@ -135,8 +144,8 @@ def signed_messages(manifest: Manifest) -> list[bytes]:
     for key in PAYLOAD_FIELDS:
         value = rest.get(key)
         if isinstance(value, str):
-            out.append(value.encode())
-            out.extend(decode_signature(value.encode())[1:])  # base64/hex forms of a payload
+            out.append(_utf8(value))
+            out.extend(decode_signature(_utf8(value))[1:])  # base64/hex forms of a payload
         elif isinstance(value, dict):
             out.append(canonical_json(value))
     out.append(canonical_json(rest))
@@ -240,6 +249,10 @@ def verify(public_key_pem: str, messages: list[bytes], signature: bytes) -> bool
 MAX_VERSION_LEN = 64
 
 
+class VersionError(ProtocolError, ValueError):
+    """A reported version that is no version (a ValueError too, for callers that catch that)."""
+
+
 def version_key(text: str) -> tuple[int, ...]:
     """The numeric dotted parts of a version: "v1.2.10-rc1" -> (1, 2, 10).
 
@@ -248,10 +261,10 @@ def version_key(text: str) -> tuple[int, ...]:
     rather than a number picked out of garbage.
     """
     if len(text) > MAX_VERSION_LEN or not text.isprintable() or "\ufffd" in text:
-        raise ValueError(f"{text[:MAX_VERSION_LEN]!r} is not a version")
+        raise VersionError(f"{text[:MAX_VERSION_LEN]!r} is not a version")
     match = re.search(r"[0-9]+(?:[._][0-9]+)*", text)
     if not match:
-        raise ValueError(f"no version number in {text!r}")
+        raise VersionError(f"no version number in {text!r}")
     parts = [int(p) for p in re.split(r"[._]", match.group(0))]
     while len(parts) > 1 and parts[-1] == 0:
         parts.pop()  # "2.0.0" == "2.0" == "2"

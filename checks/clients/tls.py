@@ -27,7 +27,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
+
+from probe.errors import ProtocolError
 
 # Protocol versions tier 1 can try with the stdlib, oldest first.
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -167,7 +170,26 @@ def spki_fingerprint(cert: x509.Certificate) -> str:
 
 
 def cert_facts(der: bytes) -> CertFacts:
-    cert = x509.load_der_x509_certificate(der)
+    """The facts of a DER certificate. A certificate cryptography cannot read (malformed, an
+    unknown key type: a handshake without verification takes anything) is ProtocolError."""
+    try:
+        return _cert_facts(der)
+    # cryptography reads hostile DER lazily and fails in many ways (ValueError,
+    # UnsupportedAlgorithm, even KeyError from rfc4514_string of an odd attribute type).
+    except Exception as exc:
+        raise ProtocolError(f"unreadable certificate: {type(exc).__name__}: {exc}") from exc
+
+
+def load_der(der: bytes) -> x509.Certificate:
+    """A certificate a device sent (ValueError when unreadable)."""
+    with warnings.catch_warnings():
+        # A device's non-positive serial number is its flaw, not a deprecation in our code.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
+
+
+def _cert_facts(der: bytes) -> CertFacts:
+    cert = load_der(der)
     key_type, key_bits = _key_facts(cert)
     try:
         algo = cert.signature_hash_algorithm
@@ -213,8 +235,15 @@ def chains_to(leaf_der: bytes, chain_der: list[bytes], trusted: list[x509.Certif
     Signatures and issuer names only: dates and key sizes are judged separately, so that an
     expired certificate from the right CA reads "expired", not "untrusted".
     """
-    leaf = x509.load_der_x509_certificate(leaf_der)
-    pool = [x509.load_der_x509_certificate(d) for d in chain_der if d != leaf_der]
+    leaf = load_der(leaf_der)  # read before, by cert_facts
+    pool = []
+    for der in chain_der:
+        if der == leaf_der:
+            continue
+        try:
+            pool.append(load_der(der))
+        except ValueError:
+            continue  # an intermediate the device sent that cannot be read links nothing
     current = leaf
     for _ in range(len(pool) + 1):
         for ca in trusted:
