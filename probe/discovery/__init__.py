@@ -131,6 +131,9 @@ def lab_scope(bridge: str = "plab0") -> Scope:
         raise ScopeError("the lab bench module is not available") from exc
     state = bench.status(bridge)
     if state is None:
+        path = bench.state_dir(bridge) / "state.json"
+        if path.exists() and not os.access(path, os.R_OK):
+            raise ScopeError(f"cannot read {path}: give --iface {bridge} --cidr <its subnet>")
         raise ScopeError(f"no lab bench is running on {bridge} (start one: probe lab up)")
     return Scope.build([str(state.subnet)], [state.bridge], lab=True, exclude=[str(state.host_ip)])
 
