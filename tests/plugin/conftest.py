@@ -24,11 +24,11 @@ EXAMPLES = REPO / "examples"
 
 @pytest.fixture
 def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """Inner runs get an ini of their own: the repository's would apply to them otherwise."""
-    # In-process runs meet `probe` already imported: its assertion rewrite warning is noise.
+    """Inner runs get an ini of their own, strict about warnings like the repository's. (In-process
+    runs meet `probe` already imported: that assertion rewrite warning is noise.)"""
     pytester.makeini(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
-        "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
+        "filterwarnings =\n    error\n    ignore::pytest.PytestAssertRewriteWarning\n"
     )
     return pytester
 
