@@ -2,7 +2,8 @@
 
 Most tests run the plugin with `--probe-run` on a run.json made once per session: `fake_run_json`
 (hand-made, tests/plugin/runs.py; no root, no bench) or `lab_run_json` (the session's one full
-scan of the lab bench, `lab_run` of tests/checks/conftest.py, while that bench is still up).
+scan of the lab bench, `lab_run` of tests/checks/conftest.py, while that bench is still up; in a
+full-suite run the check tests' own scan is reused).
 Options are passed as `--opt=value`: pytest finds its rootdir before plugins load, and would take
 a separate path value for a test path.
 """
@@ -41,10 +42,26 @@ def fake_run_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab_run_json(lab_run: ScanRun, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def lab_run_json(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """run.json of the session's one full scan of the test bench.
+
+    tests/checks/conftest.py's `lab_run` writes its run to <basetemp>/lab_run0/run.json: when the
+    check tests ran earlier in this session, that file is reused (one scan, not two); otherwise
+    `lab_run` (imported above, so visible here) scans now.
+    """
+    shared = tmp_path_factory.getbasetemp() / "lab_run0" / "run.json"
+    if shared.is_file():
+        request.getfixturevalue("lab_bench")  # the bench it describes is still up
+        return shared
+    run: ScanRun = request.getfixturevalue("lab_run")
     path = tmp_path_factory.mktemp("plugin_lab_run") / "run.json"
-    lab_run.write(path)
+    run.write(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def lab_scan(lab_run_json: Path) -> ScanRun:
+    return ScanRun.read(lab_run_json)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def _lab_args(run_json: Path) -> list[str]:
 
 
 def test_example_suites_pass_on_the_lab(
-    pytester: pytest.Pytester, lab_run_json: Path, lab_run: ScanRun
+    pytester: pytest.Pytester, lab_run_json: Path, lab_scan: ScanRun
 ) -> None:
     shutil.copytree(EXAMPLES, pytester.path / "examples")
     result = pytester.runpytest("examples", *_lab_args(lab_run_json), "-v")
@@ -58,7 +58,7 @@ def test_example_suites_pass_on_the_lab(
     for suite in sorted(EXAMPLES.glob("test_*.py")):
         ran = [line for line in result.stdout.lines if line.startswith(f"examples/{suite.name}::")]
         assert ran and all(" PASSED" in line for line in ran), suite
-    twins = [d for d in lab_run.devices if d.profile == "acme-ipcam300"]
+    twins = [d for d in lab_scan.devices if d.profile == "acme-ipcam300"]
     for twin in twins:
         result.stdout.fnmatch_lines(
             [f"*test_only_documented_ports?acme-ipcam300@{twin.ip}? PASSED*"]
@@ -66,7 +66,7 @@ def test_example_suites_pass_on_the_lab(
 
 
 def test_a_failing_device_produces_failing_tests(
-    pytester: pytest.Pytester, lab_run_json: Path, lab_run: ScanRun
+    pytester: pytest.Pytester, lab_run_json: Path, lab_scan: ScanRun
 ) -> None:
     # A QA rule for every device on the bench: no default login, on any service.
     pytester.makepyfile(
@@ -76,8 +76,8 @@ def test_a_failing_device_produces_failing_tests(
         """
     )
     result = pytester.runpytest(*_lab_args(lab_run_json), "-v")
-    labels = {d.key: f"{d.profile}@{d.ip}" for d in lab_run.devices}
-    by_model = {d.profile: labels[d.key] for d in lab_run.devices}
+    labels = {d.key: f"{d.profile}@{d.ip}" for d in lab_scan.devices}
+    by_model = {d.profile: labels[d.key] for d in lab_scan.devices}
     result.stdout.fnmatch_lines([f"*test_no_default_login?{by_model['hubco-h1']}? PASSED*"])
     result.stdout.fnmatch_lines([f"*test_no_default_login?{by_model['acme-ipcam200']}? FAILED*"])
     result.stdout.fnmatch_lines(
