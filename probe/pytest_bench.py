@@ -272,12 +272,22 @@ class ProbeSession:
     # --- devices -------------------------------------------------------------------------------
 
     def scope(self) -> Scope:
-        """The scope live calls are held to: the scan's own, or the one recorded in the run."""
+        """The scope live calls are held to: the scan's own, else the one the run records, else
+        the run's device addresses; a run with none of these allows no live call at all."""
         if self._scope is None:
+            from probe.errors import ScopeError
             from probe.scope import Scope
 
-            info = self.get_run().scope
-            self._scope = Scope.build(info.cidrs, info.interfaces, lab=info.lab)
+            run = self.get_run()
+            info = run.scope
+            ips = [f"{d.ip}/{128 if ':' in d.ip else 32}" for d in run.devices if d.ip]
+            self._scope = Scope(networks=())
+            for cidrs in (info.cidrs, ips):
+                try:
+                    self._scope = Scope.build(cidrs, info.interfaces, lab=info.lab)
+                    break
+                except ScopeError:
+                    continue
         return self._scope
 
     def _profile(self, profile_id: str) -> Profile:

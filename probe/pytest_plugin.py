@@ -273,7 +273,9 @@ def _wanted_models(node: Any) -> tuple[str, ...]:
 
 
 def _absent(models: tuple[str, ...], run: ScanRun) -> str:
-    found = ", ".join(sorted({d.profile or "generic" for d in run.devices})) or "no devices"
+    if not run.devices:
+        return f"the bench has no devices (run {run.run_id} found none)"
+    found = ", ".join(sorted({d.profile or "generic" for d in run.devices}))
     return f"no device of model {', '.join(models)} on the bench (found: {found})"
 
 

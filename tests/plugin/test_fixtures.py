@@ -211,3 +211,38 @@ def test_assertion_failures_read_as_plain_failures_with_the_evidence(
     # The helpers' own frames are hidden: the failure points at the test's line.
     assert "device_api.py" not in out
     assert "__tracebackhide__" not in out
+
+
+def test_an_empty_bench_skips_device_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    from probe.model import ScanRun
+
+    empty = tmp_path / "run.json"
+    ScanRun(run_id="emptyrun0001").write(empty)
+    pytester.makepyfile("def test_d(device): pass\ndef test_b(bench): assert not bench.devices")
+    result = pytester.runpytest(f"--probe-run={empty}", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*the bench has no devices (run emptyrun0001 found none)*"])
+
+
+def test_a_run_without_scope_allows_live_calls_only_to_its_devices(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    from tests.plugin.runs import fake_run
+
+    run = fake_run()
+    run.scope.cidrs = []
+    path = tmp_path / "run.json"
+    run.write(path)
+    pytester.makepyfile(
+        """
+        import pytest
+        from probe.errors import ScopeError
+
+        @pytest.mark.model("hubco-h1")
+        def test_scope(device):
+            assert device.scope.contains(device.ip)
+            assert device.scope.contains("198.18.250.11")  # the run's other device
+            assert not device.scope.contains("198.18.250.99")  # nothing else
+        """
+    )
+    pytester.runpytest(f"--probe-run={path}").assert_outcomes(passed=1)
