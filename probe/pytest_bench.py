@@ -122,6 +122,11 @@ class ProbeSession:
         return self.worker_input is not None
 
     @property
+    def error(self) -> str | None:
+        """Why the session has no run (kept after the first attempt), or None."""
+        return self._error
+
+    @property
     def loaded(self) -> bool:
         return self._run is not None or self._error is not None
 

@@ -192,8 +192,8 @@ class _XdistController:
         self.probe = probe
 
     def pytest_configure_node(self, node: Any) -> None:
-        if self.probe._error:
-            node.workerinput[WORKER_ERROR_KEY] = self.probe._error
+        if self.probe.error:
+            node.workerinput[WORKER_ERROR_KEY] = self.probe.error
         elif self.probe.run_path is not None:
             node.workerinput[WORKER_RUN_KEY] = str(self.probe.run_path)
 
@@ -368,8 +368,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     tr = terminalreporter
     tr.ensure_newline()
     tr.section("lanprobe")
-    if probe._error:
-        tr.write_line(f"no run: {probe._error}")
+    if probe.error:
+        tr.write_line(f"no run: {probe.error}")
         return
     run = probe.get_run()
     if probe.scans_done:

@@ -57,3 +57,12 @@ def test_model_marker_and_ids_agree_across_workers(
     result = pytester.runpytest(*probe_args, "-n", "2", "-rs")
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*no device of model therma-t1 on the bench*"])
+
+
+def test_a_controller_error_reaches_every_worker(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bad = tmp_path / "run.json"
+    bad.write_text("{}")
+    pytester.makepyfile("def test_d(device): pass\ndef test_b(bench): pass\ndef test_x(): pass")
+    result = pytester.runpytest(f"--probe-run={bad}", "-n", "2")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*lanprobe could not read the run*", "no run: lanprobe could*"])
