@@ -228,3 +228,63 @@ def test_fifty_device_bench_found_completely(big_bench: BenchState) -> None:
         if model.ssdp:
             assert dev.ssdp.get("serialNumber") == lab_dev.serial, lab_dev.name
     assert inv.timings_s["discovery"] < 15, inv.timings_s  # a bound against hangs, not a benchmark
+
+
+def test_nothing_outside_the_scope_is_contacted(lab_bench: BenchState, tmp_path: Path) -> None:
+    """Scope a /29 of the bench and capture what the host sends on the bridge meanwhile.
+
+    Devices outside the /29 still answer the multicast queries (mDNS, SSDP); discovery must drop
+    them and never send them a unicast packet (ARP request, SYN, HTTP GET).
+    """
+    import ipaddress
+
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import ARP
+    from scapy.utils import rdpcap
+
+    from probe.scope import DISCOVERY_MULTICAST, Scope
+
+    net = ipaddress.ip_network(lab_bench.subnet)
+    small = ipaddress.ip_network((int(net.network_address) + 8, 29))  # .8-.15
+    scope = Scope.build([str(small)], [lab_bench.bridge], exclude=[lab_bench.host_ip])
+    outside = [d for d in lab_bench.devices if not scope.contains(d.ip)]
+    assert outside, "the /29 must leave some bench devices out"
+    pcap = tmp_path / "host.pcap"
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", lab_bench.bridge, "-U", "-n", "-w", str(pcap),
+         f"ether src {_host_mac(lab_bench.bridge)}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for_file(pcap)
+        opts = DiscoveryOptions()
+        opts.nmap.top_ports = 0
+        inv = asyncio.run(discover(scope, ports=[22, 80], options=opts))
+    finally:
+        dump.terminate()
+        dump.communicate(timeout=10)
+    assert {d.ip for d in inv.devices} <= {d.ip for d in lab_bench.devices if scope.contains(d.ip)}
+    assert len(inv.devices) >= 5
+    sent = rdpcap(str(pcap))
+    assert len(sent) > 50  # the capture saw the sweep
+    for pkt in sent:
+        if ARP in pkt and pkt[ARP].op == 1:
+            assert scope.contains(pkt[ARP].pdst), pkt.summary()
+        elif IP in pkt:
+            dst = pkt[IP].dst
+            igmp = pkt[IP].proto == 2
+            assert igmp or dst in DISCOVERY_MULTICAST or scope.contains(dst), pkt.summary()
+
+
+def _host_mac(iface: str) -> str:
+    return Path(f"/sys/class/net/{iface}/address").read_text().strip()
+
+
+def _wait_for_file(path: Path, timeout_s: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # tcpdump opens the file before the capture is armed
