@@ -288,3 +288,46 @@ def _wait_for_file(path: Path, timeout_s: float = 5.0) -> None:
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # tcpdump opens the file before the capture is armed
+
+
+TARPIT = """
+import asyncio, sys
+async def hold(reader, writer):
+    await asyncio.sleep(120)  # accept, then say nothing: a tarpit
+    writer.close()
+async def main():
+    servers = [await asyncio.start_server(hold, sys.argv[1], int(p)) for p in sys.argv[2:]]
+    await asyncio.sleep(float(60))
+asyncio.run(main())
+"""
+
+
+def test_a_tarpit_host_costs_its_timeout_not_the_run(lab_bench: BenchState) -> None:
+    """Ports that accept and never speak make -sV wait; the host timeout ends it, and the plain
+    rescan still reports the open ports."""
+    import time
+
+    from probe.scope import Scope
+
+    (gizmo,) = lab_bench.by_model("gizmo-g1")
+    tarpit_ports = [7070, 7071, 7072]
+    pit = subprocess.Popen(
+        ["ip", "netns", "exec", gizmo.netns, sys.executable, "-c", TARPIT, gizmo.ip,
+         *map(str, tarpit_ports)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        scope = Scope.build([f"{gizmo.ip}/32"], [lab_bench.bridge])
+        opts = DiscoveryOptions()
+        opts.nmap.top_ports = 0
+        opts.nmap.host_timeout_s = 5
+        inv = asyncio.run(discover(scope, ports=[21, *tarpit_ports], options=opts))
+    finally:
+        pit.kill()
+        pit.communicate(timeout=10)
+    (dev,) = inv.devices
+    assert {s.port for s in dev.services} == {21, *tarpit_ports}
+    assert any("5 s -sV host timeout" in n for n in inv.notes), inv.notes
+    assert inv.timings_s["nmap"] < 5 + opts.nmap.fallback_timeout_s + 10, inv.timings_s
