@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import json
 import socket
+import time
 from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -287,10 +288,16 @@ class DeviceHttp:
         json_body: Any = None,
         timeout_s: float | None = None,
     ) -> httpx.Response:
-        """One request; Unreachable, ProbeTimeout or ProtocolError when the device fails it."""
+        """One request; Unreachable, ProbeTimeout or ProtocolError when the device fails it.
+
+        `timeout_s` bounds connect and each read (default: the run's connect_s and read_s); the
+        whole answer must arrive within 3x the read timeout, so a device that drips an endless
+        body ends in ProbeTimeout, not a hang."""
         url = self.url(path, port=port, tls=tls)
         t = self._dut.options.timeouts
-        timeout = httpx.Timeout(timeout_s or t.read_s, connect=timeout_s or t.connect_s)
+        read_s = timeout_s or t.read_s
+        timeout = httpx.Timeout(read_s, connect=timeout_s or t.connect_s)
+        deadline = time.monotonic() + (timeout_s or t.connect_s) + 3 * read_s
         target = url.split("/")[2]
         try:
             with httpx.Client(
@@ -305,6 +312,11 @@ class DeviceHttp:
                 try:
                     body = bytearray()
                     for chunk in resp.iter_bytes():
+                        if time.monotonic() > deadline:
+                            raise ProbeTimeout(
+                                f"HTTP {method} {path}: the answer did not end in time",
+                                target=target,
+                            )
                         body.extend(chunk)
                         if len(body) > MAX_HTTP_BODY_BYTES:
                             del body[MAX_HTTP_BODY_BYTES:]

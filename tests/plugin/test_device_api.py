@@ -40,6 +40,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "http://198.18.251.99/elsewhere"})
         elif self.path == "/big":
             self._send(200, b"x" * (MAX_HTTP_BODY_BYTES + 500_000))
+        elif self.path == "/drip":  # an endless body, one byte at a time
+            self.send_response(200)
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
         elif self.path == "/slow":
             time.sleep(3)
             self._send(200, b"late")
@@ -137,6 +145,13 @@ def test_http_times_out(server_port: int) -> None:
     with pytest.raises(ProbeTimeout, match="no answer in time"):
         _local_device(server_port).http.get("/slow")
     assert time.monotonic() - start < 2.5
+
+
+def test_http_endless_drip_ends_in_a_timeout(server_port: int) -> None:
+    start = time.monotonic()
+    with pytest.raises(ProbeTimeout, match="did not end in time"):
+        _local_device(server_port).http.get("/drip")
+    assert time.monotonic() - start < 6  # connect 1 s + 3 x read 1 s, and a margin
 
 
 def test_http_stays_on_the_device_and_in_scope(server_port: int) -> None:
