@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from probe.device_api import DeviceUnderTest
     from probe.model import ScanRun
     from probe.profile_schema import Profile
+    from probe.profiles import ProfileSet
     from probe.scope import Scope
 
 NO_BENCH = (
@@ -113,7 +114,7 @@ class ProbeSession:
     _error: str | None = None
     _scope: Scope | None = None
     _tmpdir: Path | None = None
-    _profiles: dict[str, Profile] = field(default_factory=dict)
+    _profile_set: ProfileSet | None = None
     _devices: dict[str, DeviceUnderTest] = field(default_factory=dict)
     _old_sigterm: Any = None
 
@@ -296,16 +297,20 @@ class ProbeSession:
         return self._scope
 
     def _profile(self, profile_id: str) -> Profile:
-        if profile_id not in self._profiles:
-            from probe.profile_schema import Profile
+        """The device's profile from --probe-profiles. Without a profiles directory (a run read
+        elsewhere) a bare profile stands in; an invalid profile is an error, not a silent gap."""
+        from probe.profile_schema import Profile
+
+        if self._profile_set is None and self.opts.profiles.is_dir():
+            from probe.errors import ProfileError
             from probe.profiles import load_profiles
 
             try:
-                found = load_profiles(self.opts.profiles).get(profile_id)
-            except Exception:  # a run from elsewhere: live calls work with a bare profile
-                found = None
-            self._profiles[profile_id] = found or Profile(id=profile_id)
-        return self._profiles[profile_id]
+                self._profile_set = load_profiles(self.opts.profiles)
+            except ProfileError as exc:
+                raise BenchUnavailable(f"lanprobe could not load the profiles: {exc}") from exc
+        found = self._profile_set.get(profile_id) if self._profile_set is not None else None
+        return found or Profile(id=profile_id)
 
     def run_options(self) -> RunOptions:
         from checks.context import RunOptions, Timeouts

@@ -246,3 +246,30 @@ def test_a_run_without_scope_allows_live_calls_only_to_its_devices(
         """
     )
     pytester.runpytest(f"--probe-run={path}").assert_outcomes(passed=1)
+
+
+def test_an_invalid_profile_is_an_error_not_a_silent_gap(
+    pytester: pytest.Pytester, fake_run_json: Path, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "profiles"
+    (profiles / "models").mkdir(parents=True)
+    (profiles / "generic.yaml").write_text("id: generic\nstrict_ports: false\n")
+    (profiles / "models" / "broken.yaml").write_text("vendor: Acme\n")
+    pytester.makepyfile("def test_d(device): pass\ndef test_b(bench): pass")
+    result = pytester.runpytest(f"--probe-run={fake_run_json}", f"--probe-profiles={profiles}")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*could not load the profiles: *broken.yaml:1: id: required*"])
+
+
+def test_without_a_profiles_directory_results_still_read(
+    pytester: pytest.Pytester, fake_run_json: Path, tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_d(device):
+            assert device.lab_credentials is None  # no profile to give them
+            assert device.result("identification.identifier").passed
+        """
+    )
+    result = pytester.runpytest(f"--probe-run={fake_run_json}", f"--probe-profiles={tmp_path}/none")
+    result.assert_outcomes(passed=2)
