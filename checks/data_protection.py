@@ -201,9 +201,14 @@ def protocol_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> 
 
 
 def _undecided(ctx: CheckContext, svc: Service, obs: tls.TlsObservation) -> Result:
+    what = (
+        "accepts connections but finished no TLS handshake in time"
+        if obs.timed_out
+        else f"gave no TLS handshake to judge ({obs.error})"
+    )
     return ctx.result(
         Verdict.inconclusive,
-        f"port {svc.port} accepts connections but finished no TLS handshake in time",
+        f"port {svc.port} {what}",
         target=ctx.target(svc),
         evidence={"reason": obs.error, "duration_s": round(obs.duration_s, 2)},
     )

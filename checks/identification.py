@@ -197,16 +197,30 @@ async def ssh_host_key(session: DeviceSession, port: int) -> str:
 
 async def collect_keys(session: DeviceSession) -> list[tuple[str, int, str]]:
     """(kind, port, fingerprint) of every TLS key and SSH host key of the device."""
+    keys, _missing = await collect_keys_and_gaps(session)
+    return keys
+
+
+async def collect_keys_and_gaps(
+    session: DeviceSession,
+) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """The device's keys, and the TLS/SSH ports whose key could not be read (silent, refused,
+    gone): a key not seen may be the shared one."""
     keys: list[tuple[str, int, str]] = []
+    missing: list[str] = []
     for _svc, obs in await tls_ports(session):
         if obs.cert is not None:
             keys.append(("tls", obs.port, obs.cert.spki_sha256))
+        elif not obs.decided:
+            missing.append(f"tls/{obs.port}: {obs.error or 'no handshake'}")
     for svc in session.device.services:
         if svc.transport == "tcp" and service_kind_of(session, svc) in SSH_KINDS:
             fingerprint = await ssh_host_key(session, svc.port)
             if fingerprint:
                 keys.append(("ssh", svc.port, fingerprint))
-    return keys
+            else:
+                missing.append(f"ssh/{svc.port}: no host key in time")
+    return keys, missing
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -297,11 +311,13 @@ async def duplicate_identifier(ctx: BenchContext) -> AsyncIterator[Result]:
 async def shared_key(ctx: BenchContext) -> AsyncIterator[Result]:
     """Two devices share a TLS private key or an SSH host key."""
     per_device: dict[str, list[tuple[str, int, str]]] = {}
+    gaps: dict[str, list[str]] = {}
     sem = asyncio.Semaphore(BENCH_CONCURRENCY)
 
     async def one(session: DeviceSession) -> None:
         async with sem:
-            per_device[session.device.key] = await collect_keys(session)
+            keys, missing = await collect_keys_and_gaps(session)
+            per_device[session.device.key], gaps[session.device.key] = keys, missing
 
     await asyncio.gather(*(one(s) for s in ctx.sessions))
     holders: dict[tuple[str, str], list[tuple[DeviceSession, int]]] = defaultdict(list)
@@ -331,7 +347,20 @@ async def shared_key(ctx: BenchContext) -> AsyncIterator[Result]:
                 target=Target(port=port, service=kind),
                 evidence=evidence,
             )
-        if not flagged:
+        if not flagged and gaps[dev.key]:
+            yield ctx.result(
+                dev,
+                Verdict.inconclusive,
+                f"{len(gaps[dev.key])} TLS/SSH key(s) could not be read: "
+                + "; ".join(gaps[dev.key]),
+                evidence={
+                    "reason": "a key not seen may be the shared one",
+                    "missing": gaps[dev.key],
+                    "keys": [{"kind": k, "port": p, "fingerprint": f}
+                             for k, p, f in per_device[dev.key]],
+                },
+            )  # fmt: skip
+        elif not flagged:
             keys = per_device[dev.key]
             yield ctx.result(
                 dev,

@@ -47,6 +47,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
     protected: list[dict[str, Any]] = []
     absent: list[str] = []
     exposed = 0
+    undecided = 0  # paths that did not answer (each already inconclusive)
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
         for path in paths:
@@ -55,6 +56,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
                     ctx.ip, svc.port, path, tls=tls_on, timeouts=ctx.timeouts, max_bytes=16 * 1024
                 )
             except TargetError as exc:
+                undecided += 1
                 yield ctx.result(
                     Verdict.inconclusive,
                     f"GET {path} on port {svc.port}: {exc}",
@@ -87,7 +89,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
             f"{len(protected)} status/log endpoint(s) ask for authentication",
             evidence={"protected": protected, "absent": absent},
         )
-    else:
+    elif not undecided:  # paths that never answered may exist: no "absent" claim then
         yield ctx.result(
             Verdict.not_applicable,
             "none of the listed status or log paths exists on the device",

@@ -42,9 +42,9 @@ def answer_deadline_s(timeouts: Timeouts) -> float:
 _PASSWORD_INPUT = re.compile(rb"<input[^>]*type\s*=\s*[\"']?password", re.I)
 
 
-def probe_ssl_context() -> ssl.SSLContext:
+def probe_ssl_context(cls: type[ssl.SSLContext] = ssl.SSLContext) -> ssl.SSLContext:
     """A client context that talks to any device: no verification, every protocol and suite."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = cls(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED

@@ -8,8 +8,12 @@ not cover `$SYS/#`, so broker statistics are not mistaken for device data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 
@@ -36,6 +40,27 @@ class MqttOutcome:
     messages: int = 0
 
 
+class _TrackingContext(ssl.SSLContext):
+    """A client context that remembers the sockets it wraps.
+
+    paho-mqtt (2.1, `_ssl_wrap_socket`) leaves its TLS socket open when the handshake fails or
+    times out (a port that accepts TCP and never answers), for the garbage collector to find;
+    `connect` closes whatever is left once it is done.
+    """
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        sock = super().wrap_socket(*args, **kwargs)
+        self.__dict__.setdefault("wrapped", []).append(sock)
+        return sock
+
+    def close_wrapped(self) -> None:
+        for sock in self.__dict__.pop("wrapped", []):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a handshake blocked in paho's thread
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
 def _code(rc: object) -> int | None:
     value = getattr(rc, "value", rc)
     return value if isinstance(value, int) else None
@@ -55,6 +80,7 @@ async def connect(
     collect topics for up to `subscribe_wait_s` (stops at the first message's burst)."""
     out = MqttOutcome(accepted=None)
     watch = Stopwatch()
+    ctx = probe_ssl_context(_TrackingContext) if tls else None
     client = aiomqtt.Client(
         ip,
         port,
@@ -62,7 +88,7 @@ async def connect(
         password=password,
         identifier=f"lanprobe-{uuid.uuid4().hex[:8]}",
         timeout=timeouts.connect_s + timeouts.read_s,
-        tls_context=probe_ssl_context() if tls else None,
+        tls_context=ctx,
         tls_insecure=True if tls else None,
     )
     try:
@@ -95,6 +121,9 @@ async def connect(
             out.error = str(exc)[:200]
             cause = exc.__cause__ or exc.__context__
             out.sign = (os_error_sign(cause) if cause else "") or _sign_from_text(str(exc))
+    finally:
+        if isinstance(ctx, _TrackingContext):
+            ctx.close_wrapped()
     return out
 
 

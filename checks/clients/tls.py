@@ -347,6 +347,9 @@ class Handshake:
     cipher: str = ""
     error: str = ""
     timed_out: bool = False
+    # No TCP session to judge: refused, reset or unreachable before any TLS byte came back (a
+    # device that is gone or crashed), as opposed to a peer that answered something not TLS.
+    unreachable: bool = False
     cert_der: bytes = field(default=b"", repr=False)
     chain_der: list[bytes] = field(default_factory=list, repr=False)
     duration_s: float = 0.0
@@ -422,6 +425,7 @@ async def handshake(
         return Handshake(
             ok=False,
             error=exc.strerror or exc.__class__.__name__,
+            unreachable=True,
             duration_s=time.monotonic() - start,
         )
     finally:
@@ -440,7 +444,8 @@ class TlsObservation:
     ip: str
     port: int
     is_tls: bool = False  # a handshake finished
-    decided: bool = True  # False: the port never answered a handshake in time
+    decided: bool = True  # False: the port never answered a handshake in time, or refused
+    timed_out: bool = False  # undecided because of silence (not a refused or reset connection)
     error: str = ""
     versions: dict[str, bool | None] = field(default_factory=dict)  # None: undecided
     ciphers: dict[str, str] = field(default_factory=dict)  # version -> negotiated suite
@@ -479,6 +484,7 @@ async def observe(
         async with asyncio.timeout(deadline_s):
             await _observe(obs, connect_s=connect_s, read_s=read_s)
     except TimeoutError:
+        obs.timed_out = True
         obs.decided = obs.is_tls and any(v is not None for v in obs.versions.values())
         obs.error = obs.error or f"no answer within the {deadline_s:.0f}s deadline"
     obs.duration_s = time.monotonic() - start
@@ -490,8 +496,10 @@ async def _observe(obs: TlsObservation, *, connect_s: float, read_s: float) -> N
     obs.handshakes += 1
     if not first.ok:
         obs.error = first.error
-        # Silence (TCP open, no handshake) cannot be decided; a clear refusal says "not TLS".
-        obs.decided = not first.timed_out
+        # Silence (TCP open, no handshake) and a port that refuses or resets the connection
+        # (the device is gone) cannot be decided; a peer answering something else is "not TLS".
+        obs.decided = not (first.timed_out or first.unreachable)
+        obs.timed_out = first.timed_out
         return
     obs.is_tls = True
     if first.cert_der:

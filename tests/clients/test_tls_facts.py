@@ -291,9 +291,12 @@ async def test_silent_port_is_undecided_within_the_deadline(servers: dict[str, i
     assert obs.error
 
 
-async def test_closed_port_is_decided_not_tls() -> None:
+async def test_closed_port_is_undecided() -> None:
+    """Discovery saw the port open; refused now, the device is gone or crashed: that says
+    nothing about TLS (a refused connection never answered in cleartext either)."""
     server, port = await _serve(None)
     server.close()
     await server.wait_closed()
     obs = await tls.observe("127.0.0.1", port, connect_s=1, read_s=1, deadline_s=2)
-    assert not obs.is_tls and obs.decided
+    assert not obs.is_tls and not obs.decided and not obs.timed_out
+    assert obs.error
