@@ -1,0 +1,70 @@
+"""Repeatability: five scans of the same bench give identical verdicts (no flapping).
+
+Scan 1 is `full_run` (a real `probe scan --lab`). A scan takes ~40 s, mostly nmap -sV, so scans
+2-5 run the runner with a cached discovery (the real inventory of scan 1, as `discover_fn`): the
+checks, where flapping would come from, run five times for real against the bench. Scans start
+`SCAN_SPACING_S` apart: the lab forgets failed logins after its window (fail2ban's findtime), and
+scans closer than that would add up failures on the ban/lockout models as on a real device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+
+import pytest
+
+from probe.discovery import lab_scope
+from probe.model import ScanRun
+from probe.runner import Progress, scan
+from tests.robustness.cached_scan import cached_discovery
+from tests.robustness.conftest import PROFILES, FullRun, LabClock, lab_options
+from tests.robustness.credentials import refused_right_logins
+
+pytestmark = pytest.mark.lab
+
+SCANS = 5
+
+
+def verdicts(run: ScanRun) -> dict[tuple[str, str, int | None], tuple[str, ...]]:
+    out: dict[tuple[str, str, int | None], list[str]] = defaultdict(list)
+    for r in run.results:
+        out[(r.device, r.check_id, r.target.port)].append(r.verdict.value)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def test_five_scans_give_identical_verdicts(full_run: FullRun, lab_clock: LabClock) -> None:
+    bench = full_run.bench
+    first = verdicts(full_run.run)
+    first_devices = {k: s.verdict for k, s in full_run.run.scores.items()}
+    flaps: list[str] = []
+
+    def mark(ev: Progress) -> None:
+        if ev.kind == "discovered":
+            lab_clock.checks_started = time.monotonic()
+
+    for n in range(2, SCANS + 1):
+        lab_clock.wait_for_next_scan()
+        run = asyncio.run(
+            scan(
+                lab_scope(bench.bridge),
+                lab_options(bench),
+                profiles_dir=PROFILES,
+                progress=mark,
+                discover_fn=cached_discovery(full_run.run.devices),
+            )
+        )
+        got = verdicts(run)
+        for key in sorted(set(first) | set(got), key=str):
+            if first.get(key) != got.get(key):
+                titles = [r.title for r in run.results if (r.device, r.check_id, r.target.port)
+                          == key]  # fmt: skip
+                flaps.append(f"scan {n}: {key}: {first.get(key)} -> {got.get(key)} {titles}")
+        for dev, score in run.scores.items():
+            if first_devices.get(dev) != score.verdict:
+                flaps.append(f"scan {n}: device {dev}: {first_devices.get(dev)} -> {score.verdict}")
+    assert not flaps, "verdicts flapped:\n" + "\n".join(flaps)
+    # Five scans later, still nobody locked out.
+    _, refused = refused_right_logins(bench)
+    assert not refused, "\n".join(map(str, refused))
