@@ -1,10 +1,12 @@
-"""Device discovery: ARP, mDNS and SSDP on the scan interface, then nmap per host, merged by MAC.
+"""Device discovery: ARP, mDNS and SSDP on the scan interface, then services, merged by MAC.
 
     discover(scope) ──> links of the scope (interface, its address, on-link networks)
         ├─ ARP sweep (root) ─┐
         ├─ mDNS browse       ├─ at the same time; then nmap -sn for what ARP cannot reach
         └─ SSDP M-SEARCH    ─┘
-        └─ nmap -sV, one host at a time per worker ──> merge() ──> Inventory
+        └─ one nmap port scan of every host found (no -sV)
+           └─ our fingerprinting of all open ports at once (fingerprint.py) ──> merge()
+        (`version_detection="nmap"`: nmap -sV, one host at a time per worker, instead)
 
 Without raw sockets ARP and `nmap -sS` are unavailable: that is said once, nmap host discovery
 over the CIDRs (`-sT` scans after it) replaces ARP, and the inventory is marked partial.
@@ -23,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from probe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
+from probe.discovery.fingerprint import FingerprintOptions, fingerprint_hosts, unidentified
 from probe.discovery.inventory import Inventory, Sighting, merge
 from probe.discovery.mdns import MdnsOptions
 from probe.discovery.mdns import browse as mdns_browse
@@ -31,6 +34,7 @@ from probe.discovery.services import (
     NmapOptions,
     host_discovery,
     nmap_path,
+    port_scan,
     scan_hosts,
     top_ports,
 )
@@ -58,8 +62,15 @@ class DiscoveryOptions:
     mdns: MdnsOptions = field(default_factory=MdnsOptions)
     ssdp: SsdpOptions = field(default_factory=SsdpOptions)
     nmap: NmapOptions = field(default_factory=NmapOptions)
-    services: bool = True  # run the nmap service scan (False: ARP + mDNS + SSDP only)
+    fingerprint: FingerprintOptions = field(default_factory=FingerprintOptions)
+    services: bool = True  # run the service scan (False: ARP + mDNS + SSDP only)
+    # How open ports get their names: "ours" (an nmap port scan, then fingerprint.py), "nmap"
+    # (nmap -sV per host, the slow way), or "both" (ours, then -sV on what ours left unknown).
+    version_detection: str = "ours"
     privileged: bool | None = None  # None: detect (root / CAP_NET_RAW)
+
+
+VERSION_DETECTION = ("ours", "nmap", "both")
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,85 @@ async def _ssdp(scope: Scope, address: str, opts: SsdpOptions) -> Found:
     return result.sightings, result.notes
 
 
+async def _nmap_versions(
+    scope: Scope,
+    hosts: list[str],
+    ports: Sequence[int],
+    opts: DiscoveryOptions,
+    nmap_root: bool,
+    report: ProgressFn,
+    inv: Inventory,
+) -> Found:
+    """nmap -sV per host in a bounded pool (the slow way; --version-detection nmap)."""
+    done = 0
+    report(DiscoveryEvent("nmap", 0, len(hosts)))
+
+    def on_host(ip: str, _host: NmapHost | None) -> None:
+        nonlocal done
+        done += 1
+        report(DiscoveryEvent("nmap", done, len(hosts), ip))
+
+    t1 = time.perf_counter()
+    found = await scan_hosts(scope, hosts, ports, opts.nmap, privileged=nmap_root, on_host=on_host)
+    inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
+    return found
+
+
+async def _fast_services(
+    scope: Scope,
+    hosts: list[str],
+    ports: Sequence[int],
+    opts: DiscoveryOptions,
+    nmap_root: bool,
+    report: ProgressFn,
+    inv: Inventory,
+) -> Found:
+    """One fast nmap port scan of every host, then our fingerprinting of every open port at
+    once; with "both", nmap -sV afterwards on the ports ours left unidentified."""
+    report(DiscoveryEvent("nmap", 0, 1))
+    t1 = time.perf_counter()
+    scanned, notes = await port_scan(scope, hosts, ports, opts.nmap, privileged=nmap_root)
+    inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
+    report(DiscoveryEvent("nmap", 1, 1, f"{sum(len(h.services) for h in scanned)} open ports"))
+
+    with_ports = {h.ip: h.services for h in scanned if h.services}
+    done = 0
+    report(DiscoveryEvent("fingerprint", 0, len(with_ports)))
+
+    def on_host(ip: str, _reports: object) -> None:
+        nonlocal done
+        done += 1
+        report(DiscoveryEvent("fingerprint", done, len(with_ports), ip))
+
+    t2 = time.perf_counter()
+    _, fp_notes = await fingerprint_hosts(scope, with_ports, opts.fingerprint, on_host=on_host)
+    inv.timings_s["fingerprint"] = round(time.perf_counter() - t2, 3)
+    notes.extend(fp_notes)
+    sightings = [Sighting(source="nmap", ip=h.ip, mac=h.mac, services=h.services) for h in scanned]
+
+    if opts.version_detection == "both":
+        unknown = {
+            h.ip: [s.port for s in h.services if s.transport == "tcp" and unidentified(s)]
+            for h in scanned
+        }
+        t3 = time.perf_counter()
+        for ip, left in unknown.items():
+            if not left:
+                continue
+            more, more_notes = await scan_hosts(scope, [ip], left, opts.nmap, privileged=nmap_root)
+            notes.extend(more_notes)
+            # nmap's names fill only what ours left unknown (merge keeps the first non-empty).
+            for s in more:
+                for svc in s.services:
+                    mine = next((m for m in with_ports.get(ip, []) if m.port == svc.port), None)
+                    if mine is not None and unidentified(mine) and svc.name:
+                        mine.name, mine.product, mine.version = svc.name, svc.product, svc.version
+                        mine.banner = mine.banner or svc.banner
+                        mine.tls = mine.tls or svc.tls
+        inv.timings_s["nmap_versions"] = round(time.perf_counter() - t3, 3)
+    return sightings, notes
+
+
 async def discover(
     scope: Scope,
     *,
@@ -173,6 +263,10 @@ async def discover(
 ) -> Inventory:
     """Find every device in scope; `ports` are the TCP ports profiles name (added to top-N)."""
     opts = options or DiscoveryOptions()
+    if opts.version_detection not in VERSION_DETECTION:
+        raise ScopeError(
+            f"version detection {opts.version_detection!r}: choose {', '.join(VERSION_DETECTION)}"
+        )
     report: ProgressFn = progress or (lambda _event: None)
     inv = Inventory()
     raw = has_raw_sockets() if opts.privileged is None else opts.privileged
@@ -238,19 +332,14 @@ async def discover(
             {s.ip for s in sightings if scope.contains(s.ip)},
             key=lambda ip: ipaddress.ip_address(ip),
         )
-        done = 0
-        report(DiscoveryEvent("nmap", 0, len(hosts)))
-
-        def on_host(ip: str, _host: NmapHost | None) -> None:
-            nonlocal done
-            done += 1
-            report(DiscoveryEvent("nmap", done, len(hosts), ip))
-
-        t1 = time.perf_counter()
-        scanned, notes = await scan_hosts(
-            scope, hosts, scan_ports, opts.nmap, privileged=nmap_root, on_host=on_host
-        )
-        inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
+        if opts.version_detection == "nmap":
+            scanned, notes = await _nmap_versions(
+                scope, hosts, scan_ports, opts, nmap_root, report, inv
+            )
+        else:
+            scanned, notes = await _fast_services(
+                scope, hosts, scan_ports, opts, nmap_root, report, inv
+            )
         sightings.extend(scanned)
         inv.notes.extend(notes)
 

@@ -39,6 +39,11 @@ class NmapOptions:
     fallback_timeout_s: int = 20  # then a plain port scan of that host, without -sV
     workers: int = 32  # nmap processes at once; they mostly wait on probes, not on the CPU
     max_retries: int = 2
+    # The fast port scan (no -sV) that our own fingerprinting follows: one nmap run for up to
+    # `chunk_hosts` hosts, `port_scan_workers` runs at once.
+    chunk_hosts: int = 256
+    port_scan_workers: int = 2
+    port_scan_timeout_s: int = 120  # wall-clock backstop of one run
 
 
 @dataclass
@@ -297,6 +302,54 @@ async def scan_hosts(
 
         await asyncio.gather(*(one(ip) for ip in ips))
     return sightings, notes
+
+
+async def port_scan(
+    scope: Scope,
+    ips: Sequence[str],
+    ports: Iterable[int],
+    opts: NmapOptions,
+    *,
+    privileged: bool,
+) -> tuple[list[NmapHost], list[str]]:
+    """Open TCP ports of many hosts, no version detection: one nmap run per chunk of hosts.
+
+    Services carry nmap's port-table names (method "table"); probe/discovery/fingerprint.py then
+    names them from what they answer. A host that hits `fallback_timeout_s` is a note.
+    """
+    port_spec = format_ports(ports)
+    if not port_spec or not ips:
+        return [], []
+    for ip in ips:
+        scope.check(ip)
+    args = scan_arguments(opts, privileged=privileged, versions=False)
+    chunks = [list(ips[i : i + opts.chunk_hosts]) for i in range(0, len(ips), opts.chunk_hosts)]
+    gate = asyncio.Semaphore(max(1, opts.port_scan_workers))
+    found: list[NmapHost] = []
+    notes: list[str] = []
+
+    async def one(chunk: list[str]) -> None:
+        async with gate:
+            try:
+                hosts = await asyncio.to_thread(
+                    _run, " ".join(chunk), port_spec, args, int(opts.port_scan_timeout_s)
+                )
+            except ToolError as exc:
+                notes.append(f"nmap: {exc}")
+                return
+        wanted = set(chunk)
+        for host in hosts:
+            if host.ip not in wanted:
+                continue
+            if host.timed_out:
+                notes.append(
+                    f"nmap: {host.ip} hit the {opts.fallback_timeout_s} s port-scan host "
+                    "timeout; its open ports may be incomplete"
+                )
+            found.append(host)
+
+    await asyncio.gather(*(one(c) for c in chunks))
+    return found, notes
 
 
 async def host_discovery(
