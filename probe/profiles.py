@@ -37,7 +37,7 @@ from probe.profile_schema import Profile
 
 GENERIC_ID = "generic"
 # Folders under the profiles directory that hold data, not profiles.
-_NOT_PROFILES = {"baseline", "credentials"}
+_NOT_PROFILES = {"baseline", "credentials", "data"}  # data/: lists and fingerprint rules
 
 Loc = tuple[str | int, ...]
 

@@ -299,10 +299,23 @@ _TLS_ALERT = re.compile(r"ALERT|UNSUPPORTED_PROTOCOL|NO_SHARED_CIPHER|NO_PROTOCO
 class Conn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    tls: bool = False
 
     def close(self) -> None:
-        # abort(): no close_notify or FIN handshake to wait for; nothing is left half-open.
-        self.writer.transport.abort()
+        """Plain TCP: a FIN after what we wrote. TLS: abort (no close_notify exchange to wait
+        for, which a broken device may never finish)."""
+        if self.tls:
+            self.writer.transport.abort()
+        else:
+            self.writer.close()
+
+    async def closed(self, limit_s: float) -> None:
+        self.close()
+        try:
+            async with asyncio.timeout(limit_s):
+                await self.writer.wait_closed()
+        except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
+            self.writer.transport.abort()
 
 
 async def _open(
@@ -317,7 +330,7 @@ async def _open(
             ssl_handshake_timeout=opts.probe_s if tls else None,
             limit=opts.max_read,
         )
-    return Conn(reader, writer)
+    return Conn(reader, writer, tls=tls is not None)
 
 
 async def read_answer(
@@ -401,18 +414,7 @@ async def _probe(
     except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
         return Answer(probe.id, b"", tls=tls is not None)
     finally:
-        if probe.after:
-            await _flush_then_close(conn, opts)
-        else:
-            conn.close()
-
-
-async def _flush_then_close(conn: Conn, opts: FingerprintOptions) -> None:
-    """Let a parting message (DISCONNECT) leave before the connection goes."""
-    transport = conn.writer.transport
-    if transport.get_write_buffer_size():
-        await asyncio.sleep(min(opts.idle_s, 0.05))
-    conn.close()
+        await conn.closed(opts.idle_s)
 
 
 async def _tls_handshake(ip: str, port: int, opts: FingerprintOptions) -> tuple[bool, str]:
@@ -422,11 +424,12 @@ async def _tls_handshake(ip: str, port: int, opts: FingerprintOptions) -> tuple[
     except ssl.SSLError as exc:
         reason = str(exc.reason or type(exc).__name__)
         return bool(_TLS_ALERT.search(reason.upper())), reason
-    except TimeoutError:
+    except (TimeoutError, ConnectionAbortedError):
+        # asyncio aborts a handshake that outlives ssl_handshake_timeout: our timeout too
         return False, "no TLS handshake in time"
     except (ConnectionError, OSError) as exc:
         return False, exc.strerror or type(exc).__name__
-    conn.close()
+    await conn.closed(opts.idle_s)
     return True, "handshake completed"
 
 
@@ -465,7 +468,7 @@ async def _fingerprint(
     try:
         greeting = await read_answer(conn.reader, opts, first_s=opts.greeting_s)
     finally:
-        conn.close()
+        await conn.closed(opts.idle_s)
     if greeting:
         # A talking service gets no probe: we do not type into what may be a shell.
         _take(report, rules, Answer(GREETING, greeting))

@@ -320,10 +320,14 @@ def test_a_tarpit_host_costs_its_timeout_not_the_run(lab_bench: BenchState) -> N
     try:
         time.sleep(1.0)
         scope = Scope.build([f"{gizmo.ip}/32"], [lab_bench.bridge])
-        opts = DiscoveryOptions()
+        opts = DiscoveryOptions(version_detection="nmap")  # this test is about nmap -sV
         opts.nmap.top_ports = 0
         opts.nmap.host_timeout_s = 5
         inv = asyncio.run(discover(scope, ports=[21, *tarpit_ports], options=opts))
+        # The default (our fingerprinting after a plain port scan): each port is bounded.
+        fast = DiscoveryOptions()
+        fast.nmap.top_ports = 0
+        ours = asyncio.run(discover(scope, ports=[21, *tarpit_ports], options=fast))
     finally:
         pit.kill()
         pit.communicate(timeout=10)
@@ -331,3 +335,8 @@ def test_a_tarpit_host_costs_its_timeout_not_the_run(lab_bench: BenchState) -> N
     assert {s.port for s in dev.services} == {21, *tarpit_ports}
     assert any("5 s -sV host timeout" in n for n in inv.notes), inv.notes
     assert inv.timings_s["nmap"] < 5 + opts.nmap.fallback_timeout_s + 10, inv.timings_s
+    (dev,) = ours.devices
+    assert {s.port for s in dev.services} == {21, *tarpit_ports}
+    assert dev.service(21).name == "ftp"  # type: ignore[union-attr]
+    assert all(not dev.service(p).tls for p in tarpit_ports)  # type: ignore[union-attr]
+    assert ours.timings_s["fingerprint"] < fast.fingerprint.port_s + 2, ours.timings_s
