@@ -78,3 +78,6 @@ def reap_children(names: tuple[str, ...], *, limit_s: float = 30.0) -> Iterator[
     finally:
         stop.set()
         worker.join(timeout=1.0)
+        # Once more: the block may end before the helper's first look (a cancelled to_thread
+        # job leaves its nmap running after the task is done).
+        killed.extend(kill_children(names))
