@@ -120,6 +120,13 @@ def scan_command(
     top_ports: _Annotated[
         int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
     ] = 100,
+    version_detection: _Annotated[
+        str,
+        typer.Option(
+            "--version-detection",
+            help="How open ports are named: ours (fast, default), nmap (-sV, slow), or both.",
+        ),
+    ] = "ours",
     db: _Annotated[
         str | None,
         typer.Option(
@@ -134,8 +141,8 @@ def scan_command(
     import sys
 
     from checks.context import RunOptions, Timeouts
-    from probe.discovery import DiscoveryOptions, discover
-    from probe.discovery.cli import build_scope
+    from probe.discovery import discover
+    from probe.discovery.cli import build_scope, discovery_options
     from probe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from probe.model import DeviceVerdict, ScanRun
     from probe.profiles import load_profiles
@@ -176,7 +183,11 @@ def scan_command(
         profiles_dir=profiles,
         trusted_ca_files=tuple(trusted),
     )
-    dopts = DiscoveryOptions()
+    try:
+        dopts = discovery_options(version_detection, profiles)
+    except ScopeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
     dopts.nmap.top_ports = max(0, top_ports)
 
     async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]

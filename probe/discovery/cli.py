@@ -47,6 +47,30 @@ def profile_ports(profiles_dir: Path | None) -> list[int]:
     return load_profiles(path).all_ports()
 
 
+VERSION_DETECTION_HELP = (
+    "How open ports are named: ours (fast: an nmap port scan, then our own fingerprints), "
+    "nmap (nmap -sV, slow), or both (ours, then -sV on the ports ours left unknown)."
+)
+
+
+def discovery_options(
+    version_detection: str, profiles_dir: Path | None, *, services: bool = True
+) -> DiscoveryOptions:
+    """Discovery options of the CLI; the fingerprint rules come from the profiles directory
+    when it has its own (profiles/data/fingerprints.yaml)."""
+    from probe.discovery import VERSION_DETECTION
+
+    if version_detection not in VERSION_DETECTION:
+        raise ScopeError(
+            f"--version-detection {version_detection!r}: choose {', '.join(VERSION_DETECTION)}"
+        )
+    opts = DiscoveryOptions(services=services, version_detection=version_detection)
+    rules = (profiles_dir or DEFAULT_PROFILES) / "data" / "fingerprints.yaml"
+    if rules.is_file():
+        opts.fingerprint.rules_file = rules
+    return opts
+
+
 def model_of(dev: Device) -> str:
     return dev.identifier("model") or dev.ssdp.get("modelName", "")
 
@@ -119,9 +143,10 @@ async def _run_with_bar(scope: Scope, ports: list[int], opts: DiscoveryOptions) 
 
 
 def _plain_progress(ev: DiscoveryEvent) -> None:
-    if ev.phase == "nmap" and ev.done:
-        print(f"nmap {ev.done}/{ev.total} {ev.detail}", file=sys.stderr, flush=True)
-    elif ev.phase != "nmap" and ev.done == ev.total:
+    per_host = ("nmap", "fingerprint")
+    if ev.phase in per_host and ev.done:
+        print(f"{ev.phase} {ev.done}/{ev.total} {ev.detail}", file=sys.stderr, flush=True)
+    elif ev.phase not in per_host and ev.done == ev.total:
         print(f"{ev.phase} done", file=sys.stderr, flush=True)
 
 
@@ -148,6 +173,9 @@ def discover_command(
     allow_public: Annotated[
         bool, typer.Option("--allow-public", help="Allow globally routable networks.")
     ] = False,
+    version_detection: Annotated[
+        str, typer.Option("--version-detection", help=VERSION_DETECTION_HELP)
+    ] = "ours",
 ) -> None:
     """Find the devices in scope (ARP, mDNS, SSDP, nmap) and print the inventory."""
     try:
@@ -156,6 +184,7 @@ def discover_command(
         if any(not 0 < p < 65536 for p in extra):
             raise ScopeError(f"--ports: {ports!r} has a port outside 1-65535")
         scan_ports = sorted(set(extra) | set(profile_ports(profiles)))
+        opts = discovery_options(version_detection, profiles, services=not no_services)
     except (ScopeError, LabError, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -163,7 +192,6 @@ def discover_command(
         print(f"error: --ports: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from exc
 
-    opts = DiscoveryOptions(services=not no_services)
     opts.nmap.top_ports = max(0, top_ports)
     tty = sys.stderr.isatty() and not as_json
     try:
