@@ -110,6 +110,7 @@ class LoginGuard:
     latencies_s: list[float] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _last: float = 0.0
+    _slow: int = 0  # slow answers in a row (a slowdown counts once it is confirmed)
 
     @property
     def remaining(self) -> int:
@@ -145,12 +146,16 @@ class LoginGuard:
                 self.signs_after_failure.append(sign)
             if self.failures > 0 or accepted is None:
                 self.locked_out = sign
-        # A sudden slowdown after failures: more than 5x the first answer and over 1 s.
-        if (
+        # A sudden slowdown after failures: more than 5x the first answer and over 1 s, twice in
+        # a row (one slow answer is as likely our own load or a busy device: measured, a lone
+        # 1.1 s answer made access.no-lockout flap between scans of a device that never slows).
+        slow = (
             self.failures >= 2
             and len(self.latencies_s) >= 3
             and latency_s > max(1.0, 5 * self.latencies_s[0])
-        ):
+        )
+        self._slow = self._slow + 1 if slow else 0
+        if self._slow >= 2:
             msg = f"answer slowed from {self.latencies_s[0]:.2f}s to {latency_s:.2f}s"
             self.signs.append(msg)
             self.signs_after_failure.append(msg)

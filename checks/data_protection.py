@@ -403,6 +403,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
     """A login or data interface works in cleartext where TLS is expected."""
     examined: list[str] = []
     failed = False
+    undecided = False  # a port that could not be examined (already inconclusive)
     for svc in ctx.device.services:
         if svc.transport != "tcp":
             continue
@@ -413,6 +414,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             obs = await tls_observation(ctx.session, svc.port)
             examined.append(f"{svc.port}/{kind}: {'TLS' if obs.is_tls else obs.error}")
             if not obs.decided:
+                undecided = True
                 yield _undecided(ctx, svc, obs)
             elif not obs.is_tls and declared is not None and declared.tls:
                 failed = True
@@ -427,6 +429,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             try:
                 what, evidence = await _http_cleartext(ctx, svc)
             except TargetError as exc:
+                undecided = True
                 yield ctx.result(
                     Verdict.inconclusive,
                     f"HTTP port {svc.port} did not answer: {exc}",
@@ -462,7 +465,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
                 evidence={"service": svc.name, "product": svc.product},
             )
             continue
-    if not failed:
+    if not failed and not undecided:  # no claim about ports that were not examined
         yield ctx.result(
             Verdict.passed,
             "no login or data interface in cleartext",
