@@ -5,11 +5,13 @@ ProtocolError or ScopeError, never another exception, and what is kept is capped
 
 from __future__ import annotations
 
+import time
 import xml.sax.saxutils as su
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from probe.discovery.fingerprint import GREETING, Answer, first_line, identify, load_rules
 from probe.discovery.mdns import (
     MAX_KEY_LEN,
     MAX_TXT_ENTRIES,
@@ -216,3 +218,31 @@ def test_description_dtd_refused_in_any_encoding() -> None:
         assert "DTD" in str(exc)
     else:
         raise AssertionError(f"a DTD was accepted: {desc}")
+
+
+# --- our own fingerprints (probe/discovery/fingerprint.py) --------------------------------------
+
+_RULES = load_rules()
+_PROBES = [GREETING, *(p.id for p in _RULES.probes)]
+_answer_bytes = st.one_of(
+    st.binary(max_size=4096),
+    st.sampled_from(
+        [b"HTTP/1.1 200 OK\r\nServer: " + b"A/" * 2000 + b"\r\n\r\n", b"SSH-2.0-" + b"-" * 4000,
+         b"220 " + b"(" * 4000, b"\xff\xfb\x01" * 1000, b"RTSP/1.0 200 OK\r\nServer:\r\n\r\n"]
+    ),
+    st.lists(st.sampled_from([b"HTTP/1.", b"Server: ", b"SSH-", b"220 ", b"\r\n", b"/", b" ",
+                              b"login: ", b"\xff\xfd\x18", b"MQTT", b"\x20\x02\x00\x00"]),
+             max_size=60).map(b"".join),
+)  # fmt: skip
+
+
+@FUZZ
+@given(st.sampled_from(_PROBES), _answer_bytes, st.booleans(), st.integers(1, 65535))
+def test_fingerprint_identify_any_answer(probe: str, data: bytes, tls: bool, port: int) -> None:
+    start = time.monotonic()
+    match = identify(_RULES, Answer(probe=probe, data=data, tls=tls), port)
+    assert time.monotonic() - start < 1.0, "a rule backtracks on hostile input"
+    if match is not None:
+        for text in (match.product, match.version, match.banner):
+            assert len(text) <= MAX_BANNER and text.isprintable()
+    assert first_line(data).isprintable()

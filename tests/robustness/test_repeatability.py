@@ -1,10 +1,10 @@
 """Repeatability: five scans of the same bench give identical verdicts (no flapping).
 
-Scan 1 is `full_run` (a real `probe scan --lab`). A scan takes ~40 s, mostly nmap -sV, so scans
-2-5 run the runner with a cached discovery (the real inventory of scan 1, as `discover_fn`): the
-checks, where flapping would come from, run five times for real against the bench. Scans start
-`SCAN_SPACING_S` apart: the lab forgets failed logins after its window (fail2ban's findtime), and
-scans closer than that would add up failures on the ban/lockout models as on a real device.
+Scan 1 is `full_run` (a real `probe scan --lab`, in a subprocess); scans 2-5 are full scans too
+(discovery included: ~5 s since discovery fingerprints services itself), run in this process.
+They start their checks `SCAN_SPACING_S` apart: the lab forgets failed logins after its window
+(fail2ban's findtime), and scans closer than that would add up failures on the ban/lockout models
+as they would on a real device (nightly runs are hours apart).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from probe.discovery import lab_scope
 from probe.model import ScanRun
 from probe.runner import Progress, scan
-from tests.robustness.cached_scan import cached_discovery
 from tests.robustness.conftest import PROFILES, FullRun, LabClock, lab_options
 from tests.robustness.credentials import refused_right_logins
 
@@ -34,10 +33,16 @@ def verdicts(run: ScanRun) -> dict[tuple[str, str, int | None], tuple[str, ...]]
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
+def services(run: ScanRun) -> dict[str, list[tuple[int, str, bool]]]:
+    """What discovery found: each device's ports, service names and TLS flags."""
+    return {d.key: sorted((s.port, s.name, s.tls) for s in d.services) for d in run.devices}
+
+
 def test_five_scans_give_identical_verdicts(full_run: FullRun, lab_clock: LabClock) -> None:
     bench = full_run.bench
     first = verdicts(full_run.run)
     first_devices = {k: s.verdict for k, s in full_run.run.scores.items()}
+    first_services = services(full_run.run)
     flaps: list[str] = []
 
     def mark(ev: Progress) -> None:
@@ -52,7 +57,6 @@ def test_five_scans_give_identical_verdicts(full_run: FullRun, lab_clock: LabClo
                 lab_options(bench),
                 profiles_dir=PROFILES,
                 progress=mark,
-                discover_fn=cached_discovery(full_run.run.devices),
             )
         )
         got = verdicts(run)
@@ -61,6 +65,8 @@ def test_five_scans_give_identical_verdicts(full_run: FullRun, lab_clock: LabClo
                 titles = [r.title for r in run.results if (r.device, r.check_id, r.target.port)
                           == key]  # fmt: skip
                 flaps.append(f"scan {n}: {key}: {first.get(key)} -> {got.get(key)} {titles}")
+        if services(run) != first_services:
+            flaps.append(f"scan {n}: discovery differs: {services(run)} vs {first_services}")
         for dev, score in run.scores.items():
             if first_devices.get(dev) != score.verdict:
                 flaps.append(f"scan {n}: device {dev}: {first_devices.get(dev)} -> {score.verdict}")
