@@ -125,6 +125,10 @@ def _scan_blocking(
     network = ServerNetworkConfiguration(
         tls_server_name_indication=ip, network_timeout=network_timeout_s, network_max_retries=1
     )
+    # sslyze tries every suite of every version on its own connection (~530 handshakes a port).
+    # A version the server refuses outright with every suite offered at once needs none of them.
+    refused = _refused_versions(location, network)
+    commands -= set(refused)
     request = ServerScanRequest(
         server_location=location, network_configuration=network, scan_commands=commands
     )
@@ -137,6 +141,7 @@ def _scan_blocking(
             trace = result.connectivity_error_trace
             obs.error = str(trace).strip().splitlines()[-1] if trace else "no TLS connectivity"
             break
+        result = _with_refused(result, refused)
         attempts = result.scan_result
         for field_name, version in _SUITE_COMMANDS.items():
             attempt = getattr(attempts, field_name)
@@ -163,6 +168,83 @@ def _scan_blocking(
                 obs.mozilla_intermediate = {"incomplete": str(exc)}
     obs.duration_s = time.monotonic() - start
     return obs
+
+
+# Versions whose suites the pre-check may spare (sslyze's legacy OpenSSL offers all of their
+# suites in one ClientHello). TLS 1.2 and 1.3 are always enumerated.
+_PRECHECKED = ("ssl_2_0_cipher_suites", "ssl_3_0_cipher_suites", "tls_1_0_cipher_suites",
+               "tls_1_1_cipher_suites")  # fmt: skip
+
+
+def _refused_versions(location: Any, network: Any) -> dict[Any, Any]:
+    """ScanCommand -> TlsVersionEnum of the old versions the server refuses outright.
+
+    One handshake per version, offering every suite the legacy OpenSSL has. Only a handshake the
+    server rejects (an alert, a reset or a close after the ClientHello: what sslyze itself counts
+    as a rejected suite) spares the enumeration; a timeout or anything odd leaves it to sslyze.
+    """
+    from sslyze import ScanCommand
+    from sslyze.connection_helpers.tls_connection import SslConnection
+    from sslyze.errors import ServerRejectedTlsHandshake
+    from sslyze.server_connectivity import TlsVersionEnum
+
+    out: dict[Any, Any] = {}
+    for name in _PRECHECKED:
+        command = ScanCommand(name)
+        version = TlsVersionEnum[name.removesuffix("_cipher_suites").upper()]
+        try:
+            conn = SslConnection(
+                server_location=location,
+                network_configuration=network,
+                tls_version=version,
+                should_ignore_client_auth=True,
+                should_use_legacy_openssl=True,
+            )
+            conn.ssl_client.set_cipher_list("ALL:COMPLEMENTOFALL")
+        except Exception:
+            continue
+        try:
+            conn.connect(should_retry_connection=False)
+        except ServerRejectedTlsHandshake:
+            out[command] = version
+        except Exception:
+            pass  # accepted or undecided: sslyze enumerates this version
+        finally:
+            conn.close()
+    return out
+
+
+def _with_refused(result: Any, refused: dict[Any, Any]) -> Any:
+    """The scan result with a completed, all-rejected attempt for each pre-checked version, as
+    sslyze's enumeration would have found it (the Mozilla checker needs every attempt)."""
+    if not refused:
+        return result
+    import dataclasses
+
+    from sslyze.plugins.openssl_cipher_suites._test_cipher_suite import CipherSuiteRejectedByServer
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+    from sslyze.plugins.openssl_cipher_suites.implementation import CipherSuitesScanResult
+    from sslyze.scanner.models import CipherSuitesScanAttempt
+    from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
+
+    changes = {}
+    for command, version in refused.items():
+        suites = CipherSuitesRepository.get_all_cipher_suites(version)
+        changes[command.value] = CipherSuitesScanAttempt(
+            status=ScanCommandAttemptStatusEnum.COMPLETED,
+            error_reason=None,
+            error_trace=None,
+            result=CipherSuitesScanResult(
+                tls_version_used=version,
+                accepted_cipher_suites=[],
+                rejected_cipher_suites=[
+                    CipherSuiteRejectedByServer(cipher_suite=s, error_message="version refused")
+                    for s in sorted(suites, key=lambda s: s.name)
+                ],
+            ),
+        )
+    attempts = dataclasses.replace(result.scan_result, **changes)
+    return dataclasses.replace(result, scan_result=attempts)
 
 
 async def deep_scan(
