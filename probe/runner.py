@@ -358,6 +358,17 @@ async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> 
     return await discover(scope, ports=ports or ())
 
 
+def _deep_workers() -> contextlib.AbstractAsyncContextManager[object]:
+    """Long-lived sslyze workers for the check phase (TLS tier 2 imports sslyze once per worker
+    instead of once per TLS port); they end with the phase, also when it is cancelled."""
+    try:
+        from checks.clients.tls_deep import worker_pool
+        from checks.data_protection import DEEP_SCANS_AT_ONCE
+    except ImportError:
+        return contextlib.nullcontext()
+    return worker_pool(DEEP_SCANS_AT_ONCE)
+
+
 def load_catalogue() -> tuple[dict[str, CheckSpec], list[str]]:
     """The registered checks, and the check modules that do not exist (yet).
 
@@ -457,7 +468,7 @@ async def scan(
         device_specs = [s for s in specs if not s.bench]
         bench_specs = [s for s in specs if s.bench]
         t0 = time.monotonic()
-        async with asyncio.TaskGroup() as tg:
+        async with _deep_workers(), asyncio.TaskGroup() as tg:
             for session in ctx.sessions:
                 tg.create_task(_device_checks(ctx, session, device_specs))
         run.timings_s["checks"] = round(time.monotonic() - t0, 3)

@@ -12,10 +12,13 @@ Mozilla's intermediate profile is judged offline by sslyze's checker on the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import sys
 import time
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -260,10 +263,14 @@ async def deep_scan(
 
     A child rather than a thread: a deadline can then really stop sslyze (a thread cannot be
     stopped, and the event loop's shutdown would wait for it), and a crash in nassl's C code ends
-    the child, not the scan.
+    the child, not the scan. Inside `worker_pool()` the child is a long-lived worker of the pool
+    (sslyze imported once), otherwise a one-shot child.
     """
     start = time.monotonic()
     args = [ip, str(port), str(connections), str(network_timeout_s), "1" if mozilla else "0"]
+    pool = _POOL.get()
+    if pool is not None and not pool.closed:
+        return await pool.scan(args, deadline_s)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -302,8 +309,144 @@ async def deep_scan(
         )
 
 
+class WorkerPool:
+    """Long-lived sslyze children, one scan at a time each: importing sslyze and nassl costs
+    ~0.3 s of CPU per child, which one child per TLS port paid again and again (measured: 37 TLS
+    ports on a 50-device bench, ~11 s of CPU on a 2-core machine). A worker that runs past a
+    deadline, or dies, is killed and replaced on demand; `close()` ends them all."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.closed = False
+        self._idle: list[asyncio.subprocess.Process] = []
+        self._all: set[asyncio.subprocess.Process] = set()
+        self._slots = asyncio.Semaphore(self.size)
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "checks.clients.tls_deep",
+            "--serve",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,  # sslyze's chatter; errors come back as JSON
+        )
+        self._all.add(proc)
+        return proc
+
+    async def _kill(self, proc: asyncio.subprocess.Process) -> None:
+        self._all.discard(proc)
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+    async def scan(self, args: list[str], deadline_s: float) -> DeepObservation:
+        ip, port = args[0], int(args[1])
+        start = time.monotonic()
+        async with self._slots:
+            proc = self._idle.pop() if self._idle else await self._spawn()
+            try:
+                async with asyncio.timeout(deadline_s):
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write((json.dumps(args) + "\n").encode())
+                    await proc.stdin.drain()
+                    line = await proc.stdout.readline()
+            except TimeoutError:
+                await self._kill(proc)
+                return DeepObservation(
+                    ip=ip,
+                    port=port,
+                    error=f"sslyze did not finish within {deadline_s:g} s",
+                    duration_s=time.monotonic() - start,
+                )
+            except (asyncio.CancelledError, ConnectionError, OSError):
+                await self._kill(proc)
+                raise
+            try:
+                obs = DeepObservation(**json.loads(line.decode()))
+            except (ValueError, TypeError):
+                await self._kill(proc)
+                return DeepObservation(
+                    ip=ip,
+                    port=port,
+                    error=f"sslyze worker failed (exit {proc.returncode})",
+                    duration_s=time.monotonic() - start,
+                )
+            if self.closed:
+                await self._kill(proc)
+            else:
+                self._idle.append(proc)
+            return obs
+
+    async def close(self) -> None:
+        self.closed = True
+        for proc in list(self._all):
+            if proc.stdin is not None and proc.returncode is None:
+                proc.stdin.close()  # a worker ends at end of input
+        for proc in list(self._all):
+            try:
+                async with asyncio.timeout(2):
+                    await proc.wait()
+            except TimeoutError:
+                pass
+            await self._kill(proc)
+        self._idle.clear()
+
+
+_POOL: contextvars.ContextVar[WorkerPool | None] = contextvars.ContextVar(
+    "tls_deep_pool", default=None
+)
+
+
+@contextlib.asynccontextmanager
+async def worker_pool(size: int) -> AsyncIterator[WorkerPool]:
+    """While the block runs, `deep_scan` in this context (and the tasks it starts) uses a pool
+    of at most `size` long-lived sslyze workers; they end with the block."""
+    pool = WorkerPool(size)
+    token = _POOL.set(pool)
+    try:
+        yield pool
+    finally:
+        _POOL.reset(token)
+        await asyncio.shield(pool.close())
+
+
+def _run_one(argv: list[str]) -> DeepObservation:
+    ip, port, connections, timeout_s, mozilla = argv
+    try:
+        return _scan_blocking(
+            ip,
+            int(port),
+            connections=int(connections),
+            network_timeout_s=int(timeout_s),
+            mozilla=mozilla == "1",
+        )
+    except Exception as exc:  # sslyze/nassl internals: report, never hide the tier-1 results
+        return DeepObservation(ip=ip, port=int(port), error=f"sslyze failed: {exc!r}"[:300])
+
+
+def serve() -> int:
+    """The pool's worker: one JSON argument list a line in, one observation a line out."""
+    warnings.simplefilter("ignore")
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but our answers may reach the parent's pipe
+    for line in sys.stdin:
+        try:
+            argv = [str(a) for a in json.loads(line)]
+            obs = _run_one(argv)
+        except (ValueError, TypeError) as exc:
+            obs = DeepObservation(ip="", port=0, error=f"bad request: {exc}"[:200])
+        out.write(json.dumps(asdict(obs)) + "\n")
+        out.flush()
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """The child: `python -m checks.clients.tls_deep IP PORT CONNECTIONS TIMEOUT_S MOZILLA`."""
+    """The child: `python -m checks.clients.tls_deep IP PORT CONNECTIONS TIMEOUT_S MOZILLA`,
+    or `--serve` (a pool worker)."""
+    if argv == ["--serve"]:
+        return serve()
     ip, port, connections, timeout_s, mozilla = argv
     warnings.simplefilter("ignore")  # sslyze's trust store has a root cryptography warns about
     try:

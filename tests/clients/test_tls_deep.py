@@ -48,3 +48,23 @@ async def test_deep_scan_is_killed_at_its_deadline(weak_and_silent: dict[str, in
     assert time.monotonic() - start < 3
     assert not obs.ok
     assert "did not finish within 1.5 s" in obs.error
+
+
+async def test_worker_pool_reuses_its_workers_and_ends_them(
+    weak_and_silent: dict[str, int],
+) -> None:
+    from checks.clients.tls_deep import worker_pool
+
+    async with worker_pool(1) as pool:
+        first = await deep_scan("127.0.0.1", weak_and_silent["weak"], deadline_s=60)
+        (worker,) = pool._all
+        second = await deep_scan("127.0.0.1", weak_and_silent["weak"], deadline_s=60)
+        assert pool._all == {worker}  # the same child served both scans
+        assert first.ok and second.ok and first.versions == second.versions
+        # A worker past its deadline is killed and replaced on the next scan.
+        late = await deep_scan("127.0.0.1", weak_and_silent["silent"], deadline_s=1.5)
+        assert not late.ok and "did not finish within 1.5 s" in late.error
+        assert worker.returncode is not None and pool._all == set()  # the same, killed
+        assert (await deep_scan("127.0.0.1", weak_and_silent["weak"], deadline_s=60)).ok
+        (replacement,) = pool._all
+    assert replacement.returncode is not None and pool._all == set()
