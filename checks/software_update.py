@@ -13,6 +13,7 @@ profile's `update.firmware_sources`, each one of
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -495,8 +496,10 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
     files = {"file": ("lanprobe-check.txt", UPLOAD_NOTE, "text/plain")}
     from probe.errors import ProbeTimeout, ProtocolError, Unreachable
 
+    deadline_s = web.answer_deadline_s(ctx.timeouts)  # a body that trickles in ends too
     try:
         async with (
+            asyncio.timeout(deadline_s),
             httpx.AsyncClient(
                 verify=web.probe_ssl_context() if tls_on else False,
                 follow_redirects=False,
@@ -519,6 +522,8 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
                 truncated=len(body) > 4096,
                 elapsed_s=0.0,
             )
+    except TimeoutError as exc:
+        raise ProbeTimeout(f"POST {path}: not done within {deadline_s:g} s", target=target) from exc
     except httpx.TimeoutException as exc:
         raise ProbeTimeout(f"POST {path}: no answer in time", target=target) from exc
     except httpx.ConnectError as exc:
