@@ -76,6 +76,29 @@ class CheckMeta:
     references: tuple[str, ...] = ()
     title: str = ""
 
+    def result(
+        self,
+        check_id: str,
+        device: Device,
+        verdict: Verdict,
+        title: str,
+        target: Target | None,
+        evidence: dict[str, Any] | None,
+        severity: Severity | None,
+    ) -> Result:
+        """A result of this check on `device`, with the baseline's severity and references."""
+        return Result(
+            check_id=check_id,
+            device=device.key,
+            capability=self.capability,
+            verdict=verdict,
+            severity=severity or self.severity,
+            title=title,
+            target=target or Target(),
+            evidence=evidence or {},
+            references=list(self.references),
+        )
+
 
 @dataclass
 class DeviceBudget:
@@ -276,16 +299,8 @@ class CheckContext:
         evidence: dict[str, Any] | None = None,
         severity: Severity | None = None,
     ) -> Result:
-        return Result(
-            check_id=self.check_id,
-            device=self.device.key,
-            capability=self.meta.capability,
-            verdict=verdict,
-            severity=severity or self.meta.severity,
-            title=title,
-            target=target or Target(),
-            evidence=evidence or {},
-            references=list(self.meta.references),
+        return self.meta.result(
+            self.check_id, self.device, verdict, title, target, evidence, severity
         )
 
     def redact(self, secret: str) -> str:
@@ -313,14 +328,4 @@ class BenchContext:
         evidence: dict[str, Any] | None = None,
         severity: Severity | None = None,
     ) -> Result:
-        return Result(
-            check_id=self.check_id,
-            device=device.key,
-            capability=self.meta.capability,
-            verdict=verdict,
-            severity=severity or self.meta.severity,
-            title=title,
-            target=target or Target(),
-            evidence=evidence or {},
-            references=list(self.meta.references),
-        )
+        return self.meta.result(self.check_id, device, verdict, title, target, evidence, severity)
