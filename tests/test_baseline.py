@@ -12,32 +12,7 @@ from checks.registry import CHECK_MODULES, load_all
 from probe.baseline import DEFAULT_BASELINE, load_baseline
 from probe.errors import ProfileError
 from probe.model import Capability, Severity
-
-# DESIGN.md "Check ids": the stable catalogue.
-DESIGN_IDS = {
-    "identification.identifier",
-    "identification.duplicate-identifier",
-    "identification.shared-key",
-    "configuration.default-login",
-    "access.unexpected-port",
-    "access.unauthenticated-interface",
-    "access.anonymous-mqtt",
-    "access.cleartext-admin",
-    "access.no-lockout",
-    "data.tls-required",
-    "data.tls-protocol",
-    "data.tls-cipher",
-    "data.tls-certificate",
-    "update.transport",
-    "update.signature",
-    "update.currency",
-    "update.unauthenticated-upload",
-    "state.exposed-status",
-    "state.reporting",
-    "declarations.vulnerability-contact",
-    "declarations.support-period",
-    "declarations.foundational",
-}
+from tests.design_ids import DESIGN_CHECK_IDS
 
 
 def test_baseline_has_weights_capabilities_and_every_design_check() -> None:
@@ -50,7 +25,7 @@ def test_baseline_has_weights_capabilities_and_every_design_check() -> None:
         Severity.info: 0,
     }
     assert set(b.capabilities) == set(Capability)
-    assert set(b.checks) == DESIGN_IDS
+    assert set(b.checks) == DESIGN_CHECK_IDS
     assert list(b.capabilities[Capability.software_update].elements) == [
         f"SU-{i}" for i in range(1, 7)
     ]

@@ -22,33 +22,9 @@ from probe.diff import compare
 from probe.model import Capability, ScanRun, Verdict
 from probe.report.html import remediation_texts, render_html, write_html
 from probe.store import RunSummary, open_store
+from tests.design_ids import DESIGN_CHECK_IDS
 from tests.report.png import read_png
 from tests.report.runs import T0, device, make_run, result, sample_run
-
-CHECK_IDS = [  # docs/DESIGN.md: the stable check ids
-    "identification.identifier",
-    "identification.duplicate-identifier",
-    "identification.shared-key",
-    "configuration.default-login",
-    "access.unexpected-port",
-    "access.unauthenticated-interface",
-    "access.anonymous-mqtt",
-    "access.cleartext-admin",
-    "access.no-lockout",
-    "data.tls-required",
-    "data.tls-protocol",
-    "data.tls-cipher",
-    "data.tls-certificate",
-    "update.transport",
-    "update.signature",
-    "update.currency",
-    "update.unauthenticated-upload",
-    "state.exposed-status",
-    "state.reporting",
-    "declarations.vulnerability-contact",
-    "declarations.support-period",
-    "declarations.foundational",
-]
 
 
 def _nightly() -> tuple[ScanRun, list[RunSummary], ScanRun]:
@@ -111,7 +87,7 @@ def parse(html: str) -> _Collect:
 
 def test_every_check_id_has_remediation_text() -> None:
     texts = remediation_texts()
-    assert sorted(texts) == sorted(CHECK_IDS)
+    assert sorted(texts) == sorted(DESIGN_CHECK_IDS)
     assert all(len(t) > 60 for t in texts.values())
 
 
