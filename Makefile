@@ -45,6 +45,16 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
 	exit $$rc
 
+# Full-scan benchmark: 10 and 50 lab devices, lanprobe against nmap -sV + NSE on the same bench
+# (docs/performance.md). Bench bridges/subnets are overridable; BENCH_ARGS=--no-nmap skips nmap.
+BENCH_BRIDGE ?= plab9
+BENCH_SUBNET ?= 198.18.9.0/24
+BENCH_BIG_BRIDGE ?= plab9x
+BENCH_BIG_SUBNET ?= 198.18.90.0/24
+bench: setup
+	$(PY) scripts/bench.py --bridge $(BENCH_BRIDGE) --subnet $(BENCH_SUBNET) \
+		--big-bridge $(BENCH_BIG_BRIDGE) --big-subnet $(BENCH_BIG_SUBNET) $(BENCH_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check probe checks lab tests
 	$(VENV)/bin/ruff format --check probe checks lab tests
