@@ -233,6 +233,10 @@ class DeviceSession:
             )
         return self.guards[key]
 
+    def pending_observations(self) -> list[asyncio.Task[Any]]:
+        """Observations still running (their check was cancelled or ran out of time)."""
+        return [task for task in self._cache.values() if not task.done()]
+
     async def observe(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
         """Run `make` once per device and key; later callers (any check) get the same answer."""
         task = self._cache.get(key)

@@ -1,4 +1,4 @@
-"""Prompt cancellation of work that runs outside the event loop.
+"""Prompt cancellation of work that runs outside the event loop (threads, child processes).
 
 nmap runs in worker threads (python-nmap blocks until nmap exits), and a thread cannot be
 cancelled: a cancelled scan would wait for nmap's host timeout (a minute) before it could write
@@ -12,6 +12,7 @@ found by name elsewhere on the machine.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 POLL_S = 0.05
 
@@ -81,3 +83,23 @@ def reap_children(names: tuple[str, ...], *, limit_s: float = 30.0) -> Iterator[
         # Once more: the block may end before the helper's first look (a cancelled to_thread
         # job leaves its nmap running after the task is done).
         killed.extend(kill_children(names))
+
+
+async def spawn(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    """`asyncio.create_subprocess_exec` that cancellation cannot hang.
+
+    CPython 3.11: a task cancelled while its child process starts waits forever in
+    create_subprocess_exec (it closes the half-made transport and awaits pipes that never
+    connected; measured here: a scan cancelled mid-checks while an sslyze worker started never
+    exited). The start is shielded instead; cancelled, the new child is killed and reaped, then
+    the cancellation goes on.
+    """
+    start = asyncio.ensure_future(asyncio.create_subprocess_exec(*args, **kwargs))
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        proc = await start  # the start itself takes milliseconds
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+        raise

@@ -58,6 +58,27 @@ async def _scan_until_signal(coro_factory):  # type: ignore[no-untyped-def]
             loop.remove_signal_handler(sig)
 
 
+async def _leave_promptly(exit_code: int, grace_s: float = 3.0) -> None:
+    """After an interrupted scan (its run already written): cancel what is left of it and wait a
+    moment; if something still will not end (a library stuck in its own cleanup), exit now
+    rather than hang, since everything the run found is on disk."""
+    import asyncio
+    import os
+    import sys
+
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        _done, pending = await asyncio.wait(left, timeout=grace_s)
+        if pending:
+            typer.echo(f"{len(pending)} task(s) did not stop; exiting anyway", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_code)
+
+
 @app.command("scan")
 def scan_command(
     lab: _Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")] = False,
@@ -243,6 +264,8 @@ def scan_command(
         emit(run)
         if db:
             store(run)
+        if run.interrupted:
+            await _leave_promptly(EXIT_CANNOT_RUN)
         return run
 
     try:

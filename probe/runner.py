@@ -486,10 +486,31 @@ async def scan(
         if task is not None:
             task.uncancel()
     finally:
+        await _settle(ctx.sessions)
         if run.interrupted:
             _mark_not_run(run, ctx, specs)
         _finish(run, ctx, profiles)
     return run
+
+
+SETTLE_S = 10.0
+
+
+async def _settle(sessions: list[DeviceSession]) -> None:
+    """Cancel and wait for the shared observations still running (a check cut short leaves its
+    observation behind, shielded), so that nothing of this scan outlives it: left to the event
+    loop's shutdown, one cancelled while it starts a child process hangs there (CPython 3.11)."""
+    pending = [task for session in sessions for task in session.pending_observations()]
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return
+    try:
+        await asyncio.wait(pending, timeout=SETTLE_S)
+    except asyncio.CancelledError:  # a second Ctrl-C: the partial run is still returned
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
 
 
 def _mark_not_run(run: ScanRun, ctx: _Ctx, specs: list[CheckSpec]) -> None:

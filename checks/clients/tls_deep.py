@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from checks.clients.tls import broken_reason
+from probe.cancel import spawn
 
 # sslyze result field -> our version name
 _SUITE_COMMANDS = {
@@ -271,7 +272,7 @@ async def deep_scan(
     pool = _POOL.get()
     if pool is not None and not pool.closed:
         return await pool.scan(args, deadline_s)
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(  # not create_subprocess_exec: cancelled while starting, it can hang
         sys.executable,
         "-m",
         "checks.clients.tls_deep",
@@ -323,7 +324,7 @@ class WorkerPool:
         self._slots = asyncio.Semaphore(self.size)
 
     async def _spawn(self) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await spawn(  # not create_subprocess_exec: cancelled while starting, it can hang
             sys.executable,
             "-m",
             "checks.clients.tls_deep",
