@@ -10,6 +10,8 @@ history stays consistent and never offers an interrupted run as the baseline.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
 import threading
@@ -21,10 +23,11 @@ import pytest
 from lab.bench import BenchState
 from probe.cancel import children
 from probe.diff import load_baseline
+from probe.discovery import lab_scope
 from probe.model import ScanRun, Verdict
-from probe.runner import NOT_RUN, load_catalogue
+from probe.runner import NOT_RUN, Progress, load_catalogue, scan
 from probe.store import open_store
-from tests.robustness.conftest import PROBE, ROOT, HostileRun
+from tests.robustness.conftest import PROBE, PROFILES, ROOT, HostileRun, LabClock, lab_options
 
 pytestmark = pytest.mark.lab
 
@@ -122,6 +125,36 @@ def test_sigint_during_nmap(lab_bench: BenchState, tmp_path: Path) -> None:
         assert summary.run_id == run.run_id and summary.interrupted
         assert store.check_consistency() == []
         assert store.last() is None  # an interrupted run is never a baseline
+
+
+def test_cancelled_scan_leaves_nothing_running(lab_bench: BenchState, lab_clock: LabClock) -> None:
+    """Once a cancelled scan has returned its run, no task and no child process of it is left:
+    left to the event loop's shutdown, a task cancelled while it started an sslyze worker hung
+    `probe scan` forever (CPython 3.11), after run.json was written."""
+    lab_clock.wait_for_next_scan()  # this scan logs in too
+
+    def mark(ev: Progress) -> None:
+        if ev.kind == "discovered":
+            lab_clock.checks_started = time.monotonic()
+
+    async def main() -> tuple[ScanRun, int]:
+        task = asyncio.create_task(
+            scan(lab_scope(lab_bench.bridge), lab_options(lab_bench), profiles_dir=PROFILES,
+                 progress=mark)
+        )  # fmt: skip
+        while not lab_clock.checks_started or time.monotonic() - lab_clock.checks_started < 0.3:
+            assert not task.done()
+            await asyncio.sleep(0.02)
+        task.cancel()
+        run = await asyncio.wait_for(task, 15)
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return run, len(left)
+
+    run, left = asyncio.run(main())
+    assert run.interrupted
+    assert left == 0, f"{left} task(s) of the scan still running after it returned"
+    kids = children(("python", "python3", "python3.11", "nmap"), parent=os.getpid())
+    assert kids == [], f"child processes left: {kids}"
 
 
 def test_sigterm_mid_checks(hostile_run: HostileRun, robust_profiles: Path, tmp_path: Path) -> None:
