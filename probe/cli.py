@@ -33,6 +33,7 @@ app.command("discover")(discover_command)
 # Heavy imports stay inside the commands so that `probe --help` stays fast.
 from pathlib import Path as _Path  # noqa: E402
 from typing import Annotated as _Annotated  # noqa: E402
+from typing import Any  # noqa: E402
 
 _FORMATS = ("console", "json", "junit", "html")
 
@@ -312,7 +313,7 @@ def checks_command(
 
     catalogue, missing = load_catalogue()
     base = load_baseline()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cid in sorted(set(catalogue) | set(base.checks)):
         cdef = base.checks.get(cid)
         spec = catalogue.get(cid)
