@@ -8,16 +8,19 @@ leftovers by those names, so it also cleans up after a crash or a half-finished 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,6 +322,38 @@ def _wait_ready(state: BenchState, configs: list[dict[str, Any]], timeout_s: flo
                 f"see {state.state_dir / 'logs'}"
             )
         time.sleep(0.1)
+
+
+def restart(
+    bridge: str, name: str, edit: Callable[[dict[str, Any]], None], *, timeout_s: float = 30.0
+) -> LabDevice:
+    """Restart one device's process with its config changed by `edit` (e.g. a flaw switched
+    on), as a new firmware build would: same address, MAC and keys. Its mosquitto keeps running.
+    """
+    state = status(bridge)
+    if state is None:
+        raise LabError(f"no bench is up on {bridge}")
+    dev = next((d for d in state.devices if d.name == name), None)
+    if dev is None:
+        raise LabError(f"no device {name!r} on {bridge}")
+    cfg_file = state.state_dir / "configs" / f"{name}.json"
+    cfg = json.loads(cfg_file.read_text())
+    edit(cfg)
+    cfg_file.write_text(json.dumps(cfg))
+    pid = _read_pid(cfg["pid_file"])
+    if pid is not None and _ours(pid, state.state_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    Path(cfg["ready_file"]).unlink(missing_ok=True)
+    # The device process only: its mosquitto (cfg["mqtt"]) is still running.
+    _start_device(state, dev, {**cfg, "mqtt": None, "config_file": str(cfg_file)})
+    _wait_ready(dataclasses.replace(state, devices=[dev]), [cfg], timeout_s)
+    dev.pid = _read_pid(cfg["pid_file"])
+    _write_state(state)
+    return dev
 
 
 def status(bridge: str = "plab0") -> BenchState | None:

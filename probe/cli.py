@@ -32,8 +32,11 @@ app.command("discover")(discover_command)
 # --- scan, checks, profile (probe/runner.py, checks/, probe/profiles.py) ---------------------
 # Heavy imports stay inside the commands so that `probe --help` stays fast.
 from pathlib import Path as _Path  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 from typing import Annotated as _Annotated  # noqa: E402
-from typing import Any  # noqa: E402
+
+if TYPE_CHECKING:
+    from probe.diff import Diff
 
 _FORMATS = ("console", "json", "junit", "html")
 
@@ -111,8 +114,16 @@ def scan_command(
         ),
     ] = "fail",
     baseline_run: _Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="An earlier run.json, or 'last' (the newest complete run in the history): "
+            "print what changed; with --fail-on regression exit 1 on a regression.",
+        ),
+    ] = None,
+    waivers: _Annotated[
         _Path | None,
-        typer.Option("--baseline", help="An earlier run.json for --fail-on regression."),
+        typer.Option("--waivers", help="YAML of accepted known failures (with expiry dates)."),
     ] = None,
     reveal_secrets: _Annotated[
         bool, typer.Option("--reveal-secrets", help="Show found passwords in evidence.")
@@ -180,7 +191,9 @@ def scan_command(
         if fail_on not in ("fail", "regression", "never"):
             raise ScopeError(f"--fail-on {fail_on!r}: choose fail, regression or never")
         if fail_on == "regression" and baseline_run is None:
-            raise ScopeError("--fail-on regression needs --baseline RUN.json")
+            raise ScopeError("--fail-on regression needs --baseline RUN.json (or 'last')")
+        if waivers is not None and not waivers.is_file():
+            raise ScopeError(f"--waivers {waivers}: no such file")
         if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
             raise ScopeError("timeouts must be positive")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
@@ -215,7 +228,26 @@ def scan_command(
     async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
         return await discover(scope_, ports=ports or (), options=dopts)
 
-    def emit(run: ScanRun) -> None:
+    def changes(run: ScanRun) -> Diff | None:
+        """The diff against --baseline; a baseline that cannot be read is a usage error."""
+        if baseline_run is None or run.interrupted:
+            return None
+        from probe.diff import compare_to_baseline
+
+        try:
+            return compare_to_baseline(run, baseline_run, db=db, waivers=waivers)
+        except (ProbeError, OSError, ValueError) as exc:
+            raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
+
+    def trend() -> list[Any]:
+        if not db:
+            return []
+        from probe.store import open_store
+
+        with open_store(db) as history:
+            return list(history.runs(30, complete_only=True))
+
+    def emit(run: ScanRun, diff: Diff | None = None) -> None:
         out_dir = out
         if out_dir is None and any(f != "console" for f in formats):
             out_dir = _Path("reports") / run.run_id
@@ -228,9 +260,14 @@ def scan_command(
             if "html" in formats:
                 from probe.report.html import write_html
 
-                typer.echo(f"wrote {write_html(run, out_dir / 'report.html')}", err=True)
+                page = write_html(run, out_dir / "report.html", trend=trend(), diff=diff)
+                typer.echo(f"wrote {page}", err=True)
         if "console" in formats:
             print_summary(run, sys.stdout)
+        if diff is not None:
+            from probe.diff import render_text
+
+            typer.echo(render_text(diff))
 
     def store(run: ScanRun) -> None:
         # One transaction per run (probe/store.py): a kill half-way leaves the history as it was.
@@ -244,6 +281,8 @@ def scan_command(
             return
         flag = " (interrupted: never a baseline)" if run.interrupted else ""
         typer.echo(f"stored run {run.run_id} in {db}{flag}", err=True)
+
+    diff: Diff | None = None
 
     async def main() -> ScanRun:
         run = await _scan_until_signal(
@@ -262,9 +301,13 @@ def scan_command(
         )
         # Written before the loop shuts down: an interrupted scan may still wait there for
         # worker threads (nmap) to end, and its partial run must already be on disk.
-        emit(run)
-        if db:
-            store(run)
+        nonlocal diff
+        try:
+            diff = changes(run)
+        finally:
+            emit(run, diff)
+            if db:
+                store(run)  # after the diff, so that 'last' is the run before this one
         if run.interrupted:
             await _leave_promptly(EXIT_CANNOT_RUN)
         return run
@@ -287,15 +330,7 @@ def scan_command(
     if fail_on == "never":
         raise typer.Exit(EXIT_OK)
     if fail_on == "regression":
-        from probe.diff import compare
-
-        try:
-            old = ScanRun.read(baseline_run)  # type: ignore[arg-type]
-        except (ProbeError, OSError, ValueError) as exc:
-            typer.echo(f"error: --baseline: {exc}", err=True)
-            raise typer.Exit(EXIT_USAGE) from exc
-        diff = compare(old, run)
-        raise typer.Exit(EXIT_NONCONFORM if diff.regression else EXIT_OK)
+        raise typer.Exit(EXIT_NONCONFORM if diff is not None and diff.regression else EXIT_OK)
     bad_devices = [k for k, s in run.scores.items() if s.verdict == DeviceVerdict.does_not_conform]
     raise typer.Exit(EXIT_NONCONFORM if bad_devices else EXIT_OK)
 
