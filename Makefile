@@ -34,7 +34,7 @@ demo: setup
 	@# The bench comes down whatever happens: a failed `up`, a failed scan, Ctrl-C.
 	@rc=0; trap '$(PROBE) lab down --bridge $(DEMO_BRIDGE) >/dev/null 2>&1' INT TERM; \
 	$(PROBE) lab up --bridge $(DEMO_BRIDGE) --subnet $(DEMO_SUBNET) && { \
-		$(PROBE) scan --lab --bridge $(DEMO_BRIDGE) --out $(DEMO_OUT) --format console,json \
+		$(PROBE) scan --lab --bridge $(DEMO_BRIDGE) --out $(DEMO_OUT) --format console,json,junit,html \
 			--fail-on never || rc=$$?; \
 	} || rc=$$?; \
 	$(PROBE) lab down --bridge $(DEMO_BRIDGE); exit $$rc
