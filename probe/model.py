@@ -148,7 +148,7 @@ class Result(_Model):
 
 class CapabilityScore(_Model):
     score: float | None = None  # None when nothing weighted was decided
-    coverage: float = 0.0  # share of the capability's 8259A elements verified over the network
+    coverage: float = 0.0  # % of the capability's 8259A elements verified over the network
     passed: int = 0
     failed: int = 0
     inconclusive: int = 0
@@ -160,7 +160,7 @@ class DeviceScore(_Model):
     device: str
     verdict: DeviceVerdict
     score: float | None = None
-    coverage: float = 0.0
+    coverage: float = 0.0  # % of the baseline's elements verified over the network (0-100)
     capabilities: dict[str, float | None] = Field(default_factory=dict)
     details: dict[str, CapabilityScore] = Field(default_factory=dict)
     baseline_version: str = ""

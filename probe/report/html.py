@@ -116,7 +116,7 @@ def capability_chart(score: DeviceScore | None) -> CapabilityChart:
                 score=value,
                 width=track_w * (value or 0) / 100,
                 coverage=cov,
-                cov_width=track_w * cov,
+                cov_width=track_w * cov / 100,  # coverage is a percentage, like scores
                 tone=tone(value),
             )
         )
@@ -385,7 +385,7 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.0f}%"
+    env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0f}%"  # values are 0-100
     env.filters["num"] = lambda v: "-" if v is None else f"{v:.0f}"
     env.filters["px"] = lambda v: f"{v:.1f}"
     return env

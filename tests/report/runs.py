@@ -109,7 +109,7 @@ def score(dev: Device, results: list[Result]) -> DeviceScore:
         denom = w[Verdict.passed] + w[Verdict.fail] + w[Verdict.inconclusive]
         details[cap.value] = CapabilityScore(
             score=round(100 * w[Verdict.passed] / denom, 1) if denom else None,
-            coverage=0.5 if cap is not Capability.declarations else 0.0,
+            coverage=50.0 if cap is not Capability.declarations else 0.0,
             passed=sum(r.verdict is Verdict.passed for r in mine),
             failed=sum(r.verdict is Verdict.fail for r in mine),
             inconclusive=sum(r.verdict is Verdict.inconclusive for r in mine),
@@ -129,7 +129,7 @@ def score(dev: Device, results: list[Result]) -> DeviceScore:
         device=dev.key,
         verdict=verdict,
         score=round(sum(decided) / len(decided), 1) if decided else None,
-        coverage=0.6,
+        coverage=60.0,
         capabilities=caps,
         details=details,
         baseline_version="2020-05",

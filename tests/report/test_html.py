@@ -176,6 +176,16 @@ def test_capability_chart_geometry() -> None:
     assert len(bars) == len(decided)
     widths = {float(b.attrs["width"]) for b in bars}
     assert widths == {300 * cam_score.capabilities[c.value] / 100 for c in decided}  # type: ignore[operator]
+    # coverage is a percentage (0-100) like the score: its bar never outgrows the track
+    covs = [
+        float(n.attrs["width"])
+        for n in doc.nodes
+        if n.tag == "rect"
+        and "cov" in n.attrs.get("class", "").split()
+        and "dev-0" in str(n.parents)
+    ]
+    assert covs and all(0 <= w <= 300 for w in covs) and max(covs) == 150.0
+    assert re.search(r"\b\d{4,}%", render_html(run)) is None  # no "4800%"
 
 
 def test_device_without_profile_or_scores_still_renders() -> None:
