@@ -223,25 +223,35 @@ def _not_tls(ctx: CheckContext, svc: Service, obs: tls.TlsObservation) -> Result
     )
 
 
-def _no_tls(ctx: CheckContext) -> Result:
-    return ctx.result(Verdict.not_applicable, "no TLS service on the device")
+async def tls_to_judge(
+    ctx: CheckContext,
+) -> tuple[list[Result], list[tuple[Service, tls.TlsObservation]]]:
+    """The device's TLS ports to judge, and the results for the rest: no TLS service at all
+    (not_applicable), a port that gave no handshake to judge (inconclusive), or a port that
+    turned out not to speak TLS (not_applicable)."""
+    ports = await tls_ports(ctx.session)
+    if not ports:
+        return [ctx.result(Verdict.not_applicable, "no TLS service on the device")], []
+    early: list[Result] = []
+    judge: list[tuple[Service, tls.TlsObservation]] = []
+    for svc, obs in ports:
+        if not obs.decided:
+            early.append(_undecided(ctx, svc, obs))
+        elif not obs.is_tls:
+            early.append(_not_tls(ctx, svc, obs))
+        else:
+            judge.append((svc, obs))
+    return early, judge
 
 
 @check("data.tls-protocol", Capability.data_protection, cost=Cost(requests=12))
 async def tls_protocol(ctx: CheckContext) -> AsyncIterator[Result]:
     """TLS below 1.2 (or any SSL) is accepted."""
-    ports = await tls_ports(ctx.session)
-    if not ports:
-        yield _no_tls(ctx)
-        return
-    deep = await deep_scans(ctx.session)
+    early, ports = await tls_to_judge(ctx)
+    for res in early:
+        yield res
+    deep = await deep_scans(ctx.session) if ports else {}
     for svc, obs in ports:
-        if not obs.decided:
-            yield _undecided(ctx, svc, obs)
-            continue
-        if not obs.is_tls:
-            yield _not_tls(ctx, svc, obs)
-            continue
         d = deep.get(svc.port)
         old = protocol_problems(obs, d)
         evidence: dict[str, Any] = {"tier1": obs.evidence()}
@@ -279,18 +289,11 @@ async def tls_protocol(ctx: CheckContext) -> AsyncIterator[Result]:
 @check("data.tls-cipher", Capability.data_protection, cost=Cost(requests=200))
 async def tls_cipher(ctx: CheckContext) -> AsyncIterator[Result]:
     """Weak cipher suites (broken, or without forward secrecy) are accepted."""
-    ports = await tls_ports(ctx.session)
-    if not ports:
-        yield _no_tls(ctx)
-        return
-    deep = await deep_scans(ctx.session)
+    early, ports = await tls_to_judge(ctx)
+    for res in early:
+        yield res
+    deep = await deep_scans(ctx.session) if ports else {}
     for svc, obs in ports:
-        if not obs.decided:
-            yield _undecided(ctx, svc, obs)
-            continue
-        if not obs.is_tls:
-            yield _not_tls(ctx, svc, obs)
-            continue
         d = deep.get(svc.port)
         found = suite_problems(obs, d)
         evidence: dict[str, Any] = {"tier1": obs.evidence(), **found}
@@ -330,18 +333,11 @@ async def tls_cipher(ctx: CheckContext) -> AsyncIterator[Result]:
 @check("data.tls-certificate", Capability.data_protection, cost=Cost(requests=1))
 async def tls_certificate(ctx: CheckContext) -> AsyncIterator[Result]:
     """The certificate is expired, weak, SHA-1 signed, untrusted or for another name."""
-    ports = await tls_ports(ctx.session)
-    if not ports:
-        yield _no_tls(ctx)
-        return
+    early, ports = await tls_to_judge(ctx)
+    for res in early:
+        yield res
     cas, notes = trusted_cas(ctx.session)
     for svc, obs in ports:
-        if not obs.decided:
-            yield _undecided(ctx, svc, obs)
-            continue
-        if not obs.is_tls:
-            yield _not_tls(ctx, svc, obs)
-            continue
         problems = certificate_problems(ctx.session, obs)
         evidence: dict[str, Any] = {
             "certificate": obs.cert.evidence() if obs.cert else None,
