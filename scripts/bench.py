@@ -3,14 +3,15 @@
 
     sudo .venv/bin/python scripts/bench.py [--bridge plab9 --subnet 198.18.9.0/24]
         [--big-bridge plab9x --big-subnet 198.18.90.0/24] [--sizes 10,50] [--repeat 3]
-        [--no-nmap] [--nmap-host-timeout-s 300] [--nmap-wall-s 900]
+        [--cooldown-s 20] [--no-nmap] [--nmap-host-timeout-s 300] [--nmap-wall-s 900]
 
 For each size it builds a bench (the small sizes on --bridge, 50 and more on --big-bridge), then:
   * `probe discover --lab --json`: wall time of the whole command (median of --repeat);
-  * `probe scan --lab` (median of --repeat): wall time, its discovery and check phases (from
-    run.json), the peak RSS of the probe process itself (its VmHWM, sampled) and of the process
-    tree (probe + nmap + sslyze workers, summed, sampled), and ru_maxrss from wait4 (the largest
-    single process of the tree);
+  * `probe scan --lab` (median of --repeat, --cooldown-s apart so that one run's failed logins
+    leave the devices' lockout window before the next): wall time, its discovery and check
+    phases (from run.json), the peak RSS of the probe process itself (its VmHWM, sampled) and
+    of the process tree (probe + nmap + sslyze workers, RSS and PSS summed, sampled), and
+    ru_maxrss from wait4 (the largest single process of the tree);
   * the nmap baseline last (its logins must not disturb our runs; a model may ban the source):
     `nmap -n -sS -sV --script http-default-accounts,ssl-enum-ciphers,ssl-cert,mqtt-subscribe,
     telnet-brute -p <the ports the scan covers>` over the bench's addresses, bounded by
@@ -68,7 +69,7 @@ class Row:
     timings: list[dict[str, float]] = field(default_factory=list)
     devices_found: int = 0
     discover_timings: dict[str, float] = field(default_factory=dict)
-    verdicts: dict[str, int] = field(default_factory=dict)
+    verdicts: list[dict[str, int]] = field(default_factory=list)  # device verdicts, per scan
     nmap_s: float | None = None
     nmap_note: str = ""
     nmap_nobrute_s: float | None = None  # the same without telnet-brute (brute force dominates)
@@ -237,6 +238,11 @@ def measure(bridge: str, subnet: str, size: int, args: argparse.Namespace) -> Ro
                 row.discover_timings = found.get("timings_s", {})
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(args.repeat):
+                if i:
+                    # Failed logins of the last run must fall out of the devices' lockout window
+                    # (lab: 15 s, fail2ban's findtime); a 13 s scan right after another would
+                    # lock hubco-h1's tried accounts and read as inconclusive (measured).
+                    time.sleep(args.cooldown_s)
                 out = Path(tmp) / f"run{i}"
                 argv = ["scan", "--lab", "--bridge", bridge, "--out", str(out),
                         "--format", "json", "--fail-on", "never"]  # fmt: skip
@@ -247,9 +253,10 @@ def measure(bridge: str, subnet: str, size: int, args: argparse.Namespace) -> Ro
                     continue
                 run = json.loads((out / "run.json").read_text())
                 row.timings.append(run.get("timings_s", {}))
-                row.verdicts = {}
+                verdicts: dict[str, int] = {}
                 for score in run["scores"].values():
-                    row.verdicts[score["verdict"]] = row.verdicts.get(score["verdict"], 0) + 1
+                    verdicts[score["verdict"]] = verdicts.get(score["verdict"], 0) + 1
+                row.verdicts.append(verdicts)
         if args.nmap:
             row.nmap_s, row.nmap_note = nmap_baseline(
                 state, args.nmap_host_timeout_s, args.nmap_wall_s, NSE_SCRIPTS
@@ -303,7 +310,8 @@ def report(rows: list[Row], repeat: int) -> str:
         maxrss = max((m.maxrss_kb for m in r.scans), default=0) / 1024
         lines.append(
             f"- {r.size} devices: {r.devices_found} found by `probe discover` "
-            f"(phases: {r.discover_timings}); device verdicts {r.verdicts}; wait4 ru_maxrss "
+            f"(phases: {r.discover_timings}); device verdicts per scan {r.verdicts}; "
+            "wait4 ru_maxrss "
             f"(largest single process) {maxrss:.0f} MB"
         )
         lines.append(f"  - nmap + NSE: {r.nmap_note or 'not run'}")
@@ -322,6 +330,7 @@ def main() -> int:
     ap.add_argument("--big-subnet", default="198.18.90.0/24")
     ap.add_argument("--sizes", default="10,50")
     ap.add_argument("--repeat", type=int, default=3, help="scans per size (median), 1-5")
+    ap.add_argument("--cooldown-s", type=float, default=20.0, help="pause between scans")
     ap.add_argument("--no-nmap", dest="nmap", action="store_false")
     ap.add_argument("--nmap-host-timeout-s", type=int, default=300)
     ap.add_argument("--nmap-wall-s", type=float, default=900.0)
