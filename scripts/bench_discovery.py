@@ -6,8 +6,9 @@
 
 For each size it builds a bench, then measures:
   * lanprobe ARP + mDNS + SSDP (median of --repeat runs, services off), devices found;
-  * lanprobe nmap phase: one -sV per host in the bounded pool, over the ports the lab's
-    profiles name (top-ports 0, as `probe scan` passes them), and with --top-ports 100 added;
+  * lanprobe's service phase, the default (one nmap port scan, then our own fingerprinting)
+    and --version-detection nmap (one -sV per host in the bounded pool), over the ports the
+    lab's profiles name (top-ports 0), and with nmap's top 100 added (as `probe scan` does);
   * `nmap -n -sn <subnet>` and `nmap -n -sV -p <same ports> <device addresses>`, then the
     same with nmap's default intensity (7) as a naive user would run it.
 The bench is taken down at the end of each size. It is a script, not a timed test.
@@ -61,18 +62,25 @@ def measure(bridge: str, subnet: str, size: int, repeat: int, nmap_sv: bool) -> 
             f"{statistics.median(l2):.2f} | {found}/{size} | last run: {parts} |"
         )
 
-        for top in (0, 100):
-            opts = DiscoveryOptions()
+        for mode, top in (("ours", 0), ("ours", 100), ("nmap", 0), ("nmap", 100)):
+            opts = DiscoveryOptions(version_detection=mode)
             opts.nmap.top_ports = top
             t0 = time.perf_counter()
             inv = asyncio.run(discover(scope, ports=ports, options=opts))
             total = time.perf_counter() - t0
             n_svc = sum(len(d.services) for d in inv.devices)
+            nm = opts.nmap
+            how = (
+                "nmap port scan + our fingerprinting"
+                if mode == "ours"
+                else f"nmap -sV intensity {nm.version_intensity}, {nm.workers} workers"
+            )
+            fp = inv.timings_s.get("fingerprint")
             rows.append(
-                f"| {size} | lanprobe full (profile ports{' + top 100' if top else ''}, "
-                f"-sV intensity {opts.nmap.version_intensity}, {opts.nmap.workers} workers) | "
+                f"| {size} | lanprobe full (profile ports{' + top 100' if top else ''}, {how}) | "
                 f"{total:.2f} | {len(inv.devices)}/{size} | L2 {inv.timings_s['discovery']:.2f} s"
-                f" + nmap {inv.timings_s['nmap']:.2f} s; {n_svc} open ports |"
+                f" + nmap {inv.timings_s['nmap']:.2f} s"
+                f"{f' + fingerprint {fp:.2f} s' if fp is not None else ''}; {n_svc} open ports |"
             )
 
         excl = ["--exclude", state.host_ip]
