@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from lab.bench import BenchState
 from probe.discovery.fingerprint import (
     GREETING,
     RULES_FILE,
@@ -174,6 +175,21 @@ def test_telnet_commands_are_stripped_from_banners() -> None:
 def test_invalid_rules_are_refused(doc: dict[str, object], message: str) -> None:
     with pytest.raises(ProfileError, match=message):
         parse_rules(doc, "test.yaml")
+
+
+def test_cli_options_choose_the_mode_and_the_profiles_rules(tmp_path: Path) -> None:
+    from probe.discovery.cli import discovery_options
+    from probe.errors import ScopeError
+
+    with pytest.raises(ScopeError, match="choose ours, nmap, both"):
+        discovery_options("sV", None)
+    assert discovery_options("nmap", tmp_path).version_detection == "nmap"
+    assert discovery_options("ours", tmp_path).fingerprint.rules_file is None  # no data/ there
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "fingerprints.yaml").write_text(RULES_FILE.read_text())
+    opts = discovery_options("both", tmp_path, services=False)
+    assert opts.fingerprint.rules_file == tmp_path / "data" / "fingerprints.yaml"
+    assert not opts.services
 
 
 # --- real servers on 127.0.0.1 ------------------------------------------------------------------
@@ -386,19 +402,18 @@ async def test_fingerprint_hosts_fills_services_and_checks_scope() -> None:
 
 
 @pytest.mark.lab
-def test_every_lab_service_is_named_right(lab_bench: object) -> None:
+def test_every_lab_service_is_named_right(lab_bench: BenchState) -> None:
     from checks.context import service_kind
     from lab import models as lab_models
     from probe.discovery import lab_scope
     from tests.discovery.test_discovery_lab import expected_kinds
 
-    bench = lab_bench
-    services = {d.ip: [Service(port=p) for p in sorted(d.ports)] for d in bench.devices}  # type: ignore[attr-defined]
+    services = {d.ip: [Service(port=p) for p in sorted(d.ports)] for d in lab_bench.devices}
     start = time.monotonic()
-    _, notes = asyncio.run(fingerprint_hosts(lab_scope(bench.bridge), services))  # type: ignore[attr-defined]
+    _, notes = asyncio.run(fingerprint_hosts(lab_scope(lab_bench.bridge), services))
     took = time.monotonic() - start
     assert notes == []
-    for dev in bench.devices:  # type: ignore[attr-defined]
+    for dev in lab_bench.devices:
         model = lab_models.BY_ID[dev.model]
         for port, kind in expected_kinds(model).items():
             svc = next(s for s in services[dev.ip] if s.port == port)
