@@ -108,6 +108,11 @@ def test_up_twice_then_down_after_kill9_leaves_nothing() -> None:
 
 @pytest.mark.lab
 @pytest.mark.usefixtures("side")
+def _netns_pids(ns: str) -> list[str]:
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=5)
+    return out.stdout.split()
+
+
 def test_down_cleans_a_half_finished_up() -> None:
     # what a crash in the middle of `up` leaves: a bridge, a namespace with a veth, a process
     ns, veth = f"{SIDE_BRIDGE}-10", f"{SIDE_BRIDGE}-10"
@@ -118,6 +123,10 @@ def test_down_cleans_a_half_finished_up() -> None:
     ):
         subprocess.run(cmd, check=True, timeout=5)
     sleeper = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
+    # `ip netns exec` joins the namespace a moment after Popen returns: wait until it is in.
+    deadline = time.monotonic() + 5
+    while str(sleeper.pid) not in _netns_pids(ns) and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         with pytest.raises(bench.BenchExists):
             bench.up(SIDE_BRIDGE, SIDE_SUBNET)
