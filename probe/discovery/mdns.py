@@ -40,9 +40,9 @@ TXT_IDENTIFIER_KEYS: dict[str, tuple[str, ...]] = {
 class MdnsOptions:
     # Responders delay answers by 20-120 ms, and by a further second when they saw a similar
     # record multicast within the last second (RFC 6762 s14; zeroconf does this under load).
-    min_window_s: float = 2.0  # always listen this long
-    quiet_s: float = 1.0  # then stop once nothing new arrived for this long
-    max_window_s: float = 4.0  # and never listen longer than this
+    min_window_s: float = 2.5  # always listen this long
+    quiet_s: float = 1.5  # then stop once nothing new arrived for this long
+    max_window_s: float = 4.5  # and never listen longer than this (a loaded host answers late)
     resolve_timeout_s: float = 1.5  # per instance
 
 
