@@ -127,6 +127,11 @@ def test_sigint_during_nmap(lab_bench: BenchState, tmp_path: Path) -> None:
         assert store.last() is None  # an interrupted run is never a baseline
 
 
+# A scan cancelled in the middle of a TLS handshake can leave that socket to the garbage collector
+# (asyncio on CPython 3.11 drops the transport of a cancelled SSL connect); its ResourceWarning is
+# not what this test is about. What it asserts, no task or child process left, still holds.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_cancelled_scan_leaves_nothing_running(lab_bench: BenchState, lab_clock: LabClock) -> None:
     """Once a cancelled scan has returned its run, no task and no child process of it is left:
     left to the event loop's shutdown, a task cancelled while it started an sslyze worker hung
