@@ -333,11 +333,16 @@ def main() -> int:
     ap.add_argument("--cooldown-s", type=float, default=20.0, help="pause between scans")
     ap.add_argument("--no-nmap", dest="nmap", action="store_false")
     ap.add_argument("--nmap-host-timeout-s", type=int, default=300)
-    ap.add_argument("--nmap-wall-s", type=float, default=900.0)
+    ap.add_argument("--nmap-wall-s", type=float, default=900.0, help="per nmap run")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("the lab bench needs root", file=sys.stderr)
         return 2
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(143)  # unwinds: the bench comes down in measure()'s finally
+
+    signal.signal(signal.SIGTERM, stop)
     args.repeat = max(1, min(5, args.repeat))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if any(not 1 <= s <= 100 for s in sizes):
