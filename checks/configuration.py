@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.clients import ftp as ftp_client
-from checks.clients import http as http_client
-from checks.clients import mqtt as mqtt_client
-from checks.clients import ssh as ssh_client
-from checks.clients import telnet as telnet_client
-from checks.clients.login import LoginAttempt
-from checks.context import CheckContext, DeviceSession
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Service, Verdict
-from probe.profile_schema import HttpLogin
+from lanprobe.checks.clients import ftp as ftp_client
+from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import ssh as ssh_client
+from lanprobe.checks.clients import telnet as telnet_client
+from lanprobe.checks.clients.login import LoginAttempt
+from lanprobe.checks.context import CheckContext, DeviceSession
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Service, Verdict
+from lanprobe.profile_schema import HttpLogin
 
 LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
 # Services whose lockout access.no-lockout judges (MQTT brokers authenticate machines; a lockout

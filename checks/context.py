@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from probe.model import Capability, Device, Result, Service, Severity, Target, Verdict
-from probe.profile_schema import Profile
-from probe.scope import Scope
+from lanprobe.model import Capability, Device, Result, Service, Severity, Target, Verdict
+from lanprobe.profile_schema import Profile
+from lanprobe.scope import Scope
 
 T = TypeVar("T")
 

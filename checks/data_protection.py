@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-
-from checks.clients import http as web
-from checks.clients import tls
-from checks.clients.tls_deep import DeepObservation, deep_scan
-from checks.context import CheckContext, DeviceSession, service_kind
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Service, Verdict
+from lanprobe.checks.clients import http as web
+from lanprobe.checks.clients import tls
+from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
+from lanprobe.checks.context import CheckContext, DeviceSession, service_kind
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Service, Verdict
 
 TLS_KINDS = ("https", "mqtts", "tls")
 # Kinds known to be something else: no speculative TLS handshake on them.

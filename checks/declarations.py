@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from checks.clients import http as web
-from checks.clients import securitytxt
-from checks.context import CheckContext
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Verdict
-from probe.profile_schema import Foundational
+from lanprobe.checks.clients import http as web
+from lanprobe.checks.clients import securitytxt
+from lanprobe.checks.context import CheckContext
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Verdict
+from lanprobe.profile_schema import Foundational
 
 # NIST IR 8259's questions, as the profile's Foundational fields name them.
 QUESTIONS = {

@@ -41,20 +41,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from checks.clients import http as http_client
-from checks.clients import mqtt as mqtt_client
-from checks.clients import telnet as telnet_client
-from checks.configuration import (
+from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import telnet as telnet_client
+from lanprobe.checks.configuration import (
     LOCKOUT_KINDS,
     Campaign,
     campaign,
     guarded_attempt,
     wrong_password,
 )
-from checks.context import CheckContext
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Service, Severity, Verdict
+from lanprobe.checks.context import CheckContext
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Service, Severity, Verdict
 
 # Service kinds and nmap names of cleartext admin services.
 CLEARTEXT_ADMIN = frozenset(

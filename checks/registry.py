@@ -18,23 +18,23 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from probe.model import Capability, Result
+from lanprobe.model import Capability, Result
 
 if TYPE_CHECKING:
-    from checks.context import BenchContext, CheckContext
+    from lanprobe.checks.context import BenchContext, CheckContext
 
 CheckFn = Callable[["CheckContext"], AsyncIterator[Result]]
 BenchFn = Callable[["BenchContext"], AsyncIterator[Result]]
 
 # The modules that register checks, one per capability. Importing them fills the catalogue.
 CHECK_MODULES = (
-    "checks.identification",
-    "checks.configuration",
-    "checks.data_protection",
-    "checks.logical_access",
-    "checks.software_update",
-    "checks.state_awareness",
-    "checks.declarations",
+    "lanprobe.checks.identification",
+    "lanprobe.checks.configuration",
+    "lanprobe.checks.data_protection",
+    "lanprobe.checks.logical_access",
+    "lanprobe.checks.software_update",
+    "lanprobe.checks.state_awareness",
+    "lanprobe.checks.declarations",
 )
 
 

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-
-from checks.clients import http as web
-from checks.clients import manifest as mf
-from checks.clients.labauth import authorised_get
-from checks.context import CheckContext, DeviceSession
-from checks.data_protection import (
+from lanprobe.checks.clients import http as web
+from lanprobe.checks.clients import manifest as mf
+from lanprobe.checks.clients.labauth import authorised_get
+from lanprobe.checks.context import CheckContext, DeviceSession
+from lanprobe.checks.data_protection import (
     certificate_problems,
     deep_scans,
     protocol_problems,
@@ -33,9 +32,9 @@ from checks.data_protection import (
     suite_problems,
     tls_observation,
 )
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Target, Verdict
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Target, Verdict
 
 TXT_UPDATE_KEYS = ("update", "update_url", "updateurl", "manifest", "fwupdate")
 INSTALLED_FIELDS = ("installed", "current", "current_version", "running", "installed_version")
@@ -494,7 +493,7 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
     url = web.base_url(ctx.ip, port, tls_on) + path
     target = f"{ctx.ip}:{port}"
     files = {"file": ("lanprobe-check.txt", UPLOAD_NOTE, "text/plain")}
-    from probe.errors import ProbeTimeout, ProtocolError, Unreachable
+    from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 
     deadline_s = web.answer_deadline_s(ctx.timeouts)  # a body that trickles in ends too
     try:

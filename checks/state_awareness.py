@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from checks.clients import http as web
-from checks.clients.labauth import AuthorisedAnswer, authorised_get
-from checks.context import CheckContext
-from checks.registry import Cost, check
-from probe.errors import TargetError
-from probe.model import Capability, Result, Target, Verdict
+from lanprobe.checks.clients import http as web
+from lanprobe.checks.clients.labauth import AuthorisedAnswer, authorised_get
+from lanprobe.checks.context import CheckContext
+from lanprobe.checks.registry import Cost, check
+from lanprobe.errors import TargetError
+from lanprobe.model import Capability, Result, Target, Verdict
 
 PREVIEW_BYTES = 120
 

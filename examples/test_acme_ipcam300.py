@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.device_api import DeviceUnderTest
-from probe.model import ScanRun
+from lanprobe.device_api import DeviceUnderTest
+from lanprobe.model import ScanRun
 
 pytestmark = pytest.mark.model("acme-ipcam300")
 

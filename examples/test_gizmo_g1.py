@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from probe.device_api import DeviceUnderTest
+from lanprobe.device_api import DeviceUnderTest
 
 pytestmark = pytest.mark.model("gizmo-g1")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from probe.device_api import DeviceUnderTest
+from lanprobe.device_api import DeviceUnderTest
 
 pytestmark = pytest.mark.model("plugco-sp1")
 

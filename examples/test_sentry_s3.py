@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from probe.device_api import DeviceUnderTest, Login
+from lanprobe.device_api import DeviceUnderTest, Login
 
 pytestmark = pytest.mark.model("sentry-s3")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.device_api import DeviceUnderTest
+from lanprobe.device_api import DeviceUnderTest
 
 pytestmark = pytest.mark.model("therma-t1")
 

@@ -25,10 +25,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import models as lab_models
-from lab.netns import alive, ip, ip_batch, kill_all, link_exists, links, namespaces, pids_in
-from lab.provision import Provisioner, oui_mac
-from probe.errors import LabError, ScopeError
+from lanprobe.errors import LabError, ScopeError
+from lanprobe.lab import models as lab_models
+from lanprobe.lab.netns import (
+    alive,
+    ip,
+    ip_batch,
+    kill_all,
+    link_exists,
+    links,
+    namespaces,
+    pids_in,
+)
+from lanprobe.lab.provision import Provisioner, oui_mac
 
 STATE_ROOT = Path("/run/lanprobe/lab")
 LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
@@ -282,7 +291,7 @@ def _start_device(state: BenchState, dev: LabDevice, cfg: dict[str, Any]) -> Non
     with open(logs / f"{dev.name}.log", "ab") as out:
         subprocess.run(
             ["setsid", "-f", "ip", "netns", "exec", dev.netns,
-             sys.executable, "-m", "lab.device", cfg["config_file"]],
+             sys.executable, "-m", "lanprobe.lab.device", cfg["config_file"]],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True, timeout=10,
             cwd=REPO_ROOT, env=env,
         )  # fmt: skip

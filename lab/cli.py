@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import typer
+from lanprobe.errors import LabError, ProbeError, ScopeError
+from lanprobe.lab import bench
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from lab import bench
-from probe.errors import LabError, ProbeError, ScopeError
 
 lab_app = typer.Typer(
     help="Build, inspect and remove the virtual test bench.", no_args_is_help=True

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.services.common import Device, Guard
+from lanprobe.lab.services.common import Device, Guard
 
 
 async def run(cfg: dict[str, Any]) -> None:
@@ -27,44 +27,44 @@ async def run(cfg: dict[str, Any]) -> None:
     closers: list[Any] = []
 
     for http in model["http"]:
-        from lab.services.http import HttpService
+        from lanprobe.lab.services.http import HttpService
 
         ctx = None
         if http["tls"]:
-            from lab.services.tls import server_context
+            from lanprobe.lab.services.tls import server_context
 
             ctx = server_context(cfg["tls"][str(http["port"])])
         servers.append(await HttpService(dev, http, ctx).start())
     if model["telnet"]:
-        from lab.services.telnet import TelnetService
+        from lanprobe.lab.services.telnet import TelnetService
 
         servers.append(await TelnetService(dev, model["telnet"]).start())
     if model["debug_shell"]:
-        from lab.services.telnet import DebugShell
+        from lanprobe.lab.services.telnet import DebugShell
 
         servers.append(await DebugShell(dev, model["debug_shell"]).start())
     if model["ftp"]:
-        from lab.services.ftp import FtpService
+        from lanprobe.lab.services.ftp import FtpService
 
         servers.append(await FtpService(dev, model["ftp"]).start())
     if model["ssh"]:
-        from lab.services.ssh import start_ssh
+        from lanprobe.lab.services.ssh import start_ssh
 
         servers.append(await start_ssh(dev, model["ssh"], cfg["ssh_host_key"]))
     for port in model.get("stall_ports") or ():
-        from lab.services.stall import StallService
+        from lanprobe.lab.services.stall import StallService
 
         servers.append(await StallService(dev, port).start())
     if cfg["mqtt"]:
-        from lab.services.mqtt import publish_forever
+        from lanprobe.lab.services.mqtt import publish_forever
 
         background.append(asyncio.create_task(publish_forever(dev, cfg["mqtt"]["publish"])))
     if model["ssdp"]:
-        from lab.services.ssdp import start_ssdp
+        from lanprobe.lab.services.ssdp import start_ssdp
 
         closers.append(await start_ssdp(dev))
     if model["mdns"]:
-        from lab.services.mdns import MdnsAdvertiser
+        from lanprobe.lab.services.mdns import MdnsAdvertiser
 
         adv = MdnsAdvertiser(dev)
         background.append(asyncio.create_task(adv.start()))

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from probe.errors import LabError, ToolError
+from lanprobe.errors import LabError, ToolError
 
 NETNS_DIR = Path("/run/netns")
 

@@ -11,10 +11,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lab import certs
-from lab.keys import signing_key
-from lab.models import Model
-from probe.errors import LabError, ToolError
+from lanprobe.errors import LabError, ToolError
+from lanprobe.lab import certs
+from lanprobe.lab.keys import signing_key
+from lanprobe.lab.models import Model
 
 
 def oui_mac(oui: str, ip: str) -> str:

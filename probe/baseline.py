@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lanprobe.checks.context import CheckMeta
+from lanprobe.errors import ProfileError
+from lanprobe.model import Capability, Severity
+from lanprobe.paths import BASELINE_FILE
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from checks.context import CheckMeta
-from probe.errors import ProfileError
-from probe.model import Capability, Severity
-
-DEFAULT_BASELINE = Path(__file__).resolve().parent.parent / "profiles/baseline/nistir-8259a.yaml"
+DEFAULT_BASELINE = BASELINE_FILE
 
 
 class _Strict(BaseModel):
@@ -67,7 +67,7 @@ class Baseline(_Strict):
         for cid, cdef in self.checks.items():
             for code in [*cdef.elements, *cdef.verifies]:
                 if code not in known:
-                    raise ValueError(f"checks.{cid}: unknown element {code!r}")
+                    raise ValueError(f"lanprobe.checks.{cid}: unknown element {code!r}")
         return self
 
     def element_capability(self) -> dict[str, Capability]:
@@ -100,7 +100,7 @@ class Baseline(_Strict):
 
 def load_baseline(path: Path | None = None) -> Baseline:
     """Load and validate the baseline; errors read ``file:line: field: message``."""
-    from probe.profiles import load_yaml
+    from lanprobe.profiles import load_yaml
 
     path = Path(path or DEFAULT_BASELINE)
     doc = load_yaml(path)

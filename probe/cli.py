@@ -7,8 +7,7 @@
 from __future__ import annotations
 
 import typer
-
-from lab.cli import lab_app
+from lanprobe.lab.cli import lab_app
 
 EXIT_OK = 0
 EXIT_NONCONFORM = 1
@@ -24,7 +23,7 @@ app.add_typer(lab_app, name="lab")
 
 
 # --- discovery (probe/discovery) -------------------------------------------------------------
-from probe.discovery.cli import discover_command  # noqa: E402
+from lanprobe.discovery.cli import discover_command  # noqa: E402
 
 app.command("discover")(discover_command)
 
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 from typing import Annotated as _Annotated  # noqa: E402
 
 if TYPE_CHECKING:
-    from probe.diff import Diff
+    from lanprobe.diff import Diff
 
 _FORMATS = ("console", "json", "junit", "html")
 
@@ -173,15 +172,15 @@ def scan_command(
     import asyncio
     import sys
 
-    from checks.context import RunOptions, Timeouts
-    from probe.discovery import discover
-    from probe.discovery.cli import build_scope, discovery_options
-    from probe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
-    from probe.model import DeviceVerdict, ScanRun
-    from probe.profiles import load_profiles
-    from probe.report.console import ProgressPrinter, print_summary
-    from probe.report.json import write_json
-    from probe.runner import Limits, scan
+    from lanprobe.checks.context import RunOptions, Timeouts
+    from lanprobe.discovery import discover
+    from lanprobe.discovery.cli import build_scope, discovery_options
+    from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
+    from lanprobe.model import DeviceVerdict, ScanRun
+    from lanprobe.profiles import load_profiles
+    from lanprobe.report.console import ProgressPrinter, print_summary
+    from lanprobe.report.json import write_json
+    from lanprobe.runner import Limits, scan
 
     formats = [f.strip() for f in fmt.split(",") if f.strip()]
     try:
@@ -203,7 +202,7 @@ def scan_command(
             if not path.is_file():
                 raise ScopeError(f"--ca {path}: no such file")
         if lab:
-            from lab import bench
+            from lanprobe.lab import bench
 
             state = bench.status(bridge)
             if state is not None and state.ca_file:
@@ -232,7 +231,7 @@ def scan_command(
         """The diff against --baseline; a baseline that cannot be read is a usage error."""
         if baseline_run is None or run.interrupted:
             return None
-        from probe.diff import compare_to_baseline
+        from lanprobe.diff import compare_to_baseline
 
         try:
             return compare_to_baseline(run, baseline_run, db=db, waivers=waivers)
@@ -242,7 +241,7 @@ def scan_command(
     def trend() -> list[Any]:
         if not db:
             return []
-        from probe.store import open_store
+        from lanprobe.store import open_store
 
         with open_store(db) as history:
             return list(history.runs(30, complete_only=True))
@@ -254,24 +253,24 @@ def scan_command(
         if out_dir is not None:
             typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
             if "junit" in formats:
-                from probe.report.junit import write_junit
+                from lanprobe.report.junit import write_junit
 
                 typer.echo(f"wrote {write_junit(run, out_dir / 'junit.xml')}", err=True)
             if "html" in formats:
-                from probe.report.html import write_html
+                from lanprobe.report.html import write_html
 
                 page = write_html(run, out_dir / "report.html", trend=trend(), diff=diff)
                 typer.echo(f"wrote {page}", err=True)
         if "console" in formats:
             print_summary(run, sys.stdout)
         if diff is not None:
-            from probe.diff import render_text
+            from lanprobe.diff import render_text
 
             typer.echo(render_text(diff))
 
     def store(run: ScanRun) -> None:
         # One transaction per run (probe/store.py): a kill half-way leaves the history as it was.
-        from probe.store import open_store
+        from lanprobe.store import open_store
 
         try:
             with open_store(db) as history:
@@ -343,8 +342,8 @@ def checks_command(
     import json as _json
     import sys
 
-    from probe.baseline import load_baseline
-    from probe.runner import load_catalogue
+    from lanprobe.baseline import load_baseline
+    from lanprobe.runner import load_catalogue
 
     catalogue, missing = load_catalogue()
     base = load_baseline()
@@ -404,8 +403,8 @@ def profile_validate_command(
     ] = None,
 ) -> None:
     """Validate profiles; each error reads file:line: field: message. Exit 0 valid, 2 invalid."""
-    from probe.errors import ProfileError
-    from probe.profiles import ProfileIndex, load_profiles, validate_files
+    from lanprobe.errors import ProfileError
+    from lanprobe.profiles import ProfileIndex, load_profiles, validate_files
 
     paths = list(files or [])
     if not paths:
@@ -438,9 +437,9 @@ def profile_init_command(
     ] = "",
 ) -> None:
     """Write a starting profile from a known-good unit (ports, services, mDNS, TLS ports)."""
-    from probe.errors import ProbeError
-    from probe.model import ScanRun
-    from probe.profiles import profile_from_device
+    from lanprobe.errors import ProbeError
+    from lanprobe.model import ScanRun
+    from lanprobe.profiles import profile_from_device
 
     try:
         run = ScanRun.read(run_json)
@@ -471,7 +470,7 @@ def profile_schema_command(
     ] = None,
 ) -> None:
     """Print (or write) the JSON Schema of a profile file."""
-    from probe.profiles import json_schema
+    from lanprobe.profiles import json_schema
 
     text = json_schema()
     if out is None:
@@ -517,12 +516,12 @@ def report_command(
     ] = None,
 ) -> None:
     """Write reports (HTML, JUnit) from a run.json; the trend comes from the history."""
-    from probe.diff import compare, load_baseline, load_waivers
-    from probe.errors import ProbeError
-    from probe.model import ScanRun
-    from probe.report.html import write_html
-    from probe.report.junit import write_junit
-    from probe.store import default_db_path, open_store
+    from lanprobe.diff import compare, load_baseline, load_waivers
+    from lanprobe.errors import ProbeError
+    from lanprobe.model import ScanRun
+    from lanprobe.report.html import write_html
+    from lanprobe.report.junit import write_junit
+    from lanprobe.store import default_db_path, open_store
 
     formats = {f.strip() for f in fmt.split(",") if f.strip()}
     if not formats or formats - {"html", "junit"}:
@@ -568,10 +567,10 @@ def diff_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the diff as JSON")] = False,
 ) -> None:
     """Compare two runs; exit 1 on a regression (new failure, expired waiver, device gone)."""
-    from probe.diff import compare, load_waivers, render_text
-    from probe.errors import ProbeError
-    from probe.model import ScanRun
-    from probe.store import open_store
+    from lanprobe.diff import compare, load_waivers, render_text
+    from lanprobe.errors import ProbeError
+    from lanprobe.model import ScanRun
+    from lanprobe.store import open_store
 
     try:
         old_run, new_run = ScanRun.read(old), ScanRun.read(new)
@@ -602,9 +601,9 @@ def history_command(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Past runs with their verdict counts, oldest first."""
-    from probe.errors import ProbeError
-    from probe.model import ScanRun
-    from probe.store import open_store
+    from lanprobe.errors import ProbeError
+    from lanprobe.model import ScanRun
+    from lanprobe.store import open_store
 
     try:
         with open_store(db) as store:

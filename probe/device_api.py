@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import httpx
-
-from checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, service_kind
-from probe.errors import ProbeTimeout, ProtocolError, ScopeError, Unreachable
-from probe.model import (
+from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, service_kind
+from lanprobe.errors import ProbeTimeout, ProtocolError, ScopeError, Unreachable
+from lanprobe.model import (
     Capability,
     Device,
     DeviceScore,
@@ -41,8 +40,8 @@ from probe.model import (
     Severity,
     Verdict,
 )
-from probe.profile_schema import Credential, Profile
-from probe.scope import Scope
+from lanprobe.profile_schema import Credential, Profile
+from lanprobe.scope import Scope
 
 T = TypeVar("T")
 
@@ -344,7 +343,7 @@ class DeviceHttp:
 
 
 def _no_verify_context() -> Any:
-    from checks.clients.http import probe_ssl_context
+    from lanprobe.checks.clients.http import probe_ssl_context
 
     return probe_ssl_context()
 
@@ -530,7 +529,7 @@ class DeviceUnderTest:
         self, service: str, user: str, password: str, *, port: int | None = None
     ) -> Login:
         """One live login attempt (async form of `login`)."""
-        from checks import configuration as cfg
+        from lanprobe.checks import configuration as cfg
 
         svc = self._login_service(service, port)
         ctx = CheckContext(

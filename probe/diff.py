@@ -31,10 +31,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from lanprobe.errors import ProbeError
+from lanprobe.model import Device, DeviceVerdict, Result, ScanRun, Severity, Verdict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from probe.errors import ProbeError
-from probe.model import Device, DeviceVerdict, Result, ScanRun, Severity, Verdict
 
 # Worst first: the verdict a key gets when several results share it.
 _VERDICT_RANK = {
@@ -425,7 +424,7 @@ def load_baseline(spec: str, *, db: str | None = None, exclude: str | None = Non
         if not path.is_file():
             raise ProbeError(f"{spec}: no such baseline run.json")
         return ScanRun.read(path)
-    from probe.store import open_store
+    from lanprobe.store import open_store
 
     with open_store(db) as store:
         run = store.last(exclude=exclude)
@@ -448,7 +447,7 @@ def compare_to_baseline(
     History (for flapping) comes from `db`, or from the default store when it exists; a scan
     without a history still gets its diff, just no flapping flags.
     """
-    from probe.store import default_db_path, open_store
+    from lanprobe.store import default_db_path, open_store
 
     old = load_baseline(baseline, db=db, exclude=run.run_id)
     history: list[ScanRun] = []

@@ -218,7 +218,7 @@ class ScanRun(_Model):
         data = json.loads(text)
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            from probe.errors import ProbeError
+            from lanprobe.errors import ProbeError
 
             raise ProbeError(f"run.json schema_version {version!r} is not {SCHEMA_VERSION}")
         return cls.model_validate(data)

@@ -26,14 +26,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from lanprobe.errors import ProfileError
+from lanprobe.model import Device
+from lanprobe.profile_schema import Profile
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
-
-from probe.errors import ProfileError
-from probe.model import Device
-from probe.profile_schema import Profile
 
 GENERIC_ID = "generic"
 # Folders under the profiles directory that hold data, not profiles.
@@ -515,7 +514,7 @@ def profile_from_device(device: Device, *, run_id: str = "", profile_id: str = "
     OUI and firmware become the profile; a QA engineer then edits interfaces, credentials,
     update and declarations. Ports are strict, so a later unit exposing more is flagged.
     """
-    from checks.context import service_kind
+    from lanprobe.checks.context import service_kind
 
     model = device.identifier("model") or device.ssdp.get("modelName", "")
     # The maker's own name (mDNS/UPnP) beats the OUI owner (often the radio module's maker).

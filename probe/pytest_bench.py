@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from checks.context import RunOptions
-    from probe.device_api import DeviceUnderTest
-    from probe.model import ScanRun
-    from probe.profile_schema import Profile
-    from probe.profiles import ProfileSet
-    from probe.scope import Scope
+    from lanprobe.checks.context import RunOptions
+    from lanprobe.device_api import DeviceUnderTest
+    from lanprobe.model import ScanRun
+    from lanprobe.profile_schema import Profile
+    from lanprobe.profiles import ProfileSet
+    from lanprobe.scope import Scope
 
 NO_BENCH = (
     "no bench to test: give --probe-lab (bring up the lab bench), --probe-cidr CIDR "
@@ -153,7 +153,7 @@ class ProbeSession:
         return "read the run" if self.opts.run_file else f"scan the {self.opts.describe()}"
 
     def _obtain(self) -> ScanRun:
-        from probe.model import ScanRun
+        from lanprobe.model import ScanRun
 
         wi = self.worker_input or {}
         if wi.get(WORKER_ERROR_KEY):
@@ -175,7 +175,7 @@ class ProbeSession:
         return run
 
     def _write(self, run: ScanRun) -> None:
-        from probe.report.json import write_json
+        from lanprobe.report.json import write_json
 
         if self.opts.out is not None:
             out_dir = self.opts.out
@@ -187,10 +187,10 @@ class ProbeSession:
     # --- scanning ------------------------------------------------------------------------------
 
     def _scan(self) -> ScanRun:
-        from checks.context import RunOptions, Timeouts
-        from probe.device_api import run_sync
-        from probe.profiles import load_profiles
-        from probe.runner import scan
+        from lanprobe.checks.context import RunOptions, Timeouts
+        from lanprobe.device_api import run_sync
+        from lanprobe.profiles import load_profiles
+        from lanprobe.runner import scan
 
         opts = self.opts
         load_profiles(opts.profiles)  # a broken profile is an error before any traffic
@@ -203,7 +203,7 @@ class ProbeSession:
             if ca is not None:
                 trusted.insert(0, ca)
         else:
-            from probe.scope import Scope
+            from lanprobe.scope import Scope
 
             scope = Scope.build(opts.cidrs, opts.ifaces)
         self._scope = scope
@@ -228,8 +228,8 @@ class ProbeSession:
         return run
 
     def _bring_up(self) -> tuple[Scope, Path | None]:
-        from lab import bench
-        from probe.discovery import lab_scope
+        from lanprobe.discovery import lab_scope
+        from lanprobe.lab import bench
 
         opts = self.opts
         if bench.status(opts.bridge) is not None:
@@ -262,7 +262,7 @@ class ProbeSession:
         """Take down the bench this session made and remove its temporary run file."""
         try:
             if self.bench_made:
-                from lab import bench
+                from lanprobe.lab import bench
 
                 bridge, self.bench_made = self.bench_made, ""
                 bench.down(bridge)
@@ -281,8 +281,8 @@ class ProbeSession:
         """The scope live calls are held to: the scan's own, else the one the run records, else
         the run's device addresses; a run with none of these allows no live call at all."""
         if self._scope is None:
-            from probe.errors import ScopeError
-            from probe.scope import Scope
+            from lanprobe.errors import ScopeError
+            from lanprobe.scope import Scope
 
             run = self.get_run()
             info = run.scope
@@ -299,11 +299,11 @@ class ProbeSession:
     def _profile(self, profile_id: str) -> Profile:
         """The device's profile from --probe-profiles. Without a profiles directory (a run read
         elsewhere) a bare profile stands in; an invalid profile is an error, not a silent gap."""
-        from probe.profile_schema import Profile
+        from lanprobe.profile_schema import Profile
 
         if self._profile_set is None and self.opts.profiles.is_dir():
-            from probe.errors import ProfileError
-            from probe.profiles import load_profiles
+            from lanprobe.errors import ProfileError
+            from lanprobe.profiles import load_profiles
 
             try:
                 self._profile_set = load_profiles(self.opts.profiles)
@@ -313,7 +313,7 @@ class ProbeSession:
         return found or Profile(id=profile_id)
 
     def run_options(self) -> RunOptions:
-        from checks.context import RunOptions, Timeouts
+        from lanprobe.checks.context import RunOptions, Timeouts
 
         return RunOptions(
             timeouts=Timeouts(check_s=self.opts.check_timeout_s), profiles_dir=self.opts.profiles
@@ -321,7 +321,7 @@ class ProbeSession:
 
     def device(self, key: str) -> DeviceUnderTest:
         if key not in self._devices:
-            from probe.device_api import DeviceUnderTest
+            from lanprobe.device_api import DeviceUnderTest
 
             run = self.get_run()
             dev = run.device(key)

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from probe.device_api import target_label, worst_verdict
-from probe.model import Device, Result, ScanRun, Verdict
-from probe.pytest_bench import BenchUnavailable, ProbeSession
+from lanprobe.device_api import target_label, worst_verdict
+from lanprobe.model import Device, Result, ScanRun, Verdict
+from lanprobe.pytest_bench import BenchUnavailable, ProbeSession
 
 _EVIDENCE_CHARS = 4000
 
@@ -232,7 +231,7 @@ class ProfileFile(pytest.File):
     """A profile YAML named on the command line: the baseline items of the devices of that model."""
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        from probe.profiles import load_yaml
+        from lanprobe.profiles import load_yaml
 
         data = load_yaml(self.path).data
         profile_id = data.get("id") if isinstance(data, dict) else None
@@ -240,7 +239,7 @@ class ProfileFile(pytest.File):
             return
         probe: ProbeSession = self.config.stash[_session_key()]
         if not probe.opts.active:
-            from probe.pytest_bench import NO_BENCH
+            from lanprobe.pytest_bench import NO_BENCH
 
             pytest.skip(NO_BENCH)
         try:
@@ -259,6 +258,6 @@ class ProfileFile(pytest.File):
 
 
 def _session_key() -> Any:
-    from probe.pytest_plugin import SESSION_KEY
+    from lanprobe.pytest_plugin import SESSION_KEY
 
     return SESSION_KEY

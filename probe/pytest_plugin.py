@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from probe.pytest_bench import (
+from lanprobe.pytest_bench import (
     NO_BENCH,
     WORKER_ERROR_KEY,
     WORKER_RUN_KEY,
@@ -39,8 +38,8 @@ from probe.pytest_bench import (
 )
 
 if TYPE_CHECKING:
-    from probe.device_api import DeviceUnderTest
-    from probe.model import ScanRun
+    from lanprobe.device_api import DeviceUnderTest
+    from lanprobe.model import ScanRun
 
 SESSION_KEY = pytest.StashKey[ProbeSession]()
 
@@ -291,7 +290,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except BenchUnavailable:
         metafunc.parametrize("device", [_SCAN_FAILED], ids=["no-bench"], indirect=True)
         return
-    from probe.pytest_items import device_labels
+    from lanprobe.pytest_items import device_labels
 
     labels = device_labels(run)
     devices = [d for d in run.devices if not models or (d.profile or "generic") in models]
@@ -338,7 +337,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     if not _named_on_command_line(parent.config, file_path):
         return None
-    from probe.pytest_items import ProfileFile
+    from lanprobe.pytest_items import ProfileFile
 
     return ProfileFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
 
@@ -353,7 +352,7 @@ def pytest_collection_modifyitems(
         return
     if not probe.opts.active:
         raise pytest.UsageError(f"--probe-baseline: {NO_BENCH}")
-    from probe.pytest_items import baseline_items
+    from lanprobe.pytest_items import baseline_items
 
     items.extend(baseline_items(session, probe))
 
@@ -379,7 +378,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     else:
         how = f"read from {probe.run_path}"
     tr.write_line(f"run {run.run_id}: {len(run.devices)} device(s), {how}")
-    from probe.pytest_items import device_labels
+    from lanprobe.pytest_items import device_labels
 
     labels = device_labels(run)
     for dev in run.devices:

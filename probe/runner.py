@@ -33,14 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from checks import registry
-from checks.context import BenchContext, CheckContext, DeviceSession, RunOptions, service_kind
-from checks.registry import CheckSpec
-from probe import __version__
-from probe.baseline import Baseline, load_baseline
-from probe.cancel import reap_children
-from probe.errors import TargetError
-from probe.model import (
+from lanprobe import __version__
+from lanprobe.baseline import Baseline, load_baseline
+from lanprobe.cancel import reap_children
+from lanprobe.checks import registry
+from lanprobe.checks.context import (
+    BenchContext,
+    CheckContext,
+    DeviceSession,
+    RunOptions,
+    service_kind,
+)
+from lanprobe.checks.registry import CheckSpec
+from lanprobe.errors import TargetError
+from lanprobe.model import (
     Device,
     Result,
     ScanRun,
@@ -50,9 +56,9 @@ from probe.model import (
     Verdict,
     utcnow,
 )
-from probe.profiles import ProfileSet, load_profiles
-from probe.scope import Scope
-from probe.scoring import score_device
+from lanprobe.profiles import ProfileSet, load_profiles
+from lanprobe.scope import Scope
+from lanprobe.scoring import score_device
 
 
 @dataclass(frozen=True)
@@ -354,7 +360,7 @@ async def _discover_cancellable(coro: Awaitable[InventoryLike]) -> InventoryLike
 
 
 async def _default_discover(scope: Scope, *, ports: list[int] | None = None) -> InventoryLike:
-    from probe.discovery import discover
+    from lanprobe.discovery import discover
 
     return await discover(scope, ports=ports or ())
 
@@ -363,8 +369,8 @@ def _deep_workers() -> contextlib.AbstractAsyncContextManager[object]:
     """Long-lived sslyze workers for the check phase (TLS tier 2 imports sslyze once per worker
     instead of once per TLS port); they end with the phase, also when it is cancelled."""
     try:
-        from checks.clients.tls_deep import worker_pool
-        from checks.data_protection import DEEP_SCANS_AT_ONCE
+        from lanprobe.checks.clients.tls_deep import worker_pool
+        from lanprobe.checks.data_protection import DEEP_SCANS_AT_ONCE
     except ImportError:
         return contextlib.nullcontext()
     # sslyze is CPU-bound: workers beyond the cores add memory (~60 MB each), not speed

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from probe.baseline import Baseline
-from probe.model import (
+from lanprobe.baseline import Baseline
+from lanprobe.model import (
     Capability,
     CapabilityScore,
     DeviceScore,
@@ -30,7 +30,7 @@ from probe.model import (
     Severity,
     Verdict,
 )
-from probe.profile_schema import Profile
+from lanprobe.profile_schema import Profile
 
 # Worst first: the verdict a check gets when its results disagree.
 _VERDICT_ORDER = {

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import platformdirs
-
-from probe.errors import ProbeError
-from probe.model import DeviceVerdict, ScanRun, Verdict
+from lanprobe.errors import ProbeError
+from lanprobe.model import DeviceVerdict, ScanRun, Verdict
 
 STORE_VERSION = "1"
 ENV_DB = "LANPROBE_DB"

@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab import bench  # noqa: E402
-from probe.discovery.services import parse_xml, top_ports  # noqa: E402
-from probe.profiles import load_profiles  # noqa: E402
+from lanprobe.discovery.services import parse_xml, top_ports  # noqa: E402
+from lanprobe.lab import bench  # noqa: E402
+from lanprobe.profiles import load_profiles  # noqa: E402
 
 NSE_SCRIPTS = ("http-default-accounts", "ssl-enum-ciphers", "ssl-cert", "mqtt-subscribe",
                "telnet-brute")  # fmt: skip
@@ -181,7 +181,7 @@ def run_measured(argv: list[str], wall_s: float = PROBE_WALL_S) -> Measured:
 
 
 def probe_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "probe.cli", *args]
+    return [sys.executable, "-m", "lanprobe.cli", *args]
 
 
 def scan_ports(state: bench.BenchState) -> list[int]:

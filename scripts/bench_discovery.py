@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab import bench
-from probe.discovery import DiscoveryOptions, discover, lab_scope
-from probe.discovery.services import parse_xml
+from lanprobe.discovery import DiscoveryOptions, discover, lab_scope
+from lanprobe.discovery.services import parse_xml
+from lanprobe.lab import bench
 
 
 def _nmap(args: list[str], timeout_s: float = 900) -> tuple[float, int]:

@@ -11,8 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from lab.bench import BenchState
+from lanprobe.lab.bench import BenchState
 
 TEST_BRIDGE = os.environ.get("LANPROBE_TEST_BRIDGE", "plabt")
 TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
@@ -22,7 +21,7 @@ TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
 def lab_bench() -> Iterator[BenchState]:
     if os.geteuid() != 0:
         pytest.skip("the lab bench needs root (network namespaces)")
-    from lab import bench
+    from lanprobe.lab import bench
 
     bench.down(TEST_BRIDGE)
     try:

@@ -6,12 +6,12 @@ import importlib
 from pathlib import Path
 
 import pytest
+from lanprobe.baseline import DEFAULT_BASELINE, load_baseline
+from lanprobe.checks.registry import _CATALOGUE as catalogue_so_far_dict
+from lanprobe.checks.registry import CHECK_MODULES, load_all
+from lanprobe.errors import ProfileError
+from lanprobe.model import Capability, Severity
 
-from checks.registry import _CATALOGUE as catalogue_so_far_dict
-from checks.registry import CHECK_MODULES, load_all
-from probe.baseline import DEFAULT_BASELINE, load_baseline
-from probe.errors import ProfileError
-from probe.model import Capability, Severity
 from tests.design_ids import DESIGN_CHECK_IDS
 
 

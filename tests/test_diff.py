@@ -7,10 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from probe.cli import app
-from probe.diff import (
+from lanprobe.cli import app
+from lanprobe.diff import (
     Waiver,
     compare,
     compare_to_baseline,
@@ -19,9 +17,11 @@ from probe.diff import (
     match_devices,
     render_text,
 )
-from probe.errors import ProbeError
-from probe.model import DeviceVerdict, Verdict
-from probe.store import open_store
+from lanprobe.errors import ProbeError
+from lanprobe.model import DeviceVerdict, Verdict
+from lanprobe.store import open_store
+from typer.testing import CliRunner
+
 from tests.report.runs import T0, device, make_run, result, sample_devices, sample_results
 from tests.report.runs import sample_run as run_of
 

@@ -1,9 +1,8 @@
 from pathlib import Path
 
 import pytest
-
-from probe.errors import ProbeError
-from probe.model import (
+from lanprobe.errors import ProbeError
+from lanprobe.model import (
     Capability,
     Device,
     DeviceScore,

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from lab import bench
-from lab.models import BY_ID
+from lanprobe.lab import bench
+from lanprobe.lab.models import BY_ID
 
 pytestmark = pytest.mark.lab
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
-from probe.errors import ProfileError
-from probe.model import Device, MdnsService, Service
-from probe.profiles import (
+from lanprobe.errors import ProfileError
+from lanprobe.model import Device, MdnsService, Service
+from lanprobe.profiles import (
     ProfileIndex,
     json_schema,
     load_profile,
@@ -40,7 +39,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_shipped_profiles_load_and_cover_every_lab_model() -> None:
-    from lab.models import MODELS
+    from lanprobe.lab.models import MODELS
 
     profiles = load_profiles(PROFILES)
     for model in MODELS:
@@ -66,7 +65,7 @@ def test_published_schema_is_current() -> None:
 
 def test_profiles_match_what_lab_models_expose() -> None:
     """Ports of each lab model are the profile's allowed ports (the maker's flaws aside)."""
-    from lab.models import MODELS
+    from lanprobe.lab.models import MODELS
 
     profiles = load_profiles(PROFILES)
     for model in MODELS:
@@ -291,9 +290,8 @@ def test_type_beats_oui(root: Path) -> None:
 
 
 def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
+    from lanprobe.cli import app
     from typer.testing import CliRunner
-
-    from probe.cli import app
 
     runner = CliRunner()
     ok = runner.invoke(app, ["profile", "validate", "--profiles", str(PROFILES)])
@@ -308,10 +306,9 @@ def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
 
 
 def test_cli_profile_init_from_a_known_good_unit(tmp_path: Path) -> None:
+    from lanprobe.cli import app
+    from lanprobe.model import Identifier, ScanRun
     from typer.testing import CliRunner
-
-    from probe.cli import app
-    from probe.model import Identifier, ScanRun
 
     hub = Device(
         key="dc:a6:32:12:03:0d",

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks.context import BenchContext, CheckContext, RunOptions, Timeouts
-from checks.registry import CheckSpec
-from probe.errors import ProbeTimeout, ScopeError, Unreachable
-from probe.model import Capability, Device, DeviceVerdict, Result, ScanRun, Service, Verdict
-from probe.runner import Limits, Progress, scan
-from probe.scope import Scope
+from lanprobe.checks.context import BenchContext, CheckContext, RunOptions, Timeouts
+from lanprobe.checks.registry import CheckSpec
+from lanprobe.errors import ProbeTimeout, ScopeError, Unreachable
+from lanprobe.model import Capability, Device, DeviceVerdict, Result, ScanRun, Service, Verdict
+from lanprobe.runner import Limits, Progress, scan
+from lanprobe.scope import Scope
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -463,7 +462,7 @@ async def closed_port(ctx: CheckContext) -> AsyncIterator[Result]:
 
 @pytest.mark.lab
 async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
-    from probe.discovery import lab_scope
+    from lanprobe.discovery import lab_scope
 
     specs = [
         spec("access.unauthenticated-interface", http_paths, services=("http", "https")),
@@ -518,9 +517,8 @@ async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
 
 
 def test_cli_scan_usage_errors_exit_2(tmp_path: Path) -> None:
+    from lanprobe.cli import app
     from typer.testing import CliRunner
-
-    from probe.cli import app
 
     runner = CliRunner()
     cases = [
@@ -542,9 +540,8 @@ def test_cli_scan_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_cli_checks_lists_the_catalogue() -> None:
     import json
 
+    from lanprobe.cli import app
     from typer.testing import CliRunner
-
-    from probe.cli import app
 
     res = CliRunner().invoke(app, ["checks", "--json"])
     assert res.exit_code == 0, res.output
@@ -561,7 +558,7 @@ def _probe_scan(bench: Any, out: Path, *extra: str) -> Any:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "probe.cli", "scan", "--lab", "--bridge", bench.bridge]
+    cmd = [sys.executable, "-m", "lanprobe.cli", "scan", "--lab", "--bridge", bench.bridge]
     cmd += ["--out", str(out), "--top-ports", "0", *extra]
     return subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

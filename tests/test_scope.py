@@ -1,7 +1,6 @@
 import pytest
-
-from probe.errors import ScopeError
-from probe.scope import Scope
+from lanprobe.errors import ScopeError
+from lanprobe.scope import Scope
 
 
 def test_lab_network_is_in_scope() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from probe.baseline import load_baseline
-from probe.model import Capability, DeviceVerdict, Result, Severity, Target, Verdict
-from probe.profile_schema import Declarations, Profile
-from probe.scoring import fold, score_device
+from lanprobe.baseline import load_baseline
+from lanprobe.model import Capability, DeviceVerdict, Result, Severity, Target, Verdict
+from lanprobe.profile_schema import Declarations, Profile
+from lanprobe.scoring import fold, score_device
 
 DEV = "02:00:00:00:00:01"
 B = load_baseline()

@@ -19,12 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from lanprobe.cli import app
+from lanprobe.errors import ProbeError
+from lanprobe.model import Verdict
+from lanprobe.store import default_db_path, open_store
 from typer.testing import CliRunner
 
-from probe.cli import app
-from probe.errors import ProbeError
-from probe.model import Verdict
-from probe.store import default_db_path, open_store
 from tests.report.runs import T0, sample_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +163,7 @@ def test_missing_run_is_a_probe_error(db: str) -> None:
 _WRITER = """
 import sys
 from datetime import timedelta
-from probe.store import open_store
+from lanprobe.store import open_store
 from tests.report.runs import T0, sample_run
 db, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
@@ -201,8 +201,8 @@ def test_concurrent_writers_do_not_corrupt(db: str) -> None:
 
 _BIG_WRITER = """
 import sys
-from probe.model import Result
-from probe.store import open_store
+from lanprobe.model import Result
+from lanprobe.store import open_store
 from tests.report.runs import sample_run
 db = sys.argv[1]
 with open_store(db) as st:

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import re
 
-from checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from checks.context import Timeouts
-from probe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.context import Timeouts
+from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 
 MAX_REPLY_BYTES = 8 * 1024
 _REPLY = re.compile(rb"^(\d{3})([ -])(.*)$")

@@ -21,11 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-
-from checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from checks.context import Timeouts
-from probe.errors import ProbeTimeout, ProtocolError, Unreachable
-from probe.profile_schema import HttpLogin
+from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.context import Timeouts
+from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.profile_schema import HttpLogin
 
 MAX_BODY_BYTES = 64 * 1024
 USER_AGENT = "lanprobe"

@@ -12,11 +12,10 @@ import asyncio
 from dataclasses import dataclass
 
 import httpx
-
-from checks.clients import http as web
-from checks.context import Timeouts
-from probe.errors import ProbeTimeout, ProtocolError, Unreachable
-from probe.profile_schema import Credential, HttpLogin
+from lanprobe.checks.clients import http as web
+from lanprobe.checks.context import Timeouts
+from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.profile_schema import Credential, HttpLogin
 
 
 @dataclass

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
-
-from checks.clients.http import probe_ssl_context
-from checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from checks.context import Timeouts
+from lanprobe.checks.clients.http import probe_ssl_context
+from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.context import Timeouts
 
 # CONNACK refusals that mean "wrong or missing credentials": MQTT 3.1.1 codes 4 and 5 and
 # their MQTT 5 reason codes 134 and 135 (paho reports both as reason-code objects).

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from checks.context import Timeouts
-from probe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.context import Timeouts
+from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 MAX_BYTES = 64 * 1024

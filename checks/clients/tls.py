@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
-
-from probe.errors import ProtocolError
+from lanprobe.errors import ProtocolError
 
 # Protocol versions tier 1 can try with the stdlib, oldest first.
 VERSIONS: dict[str, ssl.TLSVersion] = {

@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from checks.clients.tls import broken_reason
-from probe.cancel import spawn
+from lanprobe.cancel import spawn
+from lanprobe.checks.clients.tls import broken_reason
 
 # sslyze result field -> our version name
 _SUITE_COMMANDS = {
@@ -275,7 +275,7 @@ async def deep_scan(
     proc = await spawn(  # not create_subprocess_exec: cancelled while starting, it can hang
         sys.executable,
         "-m",
-        "checks.clients.tls_deep",
+        "lanprobe.checks.clients.tls_deep",
         *args,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -327,7 +327,7 @@ class WorkerPool:
         proc = await spawn(  # not create_subprocess_exec: cancelled while starting, it can hang
             sys.executable,
             "-m",
-            "checks.clients.tls_deep",
+            "lanprobe.checks.clients.tls_deep",
             "--serve",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

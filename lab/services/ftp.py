@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lab.services.common import Device, check_login, close, peer_ip, reset
+from lanprobe.lab.services.common import Device, check_login, close, peer_ip, reset
 
 READ_S = 30.0
 

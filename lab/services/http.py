@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lab.services.common import Device, check_login, close, peer_ip, reset
+from lanprobe.lab.services.common import Device, check_login, close, peer_ip, reset
 
 MAX_HEADER_BYTES = 16384
 MAX_BODY_BYTES = 1 << 20

@@ -14,10 +14,9 @@ import contextlib
 import socket
 import struct
 
+from lanprobe.lab.services.common import Device
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
-
-from lab.services.common import Device
 
 GROUP = ("224.0.0.251", 5353)
 HOSTILE_EVERY_S = 0.5

@@ -13,7 +13,7 @@ import struct
 import time
 from typing import Any
 
-from lab.services.common import Device
+from lanprobe.lab.services.common import Device
 
 
 def _remaining(n: int) -> bytes:

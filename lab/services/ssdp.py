@@ -9,8 +9,8 @@ import socket
 import struct
 from typing import Any
 
-from lab.services.common import Device
-from lab.services.http import device_uuid
+from lanprobe.lab.services.common import Device
+from lanprobe.lab.services.http import device_uuid
 
 GROUP, PORT = "239.255.255.250", 1900
 DEVICE_TYPE = "urn:schemas-upnp-org:device:Basic:1"

@@ -13,8 +13,7 @@ import struct
 from typing import Any
 
 import asyncssh
-
-from lab.services.common import Device, check_login
+from lanprobe.lab.services.common import Device, check_login
 
 
 class _Server(asyncssh.SSHServer):

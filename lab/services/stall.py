@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lab.services.common import Device, close
+from lanprobe.lab.services.common import Device, close
 
 HOLD_S = 300.0
 MAX_BYTES = 1 << 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lab.services.common import Device, check_login, close, peer_ip, reset
+from lanprobe.lab.services.common import Device, check_login, close, peer_ip, reset
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 READ_S = 30.0

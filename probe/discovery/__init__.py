@@ -24,12 +24,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from probe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
-from probe.discovery.fingerprint import FingerprintOptions, fingerprint_hosts, unidentified
-from probe.discovery.inventory import Inventory, Sighting, merge
-from probe.discovery.mdns import MdnsOptions
-from probe.discovery.mdns import browse as mdns_browse
-from probe.discovery.services import (
+from lanprobe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
+from lanprobe.discovery.fingerprint import FingerprintOptions, fingerprint_hosts, unidentified
+from lanprobe.discovery.inventory import Inventory, Sighting, merge
+from lanprobe.discovery.mdns import MdnsOptions
+from lanprobe.discovery.mdns import browse as mdns_browse
+from lanprobe.discovery.services import (
     NmapHost,
     NmapOptions,
     host_discovery,
@@ -38,10 +38,10 @@ from probe.discovery.services import (
     scan_hosts,
     top_ports,
 )
-from probe.discovery.ssdp import SsdpOptions
-from probe.discovery.ssdp import search as ssdp_search
-from probe.errors import ScopeError
-from probe.scope import Scope
+from lanprobe.discovery.ssdp import SsdpOptions
+from lanprobe.discovery.ssdp import search as ssdp_search
+from lanprobe.errors import ScopeError
+from lanprobe.scope import Scope
 
 __all__ = [
     "DiscoveryEvent",
@@ -137,7 +137,7 @@ def links(scope: Scope) -> list[Link]:
 def lab_scope(bridge: str = "plab0") -> Scope:
     """`--lab`: the running bench's bridge and subnet, minus the host's own bridge address."""
     try:
-        from lab import bench
+        from lanprobe.lab import bench
     except ImportError as exc:
         raise ScopeError("the lab bench module is not available") from exc
     state = bench.status(bridge)

@@ -12,9 +12,9 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from probe.discovery.inventory import Sighting
-from probe.discovery.oui import normalize_mac
-from probe.scope import Scope
+from lanprobe.discovery.inventory import Sighting
+from lanprobe.discovery.oui import normalize_mac
+from lanprobe.scope import Scope
 
 CAP_NET_RAW = 13
 

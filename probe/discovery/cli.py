@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from probe.discovery import DiscoveryEvent, DiscoveryOptions, Inventory, discover, lab_scope
-from probe.errors import LabError, ProfileError, ScopeError, ToolError
-from probe.model import Device
-from probe.scope import Scope
+from lanprobe.discovery import DiscoveryEvent, DiscoveryOptions, Inventory, discover, lab_scope
+from lanprobe.errors import LabError, ProfileError, ScopeError, ToolError
+from lanprobe.model import Device
+from lanprobe.scope import Scope
 
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
@@ -42,7 +41,7 @@ def profile_ports(profiles_dir: Path | None) -> list[int]:
     path = profiles_dir or DEFAULT_PROFILES
     if profiles_dir is None and not path.is_dir():
         return []
-    from probe.profiles import load_profiles
+    from lanprobe.profiles import load_profiles
 
     return load_profiles(path).all_ports()
 
@@ -58,7 +57,7 @@ def discovery_options(
 ) -> DiscoveryOptions:
     """Discovery options of the CLI; the fingerprint rules come from the profiles directory
     when it has its own (profiles/data/fingerprints.yaml)."""
-    from probe.discovery import VERSION_DETECTION
+    from lanprobe.discovery import VERSION_DETECTION
 
     if version_detection not in VERSION_DETECTION:
         raise ScopeError(

@@ -29,13 +29,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lanprobe.errors import ProfileError
+from lanprobe.model import Service
+from lanprobe.paths import DATA_DIR
+from lanprobe.scope import Scope
 from ruamel.yaml import YAML
 
-from probe.errors import ProfileError
-from probe.model import Service
-from probe.scope import Scope
-
-RULES_FILE = Path(__file__).resolve().parents[2] / "profiles" / "data" / "fingerprints.yaml"
+RULES_FILE = DATA_DIR / "fingerprints.yaml"
 GREETING = "greeting"  # the pseudo-probe id of the first read
 MAX_BANNER = 160
 _TELNET_CMD = re.compile(rb"\xff(?:[\xfb-\xfe].|\xfa.*?\xff\xf0|[\xf0-\xf9])", re.DOTALL)

@@ -13,9 +13,9 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from probe.discovery.oui import normalize_mac
-from probe.discovery.oui import vendor as oui_vendor
-from probe.model import Device, Identifier, MdnsService, Service
+from lanprobe.discovery.oui import normalize_mac
+from lanprobe.discovery.oui import vendor as oui_vendor
+from lanprobe.model import Device, Identifier, MdnsService, Service
 
 SOURCES = ("arp", "mdns", "ssdp", "nmap")
 

@@ -15,9 +15,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from probe.discovery.inventory import Sighting
-from probe.model import Identifier, MdnsService
-from probe.scope import Scope
+from lanprobe.discovery.inventory import Sighting
+from lanprobe.model import Identifier, MdnsService
+from lanprobe.scope import Scope
 
 META_QUERY = "_services._dns-sd._udp.local."
 

@@ -18,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import nmap
-
-from probe.discovery.inventory import Sighting
-from probe.errors import ToolError
-from probe.model import Service
-from probe.scope import Scope
+from lanprobe.discovery.inventory import Sighting
+from lanprobe.errors import ToolError
+from lanprobe.model import Service
+from lanprobe.scope import Scope
 
 TLS_NAMES = frozenset({"ssl", "tls", "https", "https-alt"})
 

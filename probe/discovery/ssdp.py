@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 
 import httpx
-
-from probe.discovery.inventory import Sighting
-from probe.errors import ProtocolError, ScopeError
-from probe.model import Identifier
-from probe.scope import Scope
+from lanprobe.discovery.inventory import Sighting
+from lanprobe.errors import ProtocolError, ScopeError
+from lanprobe.model import Identifier
+from lanprobe.scope import Scope
 
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900

@@ -10,12 +10,11 @@ import sys
 import time
 from typing import TextIO
 
+from lanprobe.model import Capability, DeviceVerdict, ScanRun, Verdict
+from lanprobe.runner import Progress
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-
-from probe.model import Capability, DeviceVerdict, ScanRun, Verdict
-from probe.runner import Progress
 
 _VERDICT_STYLE = {
     DeviceVerdict.conforms: "bold green",

@@ -19,11 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
-from ruamel.yaml import YAML
-
-from probe.diff import Diff, device_label
-from probe.model import (
+from lanprobe.diff import Diff, device_label
+from lanprobe.model import (
     Capability,
     Device,
     DeviceScore,
@@ -32,7 +29,9 @@ from probe.model import (
     ScanRun,
     Verdict,
 )
-from probe.store import RunSummary
+from lanprobe.store import RunSummary
+from markupsafe import Markup
+from ruamel.yaml import YAML
 
 CAPABILITY_LABELS = {
     Capability.device_identification: "Device identification",
@@ -67,7 +66,7 @@ _C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 @cache
 def remediation_texts() -> dict[str, str]:
     """check id -> what to do about a failure (probe/report/remediation.yaml)."""
-    text = resources.files("probe.report").joinpath("remediation.yaml").read_text("utf-8")
+    text = resources.files("lanprobe.report").joinpath("remediation.yaml").read_text("utf-8")
     data = YAML(typ="safe").load(text) or {}
     return {str(k): " ".join(str(v).split()) for k, v in data.items()}
 
@@ -378,7 +377,7 @@ def _clean(value: object) -> object:
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("probe.report", "templates"),
+        loader=jinja2.PackageLoader("lanprobe.report", "templates"),
         autoescape=True,  # every template, whatever its extension: device data is hostile
         undefined=jinja2.StrictUndefined,
         finalize=_clean,

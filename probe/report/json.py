@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probe.model import ScanRun
+from lanprobe.model import ScanRun
 
 RUN_FILE = "run.json"
 

@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from probe.diff import device_label
-from probe.model import Device, Result, ScanRun, Verdict
+from lanprobe.diff import device_label
+from lanprobe.model import Device, Result, ScanRun, Verdict
 
 # Characters XML 1.0 cannot carry at all (device banners do contain them).
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks.context import RunOptions
-from probe.discovery import lab_scope
-from probe.model import Device, Result, ScanRun, Verdict
-from probe.runner import scan
-from probe.scope import Scope
+from lanprobe.checks.context import RunOptions
+from lanprobe.discovery import lab_scope
+from lanprobe.model import Device, Result, ScanRun, Verdict
+from lanprobe.runner import scan
+from lanprobe.scope import Scope
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks.configuration import (
+from lanprobe.checks.configuration import (
     DEFAULT_LISTS,
     candidates,
     default_login,
     load_credential_list,
     parse_credential_list,
 )
-from checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
-from probe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
-from probe.profile_schema import Credential, Credentials, HttpLogin, Interfaces, Lockout, Profile
-from probe.scope import Scope
+from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
+from lanprobe.profile_schema import Credential, Credentials, HttpLogin, Interfaces, Lockout, Profile
+from lanprobe.scope import Scope
+
 from tests.checks.conftest import device_of, results_of
 from tests.clients.localhttp import basic_user, http_server
 
@@ -271,8 +271,8 @@ def _form_server(form: bytes, bodies: list[bytes]) -> Any:
 
 
 def test_ssh_host_key_goes_into_facts_as_identification_keeps_it() -> None:
-    from checks.clients.ssh import HostKey
-    from checks.configuration import record_host_key
+    from lanprobe.checks.clients.ssh import HostKey
+    from lanprobe.checks.configuration import record_host_key
 
     session = _session(Profile(id="t"), 22, "ssh")
     record_host_key(session, 22, HostKey(algorithm="ssh-ed25519", fingerprint="SHA256:abc"))

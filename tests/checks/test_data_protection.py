@@ -7,14 +7,14 @@ import time
 from typing import Any
 
 import pytest
+from lanprobe.baseline import load_baseline
+from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.registry import load_all
+from lanprobe.model import Device, ScanRun, Service, Verdict
+from lanprobe.profile_schema import Port, Profile
+from lanprobe.runner import run_check
+from lanprobe.scope import Scope
 
-from checks.context import DeviceSession, RunOptions, Timeouts
-from checks.registry import load_all
-from probe.baseline import load_baseline
-from probe.model import Device, ScanRun, Service, Verdict
-from probe.profile_schema import Port, Profile
-from probe.runner import run_check
-from probe.scope import Scope
 from tests.checks.conftest import device_of, results_of, verdicts_of
 
 lab = pytest.mark.lab

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from lanprobe.model import ScanRun, Severity, Verdict
 
-from probe.model import ScanRun, Severity, Verdict
 from tests.checks.conftest import device_of, results_of
 
 pytestmark = pytest.mark.lab

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from lanprobe.checks.identification import cert_identifier, json_identifiers
+from lanprobe.model import ScanRun, Verdict
 
-from checks.identification import cert_identifier, json_identifiers
-from probe.model import ScanRun, Verdict
 from tests.checks.conftest import device_of, results_of, verdicts_of
 
 lab = pytest.mark.lab

@@ -7,21 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks.clients import http as http_client
-from checks.clients.http import HttpAnswer
-from checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
-from checks.logical_access import (
+from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients.http import HttpAnswer
+from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.logical_access import (
     generic_grade,
     load_admin_paths,
     same_answer,
     unauthenticated_interface,
 )
-from lab.bench import BenchState
-from lab.models import BY_ID, LAB_USER
-from probe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
-from probe.profile_schema import Interfaces, Profile
-from probe.scope import Scope
+from lanprobe.lab.bench import BenchState
+from lanprobe.lab.models import BY_ID, LAB_USER
+from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
+from lanprobe.profile_schema import Interfaces, Profile
+from lanprobe.scope import Scope
+
 from tests.checks.conftest import device_of, results_of
 from tests.clients.localhttp import http_server
 

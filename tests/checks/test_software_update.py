@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from lanprobe.model import ScanRun, Verdict
 
-from probe.model import ScanRun, Verdict
 from tests.checks.conftest import device_of, results_of, verdicts_of
 
 pytestmark = pytest.mark.lab

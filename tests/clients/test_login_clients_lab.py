@@ -10,12 +10,11 @@ import secrets
 from pathlib import Path
 
 import pytest
-
-from checks.clients import ftp, http, mqtt, ssh, telnet
-from checks.context import Timeouts
-from lab.bench import BenchState, LabDevice
-from lab.models import BY_ID
-from probe.profile_schema import HttpLogin
+from lanprobe.checks.clients import ftp, http, mqtt, ssh, telnet
+from lanprobe.checks.context import Timeouts
+from lanprobe.lab.bench import BenchState, LabDevice
+from lanprobe.lab.models import BY_ID
+from lanprobe.profile_schema import HttpLogin
 
 pytestmark = pytest.mark.lab
 

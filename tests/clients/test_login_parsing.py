@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from checks.clients import ftp, http, telnet
-from checks.clients.telnet import DO, DONT, IAC, SB, SE, WILL, WONT
-from probe.profile_schema import HttpLogin
+from lanprobe.checks.clients import ftp, http, telnet
+from lanprobe.checks.clients.telnet import DO, DONT, IAC, SB, SE, WILL, WONT
+from lanprobe.profile_schema import HttpLogin
 
 PROMPTS_FILE = Path(__file__).resolve().parents[2] / "profiles" / "data" / "login-prompts.txt"
 

@@ -9,8 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-from checks.clients.manifest import (
+from lanprobe.checks.clients.manifest import (
     canonical_json,
     compare_versions,
     decode_signature,

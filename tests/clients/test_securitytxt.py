@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from checks.clients.securitytxt import parse, parse_datetime
+from lanprobe.checks.clients.securitytxt import parse, parse_datetime
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

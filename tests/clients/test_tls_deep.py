@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from lanprobe.checks.clients.tls_deep import deep_scan
 
-from checks.clients.tls_deep import deep_scan
 from tests.clients.test_tls_facts import _serve, _server_ctx, make_ca, make_leaf, write_pair
 
 
@@ -53,7 +53,7 @@ async def test_deep_scan_is_killed_at_its_deadline(weak_and_silent: dict[str, in
 async def test_worker_pool_reuses_its_workers_and_ends_them(
     weak_and_silent: dict[str, int],
 ) -> None:
-    from checks.clients.tls_deep import worker_pool
+    from lanprobe.checks.clients.tls_deep import worker_pool
 
     async with worker_pool(1) as pool:
         first = await deep_scan("127.0.0.1", weak_and_silent["weak"], deadline_s=60)

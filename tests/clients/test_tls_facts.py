@@ -22,8 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-
-from checks.clients import tls
+from lanprobe.checks.clients import tls
 
 NOW = dt.datetime.now(dt.UTC)
 

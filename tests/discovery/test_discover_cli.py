@@ -9,10 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from lanprobe.lab.bench import BenchState
 
-from lab.bench import BenchState
-
-PROBE = [sys.executable, "-m", "probe.cli"]
+PROBE = [sys.executable, "-m", "lanprobe.cli"]
 
 
 def probe(

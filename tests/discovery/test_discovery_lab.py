@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lanprobe.checks.context import service_kind
+from lanprobe.discovery import DiscoveryOptions, Inventory, discover, lab_scope
+from lanprobe.lab import models as lab_models
+from lanprobe.lab.bench import BenchState, LabDevice
+from lanprobe.model import Device
 from scapy.config import conf
-
-from checks.context import service_kind
-from lab import models as lab_models
-from lab.bench import BenchState, LabDevice
-from probe.discovery import DiscoveryOptions, Inventory, discover, lab_scope
-from probe.model import Device
 
 pytestmark = pytest.mark.lab
 
@@ -197,7 +196,7 @@ def big_bench(lab_bench: BenchState) -> Iterator[BenchState]:
     import ipaddress
     import os
 
-    from lab import bench
+    from lanprobe.lab import bench
 
     bridge = f"{lab_bench.bridge}x"[:11]
     subnet = os.environ.get("LANPROBE_TEST_SUBNET_BIG")
@@ -238,11 +237,10 @@ def test_nothing_outside_the_scope_is_contacted(lab_bench: BenchState, tmp_path:
     """
     import ipaddress
 
+    from lanprobe.scope import DISCOVERY_MULTICAST, Scope
     from scapy.layers.inet import IP
     from scapy.layers.l2 import ARP
     from scapy.utils import rdpcap
-
-    from probe.scope import DISCOVERY_MULTICAST, Scope
 
     net = ipaddress.ip_network(lab_bench.subnet)
     small = ipaddress.ip_network((int(net.network_address) + 8, 29))  # .8-.15
@@ -307,7 +305,7 @@ def test_a_tarpit_host_costs_its_timeout_not_the_run(lab_bench: BenchState) -> N
     rescan still reports the open ports."""
     import time
 
-    from probe.scope import Scope
+    from lanprobe.scope import Scope
 
     (gizmo,) = lab_bench.by_model("gizmo-g1")
     tarpit_ports = [7070, 7071, 7072]

@@ -20,9 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from lab.bench import BenchState
-from probe.discovery.fingerprint import (
+from lanprobe.discovery.fingerprint import (
     GREETING,
     RULES_FILE,
     Answer,
@@ -35,9 +33,10 @@ from probe.discovery.fingerprint import (
     parse_rules,
     strip_telnet,
 )
-from probe.errors import ProfileError
-from probe.model import Service
-from probe.scope import Scope
+from lanprobe.errors import ProfileError
+from lanprobe.lab.bench import BenchState
+from lanprobe.model import Service
+from lanprobe.scope import Scope
 
 RULES = load_rules(RULES_FILE)
 FAST = FingerprintOptions(greeting_s=0.5, idle_s=0.1, connect_s=1.0, probe_s=1.0, port_s=6.0)
@@ -178,8 +177,8 @@ def test_invalid_rules_are_refused(doc: dict[str, object], message: str) -> None
 
 
 def test_cli_options_choose_the_mode_and_the_profiles_rules(tmp_path: Path) -> None:
-    from probe.discovery.cli import discovery_options
-    from probe.errors import ScopeError
+    from lanprobe.discovery.cli import discovery_options
+    from lanprobe.errors import ScopeError
 
     with pytest.raises(ScopeError, match="choose ours, nmap, both"):
         discovery_options("sV", None)
@@ -403,9 +402,10 @@ async def test_fingerprint_hosts_fills_services_and_checks_scope() -> None:
 
 @pytest.mark.lab
 def test_every_lab_service_is_named_right(lab_bench: BenchState) -> None:
-    from checks.context import service_kind
-    from lab import models as lab_models
-    from probe.discovery import lab_scope
+    from lanprobe.checks.context import service_kind
+    from lanprobe.discovery import lab_scope
+    from lanprobe.lab import models as lab_models
+
     from tests.discovery.test_discovery_lab import expected_kinds
 
     services = {d.ip: [Service(port=p) for p in sorted(d.ports)] for d in lab_bench.devices}

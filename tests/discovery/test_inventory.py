@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probe.discovery.inventory import Sighting, merge
-from probe.model import Identifier, MdnsService, Service
+from lanprobe.discovery.inventory import Sighting, merge
+from lanprobe.model import Identifier, MdnsService, Service
 
 MAC_A = "B8:27:EB:00:00:0A"
 MAC_B = "24:0a:c4:00:00:0b"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.discovery.mdns import decode_txt, txt_identifiers, valid_type
+from lanprobe.discovery.mdns import decode_txt, txt_identifiers, valid_type
 
 
 def _txt(*entries: bytes) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.discovery.services import (
+from lanprobe.discovery.services import (
     NmapOptions,
     banner_from_fingerprint,
     fingerprint_responses,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.discovery.oui import ManufTable, is_locally_administered, normalize_mac, vendor
+from lanprobe.discovery.oui import ManufTable, is_locally_administered, normalize_mac, vendor
 
 
 def test_normalize_mac_accepts_common_spellings() -> None:

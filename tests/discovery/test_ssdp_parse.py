@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from probe.discovery.ssdp import (
+from lanprobe.discovery.ssdp import (
     MAX_DESCRIPTION_BYTES,
     description_identifiers,
     location_target,
@@ -12,8 +11,8 @@ from probe.discovery.ssdp import (
     parse_answer,
     parse_description,
 )
-from probe.errors import ProtocolError, ScopeError
-from probe.scope import Scope
+from lanprobe.errors import ProtocolError, ScopeError
+from lanprobe.scope import Scope
 
 DESC = b"""<?xml version="1.0"?>
 <root xmlns="urn:schemas-upnp-org:device-1-0">

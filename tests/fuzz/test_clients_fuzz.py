@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
+from lanprobe.checks.clients import ftp as ftp_client
+from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import tls as tls_client
+from lanprobe.checks.context import Timeouts
+from lanprobe.errors import ProtocolError, TargetError
+from lanprobe.profile_schema import HttpLogin
 
-from checks.clients import ftp as ftp_client
-from checks.clients import http as http_client
-from checks.clients import tls as tls_client
-from checks.context import Timeouts
-from probe.errors import ProtocolError, TargetError
-from probe.profile_schema import HttpLogin
 from tests.fuzz.common import FUZZ, FUZZ_IO
 
 # --- HTTP over a real socket --------------------------------------------------------------------

@@ -10,9 +10,8 @@ import xml.sax.saxutils as su
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from probe.discovery.fingerprint import GREETING, Answer, first_line, identify, load_rules
-from probe.discovery.mdns import (
+from lanprobe.discovery.fingerprint import GREETING, Answer, first_line, identify, load_rules
+from lanprobe.discovery.mdns import (
     MAX_KEY_LEN,
     MAX_TXT_ENTRIES,
     MAX_VALUE_LEN,
@@ -20,17 +19,18 @@ from probe.discovery.mdns import (
     txt_identifiers,
     valid_type,
 )
-from probe.discovery.services import MAX_BANNER, banner_from_fingerprint, fingerprint_responses
-from probe.discovery.ssdp import (
+from lanprobe.discovery.services import MAX_BANNER, banner_from_fingerprint, fingerprint_responses
+from lanprobe.discovery.ssdp import (
     MAX_VALUE_LEN as SSDP_MAX_VALUE,
 )
-from probe.discovery.ssdp import (
+from lanprobe.discovery.ssdp import (
     location_target,
     parse_answer,
     parse_description,
 )
-from probe.errors import ProtocolError, ScopeError
-from probe.scope import Scope
+from lanprobe.errors import ProtocolError, ScopeError
+from lanprobe.scope import Scope
+
 from tests.fuzz.common import FUZZ
 
 # --- mDNS TXT -----------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from lanprobe.errors import ProfileError
+from lanprobe.profiles import dump_yaml, load_profile, load_yaml
 
-from probe.errors import ProfileError
-from probe.profiles import dump_yaml, load_profile, load_yaml
 from tests.fuzz.common import FUZZ_IO
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.clients.telnet import (
+from lanprobe.checks.clients.telnet import (
     DO,
     DONT,
     IAC,
@@ -26,7 +25,8 @@ from checks.clients.telnet import (
     TelnetConnection,
     parse,
 )
-from probe.errors import ProtocolError
+from lanprobe.errors import ProtocolError
+
 from tests.fuzz.common import FUZZ
 
 PROMPTS = Prompts.load(Path(__file__).resolve().parents[2] / "profiles/data/login-prompts.txt")

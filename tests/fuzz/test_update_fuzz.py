@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given
 from hypothesis import strategies as st
+from lanprobe.checks.clients import manifest as mf
+from lanprobe.checks.clients import securitytxt
+from lanprobe.errors import ProbeError
 
-from checks.clients import manifest as mf
-from checks.clients import securitytxt
-from probe.errors import ProbeError
 from tests.fuzz.common import FUZZ
 
 # --- manifests ----------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ import ssl
 import warnings
 
 import pytest
-
-from lab.bench import BenchState, LabDevice
+from lanprobe.lab.bench import BenchState, LabDevice
 
 
 def device(bench: BenchState, model: str, unit: int = 0) -> LabDevice:

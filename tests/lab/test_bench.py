@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lanprobe.errors import ScopeError
+from lanprobe.lab import bench
+from lanprobe.lab.models import plan, select
+from lanprobe.lab.netns import alive, links, namespaces
 
-from lab import bench
-from lab.models import plan, select
-from lab.netns import alive, links, namespaces
-from probe.errors import ScopeError
 from tests.conftest import TEST_BRIDGE, TEST_SUBNET
 
 # A second bench beside the session one: bridge <test bridge>x, subnet 198.19.<same octet>.0/24.

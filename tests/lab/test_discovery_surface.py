@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
+from lanprobe.lab.bench import BenchState
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from lab.bench import BenchState
 from tests.lab.conftest import device
 
 pytestmark = pytest.mark.lab

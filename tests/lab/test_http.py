@@ -11,10 +11,10 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from lanprobe.lab.bench import BenchState
+from lanprobe.lab.keys import SIGNING_PUBLIC_PEM, WRONG_PUBLIC_PEM
+from lanprobe.lab.models import LAB_PASSWORDS, LAB_USER
 
-from lab.bench import BenchState
-from lab.keys import SIGNING_PUBLIC_PEM, WRONG_PUBLIC_PEM
-from lab.models import LAB_PASSWORDS, LAB_USER
 from tests.lab.conftest import device
 
 pytestmark = pytest.mark.lab

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import asyncssh
 import pytest
+from lanprobe.lab.bench import BenchState
+from lanprobe.lab.models import LAB_PASSWORDS, LAB_USER
 
-from lab.bench import BenchState
-from lab.models import LAB_PASSWORDS, LAB_USER
 from tests.lab.conftest import device
 
 pytestmark = pytest.mark.lab

@@ -11,9 +11,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from lanprobe.lab.bench import BenchState
+from lanprobe.lab.models import LAB_PASSWORDS, LAB_USER
 
-from lab.bench import BenchState
-from lab.models import LAB_PASSWORDS, LAB_USER
 from tests.lab.conftest import client_ctx, device
 
 pytestmark = pytest.mark.lab

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lanprobe.model import ScanRun
 
-from probe.model import ScanRun
 from tests.checks.conftest import lab_run  # noqa: F401  (one full scan of the session bench)
 from tests.plugin.runs import fake_run
 

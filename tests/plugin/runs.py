@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.model import (
+from lanprobe.model import (
     Capability,
     Device,
     DeviceScore,

@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from checks.context import RunOptions, Timeouts
-from probe.device_api import (
+from lanprobe.checks.context import RunOptions, Timeouts
+from lanprobe.device_api import (
     MAX_HTTP_BODY_BYTES,
     DeviceUnderTest,
     Results,
@@ -22,10 +21,11 @@ from probe.device_api import (
     run_sync,
     worst_verdict,
 )
-from probe.errors import ProbeTimeout, ScopeError
-from probe.model import Device, ScanRun, Service, Verdict
-from probe.profile_schema import HttpLogin, Interfaces, Profile
-from probe.scope import Scope
+from lanprobe.errors import ProbeTimeout, ScopeError
+from lanprobe.model import Device, ScanRun, Service, Verdict
+from lanprobe.profile_schema import HttpLogin, Interfaces, Profile
+from lanprobe.scope import Scope
+
 from tests.plugin.runs import CAM_KEY, fake_run
 
 USER, PASSWORD = "qa", "s3cret-Pass"

@@ -139,7 +139,7 @@ def test_device_api_reads_the_run(pytester: pytest.Pytester, probe_args: list[st
     pytester.makepyfile(
         """
         import pytest
-        from probe.device_api import UnknownCheck
+        from lanprobe.device_api import UnknownCheck
 
         @pytest.mark.model("acme-ipcam200")
         def test_cam(device):
@@ -214,7 +214,7 @@ def test_assertion_failures_read_as_plain_failures_with_the_evidence(
 
 
 def test_an_empty_bench_skips_device_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    from probe.model import ScanRun
+    from lanprobe.model import ScanRun
 
     empty = tmp_path / "run.json"
     ScanRun(run_id="emptyrun0001").write(empty)
@@ -236,7 +236,7 @@ def test_a_run_without_scope_allows_live_calls_only_to_its_devices(
     pytester.makepyfile(
         """
         import pytest
-        from probe.errors import ScopeError
+        from lanprobe.errors import ScopeError
 
         @pytest.mark.model("hubco-h1")
         def test_scope(device):

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lanprobe.lab import bench as lab_bench_api
+from lanprobe.model import ScanRun
 
-from lab import bench as lab_bench_api
-from probe.model import ScanRun
 from tests.conftest import TEST_BRIDGE, TEST_SUBNET
 from tests.plugin.conftest import EXAMPLES, PROFILES
 

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from probe.model import Capability
-from probe.pytest_plugin import CAPABILITY_MARKERS
+from lanprobe.model import Capability
+from lanprobe.pytest_plugin import CAPABILITY_MARKERS
 
 
 def test_options_are_in_a_lanprobe_group(pytester: pytest.Pytester) -> None:
@@ -139,9 +138,9 @@ def test_own_device_fixture_left_alone_also_with_a_run(
 def test_plugin_load_imports_no_engine() -> None:
     # The plugin is loaded in every pytest run where lanprobe is installed: it must stay light.
     code = (
-        "import sys, probe.pytest_plugin\n"
-        "heavy = [m for m in ('probe.model', 'probe.runner', 'checks.context', 'httpx', "
-        "'pydantic', 'scapy', 'lab.bench') if m in sys.modules]\n"
+        "import sys, lanprobe.pytest_plugin\n"
+        "heavy = [m for m in ('lanprobe.model', 'lanprobe.runner', 'lanprobe.checks.context', "
+        "'httpx', 'pydantic', 'scapy', 'lanprobe.lab.bench') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from probe.model import (
+from lanprobe.model import (
     Capability,
     CapabilityScore,
     Device,

@@ -15,13 +15,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from lanprobe.cli import app
+from lanprobe.diff import compare
+from lanprobe.model import Capability, ScanRun, Verdict
+from lanprobe.report.html import remediation_texts, render_html, write_html
+from lanprobe.store import RunSummary, open_store
 from typer.testing import CliRunner
 
-from probe.cli import app
-from probe.diff import compare
-from probe.model import Capability, ScanRun, Verdict
-from probe.report.html import remediation_texts, render_html, write_html
-from probe.store import RunSummary, open_store
 from tests.design_ids import DESIGN_CHECK_IDS
 from tests.report.png import read_png
 from tests.report.runs import T0, device, make_run, result, sample_run

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from lanprobe.model import Verdict
+from lanprobe.report.junit import render_junit, write_junit
 
-from probe.model import Verdict
-from probe.report.junit import render_junit, write_junit
 from tests.report.runs import device, make_run, result, sample_run
 
 XSD = Path(__file__).with_name("junit.xsd")

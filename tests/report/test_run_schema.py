@@ -13,8 +13,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from lanprobe.model import SCHEMA_VERSION, ScanRun, Verdict
 
-from probe.model import SCHEMA_VERSION, ScanRun, Verdict
 from tests.report.runs import device, make_run, result, sample_run
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "run.schema.json"

@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from checks.context import RunOptions
-from lab import bench as lab_bench_api
-from lab.bench import BenchState
-from lab.models import BY_ID
-from probe.discovery import lab_scope
-from probe.model import ScanRun
-from probe.runner import Progress, scan
+from lanprobe.checks.context import RunOptions
+from lanprobe.discovery import lab_scope
+from lanprobe.lab import bench as lab_bench_api
+from lanprobe.lab.bench import BenchState
+from lanprobe.lab.models import BY_ID
+from lanprobe.model import ScanRun
+from lanprobe.runner import Progress, scan
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"

@@ -9,12 +9,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.clients import ftp, http, mqtt, ssh, telnet
-from checks.clients.login import LoginAttempt
-from checks.context import Timeouts
-from lab.bench import BenchState, LabDevice
-from lab.models import BY_ID, LAB_USER, Login, Model
-from probe.profile_schema import HttpLogin
+from lanprobe.checks.clients import ftp, http, mqtt, ssh, telnet
+from lanprobe.checks.clients.login import LoginAttempt
+from lanprobe.checks.context import Timeouts
+from lanprobe.lab.bench import BenchState, LabDevice
+from lanprobe.lab.models import BY_ID, LAB_USER, Login, Model
+from lanprobe.profile_schema import HttpLogin
 
 PROMPTS = telnet.Prompts.load(
     Path(__file__).resolve().parents[2] / "profiles" / "data" / "login-prompts.txt"

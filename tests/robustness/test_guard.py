@@ -4,7 +4,7 @@ slowdown (a lone 1.1 s answer under load made access.no-lockout flap between sca
 
 from __future__ import annotations
 
-from checks.context import LoginGuard
+from lanprobe.checks.context import LoginGuard
 
 
 def test_sign_before_any_failure_is_not_a_reaction_to_failures() -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from lanprobe.model import Result, ScanRun, Verdict
 
-from probe.model import Result, ScanRun, Verdict
 from tests.robustness.conftest import FullRun, HostileRun
 
 pytestmark = pytest.mark.lab

@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 import pytest
+from lanprobe.cancel import children
+from lanprobe.diff import load_baseline
+from lanprobe.discovery import lab_scope
+from lanprobe.lab.bench import BenchState
+from lanprobe.model import ScanRun, Verdict
+from lanprobe.runner import NOT_RUN, Progress, load_catalogue, scan
+from lanprobe.store import open_store
 
-from lab.bench import BenchState
-from probe.cancel import children
-from probe.diff import load_baseline
-from probe.discovery import lab_scope
-from probe.model import ScanRun, Verdict
-from probe.runner import NOT_RUN, Progress, load_catalogue, scan
-from probe.store import open_store
 from tests.robustness.conftest import PROBE, PROFILES, ROOT, HostileRun, LabClock, lab_options
 
 pytestmark = pytest.mark.lab

@@ -4,8 +4,8 @@ service (the scan stays below each model's lockout and ban thresholds, lab/READM
 from __future__ import annotations
 
 import pytest
+from lanprobe.lab.models import BY_ID
 
-from lab.models import BY_ID
 from tests.robustness.conftest import FullRun
 from tests.robustness.credentials import refused_right_logins
 

@@ -14,10 +14,10 @@ import time
 from collections import defaultdict
 
 import pytest
+from lanprobe.discovery import lab_scope
+from lanprobe.model import ScanRun
+from lanprobe.runner import Progress, scan
 
-from probe.discovery import lab_scope
-from probe.model import ScanRun
-from probe.runner import Progress, scan
 from tests.robustness.conftest import PROFILES, FullRun, LabClock, lab_options
 from tests.robustness.credentials import refused_right_logins
 

@@ -21,9 +21,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from lanprobe.lab.models import BY_ID
+from lanprobe.lab.provision import device_ports
 
-from lab.models import BY_ID
-from lab.provision import device_ports
 from tests.robustness.conftest import FullRun
 
 pytestmark = pytest.mark.lab
