@@ -4,6 +4,11 @@ model is supported, and the answers to NIST's pre-sale questions.
 These are judged from the profile (the maker's ICS/IXIT) and, for the vulnerability contact, from
 the device's own /.well-known/security.txt (RFC 9116). The declarations travel into run.json with
 the profile record (ScanRun.profiles), so reports show them per model.
+
+A profile that declares nothing at all (the generic fallback, or a model profile without a
+`declarations:` block) says nothing about the maker: the checks are `inconclusive` ("no declaration
+on file for this model"), not a device failure. With any declaration on file, what is missing or
+over fails as the checks below say. A valid security.txt on the device passes either way.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Verdict
-from lanprobe.profile_schema import Foundational
+from lanprobe.profile_schema import Declarations, Foundational
 
 # NIST IR 8259's questions, as the profile's Foundational fields name them.
 QUESTIONS = {
@@ -34,8 +39,32 @@ QUESTIONS = {
 }
 
 
+NO_DECLARATION = "no declaration on file for this model"
+
+
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def declares_anything(decl: Declarations) -> bool:
+    """Whether the profile has any declaration on file (False: the maker's word is unknown)."""
+    given = decl.foundational.model_dump()
+    return bool(
+        decl.support_end
+        or decl.end_of_life.strip()
+        or decl.vulnerability_contact.strip()
+        or decl.declared
+        or any(str(v).strip() for v in given.values())
+    )
+
+
+def _nothing_on_file(ctx: CheckContext, what: str, evidence: dict[str, Any]) -> Result:
+    evidence["reason"] = f"{NO_DECLARATION}; the profile {ctx.profile.id} declares nothing"
+    return ctx.result(
+        Verdict.inconclusive,
+        f"{what}: {NO_DECLARATION} (profile {ctx.profile.id})",
+        evidence=evidence,
+    )
 
 
 async def _security_txt(ctx: CheckContext) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -111,6 +140,8 @@ async def vulnerability_contact(ctx: CheckContext) -> AsyncIterator[Result]:
             f"security.txt at {found['url']} is not valid: {'; '.join(problems)}",
             evidence=evidence,
         )
+    elif not declares_anything(ctx.profile.declarations):
+        yield _nothing_on_file(ctx, "no security.txt on the device", evidence)
     else:
         yield ctx.result(
             Verdict.fail,
@@ -129,7 +160,9 @@ async def support_period(ctx: CheckContext) -> AsyncIterator[Result]:
         "end_of_life": decl.end_of_life or None,
         "profile": ctx.profile.id,
     }
-    if end is None:
+    if end is None and not declares_anything(decl):
+        yield _nothing_on_file(ctx, "support period unknown", evidence)
+    elif end is None:
         yield ctx.result(
             Verdict.fail,
             f"profile {ctx.profile.id} declares no support end date",
@@ -158,7 +191,9 @@ async def foundational(ctx: CheckContext) -> AsyncIterator[Result]:
         "missing": {n: QUESTIONS[n] for n in missing},
         "declared": dict(ctx.profile.declarations.declared),
     }
-    if missing:
+    if not declares_anything(ctx.profile.declarations):
+        yield _nothing_on_file(ctx, "NIST IR 8259 questions unanswered", evidence)
+    elif missing:
         yield ctx.result(
             Verdict.fail,
             f"{len(missing)} of {len(QUESTIONS)} questions unanswered: " + ", ".join(missing),

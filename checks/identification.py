@@ -295,14 +295,33 @@ async def duplicate_identifier(ctx: BenchContext) -> AsyncIterator[Result]:
                 f"{clashes[0]['kind']} {clashes[0]['value']} is also on " + ", ".join(others),
                 evidence={"duplicates": clashes},
             )
+        elif len(ctx.sessions) < 2:
+            yield ctx.result(
+                dev,
+                Verdict.not_applicable,
+                "the only device in the scan: no other unit to compare identifiers with",
+                evidence={"identifiers": {k: v for k, (v, _) in mine.items()}},
+            )
+        elif not mine:
+            # Nothing to compare is no evidence of uniqueness (identification.identifier fails).
+            yield ctx.result(
+                dev,
+                Verdict.inconclusive,
+                "no unit identifier observed to compare with the other devices",
+                evidence={
+                    "reason": "no unit identifier on any interface (see identification.identifier)",
+                    "compared_with": len(ctx.sessions) - 1,
+                },
+            )
         else:
             yield ctx.result(
                 dev,
                 Verdict.passed,
-                "no identifier shared with another device"
-                if mine
-                else "no unit identifier to compare (see identification.identifier)",
-                evidence={"identifiers": {k: v for k, (v, _) in mine.items()}},
+                f"no identifier shared with the {len(ctx.sessions) - 1} other device(s)",
+                evidence={
+                    "identifiers": {k: v for k, (v, _) in mine.items()},
+                    "compared_with": len(ctx.sessions) - 1,
+                },
             )
 
 

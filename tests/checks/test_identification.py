@@ -9,6 +9,7 @@ from lanprobe.checks.identification import cert_identifier, json_identifiers
 from lanprobe.model import ScanRun, Verdict
 
 from tests.checks.conftest import device_of, results_of, verdicts_of
+from tests.checks.recorded import device, run_bench, session
 
 lab = pytest.mark.lab
 
@@ -37,9 +38,14 @@ def test_duplicate_identifier_names_both_twins(lab_run: ScanRun, lab_bench: Any)
         [dup] = res.evidence["duplicates"]
         assert dup["kind"] == "serial" and dup["value"] == "ACM300-0001"
         assert len(dup["devices"]) == 2
-    for model in ("hubco-h1", "acme-ipcam200", "sentry-s3"):
+    for model in ("hubco-h1", "acme-ipcam200"):
         dev = device_of(lab_run, lab_bench, model)
         assert verdicts_of(lab_run, dev, "identification.duplicate-identifier") == {Verdict.passed}
+    # sentry-s3 exposes no identifier: nothing to compare is no pass
+    sentry = device_of(lab_run, lab_bench, "sentry-s3")
+    assert verdicts_of(lab_run, sentry, "identification.duplicate-identifier") == {
+        Verdict.inconclusive
+    }
 
 
 @lab
@@ -83,3 +89,34 @@ def test_json_identifiers() -> None:
     assert json_identifiers({"state": "ok", "uptime_s": 3}) == {}
     assert json_identifiers({"id": 7, "enabled": True}) == {"device_id": "7"}
     assert json_identifiers(["serial"]) == {}
+
+
+# --- recorded: duplicate-identifier needs identifiers to compare ----------------------------------
+
+
+def _sessions(*ids: dict[str, str]) -> list[Any]:
+    return [session(device(n + 1, ids=i)) for n, i in enumerate(ids)]
+
+
+async def test_no_identifier_observed_is_no_pass() -> None:
+    results = await run_bench(
+        "identification.duplicate-identifier", _sessions({"serial": "A-1"}, {}, {"serial": "A-2"})
+    )
+    by_dev = {r.device: r for r in results}
+    silent = by_dev["02:00:00:00:00:02"]
+    assert silent.verdict == Verdict.inconclusive
+    assert "no unit identifier" in silent.title
+    assert by_dev["02:00:00:00:00:01"].verdict == Verdict.passed
+    assert by_dev["02:00:00:00:00:01"].evidence["compared_with"] == 2
+
+
+async def test_shared_serial_fails_both() -> None:
+    results = await run_bench(
+        "identification.duplicate-identifier", _sessions({"serial": "S-1"}, {"serial": "s-1 "})
+    )
+    assert [r.verdict for r in results] == [Verdict.fail, Verdict.fail]
+
+
+async def test_a_lone_device_has_nothing_to_compare() -> None:
+    [res] = await run_bench("identification.duplicate-identifier", _sessions({"serial": "S-1"}))
+    assert res.verdict == Verdict.not_applicable
