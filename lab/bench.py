@@ -259,10 +259,12 @@ def _build_network(state: BenchState, prefixlen: int) -> None:
     ip_batch(lines)
     for d in state.devices:
         _sysctl(f"net/ipv6/conf/{d.veth}/disable_ipv6", "1")
+        # A DHCP model starts without an address and asks the gateway (lab/services/cloud.py).
+        dhcp = lab_models.BY_ID[d.model].dhcp
         ip_batch(
             [
                 "link set lo up",
-                f"addr add {d.ip}/{prefixlen} dev eth0",
+                *([] if dhcp else [f"addr add {d.ip}/{prefixlen} dev eth0"]),
                 "link set eth0 up",
                 # No default route: the device reaches its own subnet and multicast, nothing else.
                 "route add 224.0.0.0/4 dev eth0",

@@ -59,6 +59,10 @@ async def run(cfg: dict[str, Any]) -> None:
         from lanprobe.lab.services.mqtt import publish_forever
 
         background.append(asyncio.create_task(publish_forever(dev, cfg["mqtt"]["publish"])))
+    if model.get("cloud"):
+        from lanprobe.lab.services.cloud import run_cloud
+
+        background.append(asyncio.create_task(run_cloud(dev, model["cloud"])))
     if model["ssdp"]:
         from lanprobe.lab.services.ssdp import start_ssdp
 

@@ -109,6 +109,19 @@ class Mdns:
 
 
 @dataclass(frozen=True)
+class Cloud:
+    """What a device sends on its own once DHCP gave it an address and DNS (gateway mode):
+    lab/services/cloud.py. Names are `mqtt.<domain>`, `update.<domain>`, `api.<domain>`."""
+
+    domain: str
+    mqtt: bool = False  # MQTT in cleartext, serial as client id and user, MAC in the telemetry
+    update_poll: str = ""  # path of an update poll ("{serial}", "{fw}" filled in), "" = none
+    update_tls: bool = False  # the poll goes over HTTPS with a validating client
+    tls: str = ""  # HTTPS to its API: "tls1.0" | "accept_any" | "validate" | "" (none)
+    interval_s: float = 2.0
+
+
+@dataclass(frozen=True)
 class Model:
     id: str  # the profile id (profiles/models/<id>.yaml)
     vendor: str
@@ -136,6 +149,9 @@ class Model:
     # Hostile firmware (off by default): TCP ports that accept a connection, read what comes and
     # never answer (a TLS port stuck before its handshake, a hung MQTT broker).
     stall_ports: tuple[int, ...] = ()
+    # Gateway mode: no static address; the device asks DHCP for one and then calls its cloud.
+    dhcp: bool = False
+    cloud: Cloud | None = None
 
     @property
     def short(self) -> str:
@@ -383,18 +399,70 @@ HOSTILE_X1 = Model(
     mdns=Mdns("_hostile._tcp.local.", 80, hostile=True),
 )
 
+# Devices that talk to their cloud once the gateway gives them an address (lab/README.md
+# "Cloud models"). Not default models: only gateway tests bring them up (`--models cloudy-c1,...`).
+CLOUDY_C1 = Model(
+    id="cloudy-c1",
+    vendor="Cloudy",
+    model="C1",
+    serial_prefix="C1",
+    fw="1.4.2",
+    latest_fw="1.4.2",
+    oui="A4:CF:12",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(
+        domain="cloudy-iot.example",
+        mqtt=True,
+        update_poll="/fw/c1/manifest.json?serial={serial}&fw={fw}",
+        tls="accept_any",
+    ),
+)
+
+OLDTLS_O2 = Model(
+    id="oldtls-o2",
+    vendor="OldTls",
+    model="O2",
+    serial_prefix="O2",
+    fw="0.8.1",
+    latest_fw="0.8.1",
+    oui="5C:CF:7F",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="oldtls-cloud.example", tls="tls1.0"),
+)
+
+SOUND_S1 = Model(
+    id="sound-s1",
+    vendor="Sound",
+    model="S1",
+    serial_prefix="SND1",
+    fw="3.0.0",
+    latest_fw="3.0.0",
+    oui="B8:27:EB",  # Raspberry Pi Foundation
+    server="",
+    dhcp=True,
+    cloud=Cloud(
+        domain="sound-cloud.example",
+        update_poll="/ota/s1/latest.json",
+        update_tls=True,
+        tls="validate",
+    ),
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
 HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1,)
-BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS}
+CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1)
+BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 
 
 def select(ids: list[str] | None) -> list[Model]:
     """The models named (profile id or short name), in contract order; all default models when
-    None. Hostile models come only when named, after the default ones."""
+    None. Hostile and cloud models come only when named, after the default ones."""
     if not ids:
         return list(MODELS)
-    known_models = MODELS + HOSTILE_MODELS
+    known_models = MODELS + HOSTILE_MODELS + CLOUD_MODELS
     wanted = set()
     for raw in ids:
         name = raw.strip()

@@ -1,0 +1,120 @@
+"""The gateway's pure parts on recorded input: ClientHello, dnsmasq's files, NTP, MQTT CONNECT."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+import warnings
+from pathlib import Path
+
+import pytest
+from lanprobe.gateway import clienthello, dnsmasq, ntp, sinkhole
+
+
+def _hello_bytes(ctx: ssl.SSLContext, sni: str) -> bytes:
+    """A real ClientHello from the stdlib's OpenSSL, taken off a memory BIO."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=sni)
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def test_clienthello_modern_client() -> None:
+    ctx = ssl.create_default_context()
+    hello = clienthello.parse(_hello_bytes(ctx, "api.vendor.example"))
+    assert hello.sni == "api.vendor.example"
+    assert hello.versions[0] == "TLSv1.3" and "TLSv1.0" not in hello.versions
+    assert 0x1301 in hello.suites  # TLS_AES_128_GCM_SHA256
+
+
+def test_clienthello_tls10_only_client() -> None:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    hello = clienthello.parse(_hello_bytes(ctx, "old.vendor.example"))
+    assert hello.versions == ["TLSv1.0"] and hello.max_version == "TLSv1.0"
+
+
+def test_clienthello_split_and_garbage() -> None:
+    raw = _hello_bytes(ssl.create_default_context(), "x.example")
+    with pytest.raises(clienthello.NotAHello, match="incomplete"):
+        clienthello.parse(raw[:40])
+    with pytest.raises(clienthello.NotAHello, match="not a TLS"):
+        clienthello.parse(b"GET / HTTP/1.1\r\n\r\n")
+    # A length field that lies is refused, not read past.
+    bad = bytearray(raw)
+    suites_at = 5 + 4 + 2 + 32 + 1 + raw[5 + 4 + 2 + 32]  # after the session id
+    bad[suites_at : suites_at + 2] = b"\xff\xff"  # cipher suites length
+    with pytest.raises(clienthello.NotAHello):
+        clienthello.parse(bytes(bad))
+
+
+def test_grease_is_ignored() -> None:
+    assert clienthello.is_grease(0x0A0A) and clienthello.is_grease(0xFAFA)
+    assert not clienthello.is_grease(0x1301)
+
+
+LOG = (Path(__file__).parent / "dnsmasq.log").read_text()  # recorded from dnsmasq 2.90
+
+
+def test_dnsmasq_log() -> None:
+    queries, clients = dnsmasq.parse_log(LOG)
+    assert [(q.name, q.qtype, q.client) for q in queries] == [
+        ("update.vendor.example", "A", "198.18.156.11")
+    ]
+    c = clients["5c:cf:7f:12:9c:0b"]
+    assert c.messages == ["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK"]
+    assert c.requested_options == ["1:netmask", "3:router", "6:dns-server", "15:domain-name",
+                                   "42:ntp-server"]  # fmt: skip
+    assert c.vendor_class == "udhcp 1.36.1"
+    assert (c.ip, c.hostname) == ("198.18.156.11", "oldtls-o2-1")
+
+
+def test_dnsmasq_leases() -> None:
+    text = (
+        "1796186130 B8:27:EB:12:9C:0C 198.18.156.73 sound-s1-1 *\n"
+        "1796186130 a4:cf:12:12:9c:0a 198.18.156.53 * 01:a4\nduid 00:01\n"
+    )
+    leases = dnsmasq.parse_leases(text)
+    assert [(x.mac, x.ip, x.hostname) for x in leases] == [
+        ("b8:27:eb:12:9c:0c", "198.18.156.73", "sound-s1-1"),
+        ("a4:cf:12:12:9c:0a", "198.18.156.53", ""),
+    ]
+
+
+def test_dnsmasq_config_is_offline_and_bound(tmp_path: Path) -> None:
+    cfg = dnsmasq.DnsmasqConfig(
+        iface="plabx", address="198.18.9.1", network=ipaddress.IPv4Network("198.18.9.0/24"),
+        state_dir=tmp_path,
+    )  # fmt: skip
+    text = cfg.render().splitlines()
+    for line in ("interface=plabx", "except-interface=lo", "bind-interfaces", "no-resolv",
+                 "address=/#/198.18.9.1", "dhcp-option=option:router"):  # fmt: skip
+        assert line in text
+    assert not any(x.startswith(("server=", "resolv-file")) for x in text)
+    assert cfg.dhcp_range() == ("198.18.9.2", "198.18.9.254")
+    up = dnsmasq.DnsmasqConfig(**{**cfg.__dict__, "upstream": True}).render()
+    assert "no-resolv" not in up and "address=/#/" not in up
+
+
+def test_ntp_answer() -> None:
+    request = bytes([0x23]) + b"\x00" * 39 + b"ABCDEFGH"
+    reply = ntp.answer(request, 1_000_000.5)
+    assert reply is not None and len(reply) == 48
+    assert reply[0] & 7 == 4 and (reply[0] >> 3) & 7 == 4  # server mode, the client's version
+    assert reply[24:32] == b"ABCDEFGH"  # origin = the client's transmit time
+    assert ntp.answer(bytes([0x24]) + b"\x00" * 47, 0) is None  # a server packet: no answer
+    assert ntp.answer(b"\x23", 0) is None
+
+
+def test_mqtt_connect_311_and_5() -> None:
+    # 3.1.1: protocol "MQTT", level 4, flags user+password, keep-alive 10, id, user, password
+    body = b"\x00\x04MQTT\x04\xc2\x00\x0a\x00\x07C1-0001\x00\x07C1-0001\x00\x03pwd"
+    assert sinkhole.parse_connect(body) == {
+        "level": 4, "client_id": "C1-0001", "username": "C1-0001", "password": True,
+    }  # fmt: skip
+    body5 = b"\x00\x04MQTT\x05\x02\x00\x0a\x00\x00\x03dev"  # clean start, no properties
+    assert sinkhole.parse_connect(body5)["client_id"] == "dev"
