@@ -177,7 +177,7 @@ def test_invalid_rules_are_refused(doc: dict[str, object], message: str) -> None
 
 
 def test_cli_options_choose_the_mode_and_the_profiles_rules(tmp_path: Path) -> None:
-    from lanprobe.discovery.cli import discovery_options
+    from lanprobe.cli.common import discovery_options
     from lanprobe.errors import ScopeError
 
     with pytest.raises(ScopeError, match="choose ours, nmap, both"):

@@ -1,23 +1,33 @@
-"""`probe lab up|status|down`: the virtual test bench."""
+"""`probe lab up|status|down`: the virtual test bench (the lab is imported only when used)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from lanprobe.errors import LabError, ProbeError, ScopeError
-from lanprobe.lab import bench
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from lanprobe.lab.bench import BenchState
+    from rich.console import Console
+    from rich.table import Table
 
 lab_app = typer.Typer(
     help="Build, inspect and remove the virtual test bench.", no_args_is_help=True
 )
-console = Console(width=None if Console().is_terminal else 160)
 
 BRIDGE = typer.Option("plab0", "--bridge", help="bridge name (must start with plab)")
 
 
-def _table(state: bench.BenchState) -> Table:
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(width=None if Console().is_terminal else 160)
+
+
+def _table(state: BenchState) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"lab bench {state.bridge} {state.subnet} (host {state.host_ip})")
     for col in ("name", "model", "ip", "mac", "serial", "ports", "pid", "up"):
         table.add_column(col)
@@ -36,19 +46,24 @@ def up(
     models: str = typer.Option("", "--models", help="comma-separated model ids (default: all)"),
 ) -> None:
     """Build the bench and wait until every device answers."""
+    from lanprobe.errors import ProbeError, ScopeError
+    from lanprobe.lab import bench
+    from rich.markup import escape
+
+    console = _console()
     try:
         state = bench.up(
             bridge, subnet, devices, [m for m in models.split(",") if m.strip()] or None
         )
     except bench.BenchExists as exc:
         console.print(f"[yellow]{escape(str(exc))}[/yellow]")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_USAGE) from exc
     except (ScopeError, ValueError) as exc:
         console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_USAGE) from exc
     except ProbeError as exc:
         console.print(f"[red]lab up failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(3) from exc
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
     console.print(_table(state))
     console.print(f"{len(state.devices)} devices up in {state.up_seconds:.1f} s; "
                   f"lab CA: {state.ca_file}")  # fmt: skip
@@ -57,11 +72,16 @@ def up(
 @lab_app.command()
 def status(bridge: str = BRIDGE) -> None:
     """Show the bench; exit 1 when there is none or a device process is gone."""
+    from lanprobe.errors import ScopeError
+    from lanprobe.lab import bench
+    from rich.markup import escape
+
+    console = _console()
     try:
         state = bench.status(bridge)
     except ScopeError as exc:
         console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_USAGE) from exc
     if state is None:
         console.print(f"no lab bench on {bridge}")
         raise typer.Exit(1)
@@ -75,14 +95,19 @@ def status(bridge: str = BRIDGE) -> None:
 @lab_app.command()
 def down(bridge: str = BRIDGE) -> None:
     """Remove everything the bench on BRIDGE made (also after a crash)."""
+    from lanprobe.errors import LabError, ScopeError
+    from lanprobe.lab import bench
+    from rich.markup import escape
+
+    console = _console()
     try:
         removed = bench.down(bridge)
     except ScopeError as exc:
         console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_USAGE) from exc
     except LabError as exc:
         console.print(f"[red]lab down failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(3) from exc
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
     if removed:
         console.print(f"removed: {len(removed)} items on {bridge} ({', '.join(removed[:4])} ...)")
     else:

@@ -1,73 +1,34 @@
 """`probe discover`: the inventory alone, as a table, plain lines or JSON.
 
-Exit codes follow probe/cli.py: 2 for a usage or scope error, 3 when discovery cannot run at all
+Exit codes (probe/cli/common.py): 2 for a usage or scope error, 3 when discovery cannot run at all
 (nmap missing).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from lanprobe.discovery import DiscoveryEvent, DiscoveryOptions, Inventory, discover, lab_scope
-from lanprobe.errors import LabError, ProfileError, ScopeError, ToolError
-from lanprobe.model import Device
-from lanprobe.scope import Scope
-
-EXIT_USAGE = 2
-EXIT_CANNOT_RUN = 3
-DEFAULT_PROFILES = Path("profiles")
-
-
-def build_scope(
-    lab: bool, bridge: str, ifaces: list[str], cidrs: list[str], allow_public: bool
-) -> Scope:
-    """The scope from the command line; ScopeError when it is missing or not allowed."""
-    if lab:
-        if cidrs or ifaces:
-            raise ScopeError("give either --lab or --iface/--cidr, not both")
-        return lab_scope(bridge)
-    if not cidrs:
-        raise ScopeError("no scope: give --lab, or --iface IF and --cidr CIDR")
-    return Scope.build(cidrs, ifaces, allow_public=allow_public)
-
-
-def profile_ports(profiles_dir: Path | None) -> list[int]:
-    """The TCP ports the profiles name, so that `discover` sees what `scan` will check."""
-    path = profiles_dir or DEFAULT_PROFILES
-    if profiles_dir is None and not path.is_dir():
-        return []
-    from lanprobe.profiles import load_profiles
-
-    return load_profiles(path).all_ports()
-
-
-VERSION_DETECTION_HELP = (
-    "How open ports are named: ours (fast: an nmap port scan, then our own fingerprints), "
-    "nmap (nmap -sV, slow), or both (ours, then -sV on the ports ours left unknown)."
+from lanprobe.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_USAGE,
+    VERSION_DETECTION_HELP,
+    AllowPublicOpt,
+    BridgeOpt,
+    CidrOpt,
+    IfaceOpt,
+    LabOpt,
+    build_scope,
+    discovery_options,
+    profile_ports,
 )
 
-
-def discovery_options(
-    version_detection: str, profiles_dir: Path | None, *, services: bool = True
-) -> DiscoveryOptions:
-    """Discovery options of the CLI; the fingerprint rules come from the profiles directory
-    when it has its own (profiles/data/fingerprints.yaml)."""
-    from lanprobe.discovery import VERSION_DETECTION
-
-    if version_detection not in VERSION_DETECTION:
-        raise ScopeError(
-            f"--version-detection {version_detection!r}: choose {', '.join(VERSION_DETECTION)}"
-        )
-    opts = DiscoveryOptions(services=services, version_detection=version_detection)
-    rules = (profiles_dir or DEFAULT_PROFILES) / "data" / "fingerprints.yaml"
-    if rules.is_file():
-        opts.fingerprint.rules_file = rules
-    return opts
+if TYPE_CHECKING:
+    from lanprobe.discovery import DiscoveryEvent, DiscoveryOptions, Inventory
+    from lanprobe.model import Device
+    from lanprobe.scope import Scope
 
 
 def model_of(dev: Device) -> str:
@@ -84,6 +45,8 @@ def services_text(dev: Device) -> str:
 
 def inventory_json(inv: Inventory) -> str:
     """The devices as run.json carries them, with the inventory's partial flag and notes."""
+    import json
+
     return json.dumps(
         {
             "partial": inv.partial,
@@ -138,6 +101,8 @@ async def _run_with_bar(scope: Scope, ports: list[int], opts: DiscoveryOptions) 
                 tasks[ev.phase] = bar.add_task(ev.phase, total=ev.total, detail="")
             bar.update(tasks[ev.phase], completed=ev.done, total=ev.total, detail=ev.detail)
 
+        from lanprobe.discovery import discover
+
         return await discover(scope, ports=ports, options=opts, progress=on_event)
 
 
@@ -150,14 +115,10 @@ def _plain_progress(ev: DiscoveryEvent) -> None:
 
 
 def discover_command(
-    lab: Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")] = False,
-    bridge: Annotated[str, typer.Option(help="The lab bench's bridge (with --lab).")] = "plab0",
-    iface: Annotated[
-        list[str] | None, typer.Option("--iface", help="Interface to scan from (repeatable).")
-    ] = None,
-    cidr: Annotated[
-        list[str] | None, typer.Option("--cidr", help="Network in scope (repeatable).")
-    ] = None,
+    lab: LabOpt = False,
+    bridge: BridgeOpt = "plab0",
+    iface: IfaceOpt = None,
+    cidr: CidrOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the devices as JSON.")] = False,
     top_ports: Annotated[
         int, typer.Option(help="Also scan nmap's N most common TCP ports (0: profile ports only).")
@@ -169,14 +130,17 @@ def discover_command(
     no_services: Annotated[
         bool, typer.Option("--no-services", help="Skip the nmap service scan.")
     ] = False,
-    allow_public: Annotated[
-        bool, typer.Option("--allow-public", help="Allow globally routable networks.")
-    ] = False,
+    allow_public: AllowPublicOpt = False,
     version_detection: Annotated[
         str, typer.Option("--version-detection", help=VERSION_DETECTION_HELP)
     ] = "ours",
 ) -> None:
     """Find the devices in scope (ARP, mDNS, SSDP, nmap) and print the inventory."""
+    import asyncio
+
+    from lanprobe.discovery import discover
+    from lanprobe.errors import LabError, ProfileError, ScopeError, ToolError
+
     try:
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         extra = [int(p) for p in ports.replace(" ", "").split(",") if p]

@@ -1,0 +1,32 @@
+"""The `probe` command line (typer): lab, discover, scan, report, diff, history, profile, checks.
+
+Exit codes are a contract (probe/cli/common.py, docs/architecture.md): 0 every device conforms
+(or --fail-on never), 1 a device does not conform or a regression, 2 usage or scope error,
+3 the scan itself could not run (no privileges, nmap missing).
+
+Each command lives in its own module; heavy imports (engine, pydantic, httpx, scapy, the lab)
+stay inside the command functions so that `probe --help` stays fast
+(tests/test_cli_imports.py).
+"""
+
+from __future__ import annotations
+
+import typer
+from lanprobe.cli import checks, diff, discover, history, lab, profile, report, scan
+from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_NONCONFORM, EXIT_OK, EXIT_USAGE
+
+__all__ = ["EXIT_CANNOT_RUN", "EXIT_NONCONFORM", "EXIT_OK", "EXIT_USAGE", "app"]
+
+app = typer.Typer(
+    help="lanprobe: scan an IoT test bench and score each device against NIST IR 8259A.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(lab.lab_app, name="lab")
+app.command("discover")(discover.discover_command)
+app.command("scan")(scan.scan_command)
+app.command("checks")(checks.checks_command)
+app.add_typer(profile.profile_app, name="profile")
+app.command("report")(report.report_command)
+app.command("diff")(diff.diff_command)
+app.command("history")(history.history_command)

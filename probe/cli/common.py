@@ -1,0 +1,96 @@
+"""What every `probe` command shares: the exit codes (a contract, docs/architecture.md) and
+the usage-error helper. Kept free of heavy imports: `probe --help` loads this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from lanprobe.discovery import DiscoveryOptions
+    from lanprobe.scope import Scope
+
+EXIT_OK = 0  # every device conforms (or --fail-on never)
+EXIT_NONCONFORM = 1  # a device does not conform, or a regression
+EXIT_USAGE = 2  # usage or scope error, found before any traffic
+EXIT_CANNOT_RUN = 3  # the scan itself could not run (no privileges, nmap missing)
+
+DB_HELP = (
+    "history database: a path, or a SQLAlchemy URL (postgresql://...); "
+    "default: $LANPROBE_DB or the user data dir"
+)
+
+
+def fail_usage(exc: Exception) -> typer.Exit:
+    """Print `error: ...` and return the usage-error exit to raise."""
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+DEFAULT_PROFILES = Path("profiles")
+
+# The scope options `discover` and `scan` share.
+LabOpt = Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")]
+BridgeOpt = Annotated[str, typer.Option(help="The lab bench's bridge (with --lab).")]
+IfaceOpt = Annotated[
+    list[str] | None, typer.Option("--iface", help="Interface to scan from (repeatable).")
+]
+CidrOpt = Annotated[list[str] | None, typer.Option("--cidr", help="Network in scope (repeatable).")]
+AllowPublicOpt = Annotated[
+    bool, typer.Option("--allow-public", help="Allow globally routable networks.")
+]
+
+
+def build_scope(
+    lab: bool, bridge: str, ifaces: list[str], cidrs: list[str], allow_public: bool
+) -> Scope:
+    """The scope from the command line; ScopeError when it is missing or not allowed."""
+    from lanprobe.errors import ScopeError
+    from lanprobe.scope import Scope
+
+    if lab:
+        if cidrs or ifaces:
+            raise ScopeError("give either --lab or --iface/--cidr, not both")
+        from lanprobe.discovery import lab_scope
+
+        return lab_scope(bridge)
+    if not cidrs:
+        raise ScopeError("no scope: give --lab, or --iface IF and --cidr CIDR")
+    return Scope.build(cidrs, ifaces, allow_public=allow_public)
+
+
+def profile_ports(profiles_dir: Path | None) -> list[int]:
+    """The TCP ports the profiles name, so that `discover` sees what `scan` will check."""
+    path = profiles_dir or DEFAULT_PROFILES
+    if profiles_dir is None and not path.is_dir():
+        return []
+    from lanprobe.profiles import load_profiles
+
+    return load_profiles(path).all_ports()
+
+
+VERSION_DETECTION_HELP = (
+    "How open ports are named: ours (fast: an nmap port scan, then our own fingerprints), "
+    "nmap (nmap -sV, slow), or both (ours, then -sV on the ports ours left unknown)."
+)
+
+
+def discovery_options(
+    version_detection: str, profiles_dir: Path | None, *, services: bool = True
+) -> DiscoveryOptions:
+    """Discovery options of the CLI; the fingerprint rules come from the profiles directory
+    when it has its own (profiles/data/fingerprints.yaml)."""
+    from lanprobe.discovery import VERSION_DETECTION, DiscoveryOptions
+    from lanprobe.errors import ScopeError
+
+    if version_detection not in VERSION_DETECTION:
+        raise ScopeError(
+            f"--version-detection {version_detection!r}: choose {', '.join(VERSION_DETECTION)}"
+        )
+    opts = DiscoveryOptions(services=services, version_detection=version_detection)
+    rules = (profiles_dir or DEFAULT_PROFILES) / "data" / "fingerprints.yaml"
+    if rules.is_file():
+        opts.fingerprint.rules_file = rules
+    return opts

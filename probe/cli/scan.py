@@ -1,0 +1,315 @@
+"""`probe scan`: discover, run the checks, score each device; write reports and the history.
+
+Exit codes: probe/cli/common.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from lanprobe.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_NONCONFORM,
+    EXIT_OK,
+    EXIT_USAGE,
+    AllowPublicOpt,
+    BridgeOpt,
+    CidrOpt,
+    IfaceOpt,
+    LabOpt,
+    build_scope,
+    discovery_options,
+)
+
+if TYPE_CHECKING:
+    from lanprobe.diff import Diff
+
+_FORMATS = ("console", "json", "junit", "html")
+
+
+async def _scan_until_signal(coro_factory):  # type: ignore[no-untyped-def]
+    """Run the scan; SIGINT/SIGTERM cancel it and the runner returns the partial run."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro_factory())
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    try:
+        return await task
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _leave_promptly(exit_code: int, grace_s: float = 3.0) -> None:
+    """After an interrupted scan (its run already written): cancel what is left of it and wait a
+    moment; if something still will not end (a library stuck in its own cleanup), exit now
+    rather than hang, since everything the run found is on disk."""
+    import asyncio
+    import os
+    import sys
+
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        _done, pending = await asyncio.wait(left, timeout=grace_s)
+        if pending:
+            typer.echo(f"{len(pending)} task(s) did not stop; exiting anyway", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_code)
+
+
+def scan_command(
+    lab: LabOpt = False,
+    bridge: BridgeOpt = "plab0",
+    iface: IfaceOpt = None,
+    cidr: CidrOpt = None,
+    allow_public: AllowPublicOpt = False,
+    profiles: Annotated[Path, typer.Option("--profiles", help="Profiles directory.")] = Path(
+        "profiles"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write DIR/run.json (and other formats) here.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Comma list of: console, json, junit, html.")
+    ] = "console,json",
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="fail (exit 1 when a device does not conform), "
+            "regression (exit 1 on a regression against --baseline), never.",
+        ),
+    ] = "fail",
+    baseline_run: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="An earlier run.json, or 'last' (the newest complete run in the history): "
+            "print what changed; with --fail-on regression exit 1 on a regression.",
+        ),
+    ] = None,
+    waivers: Annotated[
+        Path | None,
+        typer.Option("--waivers", help="YAML of accepted known failures (with expiry dates)."),
+    ] = None,
+    reveal_secrets: Annotated[
+        bool, typer.Option("--reveal-secrets", help="Show found passwords in evidence.")
+    ] = False,
+    ca: Annotated[
+        list[Path] | None, typer.Option("--ca", help="Trust this CA file too (repeatable).")
+    ] = None,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout-s", help="Deadline of one check run, in seconds.")
+    ] = 60.0,
+    connect_timeout_s: Annotated[
+        float, typer.Option("--connect-timeout-s", help="TCP/TLS connect timeout, in seconds.")
+    ] = 3.0,
+    read_timeout_s: Annotated[
+        float, typer.Option("--read-timeout-s", help="Read timeout, in seconds.")
+    ] = 5.0,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--check", help="Run only this check id or capability prefix (repeatable)."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Check runs at once, all devices together.")
+    ] = 32,
+    device_concurrency: Annotated[
+        int, typer.Option("--device-concurrency", help="Check runs at once on one device.")
+    ] = 4,
+    top_ports: Annotated[
+        int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
+    ] = 100,
+    version_detection: Annotated[
+        str,
+        typer.Option(
+            "--version-detection",
+            help="How open ports are named: ours (fast, default), nmap (-sV, slow), or both.",
+        ),
+    ] = "ours",
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Store the run in this history (a path or postgresql:// URL); interrupted "
+            "runs too, flagged, and never used as a baseline.",
+        ),
+    ] = None,
+) -> None:
+    """Discover the devices in scope, run the checks, score each device against NIST IR 8259A."""
+    import asyncio
+    import sys
+
+    from lanprobe.checks.context import RunOptions, Timeouts
+    from lanprobe.discovery import discover
+    from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
+    from lanprobe.model import DeviceVerdict, ScanRun
+    from lanprobe.profiles import load_profiles
+    from lanprobe.report.console import ProgressPrinter, print_summary
+    from lanprobe.report.json import write_json
+    from lanprobe.runner import Limits, scan
+
+    formats = [f.strip() for f in fmt.split(",") if f.strip()]
+    try:
+        bad = [f for f in formats if f not in _FORMATS]
+        if bad or not formats:
+            raise ScopeError(f"--format {fmt!r}: choose from {', '.join(_FORMATS)}")
+        if fail_on not in ("fail", "regression", "never"):
+            raise ScopeError(f"--fail-on {fail_on!r}: choose fail, regression or never")
+        if fail_on == "regression" and baseline_run is None:
+            raise ScopeError("--fail-on regression needs --baseline RUN.json (or 'last')")
+        if waivers is not None and not waivers.is_file():
+            raise ScopeError(f"--waivers {waivers}: no such file")
+        if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
+            raise ScopeError("timeouts must be positive")
+        scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
+        load_profiles(profiles)  # a broken profile is a usage error, before any traffic
+        trusted = [p.resolve() for p in ca or []]
+        for path in trusted:
+            if not path.is_file():
+                raise ScopeError(f"--ca {path}: no such file")
+        if lab:
+            from lanprobe.lab import bench
+
+            state = bench.status(bridge)
+            if state is not None and state.ca_file:
+                trusted.insert(0, Path(state.ca_file))
+    except (ScopeError, ProfileError, LabError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+    options = RunOptions(
+        timeouts=Timeouts(connect_s=connect_timeout_s, read_s=read_timeout_s, check_s=timeout_s),
+        reveal_secrets=reveal_secrets,
+        profiles_dir=profiles,
+        trusted_ca_files=tuple(trusted),
+    )
+    try:
+        dopts = discovery_options(version_detection, profiles)
+    except ScopeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    dopts.nmap.top_ports = max(0, top_ports)
+
+    async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
+        return await discover(scope_, ports=ports or (), options=dopts)
+
+    def changes(run: ScanRun) -> Diff | None:
+        """The diff against --baseline; a baseline that cannot be read is a usage error."""
+        if baseline_run is None or run.interrupted:
+            return None
+        from lanprobe.diff import compare_to_baseline
+
+        try:
+            return compare_to_baseline(run, baseline_run, db=db, waivers=waivers)
+        except (ProbeError, OSError, ValueError) as exc:
+            raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
+
+    def trend() -> list[Any]:
+        if not db:
+            return []
+        from lanprobe.store import open_store
+
+        with open_store(db) as history:
+            return list(history.runs(30, complete_only=True))
+
+    def emit(run: ScanRun, diff: Diff | None = None) -> None:
+        out_dir = out
+        if out_dir is None and any(f != "console" for f in formats):
+            out_dir = Path("reports") / run.run_id
+        if out_dir is not None:
+            typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
+            if "junit" in formats:
+                from lanprobe.report.junit import write_junit
+
+                typer.echo(f"wrote {write_junit(run, out_dir / 'junit.xml')}", err=True)
+            if "html" in formats:
+                from lanprobe.report.html import write_html
+
+                page = write_html(run, out_dir / "report.html", trend=trend(), diff=diff)
+                typer.echo(f"wrote {page}", err=True)
+        if "console" in formats:
+            print_summary(run, sys.stdout)
+        if diff is not None:
+            from lanprobe.diff import render_text
+
+            typer.echo(render_text(diff))
+
+    def store(run: ScanRun) -> None:
+        # One transaction per run (probe/store.py): a kill half-way leaves the history as it was.
+        from lanprobe.store import open_store
+
+        try:
+            with open_store(db) as history:
+                history.save(run)
+        except (ProbeError, OSError) as exc:
+            typer.echo(f"error: could not store the run in {db}: {exc}", err=True)
+            return
+        flag = " (interrupted: never a baseline)" if run.interrupted else ""
+        typer.echo(f"stored run {run.run_id} in {db}{flag}", err=True)
+
+    diff: Diff | None = None
+
+    async def main() -> ScanRun:
+        run = await _scan_until_signal(
+            lambda: scan(
+                scope,
+                options,
+                profiles_dir=profiles,
+                progress=ProgressPrinter(),
+                discover_fn=_discover,
+                checks=only or None,
+                limits=Limits(
+                    global_checks=max(1, concurrency),
+                    per_device_checks=max(1, device_concurrency),
+                ),
+            )
+        )
+        # Written before the loop shuts down: an interrupted scan may still wait there for
+        # worker threads (nmap) to end, and its partial run must already be on disk.
+        nonlocal diff
+        try:
+            diff = changes(run)
+        finally:
+            emit(run, diff)
+            if db:
+                store(run)  # after the diff, so that 'last' is the run before this one
+        if run.interrupted:
+            await _leave_promptly(EXIT_CANNOT_RUN)
+        return run
+
+    try:
+        run = asyncio.run(main())
+    except ScopeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (ToolError, LabError) as exc:
+        typer.echo(f"error: the scan could not run: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    except ProbeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+
+    if run.interrupted:
+        typer.echo("scan interrupted: partial results written", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    if fail_on == "never":
+        raise typer.Exit(EXIT_OK)
+    if fail_on == "regression":
+        raise typer.Exit(EXIT_NONCONFORM if diff is not None and diff.regression else EXIT_OK)
+    bad_devices = [k for k, s in run.scores.items() if s.verdict == DeviceVerdict.does_not_conform]
+    raise typer.Exit(EXIT_NONCONFORM if bad_devices else EXIT_OK)
