@@ -110,6 +110,10 @@ class Device(_Model):
     profile: str | None = None
     profile_reason: str = ""
     seen_by: list[str] = Field(default_factory=list)
+    # What the unit said it is, as observed on the network (identifiers "model" and "fw"):
+    # the fleet view and history group runs by these; "" when the unit did not say.
+    model: str = ""
+    firmware: str = ""
 
     @property
     def ip(self) -> str:
@@ -125,6 +129,11 @@ class Device(_Model):
     def identifier(self, name: str) -> str | None:
         ident = self.identifiers.get(name)
         return ident.value if ident else None
+
+    def record_observed(self) -> None:
+        """Copy the observed model and firmware identifiers into `model` and `firmware`."""
+        self.model = self.identifier("model") or self.model
+        self.firmware = self.identifier("fw") or self.firmware
 
 
 class Target(_Model):
@@ -173,6 +182,14 @@ class ToolInfo(_Model):
     version: str = ""
 
 
+class HostInfo(_Model):
+    """The machine the probe ran on (one bench host among many in a fleet)."""
+
+    hostname: str = ""
+    platform: str = ""
+    python: str = ""
+
+
 class ScopeInfo(_Model):
     interfaces: list[str] = Field(default_factory=list)
     cidrs: list[str] = Field(default_factory=list)
@@ -191,6 +208,8 @@ class ScanRun(_Model):
     interrupted: bool = False
     partial: bool = False  # discovery was limited (no root: no ARP, no -sS)
     tool: ToolInfo = Field(default_factory=ToolInfo)
+    bench: str = ""  # the bench's name (--bench; the probe host's name by default)
+    host: HostInfo = Field(default_factory=HostInfo)
     scope: ScopeInfo = Field(default_factory=ScopeInfo)
     baseline: dict[str, str] = Field(default_factory=dict)  # id, version
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> version, declarations

@@ -25,6 +25,8 @@ import asyncio
 import contextlib
 import importlib
 import os
+import platform
+import socket
 import time
 import traceback
 import uuid
@@ -48,6 +50,7 @@ from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import TargetError
 from lanprobe.model import (
     Device,
+    HostInfo,
     Result,
     ScanRun,
     ScopeInfo,
@@ -378,6 +381,15 @@ def _deep_workers() -> contextlib.AbstractAsyncContextManager[object]:
     return worker_pool(min(DEEP_SCANS_AT_ONCE, max(2, os.cpu_count() or 2)))
 
 
+def this_host() -> HostInfo:
+    """The probe host as a run records it."""
+    return HostInfo(
+        hostname=socket.gethostname(),
+        platform=platform.platform(terse=True),
+        python=platform.python_version(),
+    )
+
+
 def load_catalogue() -> tuple[dict[str, CheckSpec], list[str]]:
     """The registered checks, and the check modules that do not exist (yet).
 
@@ -412,8 +424,11 @@ async def scan(
     catalogue: dict[str, CheckSpec] | None = None,
     baseline: Baseline | None = None,
     limits: Limits | None = None,
+    bench: str | None = None,
 ) -> ScanRun:
     """Scan `scope` and return the `ScanRun` (partial, `interrupted`, when cancelled).
+
+    `bench` names the bench in the run (and the history); the probe host's name by default.
 
     `checks` limits the run to these ids (or capability prefixes such as "access");
     `catalogue` replaces the registered checks (tests).
@@ -428,6 +443,8 @@ async def scan(
     run = ScanRun(
         run_id=uuid.uuid4().hex[:12],
         tool=ToolInfo(version=__version__),
+        bench=bench or this_host().hostname,
+        host=this_host(),
         scope=ScopeInfo(
             interfaces=list(scope.interfaces),
             cidrs=[str(n) for n in scope.networks],
@@ -463,6 +480,7 @@ async def scan(
         ctx.emit(Progress("discovered", total=len(devices)))
 
         for dev in devices:
+            dev.record_observed()
             profile = profiles.apply(dev)
             run.profiles.setdefault(profile.id, _profile_record(profiles, profile.id))
             ctx.emit(Progress("matched", dev.key, message=f"{profile.id} ({dev.profile_reason})"))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,12 +27,14 @@ import platformdirs
 from lanprobe.errors import ProbeError
 from lanprobe.model import DeviceVerdict, ScanRun, Verdict
 
-STORE_VERSION = "1"
+STORE_VERSION = 2
 ENV_DB = "LANPROBE_DB"
 _BUSY_TIMEOUT_S = 30.0
-_PG_LOCK_KEY = 8259_0001  # advisory lock that serialises schema creation on PostgreSQL
+_PG_LOCK_KEY = 8259_0001  # advisory lock that serialises schema changes on PostgreSQL
 
-_SCHEMA = (
+# Store version 1: the schema of release 0.1.0, exactly as it shipped. A new database is made
+# by this and then every migration in order, so a fresh store and a migrated one are the same.
+_SCHEMA_V1 = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY,
@@ -85,11 +87,124 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS results_check ON results (check_id, device)",
 )
 
+
+@dataclass(frozen=True)
+class Migration:
+    """One step from store version `to - 1` to `to`: DDL, then a backfill of the new columns
+    from each stored run.json (the whole run is kept, so nothing has to be guessed)."""
+
+    to: int
+    statements: tuple[str, ...]
+    backfill: Callable[[_Tx], None] | None = None
+
+
+def _backfill_v2(tx: _Tx) -> None:
+    """Bench, probe host, and each device's observed model and firmware, from run.json."""
+    for row in tx.query("SELECT run_id, run_json FROM runs"):
+        run = ScanRun.from_json(row["run_json"])
+        tx.execute(
+            "UPDATE runs SET bench = :bench, probe_host = :host, json_bytes = :size "
+            "WHERE run_id = :run_id",
+            {
+                "bench": run.bench,
+                "host": run.host.hostname,
+                "size": len(row["run_json"].encode()),
+                "run_id": run.run_id,
+            },
+        )
+        for dev in run.devices:
+            dev.record_observed()
+            tx.execute(
+                "UPDATE device_runs SET model = :model, firmware = :firmware, "
+                "profile_version = :pv WHERE run_id = :run_id AND device = :device",
+                {
+                    "model": dev.model,
+                    "firmware": dev.firmware,
+                    "pv": _profile_version(run, dev.profile),
+                    "run_id": run.run_id,
+                    "device": dev.key,
+                },
+            )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # 0.2.0: many benches share one history (issue 16).
+    Migration(
+        to=2,
+        statements=(
+            "ALTER TABLE runs ADD COLUMN bench TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE runs ADD COLUMN probe_host TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE runs ADD COLUMN json_bytes INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE device_runs ADD COLUMN model TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE device_runs ADD COLUMN firmware TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE device_runs ADD COLUMN profile_version TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX IF NOT EXISTS runs_bench ON runs (bench, started)",
+            "CREATE INDEX IF NOT EXISTS device_runs_model ON device_runs (profile, firmware)",
+            "CREATE INDEX IF NOT EXISTS results_run_check ON results (run_id, check_id)",
+        ),
+        backfill=_backfill_v2,
+    ),
+)
+assert MIGRATIONS[-1].to == STORE_VERSION
+
 _RUN_COLUMNS = (
     "run_id, started, finished, stored, interrupted, partial, tool_version, baseline_version, "
     "devices, n_pass, n_fail, n_inconclusive, n_not_applicable, n_error, d_conforms, "
-    "d_does_not_conform, d_inconclusive, mean_score"
+    "d_does_not_conform, d_inconclusive, mean_score, bench, probe_host, json_bytes"
 )
+# The same columns qualified with the runs table, for queries that join device rows.
+_RUN_COLUMNS_Q = ", ".join("runs." + c.strip() for c in _RUN_COLUMNS.split(","))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs `probe history` and the fleet view read. Empty fields match everything;
+    `model` is a profile id or an observed model name, `firmware` an observed version."""
+
+    bench: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    check: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, params: dict[str, Any], devices: str | None = None) -> str:
+        """SQL conditions on `runs`, adding their values to `params`. `devices`: the alias of
+        device_runs rows joined in the query, which the model and firmware then select;
+        without it a run matches when any of its devices does."""
+        clauses = []
+        if self.bench:
+            clauses.append("runs.bench = :f_bench")
+            params["f_bench"] = self.bench
+        if self.since:
+            clauses.append("runs.started >= :f_since")
+            params["f_since"] = _ts(self.since)
+        if self.until:
+            clauses.append("runs.started < :f_until")
+            params["f_until"] = _ts(self.until)
+        d = devices or "d"
+        dev = []
+        if self.model:
+            dev.append(f"({d}.profile = :f_model OR {d}.model = :f_model)")
+            params["f_model"] = self.model
+        if self.firmware:
+            dev.append(f"{d}.firmware = :f_fw")
+            params["f_fw"] = self.firmware
+        if dev and devices:
+            clauses.extend(dev)
+        elif dev:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM device_runs d WHERE d.run_id = runs.run_id AND "
+                + " AND ".join(dev)
+                + ")"
+            )
+        if self.check:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM results x WHERE x.run_id = runs.run_id "
+                "AND x.check_id = :f_check)"
+            )
+            params["f_check"] = self.check
+        return " AND ".join(clauses)
 
 
 @dataclass(frozen=True)
@@ -106,6 +221,9 @@ class RunSummary:
     verdicts: dict[str, int] = field(default_factory=dict)  # result verdicts
     device_verdicts: dict[str, int] = field(default_factory=dict)
     mean_score: float | None = None
+    bench: str = ""
+    probe_host: str = ""
+    json_bytes: int = 0  # size of the stored run.json (the bulk of a run's footprint)
 
     @classmethod
     def of(cls, run: ScanRun) -> RunSummary:
@@ -126,7 +244,61 @@ class RunSummary:
             verdicts={v.value: int(row[f"n_{v.value}"]) for v in Verdict},
             device_verdicts={v.value: int(row[f"d_{v.value}"]) for v in DeviceVerdict},
             mean_score=row["mean_score"],
+            bench=row.get("bench") or "",
+            probe_host=row.get("probe_host") or "",
+            json_bytes=int(row.get("json_bytes") or 0),
         )
+
+
+class _Row:
+    """A query row as a frozen dataclass: `started` parsed, NULL text as ""."""
+
+    @classmethod
+    def _from_row(cls, row: dict[str, Any]) -> Any:
+        values: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            value = row[f.name]
+            if f.name == "started":
+                value = _parse_ts(value)
+            elif f.type == "str":
+                value = value or ""
+            values[f.name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DeviceRow(_Row):
+    """One device in one stored run."""
+
+    run_id: str
+    started: datetime
+    bench: str
+    device: str
+    profile: str
+    model: str
+    firmware: str
+    profile_version: str
+    verdict: str
+    score: float | None
+    coverage: float | None
+
+
+@dataclass(frozen=True)
+class CheckRow(_Row):
+    """One verdict of one check on one device in one stored run."""
+
+    run_id: str
+    started: datetime
+    bench: str
+    device: str
+    profile: str
+    model: str
+    firmware: str
+    port: int | None
+    transport: str
+    verdict: str
+    severity: str
+    title: str
 
 
 def default_db_path() -> Path:
@@ -144,6 +316,7 @@ def is_url(db: str) -> bool:
 class _Backend(Protocol):
     def transaction(self) -> Any: ...  # context manager yielding a _Tx
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+    def compact(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -202,6 +375,11 @@ class _SqliteBackend:
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return _SqliteTx(self._conn).query(sql, params)
+
+    def compact(self) -> None:
+        """Give pruned pages back to the file system (outside any transaction)."""
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self._conn.close()
@@ -262,6 +440,9 @@ class _SqlAlchemyBackend:
         except self._errors as exc:
             raise ProbeError(f"{_safe_url(self.url)}: {exc}") from exc
 
+    def compact(self) -> None:
+        """Nothing to do: PostgreSQL's autovacuum reclaims deleted rows."""
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -282,7 +463,11 @@ class Store:
     def __init__(self, backend: _Backend, *, postgres: bool = False) -> None:
         self._db = backend
         self._postgres = postgres
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            backend.close()  # a refused store leaves no connection behind
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -301,24 +486,47 @@ class Store:
         return bool(tx.query(sql)[0]["ok"])
 
     def _init_schema(self) -> None:
-        """Create the tables once. DDL runs only while they are missing: on PostgreSQL, DDL
-        beside another session's save (CREATE INDEX locks the table) can deadlock."""
+        """Create the tables, or bring an older store up to `STORE_VERSION`, in one transaction.
+
+        DDL runs only when something is missing or old: on PostgreSQL, DDL beside another
+        session's save (CREATE INDEX locks the table) can deadlock. An advisory lock makes
+        concurrent openers wait for the first one's creation or migration and then see it.
+        """
         with self._db.transaction() as tx:
             if self._postgres:
-                # Serialise creation between sessions; the check below then sees the winner's.
                 tx.query("SELECT pg_advisory_xact_lock(:k) AS ok", {"k": _PG_LOCK_KEY})
             if not self._meta_exists(tx):
-                for stmt in _SCHEMA:
+                for stmt in _SCHEMA_V1:
                     tx.execute(stmt)
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('store_version', :v)",
-                    {"v": STORE_VERSION},
+                tx.execute("INSERT INTO meta (key, value) VALUES ('store_version', '1')")
+            version = self._version(tx)
+            if version > STORE_VERSION:
+                raise ProbeError(
+                    f"history store version {version} is newer than this lanprobe knows "
+                    f"({STORE_VERSION}): upgrade lanprobe"
                 )
-                return
-            rows = tx.query("SELECT value FROM meta WHERE key = 'store_version'")
-            version = rows[0]["value"] if rows else "?"
-            if version != STORE_VERSION:
-                raise ProbeError(f"history store version {version} is not {STORE_VERSION}")
+            for step in MIGRATIONS:
+                if step.to <= version:
+                    continue
+                for stmt in step.statements:
+                    tx.execute(stmt)
+                if step.backfill is not None:
+                    step.backfill(tx)
+                tx.execute(
+                    "UPDATE meta SET value = :v WHERE key = 'store_version'", {"v": str(step.to)}
+                )
+
+    @staticmethod
+    def _version(tx: _Tx) -> int:
+        rows = tx.query("SELECT value FROM meta WHERE key = 'store_version'")
+        text = rows[0]["value"] if rows else ""
+        if not text.isdigit():
+            raise ProbeError(f"history store version {text!r} is not one lanprobe knows")
+        return int(text)
+
+    def version(self) -> int:
+        with self._db.transaction() as tx:
+            return self._version(tx)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -326,21 +534,20 @@ class Store:
         """Store one run, replacing an earlier save of the same run_id, in one transaction."""
         run_row = _run_row(run)
         run_row["run_json"] = run.to_json()
+        run_row["json_bytes"] = len(run_row["run_json"].encode())
         run_row["stored"] = _ts(datetime.now(UTC))
         device_rows = _device_rows(run)
         result_rows = _result_rows(run)
-        key = {"run_id": run.run_id}
         with self._db.transaction() as tx:
-            tx.execute("DELETE FROM results WHERE run_id = :run_id", key)
-            tx.execute("DELETE FROM device_runs WHERE run_id = :run_id", key)
-            tx.execute("DELETE FROM runs WHERE run_id = :run_id", key)
+            self._delete_rows(tx, run.run_id)
             cols = _RUN_COLUMNS + ", run_json"
             names = ", ".join(":" + c.strip() for c in cols.split(","))
             tx.execute(f"INSERT INTO runs ({cols}) VALUES ({names})", run_row)
             tx.executemany(
                 "INSERT INTO device_runs (run_id, device, mac, serial, profile, ip, verdict, "
-                "score, coverage) VALUES (:run_id, :device, :mac, :serial, :profile, :ip, "
-                ":verdict, :score, :coverage)",
+                "score, coverage, model, firmware, profile_version) VALUES (:run_id, :device, "
+                ":mac, :serial, :profile, :ip, :verdict, :score, :coverage, :model, :firmware, "
+                ":profile_version)",
                 device_rows,
             )
             tx.executemany(
@@ -352,24 +559,111 @@ class Store:
             )
 
     def delete(self, run_id: str) -> bool:
-        key = {"run_id": run_id}
         with self._db.transaction() as tx:
-            found = tx.query("SELECT run_id FROM runs WHERE run_id = :run_id", key)
-            tx.execute("DELETE FROM results WHERE run_id = :run_id", key)
-            tx.execute("DELETE FROM device_runs WHERE run_id = :run_id", key)
-            tx.execute("DELETE FROM runs WHERE run_id = :run_id", key)
+            found = tx.query("SELECT run_id FROM runs WHERE run_id = :run_id", {"run_id": run_id})
+            self._delete_rows(tx, run_id)
         return bool(found)
+
+    @staticmethod
+    def _delete_rows(tx: _Tx, run_id: str) -> None:
+        key = {"run_id": run_id}
+        tx.execute("DELETE FROM results WHERE run_id = :run_id", key)
+        tx.execute("DELETE FROM device_runs WHERE run_id = :run_id", key)
+        tx.execute("DELETE FROM runs WHERE run_id = :run_id", key)
 
     # --- reading ----------------------------------------------------------------------------
 
-    def runs(self, limit: int = 50, *, complete_only: bool = False) -> list[RunSummary]:
-        """The newest `limit` runs, oldest first (the order a trend is drawn in)."""
-        where = "WHERE interrupted = 0" if complete_only else ""
+    def runs(
+        self, limit: int = 50, *, complete_only: bool = False, where: RunFilter | None = None
+    ) -> list[RunSummary]:
+        """The newest `limit` runs (that match `where`), oldest first (the order a trend is
+        drawn in)."""
+        params: dict[str, Any] = {"n": int(limit)}
+        clauses = [where.where(params)] if where else []
+        if complete_only:
+            clauses.append("runs.interrupted = 0")
+        cond = " AND ".join(c for c in clauses if c)
         rows = self._db.query(
-            f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started DESC, run_id DESC LIMIT :n",
-            {"n": int(limit)},
+            f"SELECT {_RUN_COLUMNS_Q} FROM runs {'WHERE ' + cond if cond else ''} "
+            "ORDER BY runs.started DESC, runs.run_id DESC LIMIT :n",
+            params,
         )
         return [RunSummary._from_row(r) for r in reversed(rows)]
+
+    def benches(self) -> list[RunSummary]:
+        """Each bench's newest complete run (the fleet view's first table), by bench name."""
+        rows = self._db.query(
+            f"SELECT {_RUN_COLUMNS_Q} FROM runs WHERE runs.interrupted = 0 AND runs.started = "
+            "(SELECT MAX(o.started) FROM runs o WHERE o.bench = runs.bench AND o.interrupted = 0) "
+            "ORDER BY runs.bench, runs.run_id"
+        )
+        seen: dict[str, RunSummary] = {}
+        for r in rows:  # two runs of one bench started in the same microsecond: keep one
+            seen.setdefault(r["bench"], RunSummary._from_row(r))
+        return list(seen.values())
+
+    def device_history(
+        self, where: RunFilter | None = None, *, limit: int = 5000, complete_only: bool = True
+    ) -> list[DeviceRow]:
+        """One row per device per run (newest `limit`, oldest first): the per-model trend."""
+        params: dict[str, Any] = {"n": int(limit)}
+        clauses = [where.where(params, devices="dr")] if where else []
+        if complete_only:
+            clauses.append("runs.interrupted = 0")
+        cond = " AND ".join(c for c in clauses if c)
+        rows = self._db.query(
+            "SELECT runs.run_id, runs.started, runs.bench, dr.device, dr.profile, dr.model, "
+            "dr.firmware, dr.profile_version, dr.verdict, dr.score, dr.coverage "
+            "FROM device_runs dr JOIN runs ON runs.run_id = dr.run_id "
+            f"{'WHERE ' + cond if cond else ''} "
+            "ORDER BY runs.started DESC, runs.run_id DESC, dr.device LIMIT :n",
+            params,
+        )
+        return [DeviceRow._from_row(r) for r in reversed(rows)]
+
+    def check_history(
+        self, check_id: str, where: RunFilter | None = None, *, limit: int = 5000
+    ) -> list[CheckRow]:
+        """Every verdict of one check (newest `limit`, oldest first), with bench and model."""
+        params: dict[str, Any] = {"n": int(limit), "check": check_id}
+        clauses = ["x.check_id = :check", "runs.interrupted = 0"]
+        if where:
+            clauses.append(where.where(params, devices="dr"))
+        cond = " AND ".join(c for c in clauses if c)
+        rows = self._db.query(
+            "SELECT runs.run_id, runs.started, runs.bench, x.device, dr.profile, dr.model, "
+            "dr.firmware, x.port, x.transport, x.verdict, x.severity, x.title "
+            "FROM results x JOIN runs ON runs.run_id = x.run_id "
+            "LEFT JOIN device_runs dr ON dr.run_id = x.run_id AND dr.device = x.device "
+            f"WHERE {cond} ORDER BY runs.started DESC, runs.run_id DESC, x.seq LIMIT :n",
+            params,
+        )
+        return [CheckRow._from_row(r) for r in reversed(rows)]
+
+    def prune(self, keep_days: int, *, now: datetime | None = None) -> list[str]:
+        """Delete runs started more than `keep_days` ago, except each bench's newest run (a
+        bench that has been off for a month still shows in the fleet view, with its age).
+        Returns the deleted run ids. One transaction: a kill half-way deletes nothing."""
+        if keep_days < 0:
+            raise ProbeError(f"--keep-days must be 0 or more, not {keep_days}")
+        cutoff = _ts((now or datetime.now(UTC)) - timedelta(days=keep_days))
+        keep = {s.run_id for s in self.benches()}
+        with self._db.transaction() as tx:
+            old = [
+                r["run_id"]
+                for r in tx.query("SELECT run_id FROM runs WHERE started < :c", {"c": cutoff})
+                if r["run_id"] not in keep
+            ]
+            for run_id in old:
+                self._delete_rows(tx, run_id)
+        if old:
+            self._db.compact()
+        return old
+
+    def latest(self, where: RunFilter | None = None) -> ScanRun | None:
+        """The newest complete run that matches `where` (for `probe diff --bench ...`)."""
+        found = self.runs(1, complete_only=True, where=where)
+        return self.load(found[0].run_id) if found else None
 
     def count(self) -> int:
         return int(self._db.query("SELECT COUNT(*) AS n FROM runs")[0]["n"])
@@ -471,6 +765,9 @@ def _run_row(run: ScanRun) -> dict[str, Any]:
         "baseline_version": run.baseline.get("version", ""),
         "devices": len(run.devices),
         "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
+        "bench": run.bench,
+        "probe_host": run.host.hostname,
+        "json_bytes": 0,
     }
     for v in Verdict:
         row[f"n_{v.value}"] = verdicts.get(v, 0)
@@ -494,9 +791,16 @@ def _device_rows(run: ScanRun) -> list[dict[str, Any]]:
                 "verdict": score.verdict.value if score else None,
                 "score": score.score if score else None,
                 "coverage": score.coverage if score else None,
+                "model": dev.model or dev.identifier("model") or "",
+                "firmware": dev.firmware or dev.identifier("fw") or "",
+                "profile_version": _profile_version(run, dev.profile),
             }
         )
     return rows
+
+
+def _profile_version(run: ScanRun, profile: str | None) -> str:
+    return str((run.profiles.get(profile or "") or {}).get("version", ""))
 
 
 def _result_rows(run: ScanRun) -> list[dict[str, Any]]:

@@ -18,6 +18,17 @@ TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
 
 
 @pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """One private PostgreSQL cluster for the session (tests/pg.py); skips without its binaries."""
+    from tests.pg import pg_bin, private_postgres
+
+    if not pg_bin("initdb") or not pg_bin("pg_ctl"):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: `make sysdeps`")
+    with private_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def lab_bench() -> Iterator[BenchState]:
     if os.geteuid() != 0:
         pytest.skip("the lab bench needs root (network namespaces)")

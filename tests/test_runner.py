@@ -18,7 +18,16 @@ import pytest
 from lanprobe.checks.context import BenchContext, CheckContext, RunOptions, Timeouts
 from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import ProbeTimeout, ScopeError, Unreachable
-from lanprobe.model import Capability, Device, DeviceVerdict, Result, ScanRun, Service, Verdict
+from lanprobe.model import (
+    Capability,
+    Device,
+    DeviceVerdict,
+    Identifier,
+    Result,
+    ScanRun,
+    Service,
+    Verdict,
+)
 from lanprobe.runner import Limits, Progress, scan
 from lanprobe.scope import Scope
 
@@ -345,6 +354,31 @@ async def test_run_records_versions_profiles_scores_and_progress(profiles: Path)
     # The run survives its JSON form.
     again = ScanRun.from_json(run.to_json())
     assert again.results == run.results
+
+
+async def test_run_records_bench_host_and_observed_model_firmware(profiles: Path) -> None:
+    async def passes(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.passed, "ok", evidence={"seen": "nothing open"})
+
+    widget = WIDGET.model_copy(
+        update={
+            "identifiers": {
+                "model": Identifier(value="W-100", source="mdns"),
+                "fw": Identifier(value="2.4.1", source="ssdp"),
+            }
+        }
+    )
+    catalogue = {"access.cleartext-admin": spec("access.cleartext-admin", passes)}
+    named = await run_with(profiles, list(catalogue.values()), [widget, OTHER], bench="lab-7")
+    assert named.bench == "lab-7"
+    assert named.host.hostname == socket.gethostname() and named.host.python
+    dev = named.device(WIDGET.key)
+    assert dev is not None and (dev.model, dev.firmware) == ("W-100", "2.4.1")
+    other = named.device(OTHER.key)
+    assert other is not None and (other.model, other.firmware) == ("", "")  # not observed
+    unnamed = await run_with(profiles, list(catalogue.values()), [widget])
+    assert unnamed.bench == socket.gethostname()  # the probe host names the bench by default
+    assert ScanRun.from_json(named.to_json()).device(WIDGET.key) == dev
 
 
 async def test_cancelled_scan_returns_partial_run(profiles: Path) -> None:

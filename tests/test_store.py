@@ -1,18 +1,13 @@
-"""Run history: SQLite (default) and PostgreSQL (a real server this module starts), concurrent
-writers in several processes, and a writer killed in the middle of a save."""
+"""Run history: SQLite (default) and PostgreSQL (a real server the test session starts,
+tests/pg.py), concurrent writers in several processes, a writer killed in the middle of a save."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import pwd
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,69 +17,13 @@ import pytest
 from lanprobe.cli import app
 from lanprobe.errors import ProbeError
 from lanprobe.model import Verdict
-from lanprobe.store import default_db_path, open_store
+from lanprobe.store import RunFilter, default_db_path, open_store
 from typer.testing import CliRunner
 
+from tests.pg import PG_PORT, socket_dir
 from tests.report.runs import T0, sample_run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# --- PostgreSQL server for this module ----------------------------------------------------------
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if (Path(d) / name).exists():
-            return str(Path(d) / name)
-    return None
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a unix socket in a temp dir (no TCP at all)."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: `make sysdeps`")
-    base = Path(tempfile.mkdtemp(prefix="lanprobe-pg-"))
-    user = None
-    if os.geteuid() == 0:  # initdb refuses to run as root: Debian's postgres user, else nobody
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pw = pwd.getpwnam("nobody")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        user = pw.pw_name
-    data = base / "data"
-    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "LANG": "C"}
-
-    def run(*args: str) -> None:
-        subprocess.run(
-            args, user=user, cwd=base, env=env, check=True, capture_output=True, timeout=120
-        )
-
-    try:
-        run(initdb, "-D", str(data), "-U", "lanprobe", "--auth=trust", "--no-sync", "-E", "UTF8")
-        opts = f"-k {base} -c listen_addresses='' -p 5433 -c fsync=off"
-        run(pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "-t", "60", "start")
-    except subprocess.CalledProcessError as exc:
-        log = (base / "log").read_text() if (base / "log").exists() else ""
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(f"postgres did not start: {exc.stderr!r} {log}") from exc
-    try:
-        yield f"postgresql://lanprobe@/postgres?host={base}&port=5433"
-    finally:
-        subprocess.run(
-            [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-            user=user,
-            cwd=base,
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -164,6 +103,7 @@ _WRITER = """
 import sys
 from datetime import timedelta
 from lanprobe.store import open_store
+from tests.pg import PG_PORT, socket_dir
 from tests.report.runs import T0, sample_run
 db, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
@@ -220,8 +160,9 @@ def _writer_in_transaction(db: str) -> bool:
     if db.startswith("postgres"):
         import psycopg
 
-        host = db.split("host=")[1].split("&")[0]
-        with psycopg.connect(host=host, port=5433, user="lanprobe", dbname="postgres") as conn:
+        with psycopg.connect(
+            host=socket_dir(db), port=PG_PORT, user="lanprobe", dbname="postgres"
+        ) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE relation = to_regclass('results') "
                 "AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()"
@@ -333,3 +274,64 @@ def test_cli_history_postgres(pg_url: str, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["history", "--db", pg_url, "--add", str(p), "--json"])
     assert res.exit_code == 0, res.output
     assert "pg-cli" in [r["run_id"] for r in json.loads(res.output)]
+
+
+# --- many benches: filters, latest per bench, retention -----------------------------------------
+
+
+def _bench_run(run_id: str, bench: str, day: int, *, fw: str = "1.0", cam_telnet: bool = True):
+    run = sample_run(run_id, started=T0 + timedelta(days=day), flaws={"cam_telnet": cam_telnet})
+    run.bench = bench
+    run.host.hostname = f"host-{bench}"
+    for dev in run.devices:
+        dev.firmware = fw if dev.profile == "acme-ipcam200" else "9.9"
+    return run
+
+
+def test_filters_by_bench_model_firmware_check_and_date(db: str) -> None:
+    with open_store(db) as st:
+        st.save(_bench_run("a0", "lab-a", 0, fw="1.0"))
+        st.save(_bench_run("a1", "lab-a", 1, fw="1.1"))
+        st.save(_bench_run("b0", "lab-b", 1, fw="1.0"))
+        st.save(_bench_run("b1", "lab-b", 2, fw="1.1", cam_telnet=False))
+
+        def ids(**kw: object) -> list[str]:
+            return [s.run_id for s in st.runs(where=RunFilter(**kw))]  # type: ignore[arg-type]
+
+        assert ids(bench="lab-a") == ["a0", "a1"]
+        assert ids(model="acme-ipcam200", firmware="1.0") == ["a0", "b0"]
+        assert ids(model="ACME-IPCAM200") == ["a0", "a1", "b0", "b1"]  # observed model name
+        assert ids(model="nosuch") == []
+        assert ids(check="access.anonymous-mqtt") == ["a0", "a1", "b0", "b1"]
+        assert ids(check="nosuch.check") == []
+        assert ids(since=T0 + timedelta(days=1), until=T0 + timedelta(days=2)) == ["a1", "b0"]
+        assert st.runs()[0].bench == "lab-a" and st.runs()[0].probe_host == "host-lab-a"
+        rows = st.check_history("access.cleartext-admin", RunFilter(model="acme-ipcam200"))
+        assert [(r.run_id, r.bench, r.firmware, r.verdict) for r in rows] == [
+            ("a0", "lab-a", "1.0", "fail"),
+            ("a1", "lab-a", "1.1", "fail"),
+            ("b0", "lab-b", "1.0", "fail"),
+            ("b1", "lab-b", "1.1", "pass"),
+        ]
+        devs = st.device_history(RunFilter(bench="lab-b", model="acme-ipcam200"))
+        assert [(d.run_id, d.firmware, d.verdict) for d in devs] == [
+            ("b0", "1.0", "does_not_conform"),
+            ("b1", "1.1", "does_not_conform"),
+        ]
+        assert [(s.bench, s.run_id) for s in st.benches()] == [("lab-a", "a1"), ("lab-b", "b1")]
+        latest = st.latest(RunFilter(bench="lab-a"))
+        assert latest is not None and latest.run_id == "a1"
+
+
+def test_prune_keeps_recent_runs_and_each_benchs_newest(db: str) -> None:
+    with open_store(db) as st:
+        for i in range(5):
+            st.save(_bench_run(f"a{i}", "lab-a", i))
+        st.save(_bench_run("old-b", "lab-b", 0))  # a bench that stopped reporting
+        now = T0 + timedelta(days=4)  # keeps a2 (exactly 2 days old) and newer
+        assert sorted(st.prune(2, now=now)) == ["a0", "a1"]
+        assert [s.run_id for s in st.runs()] == ["old-b", "a2", "a3", "a4"]
+        assert st.check_consistency() == []
+        assert st.prune(2, now=now) == []
+        with pytest.raises(ProbeError, match="keep-days"):
+            st.prune(-1)

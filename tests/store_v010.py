@@ -1,0 +1,522 @@
+# ruff: noqa
+# probe/store.py as released in lanprobe 0.1.0 (git show 4f3087a:probe/store.py), verbatim but
+# for the import package name: migration tests write a store exactly as release 0.1.0 did.
+"""Run history: every `ScanRun`, kept whole (its run.json) and as rows to query.
+
+SQLite (stdlib sqlite3) by default, in the user's data dir (`default_db_path()`; `LANPROBE_DB`
+overrides it); `--db PATH` picks another file; a SQLAlchemy URL (``postgresql://...``) selects
+PostgreSQL, for teams whose benches report to one place (needs the `postgres` extra).
+
+One run is saved in one transaction, so a reader, a concurrent writer or a scan killed half-way
+sees the whole run or none of it. SQLite runs in WAL mode with a busy timeout and takes its write
+lock up front (BEGIN IMMEDIATE), so several processes can write at once without "database is
+locked" half-way through a run. The SQL is written once with ``:name`` parameters, which both
+sqlite3 and SQLAlchemy's `text()` understand.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import platformdirs
+
+from lanprobe.errors import ProbeError
+from lanprobe.model import DeviceVerdict, ScanRun, Verdict
+
+STORE_VERSION = "1"
+ENV_DB = "LANPROBE_DB"
+_BUSY_TIMEOUT_S = 30.0
+_PG_LOCK_KEY = 8259_0001  # advisory lock that serialises schema creation on PostgreSQL
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id TEXT PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        stored TEXT NOT NULL,
+        interrupted INTEGER NOT NULL,
+        partial INTEGER NOT NULL,
+        tool_version TEXT NOT NULL,
+        baseline_version TEXT NOT NULL,
+        devices INTEGER NOT NULL,
+        n_pass INTEGER NOT NULL,
+        n_fail INTEGER NOT NULL,
+        n_inconclusive INTEGER NOT NULL,
+        n_not_applicable INTEGER NOT NULL,
+        n_error INTEGER NOT NULL,
+        d_conforms INTEGER NOT NULL,
+        d_does_not_conform INTEGER NOT NULL,
+        d_inconclusive INTEGER NOT NULL,
+        mean_score DOUBLE PRECISION,
+        run_json TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS device_runs (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        device TEXT NOT NULL,
+        mac TEXT,
+        serial TEXT,
+        profile TEXT,
+        ip TEXT NOT NULL,
+        verdict TEXT,
+        score DOUBLE PRECISION,
+        coverage DOUBLE PRECISION
+    )""",
+    """CREATE TABLE IF NOT EXISTS results (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        device TEXT NOT NULL,
+        check_id TEXT NOT NULL,
+        capability TEXT NOT NULL,
+        port INTEGER,
+        transport TEXT NOT NULL,
+        service TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS runs_started ON runs (started)",
+    "CREATE INDEX IF NOT EXISTS device_runs_run ON device_runs (run_id)",
+    "CREATE INDEX IF NOT EXISTS results_check ON results (check_id, device)",
+)
+
+_RUN_COLUMNS = (
+    "run_id, started, finished, stored, interrupted, partial, tool_version, baseline_version, "
+    "devices, n_pass, n_fail, n_inconclusive, n_not_applicable, n_error, d_conforms, "
+    "d_does_not_conform, d_inconclusive, mean_score"
+)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One stored run as `probe history` lists it and the HTML trend chart plots it."""
+
+    run_id: str
+    started: datetime
+    finished: datetime | None
+    interrupted: bool
+    partial: bool
+    tool_version: str
+    devices: int
+    verdicts: dict[str, int] = field(default_factory=dict)  # result verdicts
+    device_verdicts: dict[str, int] = field(default_factory=dict)
+    mean_score: float | None = None
+
+    @classmethod
+    def of(cls, run: ScanRun) -> RunSummary:
+        """The summary of a run that is not (yet) stored, e.g. the one being reported."""
+        row = _run_row(run)
+        return cls._from_row(row)
+
+    @classmethod
+    def _from_row(cls, row: dict[str, Any]) -> RunSummary:
+        return cls(
+            run_id=row["run_id"],
+            started=_parse_ts(row["started"]),
+            finished=_parse_ts(row["finished"]) if row["finished"] else None,
+            interrupted=bool(row["interrupted"]),
+            partial=bool(row["partial"]),
+            tool_version=row["tool_version"],
+            devices=int(row["devices"]),
+            verdicts={v.value: int(row[f"n_{v.value}"]) for v in Verdict},
+            device_verdicts={v.value: int(row[f"d_{v.value}"]) for v in DeviceVerdict},
+            mean_score=row["mean_score"],
+        )
+
+
+def default_db_path() -> Path:
+    """`$LANPROBE_DB` if set, else history.sqlite in the user's data dir."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("lanprobe", appauthor=False)) / "history.sqlite"
+
+
+def is_url(db: str) -> bool:
+    return "://" in db
+
+
+class _Backend(Protocol):
+    def transaction(self) -> Any: ...  # context manager yielding a _Tx
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class _Tx(Protocol):
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None: ...
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self._conn.execute(sql, params or {})
+
+    def executemany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self._conn.execute(sql, params or {})
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+class _SqliteBackend:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+            self._conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is crash-safe in WAL mode (an app crash loses nothing committed).
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise ProbeError(f"{path}: cannot open the history database: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqliteTx]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ProbeError(f"{self.path}: {exc}") from exc
+        try:
+            yield _SqliteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return _SqliteTx(self._conn).query(sql, params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _SqlAlchemyTx:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        from sqlalchemy import text
+
+        self._conn.execute(text(sql), params or {})
+
+    def executemany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        from sqlalchemy import text
+
+        if rows:
+            self._conn.execute(text(sql), list(rows))
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import text
+
+        return [dict(r._mapping) for r in self._conn.execute(text(sql), params or {})]
+
+
+class _SqlAlchemyBackend:
+    def __init__(self, url: str) -> None:
+        try:
+            from sqlalchemy import create_engine
+            from sqlalchemy.exc import SQLAlchemyError
+        except ImportError as exc:
+            raise ProbeError(
+                "a database URL needs SQLAlchemy: pip install 'lanprobe[postgres]'"
+            ) from exc
+        # psycopg 3 is the driver we ship with the extra; SQLAlchemy's default is psycopg2.
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        self.url = url
+        self._errors: type[Exception] = SQLAlchemyError
+        try:
+            self._engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ProbeError(f"{_safe_url(url)}: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqlAlchemyTx]:
+        try:
+            with self._engine.begin() as conn:
+                yield _SqlAlchemyTx(conn)
+        except self._errors as exc:
+            raise ProbeError(f"{_safe_url(self.url)}: {exc}") from exc
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        try:
+            with self._engine.connect() as conn:
+                return _SqlAlchemyTx(conn).query(sql, params)
+        except self._errors as exc:
+            raise ProbeError(f"{_safe_url(self.url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, _, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+class Store:
+    """Run history. Use as a context manager, or call `close()`."""
+
+    def __init__(self, backend: _Backend, *, postgres: bool = False) -> None:
+        self._db = backend
+        self._postgres = postgres
+        self._init_schema()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _meta_exists(self, tx: _Tx) -> bool:
+        if self._postgres:
+            sql = "SELECT to_regclass('meta') IS NOT NULL AS ok"
+        else:
+            sql = "SELECT COUNT(*) > 0 AS ok FROM sqlite_master WHERE type='table' AND name='meta'"
+        return bool(tx.query(sql)[0]["ok"])
+
+    def _init_schema(self) -> None:
+        """Create the tables once. DDL runs only while they are missing: on PostgreSQL, DDL
+        beside another session's save (CREATE INDEX locks the table) can deadlock."""
+        with self._db.transaction() as tx:
+            if self._postgres:
+                # Serialise creation between sessions; the check below then sees the winner's.
+                tx.query("SELECT pg_advisory_xact_lock(:k) AS ok", {"k": _PG_LOCK_KEY})
+            if not self._meta_exists(tx):
+                for stmt in _SCHEMA:
+                    tx.execute(stmt)
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('store_version', :v)",
+                    {"v": STORE_VERSION},
+                )
+                return
+            rows = tx.query("SELECT value FROM meta WHERE key = 'store_version'")
+            version = rows[0]["value"] if rows else "?"
+            if version != STORE_VERSION:
+                raise ProbeError(f"history store version {version} is not {STORE_VERSION}")
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def save(self, run: ScanRun) -> None:
+        """Store one run, replacing an earlier save of the same run_id, in one transaction."""
+        run_row = _run_row(run)
+        run_row["run_json"] = run.to_json()
+        run_row["stored"] = _ts(datetime.now(UTC))
+        device_rows = _device_rows(run)
+        result_rows = _result_rows(run)
+        key = {"run_id": run.run_id}
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM results WHERE run_id = :run_id", key)
+            tx.execute("DELETE FROM device_runs WHERE run_id = :run_id", key)
+            tx.execute("DELETE FROM runs WHERE run_id = :run_id", key)
+            cols = _RUN_COLUMNS + ", run_json"
+            names = ", ".join(":" + c.strip() for c in cols.split(","))
+            tx.execute(f"INSERT INTO runs ({cols}) VALUES ({names})", run_row)
+            tx.executemany(
+                "INSERT INTO device_runs (run_id, device, mac, serial, profile, ip, verdict, "
+                "score, coverage) VALUES (:run_id, :device, :mac, :serial, :profile, :ip, "
+                ":verdict, :score, :coverage)",
+                device_rows,
+            )
+            tx.executemany(
+                "INSERT INTO results (run_id, seq, device, check_id, capability, port, "
+                "transport, service, verdict, severity, title) VALUES (:run_id, :seq, :device, "
+                ":check_id, :capability, :port, :transport, :service, :verdict, :severity, "
+                ":title)",
+                result_rows,
+            )
+
+    def delete(self, run_id: str) -> bool:
+        key = {"run_id": run_id}
+        with self._db.transaction() as tx:
+            found = tx.query("SELECT run_id FROM runs WHERE run_id = :run_id", key)
+            tx.execute("DELETE FROM results WHERE run_id = :run_id", key)
+            tx.execute("DELETE FROM device_runs WHERE run_id = :run_id", key)
+            tx.execute("DELETE FROM runs WHERE run_id = :run_id", key)
+        return bool(found)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def runs(self, limit: int = 50, *, complete_only: bool = False) -> list[RunSummary]:
+        """The newest `limit` runs, oldest first (the order a trend is drawn in)."""
+        where = "WHERE interrupted = 0" if complete_only else ""
+        rows = self._db.query(
+            f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started DESC, run_id DESC LIMIT :n",
+            {"n": int(limit)},
+        )
+        return [RunSummary._from_row(r) for r in reversed(rows)]
+
+    def count(self) -> int:
+        return int(self._db.query("SELECT COUNT(*) AS n FROM runs")[0]["n"])
+
+    def load(self, run_id: str) -> ScanRun:
+        rows = self._db.query("SELECT run_json FROM runs WHERE run_id = :r", {"r": run_id})
+        if not rows:
+            raise ProbeError(f"run {run_id!r} is not in the history")
+        return ScanRun.from_json(rows[0]["run_json"])
+
+    def recent(
+        self, n: int = 10, *, before: ScanRun | None = None, complete_only: bool = True
+    ) -> list[ScanRun]:
+        """The last `n` stored runs (oldest first), all started before `before` if given.
+
+        This is the history `probe.diff.compare` reads flapping checks from.
+        """
+        clauses = []
+        params: dict[str, Any] = {"n": int(n)}
+        if complete_only:
+            clauses.append("interrupted = 0")
+        if before is not None:
+            clauses.append("started < :before AND run_id <> :exclude")
+            params["before"] = _ts(before.started)
+            params["exclude"] = before.run_id
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self._db.query(
+            f"SELECT run_json FROM runs {where} ORDER BY started DESC, run_id DESC LIMIT :n",
+            params,
+        )
+        return [ScanRun.from_json(r["run_json"]) for r in reversed(rows)]
+
+    def last(self, *, exclude: str | None = None, complete_only: bool = True) -> ScanRun | None:
+        """The newest stored run (not interrupted, not `exclude`): `--baseline last`."""
+        clauses = ["run_id <> :exclude"]
+        if complete_only:
+            clauses.append("interrupted = 0")
+        rows = self._db.query(
+            f"SELECT run_json FROM runs WHERE {' AND '.join(clauses)} "
+            "ORDER BY started DESC, run_id DESC LIMIT 1",
+            {"exclude": exclude or ""},
+        )
+        return ScanRun.from_json(rows[0]["run_json"]) if rows else None
+
+    def check_consistency(self) -> list[str]:
+        """Problems found (empty when consistent): every run's rows match its run.json."""
+        problems: list[str] = []
+        counts = {
+            r["run_id"]: int(r["n"])
+            for r in self._db.query("SELECT run_id, COUNT(*) AS n FROM results GROUP BY run_id")
+        }
+        for row in self._db.query("SELECT run_id, run_json FROM runs"):
+            run = ScanRun.from_json(row["run_json"])
+            if counts.pop(row["run_id"], 0) != len(run.results):
+                problems.append(f"{row['run_id']}: result rows do not match its run.json")
+        problems.extend(f"{rid}: result rows without a run" for rid in counts)
+        return problems
+
+
+def open_store(db: str | Path | None = None) -> Store:
+    """Open (creating if needed) the history at a path or URL; None means the default path."""
+    if db is None or str(db) == "":
+        return Store(_SqliteBackend(default_db_path()))
+    text = str(db)
+    if not is_url(text):
+        return Store(_SqliteBackend(Path(text).expanduser()))
+    if text.startswith("sqlite:///"):
+        return Store(_SqliteBackend(Path(text.removeprefix("sqlite:///")).expanduser()))
+    if text.startswith(("postgresql", "postgres://")):
+        return Store(_SqlAlchemyBackend(text), postgres=True)
+    raise ProbeError(f"{_safe_url(text)}: unsupported database (use a path or postgresql://)")
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def _ts(value: datetime) -> str:
+    """ISO-8601 in UTC with fixed width, so text order is time order in any database."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _run_row(run: ScanRun) -> dict[str, Any]:
+    verdicts = Counter(r.verdict for r in run.results)
+    dverdicts = Counter(s.verdict for s in run.scores.values())
+    scores = [s.score for s in run.scores.values() if s.score is not None]
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "started": _ts(run.started),
+        "finished": _ts(run.finished) if run.finished else None,
+        "interrupted": int(run.interrupted),
+        "partial": int(run.partial),
+        "tool_version": run.tool.version,
+        "baseline_version": run.baseline.get("version", ""),
+        "devices": len(run.devices),
+        "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
+    }
+    for v in Verdict:
+        row[f"n_{v.value}"] = verdicts.get(v, 0)
+    for dv in DeviceVerdict:
+        row[f"d_{dv.value}"] = dverdicts.get(dv, 0)
+    return row
+
+
+def _device_rows(run: ScanRun) -> list[dict[str, Any]]:
+    rows = []
+    for dev in run.devices:
+        score = run.scores.get(dev.key)
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "device": dev.key,
+                "mac": dev.mac.lower() if dev.mac else None,
+                "serial": dev.identifier("serial"),
+                "profile": dev.profile,
+                "ip": dev.ip,
+                "verdict": score.verdict.value if score else None,
+                "score": score.score if score else None,
+                "coverage": score.coverage if score else None,
+            }
+        )
+    return rows
+
+
+def _result_rows(run: ScanRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run.run_id,
+            "seq": i,
+            "device": r.device,
+            "check_id": r.check_id,
+            "capability": r.capability.value,
+            "port": r.target.port,
+            "transport": r.target.transport,
+            "service": r.target.service,
+            "verdict": r.verdict.value,
+            "severity": r.severity.value,
+            "title": r.title,
+        }
+        for i, r in enumerate(run.results)
+    ]
