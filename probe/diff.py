@@ -6,6 +6,14 @@ serial is unique on both benches: twin units sharing one would be matched at ran
 key. A finding is keyed by (check id, port, transport); several results under one key count as
 the worst of them.
 
+Two kinds of change are kept apart: the device changed, or our expectations did (the baseline or
+the device's profile differs between the runs, by version or by content). A verdict change on a
+device whose expectations changed, on a target the device still has, is listed as "changed with
+the expectations", never as fixed; a new failure there still counts (a fail is a fail) and names
+the change. A result that went from pass to not_applicable (or stopped being reported while its
+port is still open) is lost coverage: listed, not silent. Runs of different scopes are compared
+with a warning first (devices outside one of them show as vanished or appeared).
+
 A regression is: a failure that is new (the check did not fail before, or did not run), unless a
 live waiver accepts it; a failure whose waiver has expired (it counts again, new or not); a device
 whose verdict got worse for a reason no waiver covers; a device that vanished (it can no longer be
@@ -32,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lanprobe.errors import ProbeError
-from lanprobe.model import Device, DeviceVerdict, Result, ScanRun, Severity, Verdict
+from lanprobe.model import Device, DeviceVerdict, Result, ScanRun, ScopeInfo, Severity, Verdict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Worst first: the verdict a key gets when several results share it.
@@ -135,6 +143,7 @@ class Change(_Model):
     new: Verdict | None = None
     flapping: bool = False
     waiver: str | None = None  # the waiver that accepts it (live or expired), described
+    expectations: str = ""  # what changed in the expectations of this device, if anything
 
 
 class DeviceChange(_Model):
@@ -157,8 +166,12 @@ class Diff(_Model):
     old_run: str
     new_run: str
     history_runs: int = 0
+    warnings: list[str] = Field(default_factory=list)  # e.g. the runs' scopes differ
+    expectations: list[str] = Field(default_factory=list)  # baseline/profile changes
     new_failures: list[Change] = Field(default_factory=list)  # not waived
-    fixed: list[Change] = Field(default_factory=list)
+    fixed: list[Change] = Field(default_factory=list)  # the device changed, not the profile
+    expectation_changes: list[Change] = Field(default_factory=list)  # changed with the profile
+    lost_coverage: list[Change] = Field(default_factory=list)  # pass -> not_applicable / absent
     changed: list[Change] = Field(default_factory=list)  # other verdict changes
     waived: list[Change] = Field(default_factory=list)  # failures a live waiver accepts
     expired: list[Change] = Field(default_factory=list)  # failures whose waiver expired
@@ -290,6 +303,14 @@ def compare(
         ordered = live or [w for _, w in hits]
         return ordered[0] if ordered else None
 
+    if not old.scope.same_as(new.scope):
+        diff.warnings.append(
+            f"the runs scanned different scopes ({old.scope.label()} -> {new.scope.label()}): "
+            "devices outside one of them show as vanished or appeared"
+        )
+    baseline_change = _baseline_change(old, new)
+    diff.expectations = ([baseline_change] if baseline_change else []) + _profile_changes(old, new)
+
     for odev, ndev in match_devices(old, new):
         if ndev is None:
             assert odev is not None
@@ -300,6 +321,7 @@ def compare(
             _waive_only(diff, ndev, _worst(new.results_for(ndev.key)).values(), waiver_for, today)
             continue
         ref = _ref(ndev)
+        why = _device_expectations(old, new, odev, ndev, baseline_change)
         ores = _worst(old.results_for(odev.key))
         nres = _worst(new.results_for(ndev.key))
         worse_unwaived = False
@@ -314,6 +336,10 @@ def compare(
                 diff.flapping.append(
                     Flap(device=ref, check_id=k[0], target=_target(r), sequence=seq)
                 )
+            # Still there on both sides: a change on it is not the port closing.
+            kept = k[1] is None or (
+                odev.service(k[1], k[2]) is not None and ndev.service(k[1], k[2]) is not None
+            )
             change = Change(
                 device=ref,
                 check_id=k[0],
@@ -323,7 +349,11 @@ def compare(
                 old=ov,
                 new=nv,
                 flapping=flapping,
+                expectations=why,
             )
+            if ov is Verdict.passed and kept and nv in (Verdict.not_applicable, None):
+                diff.lost_coverage.append(change)
+                continue
             if nv is Verdict.fail:
                 w = waiver_for(ndev, r)
                 if w is not None:
@@ -338,17 +368,61 @@ def compare(
                     diff.new_failures.append(change)
                     worse_unwaived = True
             elif ov is Verdict.fail:
-                if nv in (Verdict.passed, Verdict.not_applicable, None):
+                if why and kept:
+                    diff.expectation_changes.append(change)
+                elif nv in (Verdict.passed, Verdict.not_applicable, None):
                     diff.fixed.append(change)
                 else:
                     diff.changed.append(change)
             elif ov != nv and ov is not None and nv is not None:
-                diff.changed.append(change)
+                (diff.expectation_changes if why and kept else diff.changed).append(change)
                 if _VERDICT_RANK[nv] > _VERDICT_RANK[ov]:
                     worse_unwaived = True
         _device_change(diff, old, new, odev, ndev, worse_unwaived)
     diff.unused_waivers = [w.describe() for i, w in enumerate(waivers) if i not in used]
     return diff
+
+
+def _baseline_change(old: ScanRun, new: ScanRun) -> str:
+    """ "" when both runs scored against the same baseline, else what differs."""
+    ob, nb = old.baseline, new.baseline
+    if ob.get("id") != nb.get("id") or ob.get("version") != nb.get("version"):
+        return (
+            f"baseline {ob.get('id', '?')} {ob.get('version', '?')} -> "
+            f"{nb.get('id', '?')} {nb.get('version', '?')}"
+        )
+    if ob.get("digest") and nb.get("digest") and ob["digest"] != nb["digest"]:
+        return f"baseline {nb.get('id', '?')} {nb.get('version', '?')} edited (same version)"
+    return ""
+
+
+def _profile_change(old: ScanRun, new: ScanRun, profile: str) -> str:
+    """ "" when the profile is the same in both runs, else what differs."""
+    o, n = old.profiles.get(profile) or {}, new.profiles.get(profile) or {}
+    if o.get("version") != n.get("version"):
+        return f"profile {profile} version {o.get('version', '?')} -> {n.get('version', '?')}"
+    if o.get("digest") and n.get("digest"):
+        edited = o["digest"] != n["digest"]
+    else:  # runs from before profiles were fingerprinted: what the run kept of them
+        edited = any(o.get(f) != n.get(f) for f in ("declarations", "not_applicable"))
+    return f"profile {profile} edited (version {n.get('version', '?')} unchanged)" if edited else ""
+
+
+def _profile_changes(old: ScanRun, new: ScanRun) -> list[str]:
+    both = sorted(set(old.profiles) & set(new.profiles))
+    return [c for c in (_profile_change(old, new, p) for p in both) if c]
+
+
+def _device_expectations(
+    old: ScanRun, new: ScanRun, odev: Device, ndev: Device, baseline_change: str
+) -> str:
+    """What changed in what this device is held to ("" when nothing did)."""
+    why = [baseline_change] if baseline_change else []
+    if odev.profile != ndev.profile:
+        why.append(f"profile {odev.profile or 'none'} -> {ndev.profile or 'none'}")
+    elif ndev.profile:
+        why.append(_profile_change(old, new, ndev.profile))
+    return "; ".join(w for w in why if w)
 
 
 def _waive_only(
@@ -417,8 +491,15 @@ def _changes(seq: Sequence[Verdict | None]) -> int:
 # --- baseline and rendering ---------------------------------------------------------------------
 
 
-def load_baseline(spec: str, *, db: str | None = None, exclude: str | None = None) -> ScanRun:
-    """`--baseline RUN.json` or `--baseline last` (the newest complete run in the history)."""
+def load_baseline(
+    spec: str,
+    *,
+    db: str | None = None,
+    exclude: str | None = None,
+    scope: ScopeInfo | None = None,
+) -> ScanRun:
+    """`--baseline RUN.json` or `--baseline last`: the newest complete run in the history of
+    the same `scope` when given (a run of another bench is no baseline for this one)."""
     if spec != "last":
         path = Path(spec)
         if not path.is_file():
@@ -427,9 +508,10 @@ def load_baseline(spec: str, *, db: str | None = None, exclude: str | None = Non
     from lanprobe.store import open_store
 
     with open_store(db) as store:
-        run = store.last(exclude=exclude)
+        run = store.last(exclude=exclude, scope=scope)
     if run is None:
-        raise ProbeError("--baseline last: the history holds no complete run yet")
+        where = f" of scope {scope.label()}" if scope is not None else ""
+        raise ProbeError(f"--baseline last: the history holds no complete run{where} yet")
     return run
 
 
@@ -449,7 +531,7 @@ def compare_to_baseline(
     """
     from lanprobe.store import default_db_path, open_store
 
-    old = load_baseline(baseline, db=db, exclude=run.run_id)
+    old = load_baseline(baseline, db=db, exclude=run.run_id, scope=run.scope)
     history: list[ScanRun] = []
     if db or default_db_path().exists():
         with open_store(db) as store:
@@ -469,10 +551,15 @@ def _v(v: Verdict | None) -> str:
 def _change_line(c: Change) -> str:
     target = f" [{c.target}]" if c.target else ""
     flap = " (flapping)" if c.flapping else ""
+    why = f" [expectations changed: {c.expectations}]" if c.expectations else ""
     return (
         f"{c.device.label} {c.check_id}{target} {_v(c.old)} -> {_v(c.new)} "
-        f"({c.severity.value}): {c.title}{flap}"
+        f"({c.severity.value}): {c.title}{flap}{why}"
     )
+
+
+def _lines(changes: list[Change]) -> list[str]:
+    return [_change_line(c) for c in changes]
 
 
 def render_text(diff: Diff) -> str:
@@ -486,8 +573,17 @@ def render_text(diff: Diff) -> str:
             lines.append(f"\n{title} ({len(items)}):")
             lines.extend(f"  {i}" for i in items)
 
+    lines.extend(f"warning: {w}" for w in diff.warnings)
+    if diff.expectations:
+        lines.append(
+            "expectations changed between the runs: "
+            + "; ".join(diff.expectations)
+            + "\n  (verdict changes they explain are listed apart: the device did not change)"
+        )
     section("REGRESSIONS", diff.reasons())
-    section("Fixed", [_change_line(c) for c in diff.fixed])
+    section("Lost coverage", _lines(diff.lost_coverage))
+    section("Fixed", _lines(diff.fixed))
+    section("Changed with the expectations, not the device", _lines(diff.expectation_changes))
     section("Other verdict changes", [_change_line(c) for c in diff.changed])
     section(
         "Device verdicts",

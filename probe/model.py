@@ -6,6 +6,7 @@ be added freely; renaming or removing one needs a new `SCHEMA_VERSION`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -194,6 +195,26 @@ class ScopeInfo(_Model):
     interfaces: list[str] = Field(default_factory=list)
     cidrs: list[str] = Field(default_factory=list)
     lab: bool = False
+
+    def same_as(self, other: ScopeInfo) -> bool:
+        """The same interfaces and networks (in any order): runs that can be compared."""
+        return (
+            sorted(self.interfaces) == sorted(other.interfaces)
+            and sorted(self.cidrs) == sorted(other.cidrs)
+            and self.lab == other.lab
+        )
+
+    def label(self) -> str:
+        """Short and stable, for tables: "lab plab0 198.18.0.0/24", "eth1 10.9.0.0/24"."""
+        parts = (["lab"] if self.lab else []) + sorted(self.interfaces) + sorted(self.cidrs)
+        return " ".join(parts) or "-"
+
+
+def digest(data: Any) -> str:
+    """A short fingerprint of JSON-able data (a profile, the baseline): a diff can tell that
+    the expectations changed even when nobody raised their version."""
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def utcnow() -> datetime:

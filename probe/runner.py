@@ -57,6 +57,7 @@ from lanprobe.model import (
     Target,
     ToolInfo,
     Verdict,
+    digest,
     utcnow,
 )
 from lanprobe.profiles import ProfileSet, load_profiles
@@ -336,6 +337,7 @@ def _profile_record(profiles: ProfileSet, profile_id: str) -> dict[str, Any]:
         "source": str(src) if src else "",
         "declarations": profile.declarations.model_dump(mode="json"),
         "not_applicable": dict(profile.not_applicable),
+        "digest": digest(profile.model_dump(mode="json")),
     }
 
 
@@ -450,7 +452,11 @@ async def scan(
             cidrs=[str(n) for n in scope.networks],
             lab=scope.lab,
         ),
-        baseline={"id": baseline.id, "version": baseline.version},
+        baseline={
+            "id": baseline.id,
+            "version": baseline.version,
+            "digest": digest(baseline.model_dump(mode="json")),
+        },
     )
     if missing_modules:
         run.notes.append(f"check modules missing, their checks did not run: {missing_modules}")

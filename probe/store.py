@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import platformdirs
 from lanprobe.errors import ProbeError
-from lanprobe.model import DeviceVerdict, ScanRun, Verdict
+from lanprobe.model import DeviceVerdict, ScanRun, ScopeInfo, Verdict
 
 STORE_VERSION = 2
 ENV_DB = "LANPROBE_DB"
@@ -696,17 +696,35 @@ class Store:
         )
         return [ScanRun.from_json(r["run_json"]) for r in reversed(rows)]
 
-    def last(self, *, exclude: str | None = None, complete_only: bool = True) -> ScanRun | None:
-        """The newest stored run (not interrupted, not `exclude`): `--baseline last`."""
+    def last(
+        self,
+        *,
+        exclude: str | None = None,
+        complete_only: bool = True,
+        scope: ScopeInfo | None = None,
+    ) -> ScanRun | None:
+        """The newest stored run (not interrupted, not `exclude`, of `scope` when given):
+        `--baseline last`. The scope is read from each run.json, newest first, a page at a
+        time (most histories hold one bench, so the first page decides)."""
         clauses = ["run_id <> :exclude"]
         if complete_only:
             clauses.append("interrupted = 0")
-        rows = self._db.query(
-            f"SELECT run_json FROM runs WHERE {' AND '.join(clauses)} "
-            "ORDER BY started DESC, run_id DESC LIMIT 1",
-            {"exclude": exclude or ""},
-        )
-        return ScanRun.from_json(rows[0]["run_json"]) if rows else None
+        params: dict[str, Any] = {"exclude": exclude or "", "n": 1 if scope is None else 20}
+        page = 0
+        while True:
+            params["skip"] = page * params["n"]
+            rows = self._db.query(
+                f"SELECT run_json FROM runs WHERE {' AND '.join(clauses)} "
+                "ORDER BY started DESC, run_id DESC LIMIT :n OFFSET :skip",
+                params,
+            )
+            for row in rows:
+                run = ScanRun.from_json(row["run_json"])
+                if scope is None or run.scope.same_as(scope):
+                    return run
+            if len(rows) < params["n"]:
+                return None
+            page += 1
 
     def check_consistency(self) -> list[str]:
         """Problems found (empty when consistent): every run's rows match its run.json."""

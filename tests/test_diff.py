@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,11 +19,19 @@ from lanprobe.diff import (
     render_text,
 )
 from lanprobe.errors import ProbeError
-from lanprobe.model import DeviceVerdict, Verdict
+from lanprobe.model import DeviceVerdict, ScanRun, ScopeInfo, Verdict
 from lanprobe.store import open_store
 from typer.testing import CliRunner
 
-from tests.report.runs import T0, device, make_run, result, sample_devices, sample_results
+from tests.report.runs import (
+    PROFILES,
+    T0,
+    device,
+    make_run,
+    result,
+    sample_devices,
+    sample_results,
+)
 from tests.report.runs import sample_run as run_of
 
 TODAY = date(2026, 5, 2)
@@ -347,3 +356,154 @@ def test_compare_to_baseline_for_the_scan(tmp_path: Path, monkeypatch: pytest.Mo
         "expires: 2026-06-01}\n"
     )
     assert not compare_to_baseline(new, "last", waivers=waivers, today=TODAY).regression
+
+
+# --- the device changed, or our expectations did (issue 17) -------------------------------------
+
+
+def _profiles(**changes: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The sample runs' profile records with some profiles' fields replaced."""
+    out = copy.deepcopy(PROFILES)
+    for pid, fields in changes.items():
+        out[pid] = {**out[pid], **fields}
+    return out
+
+
+def _with_verdict(run: ScanRun, check_id: str, verdict: Verdict, *, profile: str) -> ScanRun:
+    for r in run.results:
+        dev = run.device(r.device)
+        if r.check_id == check_id and dev is not None and dev.profile == profile:
+            r.verdict = verdict
+    return run
+
+
+def test_fixed_only_because_the_profile_changed_is_not_fixed() -> None:
+    """Declarations added to the camera's profile (same version): its support-period verdict
+    changes, but the device did not; a diff says so and lists nothing as fixed."""
+    devs = sample_devices()
+    old = make_run("a", devs, sample_results(devs), profiles=_profiles())
+    devs2 = sample_devices()
+    declared = {"acme-ipcam200": {"declarations": {"support_end": "2031-12-31"}}}
+    new = make_run("b", devs2, sample_results(devs2), profiles=_profiles(**declared))
+    _with_verdict(new, "declarations.support-period", Verdict.passed, profile="acme-ipcam200")
+    d = compare(old, new, today=TODAY)
+    assert d.fixed == []
+    [ch] = d.expectation_changes
+    assert (ch.check_id, ch.old, ch.new) == (
+        "declarations.support-period",
+        Verdict.fail,
+        Verdict.passed,
+    )
+    assert ch.expectations == "profile acme-ipcam200 edited (version 3 unchanged)"
+    assert d.expectations == ["profile acme-ipcam200 edited (version 3 unchanged)"]
+    text = render_text(d)
+    assert "Fixed" not in text
+    assert "expectations changed between the runs: profile acme-ipcam200 edited" in text
+    assert "Changed with the expectations, not the device (1):" in text
+
+
+def test_profile_version_and_baseline_version_are_named() -> None:
+    old = run_of("a")
+    devs = sample_devices()
+    new = make_run(
+        "b", devs, sample_results(devs), profiles=_profiles(**{"hubco-h1": {"version": "2"}})
+    )
+    new.baseline = {"id": "nistir-8259a", "version": "2026-01"}
+    d = compare(old, new, today=TODAY)
+    assert d.expectations == [
+        "baseline nistir-8259a 2020-05 -> nistir-8259a 2026-01",
+        "profile hubco-h1 version 1 -> 2",
+    ]
+    # Edited content under the same version is told apart by the digest the runner records.
+    a, b = run_of("c"), run_of("d")
+    a.baseline["digest"], b.baseline["digest"] = "1111", "2222"
+    assert compare(a, b, today=TODAY).expectations == [
+        "baseline nistir-8259a 2020-05 edited (same version)"
+    ]
+
+
+def test_a_fix_on_a_closed_port_is_fixed_even_when_the_profile_changed() -> None:
+    """The camera closed telnet: a device change, though its profile changed too."""
+    devs = sample_devices()
+    old = make_run("a", devs, sample_results(devs))
+    devs2 = sample_devices()
+    devs2[0].services = [s for s in devs2[0].services if s.port != 23]
+    new = make_run(
+        "b",
+        devs2,
+        sample_results(devs2, flaws={"cam_telnet": False}),
+        profiles=_profiles(**{"acme-ipcam200": {"version": "4"}}),
+    )
+    d = compare(old, new, today=TODAY)
+    [fx] = d.fixed
+    assert (fx.check_id, fx.target) == ("access.cleartext-admin", "23/tcp telnet")
+    assert fx.expectations == "profile acme-ipcam200 version 3 -> 4"
+
+
+def test_new_failure_under_a_new_profile_still_counts_and_says_why() -> None:
+    old = run_of("a", flaws={"plug_anon": False})
+    devs = sample_devices()
+    new = make_run(
+        "b",
+        devs,
+        sample_results(devs, flaws={"plug_anon": True}),
+        profiles={**PROFILES, "plugco-sp1": {"version": "2"}},
+    )
+    old.profiles = {**PROFILES, "plugco-sp1": {"version": "1"}}
+    d = compare(old, new, today=TODAY)
+    [nf] = d.new_failures
+    assert nf.expectations == "profile plugco-sp1 version 1 -> 2"
+    assert d.regression
+    assert "[expectations changed: profile plugco-sp1 version 1 -> 2]" in render_text(d)
+
+
+def test_pass_to_not_applicable_is_lost_coverage() -> None:
+    old = run_of("a")
+    new = _with_verdict(
+        run_of("b"), "data.tls-protocol", Verdict.not_applicable, profile="hubco-h1"
+    )
+    d = compare(old, new, today=TODAY)
+    [lost] = d.lost_coverage
+    assert (lost.check_id, lost.target, lost.old, lost.new) == (
+        "data.tls-protocol",
+        "443/tcp https",
+        Verdict.passed,
+        Verdict.not_applicable,
+    )
+    assert d.changed == [] and d.fixed == []
+    assert "Lost coverage (1):" in render_text(d)
+    # A device-wide check that passed and is no longer reported at all: lost too.
+    gone = run_of("c")
+    gone.results = [r for r in gone.results if r.check_id != "update.signature"]
+    assert [c.check_id for c in compare(old, gone, today=TODAY).lost_coverage] == [
+        "update.signature"
+    ]
+
+
+def test_runs_of_different_scopes_warn() -> None:
+    old, new = run_of("a"), run_of("b")
+    new.scope = ScopeInfo(interfaces=["eth1"], cidrs=["10.9.0.0/24"])
+    d = compare(old, new, today=TODAY)
+    [w] = d.warnings
+    assert "different scopes (lab plab0 198.18.0.0/24 -> eth1 10.9.0.0/24)" in w
+    assert render_text(d).splitlines()[1].startswith("warning: the runs scanned different scopes")
+    assert compare(old, run_of("c"), today=TODAY).warnings == []
+
+
+def test_baseline_last_is_the_last_run_of_the_same_scope(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.sqlite")
+    mine = run_of("mine", started=T0)
+    other = run_of("other", started=T0 + timedelta(hours=1))
+    other.scope = ScopeInfo(interfaces=["eth1"], cidrs=["10.9.0.0/24"])
+    with open_store(db) as st:
+        st.save(mine)
+        st.save(other)
+    now = run_of("now", started=T0 + timedelta(hours=2))
+    assert load_baseline("last", db=db, exclude="now", scope=now.scope).run_id == "mine"
+    assert load_baseline("last", db=db, exclude="now").run_id == "other"
+    d = compare_to_baseline(now, "last", db=db, today=TODAY)
+    assert d.old_run == "mine" and d.vanished == [] and d.warnings == []
+    lone = run_of("lone", started=T0 + timedelta(hours=3))
+    lone.scope = ScopeInfo(interfaces=["eth9"], cidrs=["10.99.0.0/24"])
+    with pytest.raises(ProbeError, match=r"no complete run of scope eth9 10\.99\.0\.0/24"):
+        load_baseline("last", db=db, exclude="lone", scope=lone.scope)

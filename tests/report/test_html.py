@@ -121,6 +121,20 @@ def test_report_sections_and_content() -> None:
     assert "new failure: hubco-h1@198.18.0.13 access.cleartext-admin [23/tcp telnet]" in html
 
 
+def test_report_shows_expectation_changes_lost_coverage_and_scope_warning() -> None:
+    prev = sample_run("prev")
+    run = sample_run("now", started=T0 + timedelta(days=1))
+    run.profiles = {**run.profiles, "hubco-h1": {**run.profiles["hubco-h1"], "version": "2"}}
+    for r in run.results:
+        if r.check_id == "data.tls-protocol" and r.device == run.devices[1].key:
+            r.verdict = Verdict.not_applicable
+    run.scope.cidrs = ["198.18.9.0/24"]
+    html = render_html(run, diff=compare(prev, run))
+    assert "Expectations changed between the runs: profile hubco-h1 version 1 -&gt; 2" in html
+    assert "<h3>Lost coverage</h3>" in html
+    assert "the runs scanned different scopes" in html
+
+
 def test_report_is_self_contained_and_escapes_device_data() -> None:
     run, trend, _ = _nightly()
     dev = run.devices[0]
