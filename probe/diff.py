@@ -308,6 +308,8 @@ def compare(
             f"the runs scanned different scopes ({old.scope.label()} -> {new.scope.label()}): "
             "devices outside one of them show as vanished or appeared"
         )
+    if old.bench and new.bench and old.bench != new.bench:
+        diff.warnings.append(f"the runs are of different benches ({old.bench} -> {new.bench})")
     baseline_change = _baseline_change(old, new)
     diff.expectations = ([baseline_change] if baseline_change else []) + _profile_changes(old, new)
 
@@ -497,9 +499,10 @@ def load_baseline(
     db: str | None = None,
     exclude: str | None = None,
     scope: ScopeInfo | None = None,
+    bench: str | None = None,
 ) -> ScanRun:
     """`--baseline RUN.json` or `--baseline last`: the newest complete run in the history of
-    the same `scope` when given (a run of another bench is no baseline for this one)."""
+    the same `bench` and `scope` when given (another bench's run is no baseline for this one)."""
     if spec != "last":
         path = Path(spec)
         if not path.is_file():
@@ -508,9 +511,10 @@ def load_baseline(
     from lanprobe.store import open_store
 
     with open_store(db) as store:
-        run = store.last(exclude=exclude, scope=scope)
+        run = store.last(exclude=exclude, scope=scope, bench=bench)
     if run is None:
-        where = f" of scope {scope.label()}" if scope is not None else ""
+        where = f" of bench {bench}" if bench else ""
+        where += f" of scope {scope.label()}" if scope is not None else ""
         raise ProbeError(f"--baseline last: the history holds no complete run{where} yet")
     return run
 
@@ -531,7 +535,7 @@ def compare_to_baseline(
     """
     from lanprobe.store import default_db_path, open_store
 
-    old = load_baseline(baseline, db=db, exclude=run.run_id, scope=run.scope)
+    old = load_baseline(baseline, db=db, exclude=run.run_id, scope=run.scope, bench=run.bench)
     history: list[ScanRun] = []
     if db or default_db_path().exists():
         with open_store(db) as store:

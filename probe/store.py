@@ -702,14 +702,18 @@ class Store:
         exclude: str | None = None,
         complete_only: bool = True,
         scope: ScopeInfo | None = None,
+        bench: str | None = None,
     ) -> ScanRun | None:
-        """The newest stored run (not interrupted, not `exclude`, of `scope` when given):
-        `--baseline last`. The scope is read from each run.json, newest first, a page at a
-        time (most histories hold one bench, so the first page decides)."""
+        """The newest stored run (not interrupted, not `exclude`, of `bench` and `scope` when
+        given): `--baseline last`. The scope is read from each run.json, newest first, a page
+        at a time (most histories hold one bench, so the first page decides)."""
         clauses = ["run_id <> :exclude"]
         if complete_only:
             clauses.append("interrupted = 0")
         params: dict[str, Any] = {"exclude": exclude or "", "n": 1 if scope is None else 20}
+        if bench:
+            clauses.append("bench = :bench")
+            params["bench"] = bench
         page = 0
         while True:
             params["skip"] = page * params["n"]

@@ -507,3 +507,15 @@ def test_baseline_last_is_the_last_run_of_the_same_scope(tmp_path: Path) -> None
     lone.scope = ScopeInfo(interfaces=["eth9"], cidrs=["10.99.0.0/24"])
     with pytest.raises(ProbeError, match=r"no complete run of scope eth9 10\.99\.0\.0/24"):
         load_baseline("last", db=db, exclude="lone", scope=lone.scope)
+    # With bench names: the same bench too (two benches may scan the same lab subnet).
+    night = run_of("night", started=T0 + timedelta(hours=4))
+    night.bench = "bench-b"
+    with open_store(db) as st:
+        st.save(night)
+    mine_b = run_of("mine-b", started=T0 + timedelta(hours=5))
+    mine_b.bench = "bench-a"
+    assert load_baseline("last", db=db, scope=mine_b.scope).run_id == "night"
+    with pytest.raises(ProbeError, match="no complete run of bench bench-a"):
+        load_baseline("last", db=db, scope=mine_b.scope, bench="bench-a")
+    d = compare(night, mine_b, today=TODAY)
+    assert "the runs are of different benches (bench-b -> bench-a)" in d.warnings

@@ -49,7 +49,9 @@ def report_command(
                 history = store.recent(10, before=run)
         diff = None
         if baseline:
-            old = load_baseline(baseline, db=db, exclude=run.run_id)
+            old = load_baseline(
+                baseline, db=db, exclude=run.run_id, scope=run.scope, bench=run.bench
+            )
             ws = load_waivers(waivers) if waivers else None
             diff = compare(
                 old, run, history=[h for h in history if h.started < old.started], waivers=ws
