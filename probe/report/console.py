@@ -1,7 +1,9 @@
 """The console summary of a run, and progress lines while it runs.
 
-Per device: verdict, score, coverage, capability scores and the failed checks; then the run's
-notes. Rich renders it on a terminal; the same text without colour goes to CI logs.
+Errors (lanprobe's own failures) lead; then per device: verdict, score, coverage, capability
+scores, and every error, fail and inconclusive with its reason (the listing matches the table's
+counts); then the totals and the run's notes. Rich renders it on a terminal; the same text
+without colour goes to CI logs.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import sys
 import time
 from typing import TextIO
 
-from lanprobe.model import Capability, DeviceVerdict, ScanRun, Verdict
+from lanprobe.model import Capability, DeviceVerdict, Result, ScanRun, Verdict
 from lanprobe.runner import Progress
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -32,6 +35,31 @@ _CAP_SHORT = {
 }
 
 
+# What the per-device listing shows, in this order.
+_LISTED = {Verdict.error: 0, Verdict.fail: 1, Verdict.inconclusive: 2}
+
+
+def _reason(r: Result) -> str:
+    """Why an undecided result is undecided, when the title does not already say it."""
+    if r.verdict not in (Verdict.inconclusive, Verdict.error):
+        return ""
+    ev = r.evidence
+    why = str(ev.get("reason") or ev.get("exception") or ev.get("error") or "").strip()
+    if not why or why in r.title:
+        return ""
+    return f" (reason: {why})"
+
+
+def errors_line(run: ScanRun) -> str:
+    """The run's `error` results in one line: lanprobe's own failures, never the device's."""
+    errors = [r for r in run.results if r.verdict == Verdict.error]
+    checks = sorted({r.check_id for r in errors})
+    return (
+        f"ERROR: {len(errors)} result(s) are lanprobe's own failures, not the devices' "
+        f"({', '.join(checks)}): the run is incomplete"
+    )
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
@@ -49,6 +77,8 @@ def summary(run: ScanRun, console: Console) -> None:
         console.print(", ".join(f"{k} {run.timings_s[k]:.1f} s" for k in phases))
     if run.interrupted:
         console.print("[bold yellow]INTERRUPTED: partial results[/]")
+    if any(r.verdict == Verdict.error for r in run.results):
+        console.print(f"[bold magenta]{escape(errors_line(run))}[/]")
     if run.partial:
         console.print("[yellow]partial discovery: see the notes[/]")
 
@@ -85,34 +115,33 @@ def summary(run: ScanRun, console: Console) -> None:
     console.print(table)
 
     for dev in run.devices:
-        bad = [
-            r
-            for r in run.results_for(dev.key)
-            if r.verdict in (Verdict.fail, Verdict.error)
-            or (r.verdict == Verdict.inconclusive and r.severity.rank >= 3)
-        ]
+        # Every fail, error and inconclusive, so the listing matches the table's counts.
+        bad = [r for r in run.results_for(dev.key) if r.verdict in _LISTED]
         if not bad:
             continue
         console.print(f"\n[bold]{dev.ip}[/] {dev.profile or ''} ({dev.key})")
-        order = {Verdict.fail: 0, Verdict.error: 1, Verdict.inconclusive: 2}
-        for r in sorted(bad, key=lambda r: (order[r.verdict], -r.severity.rank, r.check_id)):
+        for r in sorted(bad, key=lambda r: (_LISTED[r.verdict], -r.severity.rank, r.check_id)):
             port = f":{r.target.port}" if r.target.port else ""
             svc = f" {r.target.service}{port}" if r.target.service or port else ""
             style = {"fail": "red", "error": "magenta", "inconclusive": "yellow"}[r.verdict.value]
             console.print(
                 f"  [{style}]{r.verdict.value:<12}[/] {r.severity.value:<8} {r.check_id}{svc}: "
-                f"{r.title}",
+                + escape(f"{r.title}{_reason(r)}"),
                 highlight=False,
                 soft_wrap=True,
             )
 
     counts = {v: sum(1 for r in run.results if r.verdict == v) for v in Verdict}
     verdicts = {v: sum(1 for s in run.scores.values() if s.verdict == v) for v in DeviceVerdict}
+    console.print()
+    if counts[Verdict.error]:
+        console.print(f"[bold magenta]{escape(errors_line(run))}[/]")
+    order = [Verdict.error, Verdict.fail, Verdict.inconclusive, Verdict.passed]
     console.print(
-        f"\n{len(run.devices)} device(s): {verdicts[DeviceVerdict.conforms]} conform, "
+        f"{len(run.devices)} device(s): {verdicts[DeviceVerdict.conforms]} conform, "
         f"{verdicts[DeviceVerdict.does_not_conform]} do not conform, "
         f"{verdicts[DeviceVerdict.inconclusive]} inconclusive; results: "
-        + ", ".join(f"{counts[v]} {v.value}" for v in Verdict)
+        + ", ".join(f"{counts[v]} {v.value}" for v in [*order, Verdict.not_applicable])
     )
     for note in run.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
