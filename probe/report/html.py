@@ -121,7 +121,9 @@ def capability_chart(score: DeviceScore | None) -> CapabilityChart:
         )
     ticks = [(track_x + track_w * v / 100, v) for v in (0, 50, 100)]
     height = 10 + len(bars) * row + 18
-    return CapabilityChart(640, height, track_x, track_w, bars, ticks)
+    # Right of the track: the score at +8 (up to "100", ~24 px) and the coverage label, which
+    # ends 4 px inside the edge (right-aligned, "cov 100%" ~50 px), so it is never clipped.
+    return CapabilityChart(track_x + track_w + 110, height, track_x, track_w, bars, ticks)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class TrendPoint:
     label: str
     title: str
     current: bool
+    day: str = ""  # the date under a time-of-day label, at the first of its day
 
 
 @dataclass
@@ -171,6 +174,26 @@ class TrendChart:
     max_fails: int
 
 
+def _trend_labels(summaries: Sequence[RunSummary], every: int) -> list[tuple[str, str]]:
+    """(label, day) per run, every `every`-th and the last labelled: the date, or where two
+    labelled runs share a date, the time of day (UTC) with the date under the day's first."""
+    n = len(summaries)
+    shown = [i for i in range(n) if i % every == 0 or i == n - 1]
+    per_day: dict[str, list[int]] = {}
+    for i in shown:
+        per_day.setdefault(f"{summaries[i].started:%m-%d}", []).append(i)
+    out = [("", "")] * n
+    for day, idx in per_day.items():
+        if len(idx) == 1:
+            out[idx[0]] = (day, "")
+            continue
+        minutes = [f"{summaries[i].started:%H:%M}" for i in idx]
+        fmt = "%H:%M" if len(set(minutes)) == len(minutes) else "%H:%M:%S"
+        for j, i in enumerate(idx):
+            out[i] = (f"{summaries[i].started:{fmt}}", day if j == 0 else "")
+    return out
+
+
 def trend_chart(summaries: Sequence[RunSummary], current_id: str) -> TrendChart | None:
     """Mean score (line) and failing results (bars) per run, oldest first; None if < 2 runs."""
     if len(summaries) < 2:
@@ -181,6 +204,7 @@ def trend_chart(summaries: Sequence[RunSummary], current_id: str) -> TrendChart 
     max_fails = max(max(s.verdicts.get("fail", 0) for s in summaries), 1)
     points = []
     label_every = max(1, n // 8)
+    labels = _trend_labels(summaries, label_every)
     for i, s in enumerate(summaries):
         cx = plot_x + step * (i + 0.5)
         fails = s.verdicts.get("fail", 0)
@@ -193,7 +217,8 @@ def trend_chart(summaries: Sequence[RunSummary], current_id: str) -> TrendChart 
                 bar_y=plot_y + plot_h - bar_h,
                 bar_h=bar_h,
                 fails=fails,
-                label=f"{s.started:%m-%d}" if i % label_every == 0 or i == n - 1 else "",
+                label=labels[i][0],
+                day=labels[i][1],
                 title=(
                     f"{s.run_id} {s.started:%Y-%m-%d %H:%M} UTC: "
                     f"score {'-' if s.mean_score is None else f'{s.mean_score:.1f}'}, "
@@ -207,7 +232,7 @@ def trend_chart(summaries: Sequence[RunSummary], current_id: str) -> TrendChart 
     grid = [(plot_y + plot_h * (1 - v / 100), v) for v in (0, 25, 50, 75, 100)]
     return TrendChart(
         width=plot_x + plot_w + 48,
-        height=plot_y + plot_h + 34,
+        height=plot_y + plot_h + 48,  # room for a date under time-of-day labels
         plot_x=plot_x,
         plot_y=plot_y,
         plot_w=plot_w,

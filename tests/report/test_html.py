@@ -334,3 +334,97 @@ def test_no_network_url_in_the_report(rendered: tuple[Path, ScanRun]) -> None:
     html = rendered[0].read_text()
     urls = re.findall(r"""(?:src|href|action)\s*=\s*["']?([a-z]+:)""", html, flags=re.I)
     assert urls == []
+
+
+# --- labels (issue 17) --------------------------------------------------------------------------
+
+
+def test_trend_labels_use_the_time_of_day_where_dates_repeat() -> None:
+    """Two runs on one day were both labelled "05-01": the time tells them apart."""
+    runs = [
+        sample_run("morning", started=T0.replace(hour=9, minute=5)),
+        sample_run("evening", started=T0.replace(hour=21, minute=40)),
+        sample_run("next-day", started=T0 + timedelta(days=1)),
+    ]
+    html = render_html(runs[-1], trend=[RunSummary.of(r) for r in runs[:-1]])
+    assert _svg_texts(html, "trend-label") == ["09:05", "21:40", "05-02"]
+    assert _svg_texts(html, "trend-day") == ["05-01"]  # once, under the day's first run
+    # Runs of distinct days keep plain dates.
+    run, trend, _ = _nightly()
+    assert _svg_texts(render_html(run, trend=trend), "trend-label") == [
+        "05-01",
+        "05-02",
+        "05-03",
+        "05-04",
+        "05-05",
+        "05-06",
+    ]
+
+
+def _svg_texts(html: str, cls: str) -> list[str]:
+    """The text of every SVG <text class=cls>, in document order."""
+    return re.findall(rf'<text class="{cls}"[^>]*>([^<]*)</text>', html)
+
+
+_BBOX_SCRIPT = """
+const svg = document.querySelector('svg');
+const width = svg.viewBox.baseVal.width;
+const clipped = [];
+const texts = svg.querySelectorAll('text');
+for (const t of texts) {
+  const b = t.getBBox();
+  if (b.x < 0 || b.x + b.width > width) clipped.push(t.textContent + ' ends at ' + (b.x + b.width));
+}
+document.body.setAttribute('data-texts', String(texts.length));
+document.body.setAttribute('data-clipped', clipped.join(' | '));
+"""
+
+
+def _chart_page(tmp_path: Path, *, script: bool) -> tuple[Path, int]:
+    """The first capability chart of a report, alone at the page's top left (no CSP, so the
+    bounding-box script may run), with the report's own styles; and the chart's width."""
+    run = sample_run()
+    for score in run.scores.values():  # the widest labels: "cov 100%"
+        for detail in score.details.values():
+            detail.coverage = 100.0
+    html = render_html(run)
+    style = re.search(r"<style>(.*?)</style>", html, re.S)
+    svg = re.search(r'<svg class="chart capabilities".*?</svg>', html, re.S)
+    assert style and svg
+    width = int(re.search(r'width="(\d+)"', svg.group(0)).group(1))  # type: ignore[union-attr]
+    js = f"<script>{_BBOX_SCRIPT}</script>" if script else ""
+    page = tmp_path / "chart.html"
+    page.write_text(
+        f'<!doctype html><html><head><meta charset="utf-8"><style>{style.group(1)}</style>'
+        f'</head><body style="margin:0">{svg.group(0)}{js}</body></html>',
+        encoding="utf-8",
+    )
+    return page, width
+
+
+def test_chromium_capability_labels_are_not_clipped(tmp_path: Path) -> None:
+    """Every label of the capability chart lies inside the SVG, as the browser lays it out."""
+    page, _ = _chart_page(tmp_path, script=True)
+    dom = _browse(page.as_uri(), tmp_path / "profile", "--dump-dom").stdout.decode()
+    body = re.search(r"<body[^>]*>", dom)
+    assert body is not None
+    attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', body.group(0)))
+    assert int(attrs["data-texts"]) >= 3 * len(Capability)  # the script ran
+    assert attrs["data-clipped"] == ""
+
+
+def test_chromium_screenshot_shows_whole_coverage_labels(tmp_path: Path) -> None:
+    page, width = _chart_page(tmp_path, script=False)
+    shot = tmp_path / "chart.png"
+    _browse(page.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=900,320")
+    img = read_png(shot.read_bytes())
+    cov = (0x4C, 0x6E, 0xF5)
+    # Right of the track and the score (track ends at 550): only the coverage labels are blue.
+    blue_x = [
+        x
+        for y in range(img.height)
+        for x in range(560, img.width)
+        if all(abs(a - b) < 40 for a, b in zip(img.pixel(x, y), cov, strict=True))
+    ]
+    assert len(blue_x) > 100  # the labels are painted
+    assert max(blue_x) < width - 2  # and end inside the chart, not cut at its edge
