@@ -52,6 +52,8 @@ class Baseline(_Strict):
     editions: dict[str, str] = Field(default_factory=dict)
     weights: dict[Severity, int]
     capabilities: dict[Capability, CapabilityDef]
+    # capability -> the least coverage (%) it needs for a `conforms` device verdict
+    min_coverage: dict[Capability, float] = Field(default_factory=dict)
     not_network_verifiable: dict[str, str] = Field(default_factory=dict)
     checks: dict[str, CheckDef]
 
@@ -61,6 +63,19 @@ class Baseline(_Strict):
         for sev in Severity:
             if sev not in self.weights:
                 raise ValueError(f"weights: missing severity {sev.value!r}")
+        for cap, pct in self.min_coverage.items():
+            if cap not in self.capabilities:
+                raise ValueError(f"min_coverage: {cap.value!r} is not a capability of the baseline")
+            if not 0 <= pct <= 100:
+                raise ValueError(f"min_coverage: {cap.value}: {pct} is not a percentage (0-100)")
+            reachable = (
+                100.0 * len(self.verifiable(cap)) / max(1, len(self.capabilities[cap].elements))
+            )
+            if pct > reachable:
+                raise ValueError(
+                    f"min_coverage: {cap.value}: {pct} is more than the checks can verify "
+                    f"({reachable:.1f}%): no device could conform"
+                )
         for code in self.not_network_verifiable:
             if code not in known:
                 raise ValueError(f"not_network_verifiable: unknown element {code!r}")

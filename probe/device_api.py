@@ -634,9 +634,14 @@ class DeviceUnderTest:
                 if r.verdict in (Verdict.fail, Verdict.inconclusive, Verdict.error)
                 and r.severity.rank >= Severity.high.rank
             ]
+            lines = ["  " + describe_result(r) for r in bad]
+            score = self.scores
+            if score is not None:  # capabilities below the baseline's minimum coverage
+                cap_of = {why: why.split(":", 1)[0] for why in score.reasons}
+                lines += [f"  {w}" for w, cap in cap_of.items() if cap in score.lacking_evidence]
             raise AssertionError(
                 f"{self.label}: {self.verdict.value if self.verdict else 'no score'} "
-                f"(score {self.score})\n" + "\n".join("  " + describe_result(r) for r in bad)
+                f"(score {self.score})\n" + "\n".join(lines)
             )
 
     def assert_login_refused(

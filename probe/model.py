@@ -164,6 +164,8 @@ class CapabilityScore(_Model):
     inconclusive: int = 0
     not_applicable: int = 0
     declared: list[str] = Field(default_factory=list)
+    min_coverage: float = 0.0  # the baseline's minimum for a `conforms` verdict
+    unverified: list[str] = Field(default_factory=list)  # elements no decided check verified
 
 
 class DeviceScore(_Model):
@@ -176,6 +178,10 @@ class DeviceScore(_Model):
     baseline_version: str = ""
     profile: str | None = None
     profile_version: str = ""
+    # Why the verdict is not `conforms`: the grave fails, the grave checks left undecided, the
+    # capabilities below their minimum coverage. Empty for a conforming device.
+    reasons: list[str] = Field(default_factory=list)
+    lacking_evidence: list[str] = Field(default_factory=list)  # capabilities below the minimum
 
 
 class ToolInfo(_Model):

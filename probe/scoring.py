@@ -10,8 +10,11 @@ So a device's score does not depend on how many ports it has.
 - coverage = share of the capability's 8259A elements that a decided check (pass or fail) verified
   over the network (the baseline's `verifies`).
 - device verdict (DESIGN.md): `does_not_conform` when a high or critical check fails, whatever
-  the score; else `inconclusive` when a high or critical check is inconclusive (or broke); else
-  `conforms`. Lower-severity fails lower the score but not the verdict.
+  the score; else `inconclusive` when a high or critical check is inconclusive (or broke), or when
+  a capability's coverage is below the baseline's `min_coverage` for it (a device whose checks
+  found nothing to look at, all not_applicable, does not conform by default); else `conforms`.
+  Lower-severity fails lower the score but not the verdict. `reasons` says why a device does not
+  conform, `lacking_evidence` names the capabilities below their minimum.
 - declared items (the profile's declarations.declared) are listed per capability, never counted.
 """
 
@@ -115,6 +118,7 @@ def score_device(
 
     all_elements = 0
     all_verified = 0
+    lacking: list[str] = []
     for cap, capdef in baseline.capabilities.items():
         cs = details[cap.value]
         passed_w, decided_w = weights[cap.value]
@@ -122,18 +126,35 @@ def score_device(
         codes = list(capdef.elements)
         hit = [c for c in codes if c in verified]
         cs.coverage = round(100.0 * len(hit) / len(codes), 1) if codes else 0.0
+        cs.unverified = [c for c in codes if c not in verified]
+        cs.min_coverage = baseline.min_coverage.get(cap, 0.0)
+        # compare unrounded: 1 of 3 elements (33.33...) meets a minimum of 33.3
+        if codes and 100.0 * len(hit) / len(codes) + 1e-9 < cs.min_coverage:
+            lacking.append(cap.value)
         all_elements += len(codes)
         all_verified += len(hit)
 
     total_passed = sum(p for p, _ in weights.values())
     total_decided = sum(d for _, d in weights.values())
 
-    if any(o.verdict == Verdict.fail and o.severity in _GRAVE for o in outcomes):
-        verdict = DeviceVerdict.does_not_conform
-    elif any(
-        o.verdict in (Verdict.inconclusive, Verdict.error) and o.severity in _GRAVE
+    grave_fails = [o for o in outcomes if o.verdict == Verdict.fail and o.severity in _GRAVE]
+    grave_open = [
+        o
         for o in outcomes
-    ):
+        if o.verdict in (Verdict.inconclusive, Verdict.error) and o.severity in _GRAVE
+    ]
+    reasons = [f"{o.check_id} failed ({o.severity.value})" for o in grave_fails]
+    reasons += [f"{o.check_id} {o.verdict.value} ({o.severity.value})" for o in grave_open]
+    for cap_name in lacking:
+        cs = details[cap_name]
+        open_ = [c for c in baseline.verifiable(Capability(cap_name)) if c in cs.unverified]
+        reasons.append(
+            f"{cap_name}: coverage {cs.coverage:g}% below the minimum {cs.min_coverage:g}% "
+            f"(no decided check verified {', '.join(open_)})"
+        )
+    if grave_fails:
+        verdict = DeviceVerdict.does_not_conform
+    elif grave_open or lacking:
         verdict = DeviceVerdict.inconclusive
     else:
         verdict = DeviceVerdict.conforms
@@ -148,4 +169,6 @@ def score_device(
         baseline_version=f"{baseline.id} {baseline.version}",
         profile=profile.id if profile is not None else None,
         profile_version=profile.version if profile is not None else "",
+        reasons=reasons,
+        lacking_evidence=lacking,
     )

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from lanprobe.baseline import load_baseline
-from lanprobe.model import Capability, DeviceVerdict, Result, Severity, Target, Verdict
+from lanprobe.model import (
+    Capability,
+    Device,
+    DeviceVerdict,
+    Result,
+    ScanRun,
+    Severity,
+    Target,
+    Verdict,
+)
 from lanprobe.profile_schema import Declarations, Profile
+from lanprobe.report.console import print_summary
 from lanprobe.scoring import fold, score_device
 
 DEV = "02:00:00:00:00:01"
@@ -95,8 +107,25 @@ def test_verdict_inconclusive_on_high_inconclusive_or_error() -> None:
     assert s.details["device_configuration"].score == 0.0
 
 
+# Passes that give every capability its minimum coverage (the baseline's min_coverage).
+COVERED = [
+    res(cid, Verdict.passed)
+    for cid in (
+        "identification.identifier",
+        "configuration.default-login",
+        "data.tls-protocol",
+        "access.unexpected-port",
+        "access.unauthenticated-interface",
+        "update.signature",
+        "state.reporting",
+        "declarations.vulnerability-contact",
+    )
+]
+
+
 def test_verdict_conforms_with_only_low_and_medium_fails() -> None:
     results = [
+        *COVERED,
         res("configuration.default-login", Verdict.passed),
         res("data.tls-cipher", Verdict.fail),
         res("access.no-lockout", Verdict.inconclusive),
@@ -114,6 +143,7 @@ def test_score_overall_and_other_devices_ignored() -> None:
     ]
     s = score_device(DEV, results, B)
     assert s.score == pytest.approx(100 * 10 / 12, abs=0.1)
+    s = score_device(DEV, [*COVERED, *results], B)
     assert s.verdict == DeviceVerdict.conforms
 
 
@@ -149,8 +179,62 @@ def test_declared_items_are_listed_never_counted() -> None:
     assert s.baseline_version.startswith("nistir-8259a")
 
 
-def test_no_results_conforms_vacuously_with_no_score() -> None:
+def test_no_results_do_not_conform_vacuously() -> None:
     s = score_device(DEV, [], B)
     assert s.score is None
     assert s.coverage == 0.0
     assert set(s.capabilities) == {c.value for c in Capability}
+    assert s.verdict == DeviceVerdict.inconclusive
+    assert set(s.lacking_evidence) == {c.value for c in B.min_coverage if B.min_coverage[c] > 0}
+
+
+def test_only_not_applicable_results_do_not_conform() -> None:
+    results = [res(cid, Verdict.not_applicable) for cid in B.checks]
+    s = score_device(DEV, results, B)
+    assert s.verdict == DeviceVerdict.inconclusive
+    assert "software_update" in s.lacking_evidence
+    assert any(r.startswith("software_update: coverage 0% below the minimum") for r in s.reasons)
+
+
+def test_a_capability_below_its_minimum_coverage_is_named() -> None:
+    # everything covered but software update: no decided check verified SU-2 or SU-4
+    results = [r for r in COVERED if r.capability != Capability.software_update]
+    results.append(res("update.signature", Verdict.inconclusive))  # critical, undecided
+    s = score_device(DEV, results, B)
+    assert s.verdict == DeviceVerdict.inconclusive
+    assert s.lacking_evidence == ["software_update"]
+    su = s.details["software_update"]
+    assert su.min_coverage == B.min_coverage[Capability.software_update]
+    assert "SU-2" in su.unverified and "SU-4" in su.unverified
+    assert "update.signature inconclusive (critical)" in s.reasons
+    # with SU-4 verified the minimum is met
+    s = score_device(DEV, [*results[:-1], res("update.unauthenticated-upload", Verdict.passed)], B)
+    assert s.verdict == DeviceVerdict.conforms and s.reasons == [] and s.lacking_evidence == []
+
+
+def test_does_not_conform_names_the_grave_fails() -> None:
+    s = score_device(DEV, [*COVERED, res("data.tls-required", Verdict.fail)], B)
+    assert s.verdict == DeviceVerdict.does_not_conform
+    assert s.reasons == ["data.tls-required failed (high)"]
+
+
+def test_min_coverage_beyond_what_checks_verify_is_refused() -> None:
+    data = B.model_dump(mode="json")
+    data["min_coverage"]["software_update"] = 50  # only SU-2 and SU-4 (33.3%) are verifiable
+    with pytest.raises(ValueError, match="more than the checks can verify"):
+        type(B).model_validate(data)
+
+
+def test_console_names_the_capabilities_that_lacked_evidence() -> None:
+    results = [res(cid, Verdict.not_applicable) for cid in B.checks]
+    run = ScanRun(
+        run_id="r1",
+        devices=[Device(key=DEV, ips=["198.18.0.10"])],
+        results=results,
+        scores={DEV: score_device(DEV, results, B)},
+    )
+    out = io.StringIO()
+    print_summary(run, file=out)
+    text = out.getvalue()
+    assert "lacking" in text and "software_update: coverage 0% below the minimum" in text
+    assert "0 conform" in text and "1 inconclusive" in text

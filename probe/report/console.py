@@ -12,7 +12,7 @@ import sys
 import time
 from typing import TextIO
 
-from lanprobe.model import Capability, DeviceVerdict, Result, ScanRun, Verdict
+from lanprobe.model import Capability, DeviceScore, DeviceVerdict, Result, ScanRun, Verdict
 from lanprobe.runner import Progress
 from rich.console import Console
 from rich.markup import escape
@@ -117,9 +117,13 @@ def summary(run: ScanRun, console: Console) -> None:
     for dev in run.devices:
         # Every fail, error and inconclusive, so the listing matches the table's counts.
         bad = [r for r in run.results_for(dev.key) if r.verdict in _LISTED]
-        if not bad:
+        lacking = _lacking(run.scores.get(dev.key))
+        if not bad and not lacking:
             continue
         console.print(f"\n[bold]{dev.ip}[/] {dev.profile or ''} ({dev.key})")
+        for why in lacking:  # capabilities below the baseline's minimum coverage
+            line = f"  [yellow]{'lacking':<12}[/] {'':<8} " + escape(why)
+            console.print(line, highlight=False, soft_wrap=True)
         for r in sorted(bad, key=lambda r: (_LISTED[r.verdict], -r.severity.rank, r.check_id)):
             port = f":{r.target.port}" if r.target.port else ""
             svc = f" {r.target.service}{port}" if r.target.service or port else ""
@@ -145,6 +149,13 @@ def summary(run: ScanRun, console: Console) -> None:
     )
     for note in run.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def _lacking(score: DeviceScore | None) -> list[str]:
+    """The reasons that name a capability below the baseline's minimum coverage."""
+    if score is None:
+        return []
+    return [r for r in score.reasons if r.split(":", 1)[0] in score.lacking_evidence]
 
 
 def print_summary(run: ScanRun, file: TextIO | None = None) -> None:
