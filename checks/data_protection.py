@@ -9,6 +9,9 @@ What "weak" means here:
 - suites: broken ones (NULL, anonymous, EXPORT, RC4, DES, 3DES, MD5), and suites without forward
   secrecy (static RSA key exchange), which Mozilla's intermediate profile and NIST SP 800-52r2's
   preference for ephemeral key exchange both leave out; Heartbleed and ROBOT count too;
+- SSH (data.ssh-algorithms): SHA-1 key exchange and signatures (ssh-rsa), DSA host keys, RSA
+  host keys below 2048 bits, CBC/RC4/3DES/64-bit-block ciphers, MD5 and truncated SHA-1 MACs, as
+  profiles/data/ssh-algorithms.yaml lists them with their sources (checks/ssh_policy.py);
 - certificate: expired or not yet valid, RSA/DSA below 2048 bits, SHA-1/MD5 signature,
   self-signed or not chained to the profile's CA or the run's trusted CAs, or names that match
   neither the device's address nor its hostname.
@@ -23,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
-from lanprobe.checks.clients import tls
+from lanprobe.checks.clients import ssh_kex, tls
 from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
 from lanprobe.checks.context import CheckContext, DeviceSession, service_kind
 from lanprobe.checks.registry import Cost, check
@@ -466,3 +470,29 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             "no login or data interface in cleartext",
             evidence={"examined": examined, "services": [s.port for s in ctx.device.services]},
         )
+
+
+# --- data.ssh-algorithms --------------------------------------------------------------------------
+
+
+@check(
+    "data.ssh-algorithms",
+    Capability.data_protection,
+    services=("ssh",),
+    cost=Cost(requests=2),
+)
+async def ssh_algorithms(ctx: CheckContext) -> AsyncIterator[Result]:
+    """An SSH server offers weak key exchange, host-key types, ciphers or MACs (its KEXINIT,
+    judged by profiles/data/ssh-algorithms.yaml; checks/ssh_policy.py has the rules)."""
+    policy = ssh_policy.load_policy()
+    for svc in ctx.services("ssh"):
+        if svc.transport != "tcp":
+            continue
+        try:
+            offer = await ssh_kex.read_kexinit(ctx.ip, svc.port, ctx.timeouts)
+        except TargetError as exc:
+            verdict, title, ev = ssh_policy.judge_ssh(None, None, policy, str(exc))
+        else:
+            bits = await ssh_kex.rsa_key_bits(ctx.ip, svc.port, offer, ctx.timeouts)
+            verdict, title, ev = ssh_policy.judge_ssh(offer, bits, policy)
+        yield ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev)

@@ -24,5 +24,6 @@ DESIGN_CHECK_IDS = frozenset(
         "declarations.vulnerability-contact",
         "declarations.support-period",
         "declarations.foundational",
+        "data.ssh-algorithms",
     }
 )
