@@ -134,6 +134,21 @@ def scan_command(
     top_ports: Annotated[
         int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
     ] = 100,
+    iot_ports: Annotated[
+        bool,
+        typer.Option(
+            "--iot-ports/--no-iot-ports",
+            help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
+        ),
+    ] = True,
+    ports: Annotated[
+        str,
+        typer.Option(
+            "--ports",
+            help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
+            "and nmap's top ports are scanned anyway).",
+        ),
+    ] = "",
     version_detection: Annotated[
         str,
         typer.Option(
@@ -156,6 +171,7 @@ def scan_command(
 
     from lanprobe.checks.context import RunOptions, Timeouts
     from lanprobe.discovery import discover
+    from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from lanprobe.model import DeviceVerdict, ScanRun
     from lanprobe.profiles import load_profiles
@@ -200,13 +216,19 @@ def scan_command(
     )
     try:
         dopts = discovery_options(version_detection, profiles)
+        wanted = parse_ports_option(ports)
+        dopts.full_ports = wanted.full
+        dopts.iot_ports = iot_ports
+    except ValueError as exc:
+        typer.echo(f"error: --ports: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
     except ScopeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     dopts.nmap.top_ports = max(0, top_ports)
 
     async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
-        return await discover(scope_, ports=ports or (), options=dopts)
+        return await discover(scope_, ports=[*(ports or ()), *wanted.extra], options=dopts)
 
     def changes(run: ScanRun) -> Diff | None:
         """The diff against --baseline; a baseline that cannot be read is a usage error."""

@@ -114,3 +114,22 @@ async def test_web_ui_on_an_unnamed_port_is_judged_like_port_80() -> None:
         results = [r async for r in unauthenticated_interface(ctx)]
     fails = [r for r in results if r.verdict is Verdict.fail]
     assert [(r.target.port, r.target.service) for r in fails] == [(port, "http")]
+
+
+@pytest.mark.lab
+def test_full_ports_finds_what_no_list_names(lab_bench: object) -> None:
+    """`--ports full`: every TCP port of one lab device, with no list at all (top 0, no IoT list):
+    the camera's debug shell on 9999 and its RTSP on 554 are found all the same."""
+    import asyncio
+
+    from lanprobe.discovery import DiscoveryOptions, discover
+    from lanprobe.discovery.services import NmapOptions
+    from lanprobe.scope import Scope
+
+    cam = next(d for d in lab_bench.devices if d.model == "acme-ipcam200")  # type: ignore[attr-defined]
+    scope = Scope.build([f"{cam.ip}/32"], [lab_bench.bridge], lab=True)  # type: ignore[attr-defined]
+    opts = DiscoveryOptions(nmap=NmapOptions(top_ports=0), iot_ports=False, full_ports=True)
+    inv = asyncio.run(discover(scope, options=opts))
+    dev = inv.by_ip(cam.ip)
+    assert dev is not None, inv.notes
+    assert sorted(s.port for s in dev.services if s.transport == "tcp") == sorted(cam.ports)
