@@ -164,6 +164,14 @@ def scan_command(
             "runs too, flagged, and never used as a baseline.",
         ),
     ] = None,
+    bench_name: Annotated[
+        str | None,
+        typer.Option(
+            "--bench",
+            help="Name of this bench in the run and the history (default: this host's name); "
+            "one history can hold many benches (probe report --fleet).",
+        ),
+    ] = None,
 ) -> None:
     """Discover the devices in scope, run the checks, score each device against NIST IR 8259A."""
     import asyncio
@@ -295,6 +303,7 @@ def scan_command(
                 progress=ProgressPrinter(),
                 discover_fn=_discover,
                 checks=only or None,
+                bench=bench_name,
                 limits=Limits(
                     global_checks=max(1, concurrency),
                     per_device_checks=max(1, device_concurrency),
