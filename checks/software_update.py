@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
 from lanprobe.checks.clients.labauth import authorised_get
@@ -175,9 +176,14 @@ def _target(ep: mf.Endpoint) -> Target:
 @check("update.transport", Capability.software_update, cost=Cost(requests=2))
 async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
     """The update endpoint is plain HTTP or its TLS fails the data-protection checks."""
+    # Update polls the device made on its own (gateway mode) are judged as observed.
+    observed = list(outbound.update_poll_verdicts(ctx.device.traffic))
+    for judgement in observed:
+        yield outbound.as_result(ctx, judgement, "update-poll")
     endpoint, why = update_endpoint(ctx.session)
     if endpoint is None:
-        yield _na(ctx, why)
+        if not observed:
+            yield _na(ctx, why)
         return
     fetched = await fetch_manifest(ctx.session)
     evidence: dict[str, Any] = fetched.evidence() if fetched else {}

@@ -48,6 +48,7 @@ from lanprobe.checks.context import (
 )
 from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import TargetError
+from lanprobe.gateway.observe import GatewayWatch
 from lanprobe.model import (
     Device,
     HostInfo,
@@ -427,6 +428,7 @@ async def scan(
     baseline: Baseline | None = None,
     limits: Limits | None = None,
     bench: str | None = None,
+    gateway: GatewayWatch | None = None,
 ) -> ScanRun:
     """Scan `scope` and return the `ScanRun` (partial, `interrupted`, when cancelled).
 
@@ -484,6 +486,11 @@ async def scan(
         devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
         run.devices = devices
         ctx.emit(Progress("discovered", total=len(devices)))
+        if gateway is not None:
+            ctx.emit(Progress("discovery", message=f"gateway: observing {gateway.window_s:g} s"))
+            t0 = time.monotonic()
+            await gateway.attach(run, devices)
+            run.timings_s["gateway"] = round(time.monotonic() - t0, 3)
 
         for dev in devices:
             dev.record_observed()

@@ -25,5 +25,7 @@ DESIGN_CHECK_IDS = frozenset(
         "declarations.support-period",
         "declarations.foundational",
         "data.ssh-algorithms",
+        "data.client-tls",
+        "data.cleartext-outbound",
     }
 )

@@ -25,6 +25,7 @@ from lanprobe.cli.common import (
 
 if TYPE_CHECKING:
     from lanprobe.diff import Diff
+    from lanprobe.gateway.observe import GatewayWatch
 
 _FORMATS = ("console", "json", "junit", "html")
 
@@ -156,6 +157,27 @@ def scan_command(
             help="How open ports are named: ours (fast, default), nmap (-sV, slow), or both.",
         ),
     ] = "ours",
+    gateway: Annotated[
+        bool,
+        typer.Option(
+            "--gateway",
+            help="Be the bench's network during the scan (DHCP/DNS, NTP, sinkhole, capture; "
+            "`probe gateway`) and judge what devices send on their own. Uses a gateway that is "
+            "already up on the interface, else starts one and stops it after the scan.",
+        ),
+    ] = False,
+    observe: Annotated[
+        float,
+        typer.Option("--observe", help="Gateway mode: seconds to watch what devices send."),
+    ] = 10.0,
+    upstream: Annotated[
+        bool,
+        typer.Option(
+            "--upstream",
+            help="Gateway mode, OFF by default: forward DNS to the host's resolvers (for "
+            "benches that must reach the real cloud).",
+        ),
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option(
@@ -200,6 +222,10 @@ def scan_command(
             raise ScopeError(f"--waivers {waivers}: no such file")
         if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
             raise ScopeError("timeouts must be positive")
+        if gateway and not (lab or len(iface or []) == 1):
+            raise ScopeError("--gateway needs --lab or exactly one --iface (the bench interface)")
+        if not 0 <= observe <= 3600:
+            raise ScopeError("--observe: 0 to 3600 seconds")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles)  # a broken profile is a usage error, before any traffic
         trusted = [p.resolve() for p in ca or []]
@@ -262,6 +288,8 @@ def scan_command(
         if out_dir is None and any(f != "console" for f in formats):
             out_dir = Path("reports") / run.run_id
         if out_dir is not None:
+            if watch is not None:
+                watch.keep_pcap(run, out_dir)  # run.json's evidence points at the copy
             typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
             if "junit" in formats:
                 from lanprobe.report.junit import write_junit
@@ -293,8 +321,16 @@ def scan_command(
         typer.echo(f"stored run {run.run_id} in {db}{flag}", err=True)
 
     diff: Diff | None = None
+    watch: GatewayWatch | None = None
 
     async def main() -> ScanRun:
+        nonlocal watch
+        if gateway:
+            from lanprobe.gateway.observe import GatewayWatch
+
+            # Started before discovery: the observation window runs alongside it.
+            name = bridge if lab else (iface or [""])[0]
+            watch = await asyncio.to_thread(GatewayWatch, name, observe, upstream=upstream)
         run = await _scan_until_signal(
             lambda: scan(
                 scope,
@@ -308,6 +344,7 @@ def scan_command(
                     global_checks=max(1, concurrency),
                     per_device_checks=max(1, device_concurrency),
                 ),
+                gateway=watch,
             )
         )
         # Written before the loop shuts down: an interrupted scan may still wait there for
@@ -334,6 +371,9 @@ def scan_command(
     except ProbeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    finally:
+        if watch is not None:
+            watch.close()  # only a gateway this scan started
 
     if run.interrupted:
         typer.echo("scan interrupted: partial results written", err=True)
