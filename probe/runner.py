@@ -473,6 +473,13 @@ async def scan(
     try:
         # Discovery scans the profiles' ports besides its defaults, so declared services show.
         scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
+        if gateway is not None:
+            # Devices join the bench through the gateway (DHCP) and talk meanwhile: discovery
+            # starts once the observation window is over, so that it finds them all.
+            ctx.emit(Progress("discovery", message=f"gateway: observing {gateway.window_s:g} s"))
+            t0 = time.monotonic()
+            await gateway.wait()
+            run.timings_s["gateway"] = round(time.monotonic() - t0, 3)
         ctx.emit(Progress("discovery", message=scope.describe()))
         t0 = time.monotonic()
         inventory = await _discover_cancellable(
@@ -487,10 +494,7 @@ async def scan(
         run.devices = devices
         ctx.emit(Progress("discovered", total=len(devices)))
         if gateway is not None:
-            ctx.emit(Progress("discovery", message=f"gateway: observing {gateway.window_s:g} s"))
-            t0 = time.monotonic()
             await gateway.attach(run, devices)
-            run.timings_s["gateway"] = round(time.monotonic() - t0, 3)
 
         for dev in devices:
             dev.record_observed()

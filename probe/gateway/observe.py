@@ -430,11 +430,15 @@ class GatewayWatch:
             self.state = control.up(iface, upstream=upstream)
         self.t0 = time.time()
 
-    async def attach(self, run: ScanRun, devices: list[Device]) -> None:
-        """Wait out the rest of the window, then fill each device's traffic."""
+    async def wait(self) -> None:
+        """Wait out what is left of the observation window."""
         left = self.window_s - (time.time() - self.t0)
         if left > 0:
             await asyncio.sleep(left)
+
+    async def attach(self, run: ScanRun, devices: list[Device]) -> None:
+        """Fill each device's traffic from what the gateway recorded (after `wait`)."""
+        await self.wait()
         assert self.state is not None
         words, _ = load_update_words()
         # Records since the gateway started: a device's boot-time DHCP and DNS come before the
