@@ -101,8 +101,12 @@ def test_tls_required(lab_run: ScanRun, lab_bench: Any) -> None:
         21: Verdict.fail,
         23: Verdict.fail,
         80: Verdict.fail,
+        554: Verdict.fail,  # RTSP carries credentials and streams in cleartext, like telnet
     }
     assert "Basic" in cam[80].evidence["login"]
+    assert "rtsp without TLS on port 554" in cam[554].title
+    twin = by_port(lab_run, device_of(lab_run, lab_bench, "acme-ipcam300"), "data.tls-required")
+    assert twin[8554].verdict == Verdict.fail
     plug = by_port(lab_run, device_of(lab_run, lab_bench, "plugco-sp1"), "data.tls-required")
     assert plug[1883].verdict == Verdict.fail and plug[80].verdict == Verdict.fail
     # therma's port 80 only redirects to HTTPS: only its cleartext MQTT fails
