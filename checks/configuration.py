@@ -21,11 +21,12 @@ check asks first, so both checks judge the same attempts.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanprobe import paths
 from lanprobe.checks.clients import ftp as ftp_client
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
@@ -97,8 +98,10 @@ def parse_credential_list(text: str, name: str) -> CredentialList:
     return CredentialList(name=name, pairs=pairs, services=services, header=header)
 
 
-def load_credential_list(profiles_dir: Path, name: str) -> CredentialList:
-    path = profiles_dir / "credentials" / f"{name}.txt"
+def load_credential_list(layers: Path | Sequence[Path], name: str) -> CredentialList:
+    """A credential list by name, from the highest profile layer that has it (probe/paths.py)."""
+    roots = (layers,) if isinstance(layers, Path) else tuple(layers)
+    path = paths.credential_list(name, roots) or paths.CREDENTIALS_DIR / f"{name}.txt"
     return parse_credential_list(path.read_text(encoding="utf-8"), name)
 
 
@@ -122,7 +125,7 @@ def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
             )
     n_defaults = len(out)
     for name in creds.lists or DEFAULT_LISTS:
-        clist = load_credential_list(session.options.profiles_dir, name)
+        clist = load_credential_list(session.options.profile_layers, name)
         if not clist.fits(kind):
             continue
         for user, password in clist.pairs:
@@ -220,9 +223,7 @@ async def attempt(
             ip, iface.port, iface.form, user, password, tls=iface.tls, timeouts=t
         )
     if iface.method == "telnet":
-        prompts = telnet_client.Prompts.load(
-            ctx.options.profiles_dir / "data" / "login-prompts.txt"
-        )
+        prompts = telnet_client.Prompts.load(ctx.options.data_file("login-prompts.txt"))
         return await telnet_client.login(
             ip, iface.port, user, password, prompts=prompts, timeouts=t
         )
@@ -294,24 +295,9 @@ def lockout_reserve(session: DeviceSession, kind: str) -> int:
 
 async def campaign(ctx: CheckContext, svc: Service) -> Campaign:
     """The shared observation: the login campaign of one service (run once per device)."""
-    c = await ctx.session.observe(
+    return await ctx.session.observe(
         f"login-campaign:{svc.transport}:{svc.port}", lambda: _run_campaign(ctx, svc)
     )
-    record_login_interface(ctx.session, c)
-    return c
-
-
-def record_login_interface(session: DeviceSession, c: Campaign) -> None:
-    """facts["login_interfaces"][port]: the login a campaign found and whether it answered
-    (data.tls-required judges a cleartext login wherever it was found, not only on `/`)."""
-    if c.iface is not None:
-        session.facts.setdefault("login_interfaces", {})[c.port] = {
-            "interface": c.iface.describe(),
-            "method": c.iface.method,
-            "tls": c.iface.tls,
-            "path": c.iface.path,
-            "answered": any(a.accepted is not None for _, a in c.tried),
-        }
 
 
 async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lanprobe import paths
 from lanprobe.model import Capability, Device, Result, Service, Severity, Target, Verdict
 from lanprobe.profile_schema import Profile
 from lanprobe.scope import Scope
@@ -198,8 +199,19 @@ class LoginGuard:
 class RunOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
     reveal_secrets: bool = False
-    profiles_dir: Path = Path("profiles")
+    # The user's profiles directory, layered over the built-in set (None: the built-in set only);
+    # lab_profiles adds the lab models' (a lab bench only). See probe/paths.py.
+    profiles_dir: Path | None = None
+    lab_profiles: bool = False
     trusted_ca_files: tuple[Path, ...] = ()  # bench CAs (e.g. the lab CA) besides the profile's
+
+    @property
+    def profile_layers(self) -> tuple[Path, ...]:
+        return paths.profile_layers(self.profiles_dir, lab=self.lab_profiles)
+
+    def data_file(self, name: str) -> Path:
+        """data/<name> of the highest profile layer that has it (login prompts, admin paths)."""
+        return paths.data_file(name, self.profile_layers)
 
 
 @dataclass

@@ -61,8 +61,7 @@ class Provisioner:
         stem = f"{model.id}-{group}" if model.units > 1 else name
         path = self.dir / "keys" / f"ssh-{stem}"
         if not path.exists():
-            weak = model.ssh is not None and model.ssh.algorithms == "weak"
-            certs.ssh_host_key(path, rsa_bits=1024 if weak else None)
+            certs.ssh_host_key(path)
         return str(path)
 
     def _manifest(self, model: Model, ip: str) -> dict[str, str] | None:
@@ -224,7 +223,5 @@ def device_ports(model: Model) -> list[int]:
         ports.append(model.debug_shell)
     if model.mqtt:
         ports += [p for p in (model.mqtt.port, model.mqtt.tls_port) if p]
-    if model.rtsp:
-        ports.append(model.rtsp.port)
     ports += model.stall_ports
     return sorted(ports)

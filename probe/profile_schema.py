@@ -10,12 +10,15 @@ Loading, `extends:` and matching live in probe/profiles.py.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Transport = Literal["tcp", "udp"]
+_MAC = re.compile(r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
 
 
 class _Strict(BaseModel):
@@ -23,13 +26,39 @@ class _Strict(BaseModel):
 
 
 class Match(_Strict):
-    """How to recognise the model. Any one hit matches; the reason is recorded."""
+    """How to recognise the model. The most specific hit wins and is recorded with its strength;
+    an OUI alone never selects a model (a hint only: a radio module's maker is in many products).
+    """
 
     mdns_types: list[str] = Field(default_factory=list)  # e.g. "_acme-cam._tcp.local."
     mdns_txt: dict[str, str] = Field(default_factory=dict)  # TXT key -> exact value, all must hold
     ssdp_models: list[str] = Field(default_factory=list)  # UPnP modelName
-    oui: list[str] = Field(default_factory=list)  # "02:1a:2b" prefixes
+    oui: list[str] = Field(default_factory=list)  # "02:1a:2b" prefixes: a hint, never enough
     http_server: list[str] = Field(default_factory=list)  # substrings of the Server header
+    # Service kind (ssh, rtsp, snmp, ftp, telnet, ... or "any") -> substrings of what that
+    # service announced (SSH version string, RTSP Server, SNMP sysDescr, FTP greeting).
+    banners: dict[str, list[str]] = Field(default_factory=dict)
+    # A bench's own units: exact MACs, or addresses / CIDRs (e.g. "198.18.0.13", "10.1.2.0/28").
+    macs: list[str] = Field(default_factory=list)
+    addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("macs")
+    @classmethod
+    def _macs(cls, value: list[str]) -> list[str]:
+        for i, mac in enumerate(value):
+            if not _MAC.fullmatch(mac):
+                raise ValueError(f"macs[{i}] {mac!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+        return [m.lower().replace("-", ":") for m in value]
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for i, addr in enumerate(value):
+            try:
+                ipaddress.ip_network(addr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"addresses[{i}] {addr!r}: {exc}") from None
+        return value
 
 
 class Port(_Strict):
@@ -39,7 +68,9 @@ class Port(_Strict):
     transport: Transport = "tcp"
     service: str = ""  # http, https, telnet, ssh, ftp, mqtt, mqtts, rtsp, ...
     tls: bool = False  # TLS is expected on this port
-    auth: bool = True  # the interface must require authentication
+    # The interface must require authentication; null: not known (`profile init` writes it
+    # where the run showed neither a refusal nor an open answer).
+    auth: bool | None = True
 
 
 class HttpLogin(_Strict):

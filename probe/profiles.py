@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterable, Iterator
+import ipaddress
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from lanprobe import paths
 from lanprobe.errors import ProfileError
-from lanprobe.model import Device
+from lanprobe.model import Device, ProfileMatch, Result, Service, Verdict
+from lanprobe.profile_schema import Match as MatchRules
 from lanprobe.profile_schema import Profile
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -122,6 +125,10 @@ def dump_yaml(data: Any) -> str:
     y = YAML(typ="rt")
     y.default_flow_style = False
     y.indent(mapping=2, sequence=4, offset=2)
+    # `null` spelled out: an empty value reads as forgotten, null as "not known".
+    y.representer.add_representer(
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     y.dump(data, out)
     return out.getvalue()
 
@@ -179,36 +186,77 @@ def _pydantic_message(err: Any) -> str:
 
 
 class ProfileIndex:
-    """Finds profile files by id under a profiles directory (for `extends:` by id)."""
+    """Finds profile files by id over the layers (lowest first: built-in, lab, the user's), for
+    `extends:` by id. A file extends from its own layer or a lower one, never a higher one: a
+    built-in model never inherits from a user's `generic`."""
 
-    def __init__(self, root: Path | None):
-        self.root = root
-        self._by_id: dict[str, Path] | None = None
+    def __init__(self, layers: Path | Sequence[Path] | None):
+        if layers is None:
+            layers = ()
+        elif isinstance(layers, Path | str):
+            layers = (Path(layers),)
+        self.layers = [Path(p) for p in layers]
+        self._by_id: list[dict[str, Path]] | None = None
 
-    def files(self) -> list[Path]:
-        if self.root is None or not self.root.is_dir():
+    @property
+    def root(self) -> Path | None:
+        """The top layer (the user's directory where one is given)."""
+        return self.layers[-1] if self.layers else None
+
+    @staticmethod
+    def files_of(root: Path) -> list[Path]:
+        """The profile files of one directory (not baseline/, credentials/, data/)."""
+        if not root.is_dir():
             return []
         out = []
-        for path in sorted(self.root.rglob("*.y*ml")):
-            rel = path.relative_to(self.root)
+        for path in sorted(root.rglob("*.y*ml")):
+            rel = path.relative_to(root)
             if rel.parts and rel.parts[0] in _NOT_PROFILES:
                 continue
             if path.suffix in (".yaml", ".yml"):
                 out.append(path)
         return out
 
-    def path_of(self, profile_id: str) -> Path | None:
+    def files(self) -> list[Path]:
+        """The top layer's profile files."""
+        return self.files_of(self.root) if self.root is not None else []
+
+    def layer_of(self, path: Path) -> int:
+        """The highest layer holding `path`; a file outside every layer counts as the top one."""
+        real = path.resolve()
+        for i in range(len(self.layers) - 1, -1, -1):
+            if real.is_relative_to(self.layers[i].resolve()):
+                return i
+        return len(self.layers) - 1
+
+    def _ids(self) -> list[dict[str, Path]]:
         if self._by_id is None:
-            self._by_id = {}
-            for path in self.files():
-                try:
-                    doc = load_yaml(path)
-                except ProfileError:
-                    continue
-                if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
-                    self._by_id.setdefault(doc.data["id"], path)
-                self._by_id.setdefault(path.stem, path)
-        return self._by_id.get(profile_id)
+            self._by_id = []
+            for root in self.layers:
+                ids: dict[str, Path] = {}
+                for path in self.files_of(root):
+                    try:
+                        doc = load_yaml(path)
+                    except ProfileError:
+                        continue
+                    if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+                        ids.setdefault(doc.data["id"], path)
+                    ids.setdefault(path.stem, path)
+                self._by_id.append(ids)
+        return self._by_id
+
+    def path_of(
+        self, profile_id: str, *, upto: int | None = None, skip: Iterable[Path] = ()
+    ) -> Path | None:
+        """The file of `profile_id` in layer `upto` or below (highest first), not in `skip`."""
+        skipped = {p.resolve() for p in skip}
+        by_layer = self._ids()
+        top = len(by_layer) - 1 if upto is None else min(upto, len(by_layer) - 1)
+        for i in range(top, -1, -1):
+            path = by_layer[i].get(profile_id)
+            if path is not None and path.resolve() not in skipped:
+                return path
+        return None
 
 
 def find_profiles_root(path: Path) -> Path | None:
@@ -249,7 +297,10 @@ def _resolve_chain(path: Path, index: ProfileIndex) -> list[YamlDoc]:
             if nxt is not None and not nxt.is_file():
                 nxt = None
         else:
-            nxt = index.path_of(parent)
+            # A lower layer's profile of the same id may be extended (a user's generic extends
+            # ours); one already in the chain is a cycle.
+            upto = index.layer_of(current)
+            nxt = index.path_of(parent, upto=upto, skip=seen) or index.path_of(parent, upto=upto)
         if nxt is None:
             raise ProfileError(
                 f"extends {parent!r}: no such profile",
@@ -260,13 +311,25 @@ def _resolve_chain(path: Path, index: ProfileIndex) -> list[YamlDoc]:
         current = nxt
 
 
+def _index_for(path: Path, profiles_dir: Path | None, lab: bool | None) -> ProfileIndex:
+    """The layers a single file is read with: the built-in set, the lab's (when asked, or when
+    the file is one of the lab's), and the directory the file belongs to."""
+    root = profiles_dir if profiles_dir is not None else find_profiles_root(path)
+    if lab is None:
+        lab = path.resolve().is_relative_to(paths.LAB_PROFILES)
+    return ProfileIndex(paths.profile_layers(root or path.parent, lab=lab))
+
+
 def load_profile(
-    path: Path, *, profiles_dir: Path | None = None, index: ProfileIndex | None = None
+    path: Path,
+    *,
+    profiles_dir: Path | None = None,
+    index: ProfileIndex | None = None,
+    lab: bool | None = None,
 ) -> LoadedProfile:
     """Load, merge (`extends:`) and validate one profile file."""
     path = Path(path)
-    root = profiles_dir if profiles_dir is not None else find_profiles_root(path)
-    index = index or ProfileIndex(root)
+    index = index or _index_for(path, profiles_dir, lab)
     docs = _resolve_chain(path, index)
     merged: dict[str, Any] = {}
     for doc in reversed(docs):
@@ -287,31 +350,25 @@ def load_profile(
             ]
             err.args = (str(err) + "\n" + "\n".join(more),)
         raise err from exc
-    _check_references(profile, docs, root)
+    _check_references(profile, docs, index.layers[: index.layer_of(path) + 1])
     return LoadedProfile(profile=profile, path=path, chain=[d.path for d in docs])
 
 
-def credential_list_path(root: Path | None, name: str) -> Path | None:
-    """profiles/credentials/<name>(.txt|.csv): a default-credential list by name."""
-    if root is None:
-        return None
-    base = root / "credentials"
-    for cand in (base / name, base / f"{name}.txt", base / f"{name}.csv"):
-        if cand.is_file():
-            return cand
-    return None
+def credential_list_path(layers: Path | Sequence[Path] | None, name: str) -> Path | None:
+    """credentials/<name>(.txt|.csv) of the highest layer that has it (the built-in set last)."""
+    if isinstance(layers, Path | str):
+        layers = (Path(layers),)
+    return paths.credential_list(name, tuple(layers or ()))
 
 
-def _check_references(profile: Profile, docs: list[YamlDoc], root: Path | None) -> None:
+def _check_references(profile: Profile, docs: list[YamlDoc], layers: Sequence[Path]) -> None:
     """Named credential lists must exist; tls_ca_file is made absolute (relative to its file)."""
-    if root is not None and (root / "credentials").is_dir():
-        for i, name in enumerate(profile.credentials.lists):
-            if credential_list_path(root, name) is None:
-                raise _docs_error(
-                    docs,
-                    ("credentials", "lists", i),
-                    f"no credential list {name!r} in {root / 'credentials'}",
-                )
+    for i, name in enumerate(profile.credentials.lists):
+        if credential_list_path(layers, name) is None:
+            where = " or ".join(str(p / "credentials") for p in reversed(layers))
+            raise _docs_error(
+                docs, ("credentials", "lists", i), f"no credential list {name!r} in {where}"
+            )
     if profile.tls_ca_file:
         # Relative to the file that set it.
         owner = next((d for d in docs if "tls_ca_file" in d.data), docs[0])
@@ -327,19 +384,33 @@ def _check_references(profile: Profile, docs: list[YamlDoc], root: Path | None) 
 
 
 @dataclass(frozen=True)
+class Hit:
+    """One identifier of the device that a profile's match rules name."""
+
+    rank: int
+    kind: str  # address, txt, ssdp, http_server, banner, mdns_type, oui
+    reason: str
+
+
+@dataclass(frozen=True)
 class Match:
     profile: Profile
     reason: str
     rank: int
+    record: ProfileMatch = field(default_factory=ProfileMatch)
 
 
 # How specific each kind of hit is: a higher rank wins.
+RANK_ADDRESS = 60  # a bench's own MAC or address list: this unit, by name
 RANK_TXT = 50
 RANK_SSDP = 40
 RANK_HTTP_SERVER = 30
+RANK_BANNER = 30
 RANK_MDNS_TYPE = 20
 RANK_OUI = 10
 RANK_GENERIC = 0
+# A model identifier the maker's firmware announces, or the bench's own list: strong alone.
+STRONG_KINDS = {"address", "txt", "ssdp"}
 
 
 def _norm_type(t: str) -> str:
@@ -359,15 +430,51 @@ def _server_headers(device: Device) -> Iterator[str]:
     """What discovery recorded of each HTTP(S) service: product, version, banner."""
     for svc in device.services:
         if "http" in svc.name.lower() or svc.port in (80, 443, 8080, 8443):
-            for text in (svc.product, f"{svc.product} {svc.version}".strip(), svc.banner):
-                if text:
-                    yield text
+            yield from _service_texts(svc)
 
 
-def hits(profile: Profile, device: Device) -> list[tuple[int, str]]:
-    """Every way `device` matches `profile`, as (rank, reason)."""
+def _service_texts(svc: Service) -> Iterator[str]:
+    for text in (svc.product, f"{svc.product} {svc.version}".strip(), svc.banner):
+        if text:
+            yield text
+
+
+def _banner_hit(rules: dict[str, list[str]], device: Device) -> str | None:
+    """The first banner rule a service of the device satisfies, as a reason."""
+    for svc in device.services:
+        name = svc.name.lower()
+        for kind, needles in rules.items():
+            if kind.lower() not in (name, "any"):
+                continue
+            for text in _service_texts(svc):
+                needle = next((n for n in needles if n.lower() in text.lower()), None)
+                if needle:
+                    return f"{svc.name or kind} banner on {svc.port} contains {needle!r}"
+    return None
+
+
+def _address_hit(m: MatchRules, device: Device) -> str | None:
+    mac = (device.mac or "").lower().replace("-", ":")
+    if mac and mac in m.macs:
+        return f"MAC {mac} listed"
+    for ip in device.ips:
+        try:
+            addr = ipaddress.ip_address(ip.split("%")[0])
+        except ValueError:
+            continue
+        for net in m.addresses:
+            if addr in ipaddress.ip_network(net, strict=False):
+                return f"address {ip} listed ({net})"
+    return None
+
+
+def hits(profile: Profile, device: Device) -> list[Hit]:
+    """Every way `device` matches `profile`."""
     m = profile.match
-    out: list[tuple[int, str]] = []
+    out: list[Hit] = []
+    listed = _address_hit(m, device)
+    if listed:
+        out.append(Hit(RANK_ADDRESS, "address", listed))
     types = {_norm_type(t) for t in m.mdns_types}
     for svc in device.mdns:
         stype = _norm_type(svc.type)
@@ -376,35 +483,53 @@ def hits(profile: Profile, device: Device) -> list[tuple[int, str]]:
             txt = {k.lower(): v for k, v in svc.txt.items()}
             if all(txt.get(k.lower()) == v for k, v in m.mdns_txt.items()):
                 pairs = ", ".join(f"{k}={v}" for k, v in m.mdns_txt.items())
-                out.append((RANK_TXT, f"mDNS {svc.type} TXT {pairs}"))
+                out.append(Hit(RANK_TXT, "txt", f"mDNS {svc.type} TXT {pairs}"))
         # A bare type hit only where the profile does not ask for TXT values too: a generic
         # type (_http._tcp) with a TXT model must not match every web server.
         if not m.mdns_txt and types and stype in types:
-            out.append((RANK_MDNS_TYPE, f"mDNS service type {svc.type}"))
+            out.append(Hit(RANK_MDNS_TYPE, "mdns_type", f"mDNS service type {svc.type}"))
     model = _ssdp_model(device)
     if model and model in m.ssdp_models:
-        out.append((RANK_SSDP, f"SSDP modelName {model}"))
+        out.append(Hit(RANK_SSDP, "ssdp", f"SSDP modelName {model}"))
     if m.http_server:
         for header in _server_headers(device):
             needle = next((s for s in m.http_server if s.lower() in header.lower()), None)
             if needle:
-                out.append((RANK_HTTP_SERVER, f"HTTP Server header contains {needle!r}"))
+                out.append(
+                    Hit(RANK_HTTP_SERVER, "http_server", f"HTTP Server header contains {needle!r}")
+                )
                 break
+    banner = _banner_hit(m.banners, device) if m.banners else None
+    if banner:
+        out.append(Hit(RANK_BANNER, "banner", banner))
     mac = (device.mac or "").lower().replace("-", ":")
     for prefix in m.oui:
         p = prefix.lower().replace("-", ":")
         if mac and mac.startswith(p):
-            out.append((RANK_OUI, f"OUI {prefix}"))
+            out.append(Hit(RANK_OUI, "oui", f"OUI {prefix}"))
             break
     return out
 
 
+def strength_of(found: list[Hit]) -> str:
+    """strong: a model identifier, or two different identifiers agreeing; weak: one lesser
+    identifier; none: OUI only (never enough to select a model)."""
+    kinds = {h.kind for h in found if h.kind != "oui"}
+    if not kinds:
+        return "none"
+    if kinds & STRONG_KINDS or len(kinds) >= 2:
+        return "strong"
+    return "weak"
+
+
 @dataclass
 class ProfileSet:
-    """Every profile under a directory, with the generic fallback."""
+    """The profiles of a run: the layers' profiles by id (a higher layer's replaces a lower
+    one's), with the generic fallback."""
 
-    root: Path
+    root: Path  # the top layer
     profiles: dict[str, LoadedProfile]
+    layers: tuple[Path, ...] = ()
 
     @property
     def generic(self) -> Profile:
@@ -422,24 +547,53 @@ class ProfileSet:
         return loaded.path if loaded else None
 
     def match(self, device: Device) -> Match:
-        """The most specific profile for `device`; the generic one when nothing matches."""
-        best: Match | None = None
+        """The most specific profile for `device`; generic when no identifier selects one.
+
+        An OUI hit alone is recorded as a hint; another identifier must agree before it counts.
+        Other profiles an identifier of the device names are recorded as conflicts.
+        """
+        candidates: list[tuple[int, int, str, list[Hit]]] = []
+        hints: list[str] = []
         for pid in sorted(self.profiles):
             if pid == GENERIC_ID:
                 continue
-            profile = self.profiles[pid].profile
-            for rank, reason in hits(profile, device):
-                if best is None or rank > best.rank:
-                    best = Match(profile=profile, reason=reason, rank=rank)
-        if best is None:
-            return Match(profile=self.generic, reason="no profile matched", rank=RANK_GENERIC)
-        return best
+            found = hits(self.profiles[pid].profile, device)
+            if not found:
+                continue
+            if strength_of(found) == "none":
+                hints.extend(f"{pid}: {h.reason}" for h in found)
+                continue
+            kinds = len({h.kind for h in found})
+            candidates.append((max(h.rank for h in found), kinds, pid, found))
+        if not candidates:
+            record = ProfileMatch(strength="none", hints=hints)
+            reason = "no profile matched"
+            if hints:
+                reason += f" (hint, not enough alone: {'; '.join(hints)})"
+            return Match(self.generic, reason, RANK_GENERIC, record)
+        # Highest rank first, then more kinds of identifiers agreeing, then the id (stable).
+        candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
+        rank, _, pid, found = candidates[0]
+        ordered = sorted(found, key=lambda h: -h.rank)
+        record = ProfileMatch(
+            strength=strength_of(found),  # type: ignore[arg-type]
+            identifiers=[h.reason for h in ordered],
+            hints=hints,
+            conflicts=[
+                f"{other}: {h.reason}"
+                for _, _, other, other_hits in candidates[1:]
+                for h in other_hits
+                if h.kind != "oui"
+            ],
+        )
+        return Match(self.profiles[pid].profile, ordered[0].reason, rank, record)
 
     def apply(self, device: Device) -> Profile:
-        """Match and record the profile and the reason on the device."""
+        """Match and record the profile, the reason and the match's strength on the device."""
         m = self.match(device)
         device.profile = m.profile.id
         device.profile_reason = m.reason
+        device.profile_match = m.record
         return m.profile
 
     def all_ports(self) -> list[int]:
@@ -452,29 +606,53 @@ class ProfileSet:
         }
         return sorted(ports)
 
+    def data_file(self, name: str) -> Path:
+        """data/<name> of the highest layer that has it (the built-in one otherwise)."""
+        return paths.data_file(name, self.layers)
 
-def load_profiles(profiles_dir: Path) -> ProfileSet:
-    """Load every profile under `profiles_dir`; the first invalid one raises ProfileError."""
-    root = Path(profiles_dir)
-    if not root.is_dir():
-        raise ProfileError("profiles directory does not exist", file=str(root))
-    index = ProfileIndex(root)
+
+def match_note(device: Device) -> str:
+    """One line on how the device's profile was chosen, its doubts first (console, reports)."""
+    m = device.profile_match
+    if m is None:
+        return device.profile_reason
+    parts = [device.profile_reason or m.strength]
+    if m.strength == "weak":
+        parts.append("weak match: one lesser identifier, nothing else agrees")
+    if m.conflicts:
+        parts.append(f"conflicting: {'; '.join(m.conflicts)}")
+    return "; ".join(parts)
+
+
+def load_profiles(profiles_dir: Path | None = None, *, lab: bool = False) -> ProfileSet:
+    """The built-in profiles, the lab models' (`lab`), and those under `profiles_dir` on top.
+
+    Within one directory a profile id must be unique; a higher layer's profile replaces a lower
+    one's of the same id. The first invalid profile raises ProfileError.
+    """
+    if profiles_dir is not None and not Path(profiles_dir).is_dir():
+        raise ProfileError("profiles directory does not exist", file=str(profiles_dir))
+    layers = paths.profile_layers(profiles_dir, lab=lab)
+    index = ProfileIndex(layers)
     out: dict[str, LoadedProfile] = {}
-    for path in index.files():
-        loaded = load_profile(path, profiles_dir=root, index=index)
-        if loaded.id in out:
-            other = out[loaded.id].path
-            raise ProfileError(
-                f"profile id {loaded.id!r} also defined in {other}", file=str(path), field="id"
-            )
-        out[loaded.id] = loaded
-    return ProfileSet(root=root, profiles=out)
+    for root in layers:
+        mine: dict[str, LoadedProfile] = {}
+        for path in index.files_of(root):
+            loaded = load_profile(path, index=index)
+            if loaded.id in mine:
+                other = mine[loaded.id].path
+                raise ProfileError(
+                    f"profile id {loaded.id!r} also defined in {other}", file=str(path), field="id"
+                )
+            mine[loaded.id] = loaded
+        out.update(mine)
+    return ProfileSet(root=layers[-1], profiles=out, layers=layers)
 
 
-def validate_files(paths: Iterable[Path], profiles_dir: Path | None = None) -> list[str]:
+def validate_files(paths_: Iterable[Path], profiles_dir: Path | None = None) -> list[str]:
     """Validate profile files; return one message per invalid file (empty: all valid)."""
     errors: list[str] = []
-    for path in paths:
+    for path in paths_:
         try:
             load_profile(Path(path), profiles_dir=profiles_dir)
         except ProfileError as exc:
@@ -507,44 +685,152 @@ def _slug(text: str) -> str:
     return out
 
 
-def profile_from_device(device: Device, *, run_id: str = "", profile_id: str = "") -> str:
-    """YAML text of a starting profile for `device` as one scan saw it (for `profile init`).
+def globally_unique_mac(mac: str | None) -> bool:
+    """A MAC whose first three octets are a maker's OUI: not locally administered (randomised
+    phones and laptops, virtual NICs, a bench's made-up addresses) and not multicast."""
+    if not mac:
+        return False
+    try:
+        first = int(mac.replace("-", ":").split(":")[0], 16)
+    except ValueError:
+        return False
+    return not first & 0x03
 
-    Freeze a golden unit: its ports (with TLS), services, mDNS type and TXT model, SSDP model,
-    OUI and firmware become the profile; a QA engineer then edits interfaces, credentials,
-    update and declarations. Ports are strict, so a later unit exposing more is flagged.
+
+# Services whose announced banner names the software, for `match.banners` (SSH version string,
+# RTSP Server header, SNMP sysDescr).
+_BANNER_KINDS = ("ssh", "rtsp", "snmp")
+
+
+def _first_line(text: str, limit: int = 80) -> str:
+    return text.strip().splitlines()[0].strip()[:limit] if text.strip() else ""
+
+
+@dataclass
+class ProfileDraft:
+    """What `probe profile init` writes, and what it says about it."""
+
+    text: str
+    identifiers: list[str]  # the match rules written, strongest first
+    strength: str  # how the draft matches the unit it came from (strong / weak / none)
+    notes: list[str]  # what the user should know (unknowns, ignored MAC, weak match)
+
+
+def _observed_auth(port: int, transport: str, results: Sequence[Result]) -> tuple[bool | None, str]:
+    """Whether the run saw this port answer without credentials (False), ask for them (True),
+    or neither (None), with the observation in words."""
+    mine = [r for r in results if r.target.port == port and r.target.transport == transport]
+    for r in mine:
+        if r.verdict == Verdict.fail and r.check_id in _OPEN_CHECKS:
+            return False, f"observed: {r.title}"
+    for r in mine:
+        decided = r.verdict in (Verdict.passed, Verdict.fail)
+        if decided and r.check_id in _LOGIN_CHECKS:
+            return True, f"observed: asks for credentials ({r.check_id} {r.verdict.value})"
+    return None, "unknown: the run shows no login and no open answer on this port"
+
+
+# A fail of these: the port answered without credentials. A decided verdict of these: a login
+# was asked for (a default accepted is still a login).
+_OPEN_CHECKS = {"access.unauthenticated-interface", "access.anonymous-mqtt"}
+_LOGIN_CHECKS = {"configuration.default-login"}
+
+
+def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The match rules the device's own identifiers support, the rules in words, and notes."""
+    match: dict[str, Any] = {}
+    said: list[str] = []
+    notes: list[str] = []
+    if pin:
+        if device.mac:
+            match["macs"] = [device.mac.lower()]
+            said.append(f"MAC {device.mac.lower()} (this unit only)")
+        elif device.ip:
+            match["addresses"] = [device.ip]
+            said.append(f"address {device.ip} (this unit only)")
+    for svc in device.mdns:
+        key = next((k for k in svc.txt if k.lower() in ("model", "md")), None)
+        if key and svc.txt[key]:
+            match["mdns_types"] = [svc.type]
+            match["mdns_txt"] = {key: svc.txt[key]}
+            said.append(f"mDNS {svc.type} TXT {key}={svc.txt[key]}")
+            break
+    if device.ssdp.get("modelName"):
+        match["ssdp_models"] = [device.ssdp["modelName"]]
+        said.append(f"SSDP modelName {device.ssdp['modelName']}")
+    servers = sorted(
+        {
+            svc.product
+            for svc in device.services
+            if svc.product and ("http" in svc.name.lower() or svc.port in (80, 443, 8080, 8443))
+        }
+    )
+    if servers:
+        match["http_server"] = servers
+        said.extend(f"HTTP Server header {s!r}" for s in servers)
+    banners: dict[str, list[str]] = {}
+    for svc in device.services:
+        kind = svc.name.lower()
+        text = _first_line(svc.banner or svc.product)
+        if kind in _BANNER_KINDS and text and text not in banners.get(kind, []):
+            banners.setdefault(kind, []).append(text)
+            said.append(f"{kind} banner {text!r}")
+    if banners:
+        match["banners"] = banners
+    if "mdns_txt" not in match and device.mdns:
+        match["mdns_types"] = sorted({s.type for s in device.mdns})
+        said.extend(f"mDNS service type {t}" for t in match["mdns_types"])
+    if globally_unique_mac(device.mac):
+        assert device.mac is not None
+        match["oui"] = [device.mac.lower()[:8]]
+        said.append(f"OUI {device.mac.lower()[:8]} (a hint only, never enough alone)")
+    elif device.mac:
+        notes.append(
+            f"MAC {device.mac} is locally administered (randomised or made up): "
+            "its prefix is no maker's OUI and is not written"
+        )
+    return match, said, notes
+
+
+def profile_from_device(
+    device: Device,
+    *,
+    results: Sequence[Result] = (),
+    run_id: str = "",
+    profile_id: str = "",
+    pin: bool = False,
+) -> ProfileDraft:
+    """A starting profile for `device` as one scan saw it (for `profile init`).
+
+    Freeze a golden unit: its ports (with TLS), services, the strongest identifiers it showed
+    (mDNS TXT model, SSDP model, HTTP Server header, SSH/RTSP/SNMP banners; its OUI only as a
+    hint, and only a real maker's), and its firmware become the profile. Only what the run
+    observed is written: a port's `auth` is false where the port answered without credentials,
+    true where it asked for them, null (unknown) otherwise. `pin` matches this unit by its MAC
+    (a bench's own units). A QA engineer then edits interfaces, credentials, update and
+    declarations. Ports are strict, so a later unit exposing more is flagged.
     """
     from lanprobe.checks.context import service_kind
 
+    mine = [r for r in results if r.device == device.key]
     model = device.identifier("model") or device.ssdp.get("modelName", "")
     # The maker's own name (mDNS/UPnP) beats the OUI owner (often the radio module's maker).
     vendor = device.identifier("manufacturer") or device.ssdp.get("manufacturer", "")
     if not vendor and device.vendor:
         vendor = device.vendor.split()[0]
     pid = profile_id or _slug(f"{vendor}-{model}") or _slug(device.key) or "new-model"
-    match: dict[str, Any] = {}
-    types = sorted({s.type for s in device.mdns})
-    if types:
-        match["mdns_types"] = types
-    txt_model = next(
-        (v for s in device.mdns for k, v in s.txt.items() if k.lower() in ("model", "md")), ""
-    )
-    if txt_model:
-        key = next(k for s in device.mdns for k, v in s.txt.items() if v == txt_model)
-        match["mdns_txt"] = {key: txt_model}
-    if device.ssdp.get("modelName"):
-        match["ssdp_models"] = [device.ssdp["modelName"]]
-    if device.mac:
-        match["oui"] = [device.mac.lower()[:8]]
-    ports = []
+    match, said, notes = _match_rules(device, pin=pin)
+    ports = CommentedSeq()
     for svc in sorted(device.services, key=lambda s: (s.transport, s.port)):
-        entry: dict[str, Any] = {"port": svc.port}
+        entry = CommentedMap(port=svc.port)
         if svc.transport != "tcp":
             entry["transport"] = svc.transport
         entry["service"] = service_kind(svc)
         if svc.tls:
             entry["tls"] = True
-        entry["auth"] = True
+        auth, why = _observed_auth(svc.port, svc.transport, mine)
+        entry["auth"] = auth
+        entry.yaml_add_eol_comment(why, "auth")
         ports.append(entry)
     data: dict[str, Any] = {
         "id": pid,
@@ -563,10 +849,23 @@ def profile_from_device(device: Device, *, run_id: str = "", profile_id: str = "
         "not_applicable": {},
     }
     # The result must load: a generated profile that fails validation helps nobody.
-    Profile.model_validate(data)
+    profile = Profile.model_validate(data)
+    strength = strength_of(hits(profile, device))
+    if strength == "none":
+        notes.append(
+            "nothing this unit showed can select the profile (an OUI alone never does): add "
+            "match.macs or match.addresses for your bench's units (--pin writes this unit's MAC)"
+        )
+    elif strength == "weak":
+        notes.append("weak match: one lesser identifier; add another the model shows if you can")
+    if any(p["auth"] is None for p in ports):
+        notes.append("auth: null marks ports where the run showed no login and no open answer")
     head = (
         "# Starting profile from a known-good unit. Review: which ports are documented, which\n"
-        "# interfaces need auth (auth: false for public ones), default credentials, update\n"
-        "# endpoint and key, support period and vulnerability contact.\n"
+        "# interfaces need auth (auth: null is unknown), default credentials, update endpoint\n"
+        "# and key, support period and vulnerability contact.\n"
+        f"# Matched by ({strength}): {'; '.join(said) or 'nothing'}\n"
     )
-    return head + dump_yaml(data)
+    return ProfileDraft(
+        text=head + dump_yaml(data), identifiers=said, strength=strength, notes=notes
+    )

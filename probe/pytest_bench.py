@@ -55,7 +55,7 @@ class ProbeOptions:
     lab_models: tuple[str, ...] = ()
     ifaces: tuple[str, ...] = ()
     cidrs: tuple[str, ...] = ()
-    profiles: Path = Path("profiles")
+    profiles: Path | None = None  # the user's, layered over the built-in set (None: built-in)
     out: Path | None = None
     run_file: Path | None = None
     baseline: bool = False
@@ -193,7 +193,7 @@ class ProbeSession:
         from lanprobe.runner import scan
 
         opts = self.opts
-        load_profiles(opts.profiles)  # a broken profile is an error before any traffic
+        load_profiles(opts.profiles, lab=opts.lab)  # a broken profile: an error before traffic
         trusted = [p.resolve() for p in opts.cas]
         for path in trusted:
             if not path.is_file():
@@ -210,12 +210,19 @@ class ProbeSession:
         options = RunOptions(
             timeouts=Timeouts(check_s=opts.check_timeout_s),
             profiles_dir=opts.profiles,
+            lab_profiles=opts.lab,
             trusted_ca_files=tuple(trusted),
         )
         self.say(f"lanprobe: scanning {scope.describe()} ...")
         start = time.monotonic()
         run = run_sync(
-            scan(scope, options, profiles_dir=opts.profiles, checks=list(opts.checks) or None)
+            scan(
+                scope,
+                options,
+                profiles_dir=opts.profiles,
+                lab_profiles=opts.lab,
+                checks=list(opts.checks) or None,
+            )
         )
         self.scan_seconds = round(time.monotonic() - start, 1)
         self.scans_done += 1
@@ -296,27 +303,44 @@ class ProbeSession:
                     continue
         return self._scope
 
-    def _profile(self, profile_id: str) -> Profile:
-        """The device's profile from --probe-profiles. Without a profiles directory (a run read
-        elsewhere) a bare profile stands in; an invalid profile is an error, not a silent gap."""
-        from lanprobe.profile_schema import Profile
+    def _lab_profiles(self) -> bool:
+        """The lab models' profiles count for a lab bench only (--probe-lab, or a lab run)."""
+        return self.opts.lab or (self._run is not None and self._run.scope.lab)
 
-        if self._profile_set is None and self.opts.profiles.is_dir():
+    def _profiles(self) -> ProfileSet | None:
+        """The built-in profiles, the lab's for a lab run, --probe-profiles on top (None: the
+        directory given does not exist, e.g. a run read elsewhere). An invalid profile is an
+        error, not a silent gap."""
+        user = self.opts.profiles
+        if self._profile_set is None and (user is None or user.is_dir()):
             from lanprobe.errors import ProfileError
             from lanprobe.profiles import load_profiles
 
             try:
-                self._profile_set = load_profiles(self.opts.profiles)
+                self._profile_set = load_profiles(user, lab=self._lab_profiles())
             except ProfileError as exc:
                 raise BenchUnavailable(f"lanprobe could not load the profiles: {exc}") from exc
-        found = self._profile_set.get(profile_id) if self._profile_set is not None else None
-        return found or Profile(id=profile_id)
+        return self._profile_set
+
+    def _profile(self, profile_id: str) -> Profile:
+        """The device's profile; one the profiles lack (a run made elsewhere) is a bare one."""
+        from lanprobe.profile_schema import Profile
+
+        found = self._profiles()
+        return (found.get(profile_id) if found is not None else None) or Profile(id=profile_id)
+
+    def profile_source(self, profile_id: str) -> Path | None:
+        """The file of a profile (where a device's test items point), if it is loaded."""
+        found = self._profiles()
+        return found.source(profile_id) if found is not None else None
 
     def run_options(self) -> RunOptions:
         from lanprobe.checks.context import RunOptions, Timeouts
 
         return RunOptions(
-            timeouts=Timeouts(check_s=self.opts.check_timeout_s), profiles_dir=self.opts.profiles
+            timeouts=Timeouts(check_s=self.opts.check_timeout_s),
+            profiles_dir=self.opts.profiles,
+            lab_profiles=self._lab_profiles(),
         )
 
     def device(self, key: str) -> DeviceUnderTest:

@@ -197,8 +197,11 @@ def _source(probe: ProbeSession, run: ScanRun, dev: Device, default: Path) -> Pa
     src = run.profiles.get(dev.profile or "", {}).get("source")
     if src and Path(src).is_file():
         return Path(src)
-    cand = probe.opts.profiles / "models" / f"{dev.profile}.yaml"
-    return cand if cand.is_file() else default
+    try:
+        cand = probe.profile_source(dev.profile or "")
+    except BenchUnavailable:
+        return default
+    return cand if cand is not None and cand.is_file() else default
 
 
 def baseline_items(session: pytest.Session, probe: ProbeSession) -> list[pytest.Item]:

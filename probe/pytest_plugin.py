@@ -24,7 +24,6 @@ scan, a run or a device is needed. See probe/pytest_bench.py for the scan and py
 from __future__ import annotations
 
 import contextlib
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--probe-profiles",
         default=None,
-        help="Profiles directory (default: ini probe_profiles, else <rootdir>/profiles).",
+        help="Your profiles directory, layered over lanprobe's built-in profiles "
+        "(default: ini probe_profiles, else the built-in profiles only).",
     )
     group.addoption("--probe-out", default=None, help="Write the session's run.json to DIR.")
     group.addoption(
@@ -110,7 +110,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=60.0,
         help="Deadline of one check run, in seconds (default 60).",
     )
-    parser.addini("probe_profiles", "lanprobe profiles directory (relative to the ini file)")
+    parser.addini(
+        "probe_profiles",
+        "your lanprobe profiles directory, layered over the built-in profiles (relative to the "
+        "ini file)",
+    )
 
 
 def _path(base: Path, value: str | None) -> Path | None:
@@ -126,7 +130,7 @@ def _options(config: pytest.Config) -> ProbeOptions:
     if profiles is None:
         ini = config.getini("probe_profiles")
         base = config.inipath.parent if config.inipath else config.rootpath
-        profiles = _path(base, str(ini) if ini else None) or config.rootpath / "profiles"
+        profiles = _path(base, str(ini) if ini else None)
     models = config.getoption("probe_lab_models") or ""
     return ProbeOptions(
         lab=bool(config.getoption("probe_lab")),
@@ -161,31 +165,7 @@ def _say(config: pytest.Config) -> Any:
     return say
 
 
-# pytest-asyncio (installed beside lanprobe's dev tools) warns at start-up in every project that
-# leaves this option unset, async code or not. Unset, it keeps its current behaviour; the notice
-# is about a future default the user never chose, so a project that sets nothing is not told.
-_ASYNCIO_LOOP_SCOPE = "asyncio_default_fixture_loop_scope"
-
-
-def _quiet_unset_asyncio_scope(config: pytest.Config) -> None:
-    if not config.pluginmanager.hasplugin("asyncio"):
-        return
-    try:
-        unset = not config.getini(_ASYNCIO_LOOP_SCOPE)
-    except ValueError:  # a pytest-asyncio without the option
-        return
-    if unset:
-        # Inside pytest's configure-time warning filters (they are restored at cleanup).
-        warnings.filterwarnings(
-            "ignore",
-            message=f'The configuration option "{_ASYNCIO_LOOP_SCOPE}" is unset',
-            category=pytest.PytestDeprecationWarning,
-        )
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's own pytest_configure warns
 def pytest_configure(config: pytest.Config) -> None:
-    _quiet_unset_asyncio_scope(config)
     config.addinivalue_line(
         "markers",
         "model(*profile_ids): run the test on devices of these lanprobe models only "

@@ -48,7 +48,6 @@ from lanprobe.checks.context import (
 )
 from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import TargetError
-from lanprobe.gateway.observe import GatewayWatch
 from lanprobe.model import (
     Device,
     HostInfo,
@@ -61,7 +60,7 @@ from lanprobe.model import (
     digest,
     utcnow,
 )
-from lanprobe.profiles import ProfileSet, load_profiles
+from lanprobe.profiles import ProfileSet, load_profiles, match_note
 from lanprobe.scope import Scope
 from lanprobe.scoring import score_device
 
@@ -419,7 +418,8 @@ async def scan(
     scope: Scope,
     options: RunOptions,
     *,
-    profiles_dir: Path,
+    profiles_dir: Path | None = None,
+    lab_profiles: bool | None = None,
     ports: list[int] | None = None,
     progress: ProgressFn | None = None,
     discover_fn: DiscoverFn | None = None,
@@ -428,18 +428,20 @@ async def scan(
     baseline: Baseline | None = None,
     limits: Limits | None = None,
     bench: str | None = None,
-    gateway: GatewayWatch | None = None,
 ) -> ScanRun:
     """Scan `scope` and return the `ScanRun` (partial, `interrupted`, when cancelled).
 
     `bench` names the bench in the run (and the history); the probe host's name by default.
-
+    `profiles_dir` is the user's profiles, layered over the built-in set (None: built-in only);
+    `lab_profiles` adds the lab models' profiles (default: when the scope is the lab bench).
     `checks` limits the run to these ids (or capability prefixes such as "access");
     `catalogue` replaces the registered checks (tests).
     """
-    profiles = load_profiles(Path(profiles_dir))
+    lab = scope.lab if lab_profiles is None else lab_profiles
+    profiles = load_profiles(profiles_dir, lab=lab)
     baseline = baseline or load_baseline()
-    options.profiles_dir = Path(profiles_dir)
+    options.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
+    options.lab_profiles = lab
     missing_modules: list[str] = []
     if catalogue is None:
         catalogue, missing_modules = load_catalogue()
@@ -473,13 +475,6 @@ async def scan(
     try:
         # Discovery scans the profiles' ports besides its defaults, so declared services show.
         scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
-        if gateway is not None:
-            # Devices join the bench through the gateway (DHCP) and talk meanwhile: discovery
-            # starts once the observation window is over, so that it finds them all.
-            ctx.emit(Progress("discovery", message=f"gateway: observing {gateway.window_s:g} s"))
-            t0 = time.monotonic()
-            await gateway.wait()
-            run.timings_s["gateway"] = round(time.monotonic() - t0, 3)
         ctx.emit(Progress("discovery", message=scope.describe()))
         t0 = time.monotonic()
         inventory = await _discover_cancellable(
@@ -493,14 +488,12 @@ async def scan(
         devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
         run.devices = devices
         ctx.emit(Progress("discovered", total=len(devices)))
-        if gateway is not None:
-            await gateway.attach(run, devices)
 
         for dev in devices:
             dev.record_observed()
             profile = profiles.apply(dev)
             run.profiles.setdefault(profile.id, _profile_record(profiles, profile.id))
-            ctx.emit(Progress("matched", dev.key, message=f"{profile.id} ({dev.profile_reason})"))
+            ctx.emit(Progress("matched", dev.key, message=f"{profile.id} ({match_note(dev)})"))
             ctx.sessions.append(
                 DeviceSession(device=dev, profile=profile, scope=scope, options=options)
             )

@@ -186,7 +186,7 @@ def probe_cmd(*args: str) -> list[str]:
 
 def scan_ports(state: bench.BenchState) -> list[int]:
     """What `probe scan` covers: the profiles' TCP ports and nmap's top 100."""
-    ports = set(load_profiles(ROOT / "profiles").all_ports()) | set(top_ports(100))
+    ports = set(load_profiles(lab=True).all_ports()) | set(top_ports(100))
     return sorted(ports | {p for d in state.devices for p in d.ports})
 
 

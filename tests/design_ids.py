@@ -24,8 +24,5 @@ DESIGN_CHECK_IDS = frozenset(
         "declarations.vulnerability-contact",
         "declarations.support-period",
         "declarations.foundational",
-        "data.ssh-algorithms",
-        "data.client-tls",
-        "data.cleartext-outbound",
     }
 )

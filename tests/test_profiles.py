@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -19,7 +20,8 @@ from lanprobe.profiles import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-PROFILES = REPO / "profiles"
+PROFILES = REPO / "profiles"  # the built-in set
+LAB_PROFILES = REPO / "lab" / "profiles"  # the lab models' (lab/README.md)
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -41,17 +43,29 @@ def root(tmp_path: Path) -> Path:
 def test_shipped_profiles_load_and_cover_every_lab_model() -> None:
     from lanprobe.lab.models import MODELS
 
-    profiles = load_profiles(PROFILES)
+    profiles = load_profiles(lab=True)
     for model in MODELS:
         loaded = profiles.profiles.get(model.id)
         assert loaded is not None, f"no profile for lab model {model.id}"
-        assert loaded.path.name == f"{model.id}.yaml"
+        assert loaded.path == LAB_PROFILES / f"{model.id}.yaml"
     assert profiles.generic.strict_ports is False
+
+
+def test_the_lab_models_are_not_built_in() -> None:
+    """A real bench is never matched against the lab's fictional models (their OUIs are real)."""
+    from lanprobe import paths
+    from lanprobe.lab.models import MODELS
+
+    assert paths.BUILTIN_PROFILES == PROFILES and paths.LAB_PROFILES == LAB_PROFILES
+    builtin = load_profiles()
+    assert set(builtin.profiles) == {"generic"}
+    assert not any(m.id in builtin.profiles for m in MODELS)
+    assert not (PROFILES / "models").exists()
 
 
 def test_shipped_profiles_pass_the_published_json_schema() -> None:
     schema = json.loads((PROFILES / "profile.schema.json").read_text())
-    for path in ProfileIndex(PROFILES).files():
+    for path in ProfileIndex(PROFILES).files() + ProfileIndex(LAB_PROFILES).files():
         jsonschema.validate(json.loads(json.dumps(load_yaml(path).data, default=str)), schema)
 
 
@@ -67,7 +81,7 @@ def test_profiles_match_what_lab_models_expose() -> None:
     """Ports of each lab model are the profile's allowed ports (the maker's flaws aside)."""
     from lanprobe.lab.models import MODELS
 
-    profiles = load_profiles(PROFILES)
+    profiles = load_profiles(lab=True)
     for model in MODELS:
         p = profiles.get(model.id)
         assert p is not None
@@ -239,7 +253,7 @@ def _dev(**kw: object) -> Device:
 
 
 def test_matching_on_each_source_with_reason() -> None:
-    profiles = load_profiles(PROFILES)
+    profiles = load_profiles(lab=True)
     cam = _dev(
         mac="b8:27:eb:00:00:01",
         mdns=[MdnsService(type="_http._tcp.local.", name="cam", txt={"model": "IPCAM-200"})],
@@ -255,17 +269,14 @@ def test_matching_on_each_source_with_reason() -> None:
     assert profiles.match(sentry).profile.id == "sentry-s3"
     assert "Server header" in profiles.match(sentry).reason
 
-    by_oui = _dev(mac="00:12:4B:aa:bb:cc")
-    assert profiles.match(by_oui).profile.id == "therma-t1"
-    assert profiles.match(by_oui).reason == "OUI 00:12:4b"
-
     plain = _dev(mac="02:00:00:00:00:09")
     m = profiles.match(plain)
     assert m.profile.id == "generic" and m.reason == "no profile matched"
+    assert m.record.strength == "none" and not m.record.hints
 
 
 def test_most_specific_hit_wins() -> None:
-    profiles = load_profiles(PROFILES)
+    profiles = load_profiles(lab=True)
     # The MAC says ipcam200's OUI, the TXT says IPCAM-300: the TXT model wins.
     dev = _dev(
         mac="b8:27:eb:00:00:02",
@@ -286,6 +297,152 @@ def test_type_beats_oui(root: Path) -> None:
     assert dev.profile == "b" and dev.profile_reason == "mDNS service type _b._tcp.local."
 
 
+def test_an_oui_alone_is_a_hint_never_a_match() -> None:
+    profiles = load_profiles(lab=True)
+    # therma-t1's OUI (Texas Instruments) and nothing else: any TI-radio device on a real bench.
+    by_oui = _dev(mac="00:12:4B:aa:bb:cc")
+    m = profiles.match(by_oui)
+    assert m.profile.id == "generic"
+    assert m.record.strength == "none"
+    assert m.record.hints == ["therma-t1: OUI 00:12:4b"]
+    assert "hint, not enough alone: therma-t1: OUI 00:12:4b" in m.reason
+    # Another identifier agreeing selects it; the OUI is listed among the identifiers.
+    agreed = _dev(
+        mac="00:12:4B:aa:bb:cc",
+        services=[Service(port=443, name="https", product="ThermaWeb", banner="ThermaWeb/3.1.0")],
+    )
+    m = profiles.match(agreed)
+    assert m.profile.id == "therma-t1" and m.record.strength == "weak"
+    assert m.record.identifiers == ["HTTP Server header contains 'ThermaWeb/'", "OUI 00:12:4b"]
+
+
+def test_match_strength_and_conflicts_are_recorded(root: Path) -> None:
+    write(
+        root,
+        "models/a.yaml",
+        "id: a\nmatch:\n  mdns_txt: {model: A1}\n  http_server: [A-httpd]\n",
+    )
+    write(root, "models/b.yaml", "id: b\nmatch:\n  http_server: [B-httpd]\n")
+    profiles = load_profiles(root)
+    txt = MdnsService(type="_a._tcp.local.", name="a", txt={"model": "A1"})
+    # One model identifier: strong.
+    dev = _dev(mdns=[txt])
+    assert profiles.apply(dev).id == "a"
+    assert dev.profile_match is not None and dev.profile_match.strength == "strong"
+    assert not dev.profile_match.doubtful
+    # One lesser identifier: weak; two different ones agreeing: strong.
+    weak = _dev(services=[Service(port=80, name="http", product="B-httpd")])
+    assert profiles.apply(weak).id == "b" and weak.profile_match.strength == "weak"  # type: ignore[union-attr]
+    assert weak.profile_match.doubtful  # type: ignore[union-attr]
+    both = _dev(mdns=[txt], services=[Service(port=80, name="http", product="A-httpd")])
+    assert profiles.match(both).record.strength == "strong"
+    assert len(profiles.match(both).record.identifiers) == 2
+    # TXT says a, the Server header says b: a wins (more specific), b is a conflict.
+    torn = _dev(mdns=[txt], services=[Service(port=80, name="http", product="B-httpd")])
+    m = profiles.match(torn)
+    assert m.profile.id == "a"
+    assert m.record.conflicts == ["b: HTTP Server header contains 'B-httpd'"]
+    assert m.record.doubtful
+
+
+def test_banner_mac_and_address_rules(root: Path) -> None:
+    write(
+        root,
+        "models/cam.yaml",
+        "id: cam\nmatch:\n  banners:\n    rtsp: [CamStream]\n    ssh: [SSH-2.0-CamOS]\n",
+    )
+    write(
+        root,
+        "models/bench.yaml",
+        'id: bench\nmatch:\n  macs: ["AA:BB:CC:00:00:01"]\n  addresses: ["198.18.9.0/29"]\n',
+    )
+    profiles = load_profiles(root)
+    rtsp = _dev(services=[Service(port=554, name="rtsp", product="CamStream", version="1.2")])
+    m = profiles.match(rtsp)
+    assert m.profile.id == "cam" and m.reason == "rtsp banner on 554 contains 'CamStream'"
+    # A banner rule names its service: the same text on another service is no hit.
+    other = _dev(services=[Service(port=80, name="http", banner="CamStream")])
+    assert profiles.match(other).profile.id == "generic"
+    ssh = _dev(services=[Service(port=22, name="ssh", banner="SSH-2.0-CamOS_4.1")])
+    assert profiles.match(ssh).profile.id == "cam"
+    by_mac = Device(key="k", mac="aa:bb:cc:00:00:01", ips=["10.9.9.9"])
+    m = profiles.match(by_mac)
+    assert m.profile.id == "bench" and m.record.strength == "strong"
+    assert m.reason == "MAC aa:bb:cc:00:00:01 listed"
+    by_ip = Device(key="k", ips=["198.18.9.6"])
+    assert profiles.match(by_ip).reason == "address 198.18.9.6 listed (198.18.9.0/29)"
+    assert profiles.match(Device(key="k", ips=["198.18.9.8"])).profile.id == "generic"
+
+
+def test_bad_mac_and_address_rules_name_their_line(root: Path) -> None:
+    path = write(root, "models/x.yaml", 'id: x\nmatch:\n  macs: ["02:00:00"]\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert info.value.line == 3 and info.value.field == "match.macs"
+    path = write(root, "models/y.yaml", 'id: y\nmatch:\n  addresses: ["198.18.300.1"]\n')
+    with pytest.raises(ProfileError, match=r"y\.yaml:3: match\.addresses"):
+        load_profile(path)
+
+
+# --- layers: built-in, lab, the user's ----------------------------------------------------------
+
+
+def test_a_users_directory_is_layered_over_the_built_in_set(tmp_path: Path) -> None:
+    user = tmp_path / "mine"
+    # A single model file, no generic.yaml: the built-in generic is used.
+    write(
+        user,
+        "cam.yaml",
+        "id: mycam\nmatch:\n  mdns_txt: {model: C9}\n"
+        "credentials:\n  lists: [mirai-telnet, ours]\n",  # a built-in list and the user's
+    )
+    write(user, "credentials/ours.txt", "# source: our bench\nqa:qa\n")
+    profiles = load_profiles(user)
+    assert set(profiles.profiles) == {"generic", "mycam"}
+    assert profiles.source("generic") == PROFILES / "generic.yaml"
+    assert profiles.get("mycam").credentials.lists == ["mirai-telnet", "ours"]  # type: ignore[union-attr]
+    # The user's generic overrides ours, and may extend it by id.
+    write(user, "generic.yaml", "id: generic\nextends: generic\ncredentials:\n  max_attempts: 2\n")
+    profiles = load_profiles(user)
+    assert profiles.source("generic") == user / "generic.yaml"
+    assert profiles.generic.credentials.max_attempts == 2
+    assert profiles.generic.interfaces.admin_paths  # inherited from the built-in generic
+    # A data file of the user's shadows ours; the others come from the built-in set.
+    write(user, "data/admin-paths.txt", "admin /ours\n")
+    assert profiles.data_file("admin-paths.txt") == user / "data/admin-paths.txt"
+    assert profiles.data_file("login-prompts.txt") == PROFILES / "data/login-prompts.txt"
+    # The lab's models only when asked for.
+    assert "hubco-h1" not in profiles.profiles
+    assert "hubco-h1" in load_profiles(user, lab=True).profiles
+
+
+def test_a_missing_credential_list_names_every_layer(tmp_path: Path) -> None:
+    user = tmp_path / "mine"
+    path = write(user, "x.yaml", "id: x\ncredentials:\n  lists: [nope]\n")
+    with pytest.raises(ProfileError) as info:
+        load_profiles(user)
+    assert info.value.file == str(path) and info.value.line == 3
+    assert str(user / "credentials") in str(info.value)
+    assert str(PROFILES / "credentials") in str(info.value)
+
+
+def test_checks_read_data_and_lists_through_the_layers(tmp_path: Path) -> None:
+    from lanprobe.checks.configuration import load_credential_list
+    from lanprobe.checks.context import RunOptions
+    from lanprobe.checks.logical_access import load_admin_paths
+
+    user = tmp_path / "mine"
+    write(user, "data/admin-paths.txt", "status /our/status\n")
+    write(user, "credentials/generic.txt", "# source: ours\nqa:qa\n")
+    opts = RunOptions(profiles_dir=user)
+    assert load_admin_paths(opts.profile_layers) == {"/our/status": "status"}
+    assert load_credential_list(opts.profile_layers, "generic").pairs == [("qa", "qa")]
+    assert load_credential_list(opts.profile_layers, "mirai-telnet").pairs  # the built-in one
+    assert opts.data_file("login-prompts.txt") == PROFILES / "data/login-prompts.txt"
+    # No user directory: the built-in files, wherever the working directory is.
+    assert RunOptions().data_file("admin-paths.txt") == PROFILES / "data/admin-paths.txt"
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -296,7 +453,10 @@ def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["profile", "validate", "--profiles", str(PROFILES)])
     assert ok.exit_code == 0, ok.output
-    assert "8 valid, 0 invalid" in ok.output
+    assert "1 valid, 0 invalid" in ok.output
+    ok = runner.invoke(app, ["profile", "validate", "--profiles", str(LAB_PROFILES)])
+    assert ok.exit_code == 0, ok.output
+    assert "7 valid, 0 invalid" in ok.output
     good = write(root, "models/good.yaml", "id: good\n")
     bad = write(root, "models/bad.yaml", "id: bad\nports:\n  - {port: 22, servce: ssh}\n")
     res = runner.invoke(app, ["profile", "validate", str(good), str(bad)])
@@ -374,3 +534,106 @@ def test_cli_profile_init_from_a_known_good_unit(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "id: hubco-h1" in res.output
     res = CliRunner().invoke(app, ["profile", "init", "--run", str(run_json), "--device", "02:00"])
     assert res.exit_code == 2 and "no device 02:00" in res.output
+
+
+def _camera(mac: str) -> Device:
+    """A camera as a scan saw it: an RTSP server that streams without credentials, SSH, HTTP."""
+    return Device(
+        key=mac,
+        mac=mac,
+        ips=["198.18.3.20"],
+        services=[
+            Service(port=22, name="ssh", product="dropbear", banner="SSH-2.0-dropbear_2020.81"),
+            Service(port=80, name="http", product="CamWeb", version="4.2", banner="CamWeb/4.2"),
+            Service(port=554, name="rtsp", product="CamStream", version="1.0"),
+        ],
+    )
+
+
+def _result(dev: Device, check_id: str, verdict: str, port: int, title: str) -> Any:
+    from lanprobe.model import Result, Target
+
+    return Result(
+        check_id=check_id,
+        device=dev.key,
+        capability="logical_access",
+        verdict=verdict,
+        severity="high",
+        title=title,
+        target=Target(port=port),
+    )
+
+
+def test_init_never_takes_a_locally_administered_mac_for_an_oui() -> None:
+    from lanprobe.profiles import globally_unique_mac, profile_from_device
+
+    assert not globally_unique_mac("02:1a:2b:00:00:01")  # locally administered (bench, random)
+    assert not globally_unique_mac("da:a1:19:00:00:01")  # a phone's randomised MAC
+    assert not globally_unique_mac("01:00:5e:00:00:fb")  # multicast
+    assert globally_unique_mac("dc:a6:32:00:00:01")
+    draft = profile_from_device(_camera("02:1a:2b:00:00:07"))
+    p = Profile_from(draft.text)
+    assert p.match.oui == []
+    assert any("locally administered" in n for n in draft.notes)
+    real = Profile_from(profile_from_device(_camera("dc:a6:32:00:00:07")).text)
+    assert real.match.oui == ["dc:a6:32"]
+
+
+def test_init_writes_the_strongest_identifiers_and_says_which() -> None:
+    from lanprobe.profiles import profile_from_device
+
+    cam = _camera("02:1a:2b:00:00:07")
+    draft = profile_from_device(cam)
+    p = Profile_from(draft.text)
+    assert p.match.http_server == ["CamWeb"]
+    assert p.match.banners == {"ssh": ["SSH-2.0-dropbear_2020.81"], "rtsp": ["CamStream"]}
+    assert draft.identifiers == [
+        "HTTP Server header 'CamWeb'",
+        "ssh banner 'SSH-2.0-dropbear_2020.81'",
+        "rtsp banner 'CamStream'",
+    ]
+    assert draft.strength == "strong"  # two different kinds of identifier agree
+    assert "# Matched by (strong): HTTP Server header 'CamWeb'" in draft.text
+    # A model identifier comes first; a bench may pin its own units by MAC.
+    cam.mdns = [MdnsService(type="_cam._tcp.local.", name="c", txt={"md": "C-4"})]
+    draft = profile_from_device(cam, pin=True)
+    p = Profile_from(draft.text)
+    assert p.match.macs == ["02:1a:2b:00:00:07"]
+    assert p.match.mdns_txt == {"md": "C-4"} and p.match.mdns_types == ["_cam._tcp.local."]
+    assert draft.identifiers[:2] == [
+        "MAC 02:1a:2b:00:00:07 (this unit only)",
+        "mDNS _cam._tcp.local. TXT md=C-4",
+    ]
+    # Nothing to match on: said, with what to do.
+    bare = Device(key="02:00:00:00:00:05", mac="02:00:00:00:00:05", ips=["198.18.3.5"])
+    draft = profile_from_device(bare)
+    assert draft.strength == "none" and any("--pin" in n for n in draft.notes)
+
+
+def test_init_writes_only_what_the_run_observed_of_auth() -> None:
+    from lanprobe.profiles import profile_from_device
+
+    cam = _camera("02:1a:2b:00:00:07")
+    results = [
+        _result(cam, "access.unauthenticated-interface", "fail", 554, "RTSP stream without login"),
+        _result(cam, "configuration.default-login", "pass", 80, "no default login accepted"),
+        _result(cam, "access.unauthenticated-interface", "pass", 22, "nothing open"),
+    ]
+    draft = profile_from_device(cam, results=results)
+    auth = {x.port: x.auth for x in Profile_from(draft.text).ports}
+    assert auth == {22: None, 80: True, 554: False}
+    assert "auth: false  # observed: RTSP stream without login" in draft.text
+    assert "auth: null  # unknown:" in draft.text
+    # Another device's results say nothing about this one.
+    other = [r.model_copy(update={"device": "someone-else"}) for r in results]
+    auth = {
+        x.port: x.auth for x in Profile_from(profile_from_device(cam, results=other).text).ports
+    }
+    assert auth == {22: None, 80: None, 554: None}
+
+
+def Profile_from(text: str) -> Any:
+    from lanprobe.profile_schema import Profile
+    from ruamel.yaml import YAML
+
+    return Profile.model_validate(YAML(typ="safe").load(text))

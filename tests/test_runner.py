@@ -67,7 +67,7 @@ def profiles(tmp_path: Path) -> Path:
     (tmp_path / "models").mkdir()
     (tmp_path / "generic.yaml").write_text("id: generic\nstrict_ports: false\n")
     (tmp_path / "models/widget.yaml").write_text(
-        "id: widget\nversion: '3'\nmatch:\n  oui: ['02:aa:00']\n"
+        "id: widget\nversion: '3'\nmatch:\n  macs: ['02:aa:00:00:00:01']\n"
         "ports:\n  - {port: 8080, service: http}\n"
         "not_applicable:\n  access.no-lockout: the widget has no login at all\n"
         "declarations:\n  declared: {SU-3: dual bank}\n"
@@ -339,7 +339,8 @@ async def test_run_records_versions_profiles_scores_and_progress(profiles: Path)
     assert set(run.timings_s) == {"discovery", "checks"}
     widget = run.device(WIDGET.key)
     assert widget is not None and widget.profile == "widget"
-    assert widget.profile_reason == "OUI 02:aa:00"
+    assert widget.profile_reason == "MAC 02:aa:00:00:00:01 listed"
+    assert widget.profile_match is not None and widget.profile_match.strength == "strong"
     assert run.profiles["widget"]["version"] == "3"
     assert run.profiles["widget"]["declarations"]["declared"] == {"SU-3": "dual bank"}
     assert set(run.profiles) == {"widget", "generic"}

@@ -29,8 +29,6 @@ def fail_usage(exc: Exception) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-DEFAULT_PROFILES = Path("profiles")
-
 # The scope options `discover` and `scan` share.
 LabOpt = Annotated[bool, typer.Option("--lab", help="Scan the running lab bench.")]
 BridgeOpt = Annotated[str, typer.Option(help="The lab bench's bridge (with --lab).")]
@@ -61,14 +59,12 @@ def build_scope(
     return Scope.build(cidrs, ifaces, allow_public=allow_public)
 
 
-def profile_ports(profiles_dir: Path | None) -> list[int]:
-    """The TCP ports the profiles name, so that `discover` sees what `scan` will check."""
-    path = profiles_dir or DEFAULT_PROFILES
-    if profiles_dir is None and not path.is_dir():
-        return []
+def profile_ports(profiles_dir: Path | None, *, lab: bool = False) -> list[int]:
+    """The TCP ports the profiles name (built-in, the lab's for `lab`, the user's on top), so
+    that `discover` sees what `scan` will check."""
     from lanprobe.profiles import load_profiles
 
-    return load_profiles(path).all_ports()
+    return load_profiles(profiles_dir, lab=lab).all_ports()
 
 
 VERSION_DETECTION_HELP = (
@@ -80,17 +76,16 @@ VERSION_DETECTION_HELP = (
 def discovery_options(
     version_detection: str, profiles_dir: Path | None, *, services: bool = True
 ) -> DiscoveryOptions:
-    """Discovery options of the CLI; the fingerprint rules come from the profiles directory
-    when it has its own (profiles/data/fingerprints.yaml)."""
+    """Discovery options of the CLI; the fingerprint rules are data/fingerprints.yaml of the
+    user's profiles directory when it has one, else the built-in rules."""
     from lanprobe.discovery import VERSION_DETECTION, DiscoveryOptions
     from lanprobe.errors import ScopeError
+    from lanprobe.paths import data_file, profile_layers
 
     if version_detection not in VERSION_DETECTION:
         raise ScopeError(
             f"--version-detection {version_detection!r}: choose {', '.join(VERSION_DETECTION)}"
         )
     opts = DiscoveryOptions(services=services, version_detection=version_detection)
-    rules = (profiles_dir or DEFAULT_PROFILES) / "data" / "fingerprints.yaml"
-    if rules.is_file():
-        opts.fingerprint.rules_file = rules
+    opts.fingerprint.rules_file = data_file("fingerprints.yaml", profile_layers(profiles_dir))
     return opts

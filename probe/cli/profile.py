@@ -14,25 +14,28 @@ profile_app = typer.Typer(help="Profile tooling: validate, init, schema.", no_ar
 @profile_app.command("validate")
 def profile_validate_command(
     files: Annotated[
-        list[Path] | None, typer.Argument(help="Profile files (default: all under --profiles).")
+        list[Path] | None,
+        typer.Argument(help="Profile files (default: all under --profiles, else the built-in)."),
     ] = None,
     profiles: Annotated[
-        Path | None, typer.Option("--profiles", help="Profiles directory (for extends by id).")
+        Path | None,
+        typer.Option("--profiles", help="Your profiles directory (over the built-in profiles)."),
     ] = None,
 ) -> None:
     """Validate profiles; each error reads file:line: field: message. Exit 0 valid, 2 invalid."""
     from lanprobe.errors import ProfileError
+    from lanprobe.paths import BUILTIN_PROFILES
     from lanprobe.profiles import ProfileIndex, load_profiles, validate_files
 
     paths = list(files or [])
     if not paths:
-        root = profiles or Path("profiles")
-        paths = ProfileIndex(root).files()
+        root = profiles or BUILTIN_PROFILES
+        paths = ProfileIndex.files_of(root)
         if not paths:
             typer.echo(f"error: no profiles under {root}", err=True)
             raise typer.Exit(EXIT_USAGE)
         try:
-            load_profiles(root)  # duplicate ids across files
+            load_profiles(profiles)  # duplicate ids across files
         except ProfileError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(EXIT_USAGE) from exc
@@ -53,8 +56,13 @@ def profile_init_command(
     profile_id: Annotated[
         str, typer.Option("--id", help="Profile id (default: vendor-model).")
     ] = "",
+    pin: Annotated[
+        bool,
+        typer.Option("--pin", help="Also match this unit by its MAC (a bench's own units)."),
+    ] = False,
 ) -> None:
-    """Write a starting profile from a known-good unit (ports, services, mDNS, TLS ports)."""
+    """Write a starting profile from a known-good unit: its ports, TLS, firmware, the strongest
+    identifiers it showed (said on stderr), and per port whether it asked for credentials."""
     from lanprobe.errors import ProbeError
     from lanprobe.model import ScanRun
     from lanprobe.profiles import profile_from_device
@@ -72,12 +80,18 @@ def profile_init_command(
         known = ", ".join(d.mac or d.key for d in run.devices)
         typer.echo(f"error: no device {device} in {run_json} (known: {known})", err=True)
         raise typer.Exit(EXIT_USAGE)
-    text = profile_from_device(dev, run_id=run.run_id, profile_id=profile_id)
+    draft = profile_from_device(
+        dev, results=run.results, run_id=run.run_id, profile_id=profile_id, pin=pin
+    )
+    said = "; ".join(draft.identifiers) or "nothing"
+    typer.echo(f"matched by ({draft.strength}): {said}", err=True)
+    for note in draft.notes:
+        typer.echo(f"note: {note}", err=True)
     if out is None:
-        typer.echo(text, nl=False)
+        typer.echo(draft.text, nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        out.write_text(draft.text, encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
 
 

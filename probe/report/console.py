@@ -12,7 +12,8 @@ import sys
 import time
 from typing import TextIO
 
-from lanprobe.model import Capability, DeviceScore, DeviceVerdict, Result, ScanRun, Verdict
+from lanprobe.model import Capability, Device, DeviceScore, DeviceVerdict, Result, ScanRun, Verdict
+from lanprobe.profiles import match_note
 from lanprobe.runner import Progress
 from rich.console import Console
 from rich.markup import escape
@@ -64,6 +65,31 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def _profile_cell(dev: Device) -> Text | str:
+    """The profile id, marked when the match is weak or conflicting."""
+    m = dev.profile_match
+    if m is None or not m.flags:
+        return dev.profile or "-"
+    return Text(f"{dev.profile or '-'} ({m.flags})", style="yellow")
+
+
+def _print_match_doubts(run: ScanRun, console: Console) -> None:
+    """Weak or conflicting profile matches, and OUI hints nothing confirmed: say why."""
+    lines = []
+    for dev in run.devices:
+        m = dev.profile_match
+        if m is None:
+            continue
+        if m.doubtful:
+            lines.append(f"  {dev.ip} {dev.profile} ({m.flags}): {match_note(dev)}")
+        elif m.strength == "none" and m.hints:
+            lines.append(f"  {dev.ip} generic: OUI hint only, not acted on: {'; '.join(m.hints)}")
+    if lines:
+        console.print("\n[yellow]profile matches to check[/]")
+        for line in lines:
+            console.print(escape(line), highlight=False, soft_wrap=True)
+
+
 def summary(run: ScanRun, console: Console) -> None:
     """Print the per-device summary table and each device's failed checks."""
     dur = ""
@@ -96,14 +122,15 @@ def summary(run: ScanRun, console: Console) -> None:
     for dev in run.devices:
         score = run.scores.get(dev.key)
         results = run.results_for(dev.key)
+        profile = _profile_cell(dev)
         counts = {v: sum(1 for r in results if r.verdict == v) for v in Verdict}
         name = dev.ip + (f" {dev.hostname}" if dev.hostname else "")
         if score is None:
-            table.add_row(name, dev.profile or "-", "-", *["-"] * (len(Capability) + 5))
+            table.add_row(name, profile, "-", *["-"] * (len(Capability) + 5))
             continue
         table.add_row(
             name,
-            dev.profile or "-",
+            profile,
             Text(score.verdict.value, style=_VERDICT_STYLE[score.verdict]),
             _num(score.score),
             _num(score.coverage),
@@ -113,6 +140,7 @@ def summary(run: ScanRun, console: Console) -> None:
             str(counts[Verdict.error]),
         )
     console.print(table)
+    _print_match_doubts(run, console)
 
     for dev in run.devices:
         # Every fail, error and inconclusive, so the listing matches the table's counts.

@@ -97,6 +97,7 @@ def build(run: ScanRun) -> ET.Element:
             "ips": " ".join(dev.ips) if dev else "",
             "serial": (dev.identifier("serial") or "") if dev else "",
             "profile": (dev.profile or "") if dev else "",
+            **_match_props(dev),
             "verdict": score.verdict.value if score else "",
             "score": "" if score is None or score.score is None else f"{score.score:.1f}",
             "coverage": f"{score.coverage:.2f}" if score else "",
@@ -115,6 +116,21 @@ def build(run: ScanRun) -> ET.Element:
     root.set("errors", str(total["errors"]))
     root.set("time", f"{total_time:.3f}")
     return root
+
+
+def _match_props(dev: Device | None) -> dict[str, str]:
+    """How the profile was chosen: strength, and what was weak or conflicting about it."""
+    m = dev.profile_match if dev else None
+    if m is None:
+        return {}
+    props = {"profile_match": m.strength, "profile_reason": dev.profile_reason if dev else ""}
+    if m.flags:
+        props["profile_match_doubt"] = m.flags
+    if m.conflicts:
+        props["profile_conflicts"] = "; ".join(m.conflicts)
+    if m.hints:
+        props["profile_hints"] = "; ".join(m.hints)
+    return props
 
 
 def _testcase(suite: ET.Element, package: str, r: Result) -> None:

@@ -183,7 +183,9 @@ def test_cli_options_choose_the_mode_and_the_profiles_rules(tmp_path: Path) -> N
     with pytest.raises(ScopeError, match="choose ours, nmap, both"):
         discovery_options("sV", None)
     assert discovery_options("nmap", tmp_path).version_detection == "nmap"
-    assert discovery_options("ours", tmp_path).fingerprint.rules_file is None  # no data/ there
+    # No data/ there: the built-in rules, wherever the working directory is.
+    assert discovery_options("ours", tmp_path).fingerprint.rules_file == RULES_FILE
+    assert discovery_options("ours", None).fingerprint.rules_file == RULES_FILE
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "fingerprints.yaml").write_text(RULES_FILE.read_text())
     opts = discovery_options("both", tmp_path, services=False)

@@ -16,8 +16,8 @@ from lanprobe.profiles import dump_yaml, load_profile, load_yaml
 
 from tests.fuzz.common import FUZZ_IO
 
-PROFILES = Path(__file__).resolve().parents[2] / "profiles"
-BASES = [load_yaml(p).data for p in sorted((PROFILES / "models").glob("*.yaml"))]
+PROFILES = Path(__file__).resolve().parents[2] / "lab" / "profiles"  # over the built-in set
+BASES = [load_yaml(p).data for p in sorted(PROFILES.glob("*.yaml"))]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=30),

@@ -19,7 +19,9 @@ from tests.checks.conftest import lab_run  # noqa: F401  (one full scan of the s
 from tests.plugin.runs import fake_run
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = REPO / "profiles"
+# The lab models' profiles, given as a user's directory (layered over the built-in set): the
+# hand-made runs are not lab runs, so the lab's profiles are not loaded for them otherwise.
+PROFILES = REPO / "lab" / "profiles"
 EXAMPLES = REPO / "examples"
 
 

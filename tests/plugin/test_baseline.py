@@ -105,7 +105,7 @@ def test_a_profile_yaml_on_the_command_line_collects_its_devices(
 ) -> None:
     # Copies: a path under the repository would make its pyproject the inner run's ini.
     for name in ("acme-ipcam200", "therma-t1"):
-        shutil.copy(PROFILES / "models" / f"{name}.yaml", pytester.path)
+        shutil.copy(PROFILES / f"{name}.yaml", pytester.path)
     result = pytester.runpytest(*probe_args, "acme-ipcam200.yaml", "-v")
     result.assert_outcomes(passed=1, failed=4, errors=2, skipped=1)
     result.stdout.fnmatch_lines(
