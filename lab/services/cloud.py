@@ -39,9 +39,9 @@ class Network:
     ntp: str
 
 
-def dhcp(mac: str, want_ip: str, hostname: str, timeout_s: float = 5.0) -> Network | None:
+def dhcp(mac: str, want_ip: str, hostname: str, timeout_s: float = 4.0) -> Network | None:
     """One DISCOVER/OFFER/REQUEST/ACK exchange on eth0; None when nobody answered. (dnsmasq
-    pings an address for ~3 s before it offers it: hence the 5 s.)"""
+    pings an address for ~3 s before it offers it: hence the 4 s, as RFC 2131 4.1 retransmits.)"""
     from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1
 
     conf.checkIPaddr = False  # the answer comes from the server's address, not broadcast
@@ -199,13 +199,11 @@ def _step(name: str, net: Network, call: Any) -> None:
 
 
 async def run_cloud(dev: Device, cloud: dict[str, Any]) -> None:
-    """DHCP until answered (every second), then NTP once, then the cloud rounds forever."""
+    """DHCP until answered, then NTP once, then the cloud rounds forever."""
     cfg = dev.cfg
     net = None
     while net is None:
         net = await asyncio.to_thread(dhcp, cfg["mac"], cfg["ip"], cfg["name"])
-        if net is None:
-            await asyncio.sleep(1.0)
     subprocess.run(
         ["ip", "addr", "add", f"{net.ip}/{net.prefixlen}", "dev", "eth0"],
         check=False, capture_output=True, timeout=10,

@@ -1,0 +1,188 @@
+"""Gateway mode against the lab's cloud models (real dnsmasq, real TLS and MQTT clients):
+every finding, the control's passes, nothing leaves the bench, and `gateway down` restores the
+host. The bench is $LANPROBE_GATEWAY_BRIDGE / $LANPROBE_GATEWAY_SUBNET (default plabgw /
+198.18.157.0/24), one per test: a unit's boot-time DHCP is part of what is observed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lanprobe.gateway import control
+from lanprobe.lab.bench import BenchState
+from lanprobe.model import ScanRun, Verdict
+
+pytestmark = pytest.mark.lab
+
+BRIDGE = os.environ.get("LANPROBE_GATEWAY_BRIDGE", "plabgw")
+SUBNET = os.environ.get("LANPROBE_GATEWAY_SUBNET", "198.18.157.0/24")
+MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1"]
+PROBE = [sys.executable, "-m", "lanprobe.cli"]
+
+
+@pytest.fixture
+def bench() -> Iterator[BenchState]:
+    if os.geteuid() != 0 or not shutil.which("dnsmasq"):
+        pytest.skip("gateway mode needs root and dnsmasq")
+    from lanprobe.lab import bench as lab_bench
+
+    control.down(BRIDGE)
+    lab_bench.down(BRIDGE)
+    try:
+        yield lab_bench.up(BRIDGE, SUBNET, models=MODELS)
+    finally:
+        control.down(BRIDGE)
+        lab_bench.down(BRIDGE)
+
+
+def probe(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PROBE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def other_interfaces() -> list[str]:
+    """Every interface of the host that is not a lab bench nor loopback: where a packet would
+    leave the machine. (On lo the kernel tells itself "host unreachable" when dnsmasq pings a
+    free address before offering it: that never leaves the host.)"""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True)
+    names = [line.split(": ")[1].split("@")[0] for line in out.stdout.splitlines()]
+    return [n for n in names if not n.startswith("plab") and n != "lo"]
+
+
+class LeakWatch:
+    """tcpdump on every other interface for anything from or to the bench's subnet, or DNS,
+    DHCP and NTP from anywhere: none of it may appear there while the gateway runs."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.procs = []
+        for name in other_interfaces():
+            pcap = tmp / f"leak-{name}.pcap"
+            self.procs.append((name, pcap, subprocess.Popen(
+                ["tcpdump", "-i", name, "-n", "-U", "-w", str(pcap), "-c", "1000",
+                 f"net {SUBNET} or udp port 67 or udp port 68"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )))  # fmt: skip
+        time.sleep(1.0)  # tcpdump opens its socket
+
+    def packets(self) -> dict[str, int]:
+        counts = {}
+        for name, pcap, proc in self.procs:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+            read = subprocess.run(["tcpdump", "-r", str(pcap), "-n"], capture_output=True,
+                                  text=True, timeout=30, check=False)  # fmt: skip
+            counts[name] = len(read.stdout.splitlines())
+        return counts
+
+
+def wait_for_leases(state: control.GatewayState, n: int, timeout_s: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = state.leases_file.read_text() if state.leases_file.exists() else ""
+        if len(text.splitlines()) >= n:
+            return text.splitlines()
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {n} leases after {timeout_s} s")
+
+
+def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None:
+    """`gateway up`, the units join and talk, `scan --gateway` judges them, `gateway down`."""
+    before = control.host_snapshot(BRIDGE)
+    leak = LeakWatch(tmp_path)
+    up = probe("gateway", "up", "--lab", "--bridge", BRIDGE)
+    assert up.returncode == 0, up.stderr
+    assert "offline" in up.stdout
+    state = control.status(BRIDGE)
+    assert state is not None and state.address == bench.host_ip
+    assert all(control.running(state).values()), control.running(state)
+
+    # dnsmasq's sockets: the bench address, or bound to the bench interface; nothing else.
+    ss = subprocess.run(["ss", "-H", "-lnup"], capture_output=True, text=True, check=True).stdout
+    ss += subprocess.run(["ss", "-H", "-lntp"], capture_output=True, text=True, check=True).stdout
+    mine = [line.split()[3] for line in ss.splitlines() if f"pid={state.pids['dnsmasq']}," in line]
+    assert mine, ss
+    for local in mine:
+        assert local.startswith((f"{bench.host_ip}:", f"0.0.0.0%{BRIDGE}:")), mine
+
+    leases = wait_for_leases(state, len(MODELS))
+    assert {line.split()[2] for line in leases} == {d.ip for d in bench.devices}
+    status = probe("gateway", "status", "--lab", "--bridge", BRIDGE)
+    assert status.returncode == 0 and "leases 3" in status.stdout, status.stdout
+
+    out = tmp_path / "out"
+    res = probe(
+        "scan", "--lab", "--bridge", BRIDGE, "--gateway", "--observe", "2", "--out", str(out),
+        "--format", "json", "--fail-on", "never", "--check", "data", "--check", "update",
+        timeout=240,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert control.status(BRIDGE) is not None  # the scan used the gateway that was up
+    check_findings(ScanRun.read(out / "run.json"), bench, out)
+
+    down = probe("gateway", "down", "--lab", "--bridge", BRIDGE)
+    assert down.returncode == 0, down.stdout + down.stderr  # 3 if the host differs
+    assert not control.state_dir(BRIDGE).exists()
+    for pid in state.pids.values():
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    assert control.host_snapshot(BRIDGE) == before
+    assert leak.packets() == dict.fromkeys(other_interfaces(), 0)
+
+
+def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
+    assert run.gateway is not None and not run.gateway.started_by_scan
+    assert Path(run.gateway.pcap) == out / "gateway.pcap" and (out / "gateway.pcap").stat().st_size
+    by_model = {d.model: run.device(d.mac) for d in bench.devices}
+    assert all(by_model.values()), [d.key for d in run.devices]
+
+    def verdicts(model: str, check_id: str) -> dict[Verdict, list[str]]:
+        dev = by_model[model]
+        assert dev is not None
+        found: dict[Verdict, list[str]] = {}
+        for r in run.results_for(dev.key):
+            if r.check_id == check_id:
+                found.setdefault(r.verdict, []).append(r.title)
+        return found
+
+    cloudy = by_model["cloudy-c1"]
+    assert cloudy is not None and cloudy.traffic is not None
+    t = cloudy.traffic
+    assert {"mqtt.cloudy-iot.example", "update.cloudy-iot.example"} <= set(t.names)
+    assert t.dhcp is not None and "DHCPACK" in t.dhcp.messages and t.dhcp.hostname == "cloudy-c1-1"
+    assert t.ntp is not None and t.ntp.requests >= 1
+    assert any(d.port == 1883 and d.bytes > 0 for d in t.destinations)
+    assert t.pcap == str(out / "gateway.pcap")
+
+    (clear,) = verdicts("cloudy-c1", "data.cleartext-outbound")[Verdict.fail]
+    assert "identifier mac" in clear and "C1-0001" in clear and "telemetry" in clear
+    (tls,) = verdicts("cloudy-c1", "data.client-tls")[Verdict.fail]
+    assert "accepted an untrusted certificate" in tls
+    update = verdicts("cloudy-c1", "update.transport")
+    assert any("plain HTTP" in x for x in update[Verdict.fail]), update
+
+    (old,) = verdicts("oldtls-o2", "data.client-tls")[Verdict.fail]
+    assert "offers TLSv1.0" in old and "untrusted" not in old
+
+    # The control: TLS 1.2+, validates, nothing in cleartext, update poll over sound TLS.
+    assert set(verdicts("sound-s1", "data.client-tls")) == {Verdict.passed}
+    assert set(verdicts("sound-s1", "data.cleartext-outbound")) == {Verdict.passed}
+    assert set(verdicts("sound-s1", "update.transport")) == {Verdict.passed}
+    assert set(verdicts("oldtls-o2", "data.cleartext-outbound")) == {Verdict.passed}
+
+
+def test_gateway_refuses_the_uplink() -> None:
+    shown = subprocess.run(["ip", "-j", "route", "show", "default"], capture_output=True, text=True)
+    route = json.loads(shown.stdout or "[]")
+    if not route:
+        pytest.skip("this host has no default route")
+    res = probe("gateway", "up", "--iface", route[0]["dev"])
+    assert res.returncode == 2 and "default route" in res.stderr
+    assert not control.state_dir(route[0]["dev"]).exists()
