@@ -295,9 +295,24 @@ def lockout_reserve(session: DeviceSession, kind: str) -> int:
 
 async def campaign(ctx: CheckContext, svc: Service) -> Campaign:
     """The shared observation: the login campaign of one service (run once per device)."""
-    return await ctx.session.observe(
+    c = await ctx.session.observe(
         f"login-campaign:{svc.transport}:{svc.port}", lambda: _run_campaign(ctx, svc)
     )
+    record_login_interface(ctx.session, c)
+    return c
+
+
+def record_login_interface(session: DeviceSession, c: Campaign) -> None:
+    """facts["login_interfaces"][port]: the login a campaign found and whether it answered
+    (data.tls-required judges a cleartext login wherever it was found, not only on `/`)."""
+    if c.iface is not None:
+        session.facts.setdefault("login_interfaces", {})[c.port] = {
+            "interface": c.iface.describe(),
+            "method": c.iface.method,
+            "tls": c.iface.tls,
+            "path": c.iface.path,
+            "answered": any(a.accepted is not None for _, a in c.tried),
+        }
 
 
 async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:

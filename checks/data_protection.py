@@ -9,6 +9,9 @@ What "weak" means here:
 - suites: broken ones (NULL, anonymous, EXPORT, RC4, DES, 3DES, MD5), and suites without forward
   secrecy (static RSA key exchange), which Mozilla's intermediate profile and NIST SP 800-52r2's
   preference for ephemeral key exchange both leave out; Heartbleed and ROBOT count too;
+- SSH (data.ssh-algorithms): SHA-1 key exchange and signatures (ssh-rsa), DSA host keys, RSA
+  host keys below 2048 bits, CBC/RC4/3DES/64-bit-block ciphers, MD5 and truncated SHA-1 MACs, as
+  profiles/data/ssh-algorithms.yaml lists them with their sources (checks/ssh_policy.py);
 - certificate: expired or not yet valid, RSA/DSA below 2048 bits, SHA-1/MD5 signature,
   self-signed or not chained to the profile's CA or the run's trusted CAs, or names that match
   neither the device's address nor its hostname.
@@ -17,14 +20,17 @@ What "weak" means here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
-from lanprobe.checks.clients import tls
+from lanprobe.checks.clients import ssh_kex, tls
 from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
 from lanprobe.checks.context import CheckContext, DeviceSession, service_kind
 from lanprobe.checks.registry import Cost, check
@@ -159,19 +165,65 @@ def trusted_cas(session: DeviceSession) -> tuple[list[x509.Certificate], list[st
     return certs, notes
 
 
+NO_ANCHOR = "no CA given for this issuer; pass --ca or name it in the profile"
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Whether a certificate chains to a CA that can vouch for it: "trusted", "untrusted" (a CA
+    that covers the issuer, or the profile's CA, does not verify it) or "unknown" (no CA given
+    covers the issuer: nothing was verified)."""
+
+    state: str
+    text: str
+
+
+def certificate_trust(session: DeviceSession, obs: tls.TlsObservation) -> Trust:
+    """Trust in the port's certificate. The profile's CA is the model's own anchor: a certificate
+    that does not chain to it is untrusted. The run's CAs (--ca, the lab CA) judge only the
+    chains whose issuer they are; a self-signed certificate or another issuer is unknown."""
+    cert = obs.cert
+    if cert is None:
+        return Trust("untrusted", "no certificate (anonymous TLS)")
+    what = "self-signed" if cert.self_signed else f"issued by {cert.issuer}"
+    chain = list(obs.chain_der)
+    profile_cas: list[x509.Certificate] = []
+    if session.profile.tls_ca_file:
+        with contextlib.suppress(OSError, ValueError):  # trusted_cas notes the unreadable file
+            profile_cas = tls.load_ca_certs([Path(session.profile.tls_ca_file)])
+    if profile_cas:
+        if tls.chains_to(cert.der, chain, profile_cas):
+            return Trust("trusted", f"chains to the profile's CA ({_names(profile_cas)})")
+        return Trust("untrusted", f"{what}, not chained to the profile's CA")
+    cas, _ = trusted_cas(session)
+    if cas and tls.chains_to(cert.der, chain, cas):
+        return Trust("trusted", f"chains to a given CA ({_names(cas)})")
+    if cas and tls.covers(cas, cert.der, chain):
+        return Trust("untrusted", f"{what}, not chained to a trusted CA (the signature fails)")
+    return Trust("unknown", f"{what}: {NO_ANCHOR}")
+
+
+def _names(cas: list[x509.Certificate]) -> str:
+    return "; ".join(dict.fromkeys(c.subject.rfc4514_string() for c in cas))
+
+
 def certificate_problems(session: DeviceSession, obs: tls.TlsObservation) -> list[str]:
-    """Why the port's certificate fails data.tls-certificate ([] when it holds)."""
+    """Why the port's certificate fails data.tls-certificate ([] when it holds, or when only its
+    trust is unknown: see `certificate_trust`)."""
     if obs.cert is None:
         return ["no certificate (anonymous TLS)"]
-    cas, _ = trusted_cas(session)
     hostnames = [session.device.hostname] if session.device.hostname else []
-    return tls.cert_problems(
+    problems = tls.cert_problems(
         obs.cert,
         ips=list(session.device.ips),
         hostnames=hostnames,
-        trusted=cas or None,
         chain_der=obs.chain_der,
+        judge_trust=False,
     )
+    trust = certificate_trust(session, obs)
+    if trust.state == "untrusted":
+        problems.append(trust.text)
+    return problems
 
 
 def suite_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> dict[str, Any]:
@@ -338,24 +390,37 @@ async def tls_certificate(ctx: CheckContext) -> AsyncIterator[Result]:
     cas, notes = trusted_cas(ctx.session)
     for svc, obs in ports:
         problems = certificate_problems(ctx.session, obs)
+        trust = certificate_trust(ctx.session, obs)
         evidence: dict[str, Any] = {
             "certificate": obs.cert.evidence() if obs.cert else None,
             "trusted_cas": [c.subject.rfc4514_string() for c in cas],
+            "trust": {"state": trust.state, "reason": trust.text},
         }
         if notes:
             evidence["notes"] = notes
         if problems:
             evidence["problems"] = problems
+            if trust.state == "unknown":
+                evidence["problems_not_judged"] = [f"trust: {trust.text}"]
             yield ctx.result(
                 Verdict.fail,
                 f"port {svc.port} certificate: {'; '.join(problems)}",
                 target=ctx.target(svc),
                 evidence=evidence,
             )
+        elif trust.state == "unknown":
+            evidence["reason"] = trust.text
+            yield ctx.result(
+                Verdict.inconclusive,
+                f"port {svc.port} certificate is valid and strong, but its trust was not "
+                f"verified: {trust.text}",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
         else:
             yield ctx.result(
                 Verdict.passed,
-                f"port {svc.port} certificate is valid, strong and trusted",
+                f"port {svc.port} certificate is valid, strong and trusted ({trust.text})",
                 target=ctx.target(svc),
                 evidence=evidence,
             )
@@ -363,29 +428,84 @@ async def tls_certificate(ctx: CheckContext) -> AsyncIterator[Result]:
 
 # --- data.tls-required --------------------------------------------------------------------------
 
+# Cleartext protocols that carry credentials (and the data after them) by design.
+CLEARTEXT_CARRIERS = {
+    "telnet": "logins and the whole session",
+    "ftp": "logins and files",
+    "rtsp": "credentials and media streams",
+    "mqtt": "credentials and messages",
+}
+# Encrypted by design (SSH), or carrying no login (DNS): examined by their kind alone.
+ENCRYPTED_BY_DESIGN = ("ssh",)
+NO_LOGIN_KINDS = ("domain", "dns")
+HTTP_LOGIN_METHODS = ("basic", "digest", "form")
+MAX_REDIRECTS = 3  # local redirects followed from a start page (login pages often sit behind one)
+
+
+def _local_redirect(ctx: CheckContext, svc: Service, location: str) -> str | None:
+    """The path a plain-HTTP redirect leads to on the same port, "https" when it leads to TLS,
+    None when it leaves the device or is no URL."""
+    loc = web.split_url(location)
+    if loc is None:
+        return None
+    scheme, host, port, path = loc
+    if scheme == "https":
+        return "https"
+    if scheme not in ("", "http"):
+        return None
+    if host and (host != ctx.ip or (port or 80) != svc.port):
+        return None
+    return path or "/"
+
 
 async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[str, Any]]:
-    """What a plain-HTTP port does with a visitor: "login", "redirect" (to https) or "open"."""
-    paths = ["/"]
+    """What a plain-HTTP port does with a visitor: "login" (a challenge or a password form on a
+    page reached from `/` or the profile's login path, following local redirects), "redirect"
+    (everything leads to https) or "open"."""
+    starts = ["/"]
     login = ctx.profile.interfaces.http_login
-    if login is not None and (login.port in (None, svc.port)) and login.path not in paths:
-        paths.append(login.path)
+    if login is not None and (login.port in (None, svc.port)) and login.path not in starts:
+        starts.append(login.path)
     seen: list[dict[str, Any]] = []
-    for path in paths:
-        answer = await web.fetch(
-            ctx.ip, svc.port, path, tls=False, timeouts=ctx.timeouts, max_bytes=16 * 1024
-        )
-        seen.append({"path": path, **answer.summary()})
-        if answer.status in (301, 302, 303, 307, 308) and answer.location.lower().startswith(
-            "https://"
-        ):
-            return "redirect", {"answers": seen}
-        if answer.status == 401 and answer.headers.get("www-authenticate"):
-            scheme = answer.headers["www-authenticate"].split(" ", 1)[0]
-            return "login", {"answers": seen, "login": f"HTTP {scheme} authentication"}
-        if answer.shows_password_form():
-            return "login", {"answers": seen, "login": f"password form at {path}"}
-    return "open", {"answers": seen}
+    to_tls = False
+    for start in starts:
+        path: str | None = start
+        chain: list[str] = []
+        for _ in range(MAX_REDIRECTS + 1):
+            if path is None or path in chain:
+                break
+            chain.append(path)
+            answer = await web.fetch(
+                ctx.ip, svc.port, path, tls=False, timeouts=ctx.timeouts, max_bytes=16 * 1024
+            )
+            seen.append({"path": path, **answer.summary()})
+            where = (
+                path if len(chain) == 1 else f"{path} (reached by redirects: {' -> '.join(chain)})"
+            )
+            if answer.status == 401 and answer.headers.get("www-authenticate"):
+                scheme = answer.headers["www-authenticate"].split(" ", 1)[0]
+                return "login", {
+                    "answers": seen,
+                    "login": f"HTTP {scheme} authentication at {where}",
+                }
+            if answer.shows_password_form():
+                return "login", {"answers": seen, "login": f"password form at {where}"}
+            if 300 <= answer.status < 400 and answer.location:
+                path = _local_redirect(ctx, svc, answer.location)
+                if path == "https":
+                    to_tls = True
+                    break
+                continue
+            break
+    return ("redirect" if to_tls else "open"), {"answers": seen}
+
+
+def _login_seen(ctx: CheckContext, svc: Service) -> dict[str, Any] | None:
+    """A cleartext HTTP login that another check's login campaign found on this port."""
+    found = ctx.session.facts.get("login_interfaces", {}).get(svc.port)
+    if not found or found.get("tls") or found.get("method") not in HTTP_LOGIN_METHODS:
+        return None
+    return found if found.get("answered") else None
 
 
 @check(
@@ -393,14 +513,23 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
     Capability.data_protection,
     services=(),
     cost=Cost(requests=3),
+    order=10,  # after the login campaigns, whose interfaces it also judges
 )
 async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
-    """A login or data interface works in cleartext where TLS is expected."""
+    """A login or data interface works in cleartext where TLS is expected.
+
+    Every TCP port is examined: TLS where the profile or the service expects it, plain HTTP for a
+    login reached from `/` (redirects followed) or seen by a login campaign, and the protocols that
+    carry credentials in cleartext by design. A port that could not be identified or examined
+    leaves the device undecided; a device with no TCP port has nothing to judge.
+    """
     examined: list[str] = []
+    not_examined: list[str] = []
     failed = False
     undecided = False  # a port that could not be examined (already inconclusive)
     for svc in ctx.device.services:
         if svc.transport != "tcp":
+            not_examined.append(f"{svc.port}/{svc.transport} ({ctx.kind(svc)}): not TCP")
             continue
         kind = ctx.kind(svc)
         declared = ctx.profile.allowed_port(svc.port, svc.transport)
@@ -432,6 +561,10 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
                     evidence={"reason": str(exc)},
                 )
                 continue
+            seen = _login_seen(ctx, svc)
+            if what != "login" and seen is not None:
+                what = "login"
+                evidence["login"] = f"{seen['interface']} (found by the login campaign)"
             examined.append(f"{svc.port}/http: {what}")
             if what == "login":
                 failed = True
@@ -442,27 +575,72 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
                     evidence=evidence,
                 )
             continue
-        if kind in ("telnet", "ftp"):
+        if kind in CLEARTEXT_CARRIERS:
             failed = True
             yield ctx.result(
                 Verdict.fail,
-                f"{kind} on port {svc.port} carries logins in cleartext",
+                f"{kind} without TLS on port {svc.port} carries {CLEARTEXT_CARRIERS[kind]} "
+                "in cleartext",
                 target=ctx.target(svc),
                 evidence={"service": svc.name, "product": svc.product},
             )
             continue
-        if kind == "mqtt":
-            failed = True
-            yield ctx.result(
-                Verdict.fail,
-                f"MQTT without TLS on port {svc.port}: credentials and messages in cleartext",
-                target=ctx.target(svc),
-                evidence={"service": svc.name, "product": svc.product},
-            )
+        if kind in ENCRYPTED_BY_DESIGN or kind in NO_LOGIN_KINDS:
+            what = "encrypted protocol" if kind in ENCRYPTED_BY_DESIGN else "carries no login"
+            examined.append(f"{svc.port}/{kind}: {what}")
             continue
-    if not failed and not undecided:  # no claim about ports that were not examined
+        # Not identified: TLS would settle it; anything else may carry anything.
+        obs = await tls_observation(ctx.session, svc.port, speculative=True)
+        if obs.is_tls:
+            examined.append(f"{svc.port}/{kind}: TLS")
+        else:
+            not_examined.append(f"{svc.port}/tcp ({kind or 'unknown'}): not identified, no TLS")
+    evidence: dict[str, Any] = {"examined": examined, "not_examined": not_examined}
+    tcp_unknown = [n for n in not_examined if "/tcp " in n]
+    if failed or undecided:
+        return
+    if tcp_unknown:
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"{len(tcp_unknown)} port(s) could not be identified: cleartext logins or data there "
+            "cannot be ruled out",
+            evidence={**evidence, "reason": "; ".join(tcp_unknown)},
+        )
+    elif not examined:
+        yield ctx.result(
+            Verdict.not_applicable,
+            "no TCP service found on the device: nothing to examine",
+            evidence=evidence,
+        )
+    else:
         yield ctx.result(
             Verdict.passed,
-            "no login or data interface in cleartext",
-            evidence={"examined": examined, "services": [s.port for s in ctx.device.services]},
+            f"no login or data interface in cleartext on {len(examined)} examined port(s)",
+            evidence=evidence,
         )
+
+
+# --- data.ssh-algorithms --------------------------------------------------------------------------
+
+
+@check(
+    "data.ssh-algorithms",
+    Capability.data_protection,
+    services=("ssh",),
+    cost=Cost(requests=2),
+)
+async def ssh_algorithms(ctx: CheckContext) -> AsyncIterator[Result]:
+    """An SSH server offers weak key exchange, host-key types, ciphers or MACs (its KEXINIT,
+    judged by profiles/data/ssh-algorithms.yaml; checks/ssh_policy.py has the rules)."""
+    policy = ssh_policy.load_policy()
+    for svc in ctx.services("ssh"):
+        if svc.transport != "tcp":
+            continue
+        try:
+            offer = await ssh_kex.read_kexinit(ctx.ip, svc.port, ctx.timeouts)
+        except TargetError as exc:
+            verdict, title, ev = ssh_policy.judge_ssh(None, None, policy, str(exc))
+        else:
+            bits = await ssh_kex.rsa_key_bits(ctx.ip, svc.port, offer, ctx.timeouts)
+            verdict, title, ev = ssh_policy.judge_ssh(offer, bits, policy)
+        yield ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev)

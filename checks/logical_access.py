@@ -21,7 +21,10 @@ small generic list (profiles/data/admin-paths.txt) are fetched without credentia
 port; a 2xx answer fails (admin and upload high, status medium). A random path is fetched first:
 when it too answers 2xx, a path whose answer looks the same (same body, or nearly the same size)
 is the server's catch-all, not a finding. A login service that accepts a wrong password (seen by
-the shared login campaign of configuration.default-login) fails here too.
+the shared login campaign of configuration.default-login) fails here too. On every RTSP port
+the stream paths of profiles/data/rtsp-paths.txt are asked with DESCRIBE (never SETUP or PLAY)
+without credentials: a stream description (SDP) fails high; no description and a login asked for
+(401/403) passes; only 404s or no answer is inconclusive (a stream may live at another path).
 
 `access.no-lockout` (LAI-3) runs after the login checks (order 10) and judges each login
 service's guard: a lockout sign (HTTP 429, a refused/reset connection or a server disconnect after
@@ -43,6 +46,7 @@ from typing import Any
 
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.configuration import (
     LOCKOUT_KINDS,
@@ -55,7 +59,7 @@ from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
-from lanprobe.paths import data_file
+from lanprobe.paths import DATA_DIR, data_file
 
 # Service kinds and nmap names of cleartext admin services.
 CLEARTEXT_ADMIN = frozenset(
@@ -387,6 +391,57 @@ def _accepts_any(ctx: CheckContext, svc: Service, c: Campaign) -> Result | None:
                       target=ctx.target(svc), evidence=ev)  # fmt: skip
 
 
+# --- RTSP streams ------------------------------------------------------------------------------
+
+RTSP_PATHS_FILE = DATA_DIR / "rtsp-paths.txt"
+RtspSeen = dict[str, "rtsp_client.RtspAnswer | str"]  # path -> answer, or why there is none
+
+
+def judge_rtsp(seen: RtspSeen) -> tuple[Verdict, str, dict[str, Any]]:
+    """DESCRIBE answers without credentials, path by path -> verdict, title, evidence.
+
+    A stream description (2xx + SDP) fails; no description and at least one login asked for
+    (401/403) passes; otherwise (every path unknown, or no answer) it cannot be told."""
+    answers = {p: a.summary() if not isinstance(a, str) else {"error": a} for p, a in seen.items()}
+    described = [p for p, a in seen.items() if not isinstance(a, str) and a.is_sdp]
+    if described:
+        first = seen[described[0]]
+        assert not isinstance(first, str)
+        ev = {"request": f"DESCRIBE {described[0]} (no credentials)", "answer": first.summary(),
+              "described": described, "answers": answers}  # fmt: skip
+        return Verdict.fail, f"RTSP stream {described[0]} is described without a login", ev
+    refused = [p for p, a in seen.items() if not isinstance(a, str) and a.status in (401, 403)]
+    if refused:
+        ev = {"refused": refused, "answers": answers,
+              "note": "no path answered a stream description without credentials"}  # fmt: skip
+        return Verdict.passed, f"RTSP asks for a login ({len(refused)} of {len(seen)} paths)", ev
+    errors = [p for p, a in seen.items() if isinstance(a, str)]
+    reason = (
+        "no RTSP answer" if len(errors) == len(seen) else
+        "no known stream path: the camera neither described one nor asked for a login; a stream "
+        "at another path was not checked"
+    )  # fmt: skip
+    return Verdict.inconclusive, reason, {"reason": reason, "answers": answers}
+
+
+async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
+    seen: RtspSeen = {}
+    for path in rtsp_client.load_paths(RTSP_PATHS_FILE):
+        try:
+            seen[path] = await rtsp_client.describe(ctx.ip, svc.port, path, ctx.timeouts)
+        except TargetError as exc:
+            seen[path] = str(exc)
+            if sum(isinstance(a, str) for a in seen.values()) >= MAX_FETCH_ERRORS:
+                break
+            continue
+        if seen[path].is_sdp:  # type: ignore[union-attr]
+            break  # one stream described is the finding; ask no more
+    verdict, title, ev = judge_rtsp(seen)
+    severity = Severity.high if verdict is Verdict.fail else None
+    return ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev,
+                      severity=severity)  # fmt: skip
+
+
 @check(
     "access.unauthenticated-interface",
     Capability.logical_access,
@@ -399,6 +454,9 @@ async def unauthenticated_interface(ctx: CheckContext) -> AsyncIterator[Result]:
         async for res in _http_port(ctx, svc):
             produced = True
             yield res
+    for svc in ctx.services("rtsp"):
+        produced = True
+        yield await _rtsp_port(ctx, svc)
     for svc in ctx.services(*LOCKOUT_KINDS):
         if svc.transport != "tcp":
             continue
@@ -411,8 +469,8 @@ async def unauthenticated_interface(ctx: CheckContext) -> AsyncIterator[Result]:
             produced = True
             yield finding
     if not produced:
-        yield ctx.result(Verdict.not_applicable, "no HTTP interface and no login service that "
-                         "accepts a wrong password", evidence={})  # fmt: skip
+        yield ctx.result(Verdict.not_applicable, "no HTTP or RTSP interface and no login service "
+                         "that accepts a wrong password", evidence={})  # fmt: skip
 
 
 # --- access.no-lockout ---------------------------------------------------------------------------

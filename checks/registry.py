@@ -31,6 +31,7 @@ CHECK_MODULES = (
     "lanprobe.checks.identification",
     "lanprobe.checks.configuration",
     "lanprobe.checks.data_protection",
+    "lanprobe.checks.outbound",  # data protection of what devices send (gateway mode)
     "lanprobe.checks.logical_access",
     "lanprobe.checks.software_update",
     "lanprobe.checks.state_awareness",

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.data_protection import (
     certificate_problems,
+    certificate_trust,
     deep_scans,
     protocol_problems,
     service_kind_of,
@@ -175,9 +177,14 @@ def _target(ep: mf.Endpoint) -> Target:
 @check("update.transport", Capability.software_update, cost=Cost(requests=2))
 async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
     """The update endpoint is plain HTTP or its TLS fails the data-protection checks."""
+    # Update polls the device made on its own (gateway mode) are judged as observed.
+    observed = list(outbound.update_poll_verdicts(ctx.device.traffic))
+    for judgement in observed:
+        yield outbound.as_result(ctx, judgement, "update-poll")
     endpoint, why = update_endpoint(ctx.session)
     if endpoint is None:
-        yield _na(ctx, why)
+        if not observed:
+            yield _na(ctx, why)
         return
     fetched = await fetch_manifest(ctx.session)
     evidence: dict[str, Any] = fetched.evidence() if fetched else {}
@@ -186,6 +193,7 @@ async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
         value = fetched.manifest.data.get("url") or fetched.manifest.data.get("image")
         image_url = value if isinstance(value, str) else ""
     problems: list[str] = []
+    unverified = ""  # TLS sound but for a trust no given CA could judge
     if not endpoint.tls:
         problems.append(f"manifest served over plain HTTP ({endpoint.url()})")
     if image_url.lower().startswith("http://"):
@@ -211,11 +219,22 @@ async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
             if suites["broken"] or suites["no_forward_secrecy"] or suites["vulnerabilities"]:
                 problems.append("TLS accepts weak suites")
             problems.extend(f"certificate {p}" for p in certificate_problems(ctx.session, obs))
+            trust = certificate_trust(ctx.session, obs)
+            if trust.state == "unknown":
+                unverified = f"certificate trust not verified: {trust.text}"
     if problems:
         evidence["problems"] = problems
         yield ctx.result(
             Verdict.fail,
             "updates travel unprotected: " + "; ".join(problems),
+            target=_target(endpoint),
+            evidence=evidence,
+        )
+    elif unverified:
+        evidence["reason"] = unverified
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"update endpoint {endpoint.url()}: {unverified}",
             target=_target(endpoint),
             evidence=evidence,
         )

@@ -172,9 +172,14 @@ def _pair(
     return cert_file, key_file
 
 
-def ssh_host_key(path: Path) -> Path:
-    """An Ed25519 SSH host key in OpenSSH format (asyncssh reads it)."""
-    key = ed25519.Ed25519PrivateKey.generate()
+def ssh_host_key(path: Path, rsa_bits: int | None = None) -> Path:
+    """An Ed25519 SSH host key in OpenSSH format (asyncssh reads it); RSA of `rsa_bits` bits
+    when given (the weak-algorithm models: a 1024-bit RSA host key)."""
+    key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+    if rsa_bits is None:
+        key = ed25519.Ed25519PrivateKey.generate()
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(
         key.private_bytes(

@@ -51,6 +51,10 @@ async def run(cfg: dict[str, Any]) -> None:
         from lanprobe.lab.services.ssh import start_ssh
 
         servers.append(await start_ssh(dev, model["ssh"], cfg["ssh_host_key"]))
+    if model.get("rtsp"):
+        from lanprobe.lab.services.rtsp import RtspService
+
+        servers.append(await RtspService(dev, model["rtsp"]).start())
     for port in model.get("stall_ports") or ():
         from lanprobe.lab.services.stall import StallService
 

@@ -63,6 +63,10 @@ class Login:
     # (TCP RST) right after the username arrives, mid-login (telnet and FTP).
     banner_drip_s: float = 0.0
     reset_after: str = ""
+    # SSH only: "strong" (curve25519/SHA-2 key exchange, Ed25519 host key, AEAD/CTR, SHA-2 MACs)
+    # or "weak" (also SHA-1 key exchange, CBC and 3DES, MD5 and SHA-1 MACs, an RSA-1024 host
+    # key offered as ssh-rsa).
+    algorithms: str = "strong"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,16 @@ class Mqtt:
     anonymous: bool = False
     users: dict[str, str] = field(default_factory=dict)
     topic: str = "{vendor}/{serial}/state"
+
+
+@dataclass(frozen=True)
+class Rtsp:
+    """An RTSP camera endpoint (lab/services/rtsp.py): DESCRIBE of `path` answers an SDP."""
+
+    port: int = 554
+    path: str = "/live"
+    auth: str = "none"  # none | basic | digest
+    users: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,7 @@ class Model:
     ftp: Login | None = None
     debug_shell: int | None = None  # raw TCP root shell without login
     mqtt: Mqtt | None = None
+    rtsp: Rtsp | None = None
     mdns: Mdns | None = None
     ssdp: bool = False
     ssdp_port: int = 80  # which HTTP(S) server has /upnp/description.xml
@@ -202,6 +217,7 @@ IPCAM200 = Model(
     telnet=Login(23, {"root": "xc3511"}),
     ftp=Login(21, {"admin": "admin"}),
     debug_shell=9999,
+    rtsp=Rtsp(554, "/live", auth="none"),
     mdns=Mdns("_http._tcp.local.", 80),
     ssdp=True,
     ssdp_port=80,
@@ -326,7 +342,8 @@ IPCAM300 = Model(
             routes={"/": R("index", auth=True), "/api/status": R("status", auth=True)},
         ),
     ),
-    ssh=Login(22, {"admin": "admin"}),
+    ssh=Login(22, {"admin": "admin"}, algorithms="weak"),
+    rtsp=Rtsp(8554, "/stream1", auth="digest", users=_lab("acme-ipcam300")),
     mdns=Mdns("_http._tcp.local.", 443),
     units=2,
 )
@@ -439,7 +456,7 @@ SOUND_S1 = Model(
     serial_prefix="SND1",
     fw="3.0.0",
     latest_fw="3.0.0",
-    oui="B8:27:EB",  # Raspberry Pi Foundation
+    oui="18:FE:34",  # Espressif Inc.
     server="",
     dhcp=True,
     cloud=Cloud(

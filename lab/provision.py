@@ -61,7 +61,8 @@ class Provisioner:
         stem = f"{model.id}-{group}" if model.units > 1 else name
         path = self.dir / "keys" / f"ssh-{stem}"
         if not path.exists():
-            certs.ssh_host_key(path)
+            weak = model.ssh is not None and model.ssh.algorithms == "weak"
+            certs.ssh_host_key(path, rsa_bits=1024 if weak else None)
         return str(path)
 
     def _manifest(self, model: Model, ip: str) -> dict[str, str] | None:
@@ -223,5 +224,7 @@ def device_ports(model: Model) -> list[int]:
         ports.append(model.debug_shell)
     if model.mqtt:
         ports += [p for p in (model.mqtt.port, model.mqtt.tls_port) if p]
+    if model.rtsp:
+        ports.append(model.rtsp.port)
     ports += model.stall_ports
     return sorted(ports)

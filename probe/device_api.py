@@ -561,11 +561,33 @@ class DeviceUnderTest:
         return run_sync(self.alogin(service, user, password, port=port))
 
     # assertions: failures carry the evidence
+    def _results_to_assert(self, check_id: str, port: int | None = None) -> Results:
+        """The results an assertion judges; a plain AssertionError (at the test's line) naming
+        the results the device does have when there are none for the check or the port."""
+        __tracebackhide__ = True
+        mine = [r for r in self.results if r.check_id == check_id]
+        if not mine:
+            have = "\n".join("  " + _result_line(r) for r in self.results) or "  (none)"
+            raise AssertionError(
+                f"{self.label}: no result of {check_id}"
+                f"{f' on port {port}' if port is not None else ''}; the results of this device "
+                f"in run {self.run.run_id}:\n{have}"
+            )
+        if port is not None:
+            on_port = [r for r in mine if r.target.port == port]
+            if not on_port:
+                have = "\n".join("  " + describe_result(r) for r in mine)
+                raise AssertionError(
+                    f"{self.label}: {check_id} has no result on port {port}; its results:\n{have}"
+                )
+            mine = on_port
+        return Results(check_id, self.label, mine)
+
     def assert_verdict(
         self, check_id: str, expected: Verdict | str, *, port: int | None = None
     ) -> Results:
         __tracebackhide__ = True
-        res = self.result(check_id) if port is None else self.result(check_id).on(port)
+        res = self._results_to_assert(check_id, port)
         want = Verdict(expected)
         if res.verdict != want:
             raise AssertionError(
@@ -590,7 +612,7 @@ class DeviceUnderTest:
     def assert_decided(self, check_id: str) -> Results:
         """The check reached a pass or a fail (no inconclusive, no error)."""
         __tracebackhide__ = True
-        res = self.result(check_id)
+        res = self._results_to_assert(check_id)
         undecided = [r for r in res if r.verdict in (Verdict.inconclusive, Verdict.error)]
         if undecided:
             raise AssertionError(
@@ -675,3 +697,7 @@ class DeviceUnderTest:
 
 def _indent(res: Results) -> str:
     return "\n".join("  " + describe_result(r) for r in res)
+
+
+def _result_line(res: Result) -> str:
+    return f"{res.check_id} [{target_label(res)}] {res.verdict.value}: {res.title}"

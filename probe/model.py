@@ -98,6 +98,91 @@ class Identifier(_Model):
     source: str
 
 
+class Destination(_Model):
+    """Where a device sent packets on its own during the gateway's observation window."""
+
+    address: str
+    port: int | None = None
+    transport: str = "tcp"
+    protocol: str = (
+        ""  # what was seen there (http, tls, mqtt, dns, ntp...) or guessed from the port
+    )
+    name: str = ""  # the name the device asked for (SNI, HTTP Host) where one was seen
+    packets: int = 0
+    bytes: int = 0
+
+
+class TlsClientFacts(_Model):
+    """One TLS connection the device opened to the sinkhole (gateway mode)."""
+
+    port: int
+    sni: str = ""
+    versions: list[str] = Field(default_factory=list)  # offered, highest first
+    suites: list[str] = Field(default_factory=list)  # offered, IANA names
+    weak_suites: list[str] = Field(default_factory=list)
+    handshake: str = ""  # completed | refused | no ClientHello | not TLS: ...
+    reason: str = ""  # why the client stopped (its alert), when it did
+    accepted_untrusted_cert: bool | None = None  # None: the handshake never got that far
+    sent_data: bool = False  # application data after the handshake with our certificate
+    negotiated: str = ""
+    connections: int = 1
+
+
+class CleartextUse(_Model):
+    """A cleartext protocol the device used on its own, and what it carried."""
+
+    protocol: str  # http, mqtt, ftp, telnet
+    port: int
+    summary: str = ""
+    credentials: list[str] = Field(default_factory=list)  # what kind (never the secret itself)
+    identifiers: list[str] = Field(default_factory=list)  # which of the unit's identifiers
+    telemetry: bool = False  # a payload (MQTT publish, HTTP body) went out
+    connections: int = 1
+
+
+class UpdatePoll(_Model):
+    """A request the device made on its own that looks for firmware (gateway mode)."""
+
+    url: str
+    transport: str  # http | https
+    validated_certificate: bool | None = None  # https: True = refused our untrusted cert
+    tls_versions: list[str] = Field(default_factory=list)
+    source: str = ""  # what made it an update poll (a path word, an SNI name)
+
+
+class DhcpBehaviour(_Model):
+    messages: list[str] = Field(default_factory=list)
+    requested_options: list[str] = Field(default_factory=list)
+    vendor_class: str = ""
+    hostname: str = ""
+    lease_ip: str = ""
+
+
+class NtpBehaviour(_Model):
+    requests: int = 0
+    versions: list[int] = Field(default_factory=list)
+    server: str = ""
+
+
+class DeviceTraffic(_Model):
+    """What the device sent on its own while lanprobe was its network (gateway mode)."""
+
+    window_s: float = 0.0
+    names: list[str] = Field(default_factory=list)  # DNS names it resolved
+    destinations: list[Destination] = Field(default_factory=list)
+    tls: list[TlsClientFacts] = Field(default_factory=list)
+    cleartext: list[CleartextUse] = Field(default_factory=list)
+    update_polls: list[UpdatePoll] = Field(default_factory=list)
+    dhcp: DhcpBehaviour | None = None
+    ntp: NtpBehaviour | None = None
+    packets: int = 0  # packets it sent in the window (from the capture)
+    pcap: str = ""  # the capture file the evidence points at
+
+    @property
+    def silent(self) -> bool:
+        return not (self.packets or self.names or self.tls or self.cleartext or self.destinations)
+
+
 class ProfileMatch(_Model):
     """How a device's profile was chosen (issue 11: an OUI alone never selects a model).
 
@@ -143,6 +228,7 @@ class Device(_Model):
     # the fleet view and history group runs by these; "" when the unit did not say.
     model: str = ""
     firmware: str = ""
+    traffic: DeviceTraffic | None = None  # gateway mode only
 
     @property
     def ip(self) -> str:
@@ -255,6 +341,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class GatewayInfo(_Model):
+    """Gateway mode as it ran for this scan (probe/gateway)."""
+
+    iface: str
+    address: str
+    window_s: float
+    upstream: bool = False
+    pcap: str = ""  # kept under --out; evidence points at it
+    started_by_scan: bool = False
+
+
 class ScanRun(_Model):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -274,6 +371,7 @@ class ScanRun(_Model):
     notes: list[str] = Field(default_factory=list)
     # Wall time of each phase (discovery, checks, bench, and discovery's own sub-phases).
     timings_s: dict[str, float] = Field(default_factory=dict)
+    gateway: GatewayInfo | None = None
 
     def device(self, key: str) -> Device | None:
         for dev in self.devices:

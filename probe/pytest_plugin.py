@@ -24,6 +24,7 @@ scan, a run or a device is needed. See probe/pytest_bench.py for the scan and py
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +166,31 @@ def _say(config: pytest.Config) -> Any:
     return say
 
 
+# pytest-asyncio (installed beside lanprobe's dev tools) warns at start-up in every project that
+# leaves this option unset, async code or not. Unset, it keeps its current behaviour; the notice
+# is about a future default the user never chose, so a project that sets nothing is not told.
+_ASYNCIO_LOOP_SCOPE = "asyncio_default_fixture_loop_scope"
+
+
+def _quiet_unset_asyncio_scope(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("asyncio"):
+        return
+    try:
+        unset = not config.getini(_ASYNCIO_LOOP_SCOPE)
+    except ValueError:  # a pytest-asyncio without the option
+        return
+    if unset:
+        # Inside pytest's configure-time warning filters (they are restored at cleanup).
+        warnings.filterwarnings(
+            "ignore",
+            message=f'The configuration option "{_ASYNCIO_LOOP_SCOPE}" is unset',
+            category=pytest.PytestDeprecationWarning,
+        )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's own pytest_configure warns
 def pytest_configure(config: pytest.Config) -> None:
+    _quiet_unset_asyncio_scope(config)
     config.addinivalue_line(
         "markers",
         "model(*profile_ids): run the test on devices of these lanprobe models only "

@@ -48,6 +48,7 @@ from lanprobe.checks.context import (
 )
 from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import TargetError
+from lanprobe.gateway.observe import GatewayWatch
 from lanprobe.model import (
     Device,
     HostInfo,
@@ -428,6 +429,7 @@ async def scan(
     baseline: Baseline | None = None,
     limits: Limits | None = None,
     bench: str | None = None,
+    gateway: GatewayWatch | None = None,
 ) -> ScanRun:
     """Scan `scope` and return the `ScanRun` (partial, `interrupted`, when cancelled).
 
@@ -475,6 +477,13 @@ async def scan(
     try:
         # Discovery scans the profiles' ports besides its defaults, so declared services show.
         scan_ports = sorted(set(ports or []) | set(profiles.all_ports()))
+        if gateway is not None:
+            # Devices join the bench through the gateway (DHCP) and talk meanwhile: discovery
+            # starts once the observation window is over, so that it finds them all.
+            ctx.emit(Progress("discovery", message=f"gateway: observing {gateway.window_s:g} s"))
+            t0 = time.monotonic()
+            await gateway.wait()
+            run.timings_s["gateway"] = round(time.monotonic() - t0, 3)
         ctx.emit(Progress("discovery", message=scope.describe()))
         t0 = time.monotonic()
         inventory = await _discover_cancellable(
@@ -488,6 +497,8 @@ async def scan(
         devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
         run.devices = devices
         ctx.emit(Progress("discovered", total=len(devices)))
+        if gateway is not None:
+            await gateway.attach(run, devices)
 
         for dev in devices:
             dev.record_observed()

@@ -447,6 +447,11 @@ class _SqlAlchemyBackend:
         self._engine.dispose()
 
 
+def safe_source(db: str) -> str:
+    """A path or URL of a history as it may be shown (no password)."""
+    return _safe_url(db) if is_url(db) else db
+
+
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     scheme, _, rest = url.partition("://")
@@ -675,23 +680,30 @@ class Store:
         return ScanRun.from_json(rows[0]["run_json"])
 
     def recent(
-        self, n: int = 10, *, before: ScanRun | None = None, complete_only: bool = True
+        self,
+        n: int = 10,
+        *,
+        before: ScanRun | None = None,
+        complete_only: bool = True,
+        where: RunFilter | None = None,
     ) -> list[ScanRun]:
-        """The last `n` stored runs (oldest first), all started before `before` if given.
+        """The last `n` stored runs (oldest first) that match `where`, all started before
+        `before` if given.
 
         This is the history `probe.diff.compare` reads flapping checks from.
         """
-        clauses = []
         params: dict[str, Any] = {"n": int(n)}
+        clauses = [where.where(params)] if where else []
         if complete_only:
             clauses.append("interrupted = 0")
         if before is not None:
             clauses.append("started < :before AND run_id <> :exclude")
             params["before"] = _ts(before.started)
             params["exclude"] = before.run_id
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cond = " AND ".join(c for c in clauses if c)
         rows = self._db.query(
-            f"SELECT run_json FROM runs {where} ORDER BY started DESC, run_id DESC LIMIT :n",
+            f"SELECT run_json FROM runs {'WHERE ' + cond if cond else ''} "
+            "ORDER BY started DESC, run_id DESC LIMIT :n",
             params,
         )
         return [ScanRun.from_json(r["run_json"]) for r in reversed(rows)]

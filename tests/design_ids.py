@@ -24,5 +24,8 @@ DESIGN_CHECK_IDS = frozenset(
         "declarations.vulnerability-contact",
         "declarations.support-period",
         "declarations.foundational",
+        "data.ssh-algorithms",
+        "data.client-tls",
+        "data.cleartext-outbound",
     }
 )

@@ -256,6 +256,27 @@ def chains_to(leaf_der: bytes, chain_der: list[bytes], trusted: list[x509.Certif
     return False
 
 
+def issuer_names(leaf_der: bytes, chain_der: list[bytes]) -> list[x509.Name]:
+    """The issuer names along what the server sent: the leaf's issuer, then each intermediate's
+    (in the order sent; unreadable ones skipped)."""
+    names = [load_der(leaf_der).issuer]
+    for der in chain_der:
+        if der == leaf_der:
+            continue
+        try:
+            names.append(load_der(der).issuer)
+        except ValueError:
+            continue
+    return names
+
+
+def covers(trusted: list[x509.Certificate], leaf_der: bytes, chain_der: list[bytes]) -> bool:
+    """Is one of `trusted` the CA the chain names (its subject is an issuer along the chain)?
+    Such a CA can judge the chain; any other CA cannot say whether the issuer is genuine."""
+    subjects = {ca.subject for ca in trusted}
+    return any(name in subjects for name in issuer_names(leaf_der, chain_der))
+
+
 def _dns_match(pattern: str, name: str) -> bool:
     """RFC 6125: exact, or a wildcard as the whole left-most label."""
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
@@ -306,11 +327,13 @@ def cert_problems(
     trusted: list[x509.Certificate] | None = None,
     chain_der: list[bytes] = (),  # type: ignore[assignment]
     min_rsa_bits: int = 2048,
+    judge_trust: bool = True,
 ) -> list[str]:
     """Every reason the certificate fails; [] when it holds.
 
     `trusted` None means no CA was given: a self-signed certificate then fails on its own; with
-    CAs given, the certificate must chain to one of them.
+    CAs given, the certificate must chain to one of them. `judge_trust=False` leaves trust out
+    (the caller judges it, e.g. data.tls-certificate with the CAs that cover the issuer).
     """
     now = now or datetime.now(UTC)
     problems: list[str] = []
@@ -324,7 +347,9 @@ def cert_problems(
         problems.append(f"EC key of {facts.key_bits} bits (< 224)")
     if facts.signature_hash in ("sha1", "md5", "md2", "md4"):
         problems.append(f"signed with {facts.signature_hash.upper()}")
-    if trusted:
+    if not judge_trust:
+        pass
+    elif trusted:
         if not chains_to(facts.der, list(chain_der), trusted):
             what = "self-signed" if facts.self_signed else f"issued by {facts.issuer}"
             problems.append(f"{what}, not chained to a trusted CA")

@@ -70,6 +70,25 @@ def _session(process: asyncssh.SSHServerProcess) -> None:
     process.exit(0)
 
 
+# What the server offers (asyncssh's own defaults would add diffie-hellman-group14-sha1).
+ALGORITHMS: dict[str, dict[str, list[str]]] = {
+    "strong": {
+        "kex_algs": ["curve25519-sha256", "curve25519-sha256@libssh.org",
+                     "diffie-hellman-group16-sha512", "diffie-hellman-group-exchange-sha256"],
+        "encryption_algs": ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+                            "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"],
+        "mac_algs": ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+                     "hmac-sha2-256", "hmac-sha2-512"],
+    },
+    "weak": {
+        "kex_algs": ["diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1",
+                     "curve25519-sha256"],
+        "encryption_algs": ["aes128-cbc", "3des-cbc", "aes128-ctr"],
+        "mac_algs": ["hmac-md5", "hmac-sha1", "hmac-sha2-256"],
+    },
+}  # fmt: skip
+
+
 async def start_ssh(dev: Device, conf: dict[str, Any], host_key: str) -> asyncio.AbstractServer:
     return await asyncssh.create_server(
         lambda: _Server(dev, conf),
@@ -79,4 +98,5 @@ async def start_ssh(dev: Device, conf: dict[str, Any], host_key: str) -> asyncio
         process_factory=_session,
         login_timeout=30,
         keepalive_interval=0,
+        **ALGORITHMS[conf.get("algorithms", "strong")],  # type: ignore[arg-type]
     )  # type: ignore[return-value]

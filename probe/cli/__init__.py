@@ -1,4 +1,5 @@
-"""The `probe` command line (typer): lab, discover, scan, report, diff, history, profile, checks.
+"""The `probe` command line (typer): lab, gateway, discover, scan, report, diff, history, profile,
+checks.
 
 Exit codes are a contract (probe/cli/common.py, docs/architecture.md): 0 every device conforms
 (or --fail-on never), 1 a device does not conform or a regression, 2 usage or scope error,
@@ -12,7 +13,7 @@ stay inside the command functions so that `probe --help` stays fast
 from __future__ import annotations
 
 import typer
-from lanprobe.cli import checks, diff, discover, history, lab, profile, report, scan
+from lanprobe.cli import checks, diff, discover, gateway, history, lab, profile, report, scan
 from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_NONCONFORM, EXIT_OK, EXIT_USAGE
 
 __all__ = ["EXIT_CANNOT_RUN", "EXIT_NONCONFORM", "EXIT_OK", "EXIT_USAGE", "app"]
@@ -23,10 +24,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(lab.lab_app, name="lab")
+app.add_typer(gateway.gateway_app, name="gateway")
 app.command("discover")(discover.discover_command)
 app.command("scan")(scan.scan_command)
 app.command("checks")(checks.checks_command)
 app.add_typer(profile.profile_app, name="profile")
 app.command("report")(report.report_command)
 app.command("diff")(diff.diff_command)
-app.command("history")(history.history_command)
+app.add_typer(history.history_app, name="history")

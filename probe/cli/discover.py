@@ -123,7 +123,21 @@ def discover_command(
     top_ports: Annotated[
         int, typer.Option(help="Also scan nmap's N most common TCP ports (0: profile ports only).")
     ] = 100,
-    ports: Annotated[str, typer.Option(help="Extra TCP ports to scan, comma-separated.")] = "",
+    iot_ports: Annotated[
+        bool,
+        typer.Option(
+            "--iot-ports/--no-iot-ports",
+            help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
+        ),
+    ] = True,
+    ports: Annotated[
+        str,
+        typer.Option(
+            "--ports",
+            help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
+            "and nmap's top ports are scanned anyway).",
+        ),
+    ] = "",
     profiles: Annotated[
         Path | None,
         typer.Option(help="Your profiles, over the built-in ones: their ports are scanned too."),
@@ -140,15 +154,16 @@ def discover_command(
     import asyncio
 
     from lanprobe.discovery import discover
+    from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProfileError, ScopeError, ToolError
 
     try:
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
-        extra = [int(p) for p in ports.replace(" ", "").split(",") if p]
-        if any(not 0 < p < 65536 for p in extra):
-            raise ScopeError(f"--ports: {ports!r} has a port outside 1-65535")
-        scan_ports = sorted(set(extra) | set(profile_ports(profiles, lab=lab)))
+        wanted = parse_ports_option(ports)
+        scan_ports = sorted(set(wanted.extra) | set(profile_ports(profiles, lab=lab)))
         opts = discovery_options(version_detection, profiles, services=not no_services)
+        opts.full_ports = wanted.full
+        opts.iot_ports = iot_ports
     except (ScopeError, LabError, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from exc

@@ -1,52 +1,101 @@
-"""`probe history`: past runs with their verdict counts."""
+"""`probe history`: past runs with their verdict counts, filtered by bench, model, firmware,
+check and date; `probe history prune --keep-days N` keeps the store bounded."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from lanprobe.cli.common import DB_HELP, fail_usage
 
+history_app = typer.Typer(
+    help="Past runs with their verdict counts, oldest first; `prune` deletes old runs.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
+
+def _date(text: str | None, option: str) -> datetime | None:
+    """An ISO date or date-time (UTC unless it says otherwise)."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail_usage(ValueError(f"{option} {text!r}: use YYYY-MM-DD[THH:MM]")) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _json_row(obj: Any) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(obj).items()}
+
+
+@history_app.callback()
 def history_command(
+    ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
-    limit: Annotated[int, typer.Option("--limit", help="how many runs")] = 20,
+    limit: Annotated[int, typer.Option("--limit", help="how many runs (or rows)")] = 20,
     add: Annotated[
         list[Path] | None, typer.Option("--add", help="store this run.json first")
     ] = None,
+    bench: Annotated[str | None, typer.Option("--bench", help="only this bench")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="only runs with this model (profile id or name)")
+    ] = None,
+    firmware: Annotated[
+        str | None, typer.Option("--firmware", help="only runs with this firmware (with --model)")
+    ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option("--check", help="list this check's verdicts, device by device, run by run"),
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="started on or after (ISO)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="started before (ISO)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Past runs with their verdict counts, oldest first."""
+    """Past runs with their verdict counts, oldest first (or one check's verdicts: --check)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from lanprobe.errors import ProbeError
     from lanprobe.model import ScanRun
-    from lanprobe.store import open_store
+    from lanprobe.store import RunFilter, open_store
 
+    where = RunFilter(
+        bench=bench,
+        model=model,
+        firmware=firmware,
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+    )
     try:
         with open_store(db) as store:
             for path in add or []:
                 store.save(ScanRun.read(path))
-            runs = store.runs(limit)
+            if check:
+                rows: list[Any] = store.check_history(check, where, limit=limit)
+            else:
+                rows = store.runs(limit, where=where)
     except (ProbeError, OSError, ValueError) as exc:
         raise fail_usage(exc) from exc
     if as_json:
-        rows = [
-            {
-                **vars(s),
-                "started": s.started.isoformat(),
-                "finished": s.finished.isoformat() if s.finished else None,
-            }
-            for s in runs
-        ]
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([_json_row(r) for r in rows], indent=2))
         return
-    if not runs:
-        typer.echo("no runs stored yet")
+    if not rows:
+        typer.echo("no runs stored yet" if where == RunFilter() else "no run matches")
         return
+    if check:
+        _print_check_rows(rows)
+    else:
+        _print_runs(rows)
+
+
+def _print_runs(runs: list[Any]) -> None:
     head = (
         f"{'started (UTC)':<16} {'run':<24} {'dev':>3} {'conf':>4} {'nonc':>4} {'inc':>4}  "
-        f"{'pass':>4} {'fail':>4} {'inc':>4} {'n/a':>4} {'err':>4}  score"
+        f"{'pass':>4} {'fail':>4} {'inc':>4} {'n/a':>4} {'err':>4}  score  bench"
     )
     typer.echo(head)
     for s in runs:
@@ -57,5 +106,39 @@ def history_command(
             f"{s.started:%Y-%m-%d %H:%M} {s.run_id[:24]:<24} {s.devices:>3} "
             f"{dv['conforms']:>4} {dv['does_not_conform']:>4} {dv['inconclusive']:>4}  "
             f"{v['pass']:>4} {v['fail']:>4} {v['inconclusive']:>4} {v['not_applicable']:>4} "
-            f"{v['error']:>4}  {score}{flags}"
+            f"{v['error']:>4}  {score:>5}  {s.bench or '-'}{flags}"
         )
+
+
+def _print_check_rows(rows: list[Any]) -> None:
+    typer.echo(
+        f"{'started (UTC)':<16} {'bench':<12} {'run':<14} {'device':<18} {'model':<16} "
+        f"{'firmware':<10} {'target':<10} verdict"
+    )
+    for r in rows:
+        target = f"{r.port}/{r.transport}" if r.port is not None else "-"
+        typer.echo(
+            f"{r.started:%Y-%m-%d %H:%M} {r.bench[:12] or '-':<12} {r.run_id[:14]:<14} "
+            f"{r.device[:18]:<18} {(r.profile or r.model)[:16] or '-':<16} "
+            f"{r.firmware[:10] or '-':<10} {target:<10} {r.verdict}"
+        )
+
+
+@history_app.command("prune")
+def prune_command(
+    keep_days: Annotated[
+        int, typer.Option("--keep-days", help="delete runs started more than N days ago")
+    ],
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Delete old runs (each bench's newest run is kept, whatever its age)."""
+    from lanprobe.errors import ProbeError
+    from lanprobe.store import open_store
+
+    try:
+        with open_store(db) as store:
+            gone = store.prune(keep_days)
+            left = store.count()
+    except (ProbeError, OSError) as exc:
+        raise fail_usage(exc) from exc
+    typer.echo(f"pruned {len(gone)} run(s) older than {keep_days} days; {left} left")

@@ -10,9 +10,12 @@ from lanprobe.cli.common import DB_HELP, fail_usage
 
 
 def report_command(
-    run_json: Annotated[Path, typer.Argument(help="run.json of a scan")],
+    run_json: Annotated[Path | None, typer.Argument(help="run.json of a scan")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="directory (default: beside run.json)")
+        Path | None,
+        typer.Option(
+            "--out", help="directory (default: beside run.json); with --fleet, the HTML file"
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="comma list of: html, junit")] = "html,junit",
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
@@ -25,8 +28,28 @@ def report_command(
     waivers: Annotated[
         Path | None, typer.Option("--waivers", help="waivers YAML for the diff")
     ] = None,
+    fleet: Annotated[
+        bool,
+        typer.Option("--fleet", help="one page over every bench in --db (no run.json)"),
+    ] = False,
+    report_url: Annotated[
+        str,
+        typer.Option(
+            "--report-url",
+            help="with --fleet: link to each run's report, with {run_id} and {bench} "
+            "(e.g. a CI artifact URL)",
+        ),
+    ] = "reports/{run_id}/report.html",
 ) -> None:
-    """Write reports (HTML, JUnit) from a run.json; the trend comes from the history."""
+    """Write reports (HTML, JUnit) from a run.json; the trend comes from the history.
+
+    `--fleet --db URL --out FILE`: one page over every bench that writes to the history.
+    """
+    if fleet:
+        _fleet_report(db, out, report_url)
+        return
+    if run_json is None:
+        raise fail_usage(ValueError("give a run.json, or --fleet --db URL --out FILE"))
     from lanprobe.diff import compare, load_baseline, load_waivers
     from lanprobe.errors import ProbeError
     from lanprobe.model import ScanRun
@@ -61,4 +84,26 @@ def report_command(
         if "html" in formats:
             typer.echo(write_html(run, out_dir / "report.html", trend=trend, diff=diff))
     except (ProbeError, OSError, ValueError) as exc:
+        raise fail_usage(exc) from exc
+
+
+def _fleet_report(db: str | None, out: Path | None, report_url: str) -> None:
+    from lanprobe.errors import ProbeError
+    from lanprobe.fleet import build_fleet
+    from lanprobe.report.fleet_html import write_fleet
+    from lanprobe.store import default_db_path, open_store, safe_source
+
+    if out is None or out.is_dir():
+        raise fail_usage(ValueError("--fleet needs --out FILE (the HTML page to write)"))
+    if "{run_id}" not in report_url:
+        raise fail_usage(ValueError(f"--report-url {report_url!r} has no {{run_id}}"))
+    source = db or str(default_db_path())
+    try:
+        if not db and not default_db_path().exists():
+            raise ProbeError(f"{source}: no history here (give --db)")
+        with open_store(db) as store:
+            fleet = build_fleet(store, report_url=report_url)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        typer.echo(write_fleet(fleet, out, source=safe_source(source)))
+    except (ProbeError, OSError, ValueError, KeyError) as exc:
         raise fail_usage(exc) from exc

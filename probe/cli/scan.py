@@ -25,6 +25,7 @@ from lanprobe.cli.common import (
 
 if TYPE_CHECKING:
     from lanprobe.diff import Diff
+    from lanprobe.gateway.observe import GatewayWatch
 
 _FORMATS = ("console", "json", "junit", "html")
 
@@ -139,6 +140,21 @@ def scan_command(
     top_ports: Annotated[
         int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
     ] = 100,
+    iot_ports: Annotated[
+        bool,
+        typer.Option(
+            "--iot-ports/--no-iot-ports",
+            help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
+        ),
+    ] = True,
+    ports: Annotated[
+        str,
+        typer.Option(
+            "--ports",
+            help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
+            "and nmap's top ports are scanned anyway).",
+        ),
+    ] = "",
     version_detection: Annotated[
         str,
         typer.Option(
@@ -146,12 +162,41 @@ def scan_command(
             help="How open ports are named: ours (fast, default), nmap (-sV, slow), or both.",
         ),
     ] = "ours",
+    gateway: Annotated[
+        bool,
+        typer.Option(
+            "--gateway",
+            help="Be the bench's network during the scan (DHCP/DNS, NTP, sinkhole, capture; "
+            "`probe gateway`) and judge what devices send on their own. Uses a gateway that is "
+            "already up on the interface, else starts one and stops it after the scan.",
+        ),
+    ] = False,
+    observe: Annotated[
+        float,
+        typer.Option("--observe", help="Gateway mode: seconds to watch what devices send."),
+    ] = 10.0,
+    upstream: Annotated[
+        bool,
+        typer.Option(
+            "--upstream",
+            help="Gateway mode, OFF by default: forward DNS to the host's resolvers (for "
+            "benches that must reach the real cloud).",
+        ),
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option(
             "--db",
             help="Store the run in this history (a path or postgresql:// URL); interrupted "
             "runs too, flagged, and never used as a baseline.",
+        ),
+    ] = None,
+    bench_name: Annotated[
+        str | None,
+        typer.Option(
+            "--bench",
+            help="Name of this bench in the run and the history (default: this host's name); "
+            "one history can hold many benches (probe report --fleet).",
         ),
     ] = None,
 ) -> None:
@@ -161,6 +206,7 @@ def scan_command(
 
     from lanprobe.checks.context import RunOptions, Timeouts
     from lanprobe.discovery import discover
+    from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from lanprobe.model import DeviceVerdict, ScanRun
     from lanprobe.profiles import load_profiles
@@ -181,6 +227,10 @@ def scan_command(
             raise ScopeError(f"--waivers {waivers}: no such file")
         if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
             raise ScopeError("timeouts must be positive")
+        if gateway and not (lab or len(iface or []) == 1):
+            raise ScopeError("--gateway needs --lab or exactly one --iface (the bench interface)")
+        if not 0 <= observe <= 3600:
+            raise ScopeError("--observe: 0 to 3600 seconds")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles, lab=lab)  # a broken profile is a usage error, before any traffic
         trusted = [p.resolve() for p in ca or []]
@@ -206,13 +256,19 @@ def scan_command(
     )
     try:
         dopts = discovery_options(version_detection, profiles)
+        wanted = parse_ports_option(ports)
+        dopts.full_ports = wanted.full
+        dopts.iot_ports = iot_ports
+    except ValueError as exc:
+        typer.echo(f"error: --ports: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
     except ScopeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     dopts.nmap.top_ports = max(0, top_ports)
 
     async def _discover(scope_, *, ports=None):  # type: ignore[no-untyped-def]
-        return await discover(scope_, ports=ports or (), options=dopts)
+        return await discover(scope_, ports=[*(ports or ()), *wanted.extra], options=dopts)
 
     def changes(run: ScanRun) -> Diff | None:
         """The diff against --baseline; a baseline that cannot be read is a usage error."""
@@ -238,6 +294,8 @@ def scan_command(
         if out_dir is None and any(f != "console" for f in formats):
             out_dir = Path("reports") / run.run_id
         if out_dir is not None:
+            if watch is not None:
+                watch.keep_pcap(run, out_dir)  # run.json's evidence points at the copy
             typer.echo(f"wrote {write_json(run, out_dir)}", err=True)
             if "junit" in formats:
                 from lanprobe.report.junit import write_junit
@@ -269,8 +327,16 @@ def scan_command(
         typer.echo(f"stored run {run.run_id} in {db}{flag}", err=True)
 
     diff: Diff | None = None
+    watch: GatewayWatch | None = None
 
     async def main() -> ScanRun:
+        nonlocal watch
+        if gateway:
+            from lanprobe.gateway.observe import GatewayWatch
+
+            # Started before discovery: the observation window runs alongside it.
+            name = bridge if lab else (iface or [""])[0]
+            watch = await asyncio.to_thread(GatewayWatch, name, observe, upstream=upstream)
         run = await _scan_until_signal(
             lambda: scan(
                 scope,
@@ -279,10 +345,12 @@ def scan_command(
                 progress=ProgressPrinter(),
                 discover_fn=_discover,
                 checks=only or None,
+                bench=bench_name,
                 limits=Limits(
                     global_checks=max(1, concurrency),
                     per_device_checks=max(1, device_concurrency),
                 ),
+                gateway=watch,
             )
         )
         # Written before the loop shuts down: an interrupted scan may still wait there for
@@ -309,6 +377,9 @@ def scan_command(
     except ProbeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    finally:
+        if watch is not None:
+            watch.close()  # only a gateway this scan started
 
     if run.interrupted:
         typer.echo("scan interrupted: partial results written", err=True)

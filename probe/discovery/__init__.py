@@ -29,6 +29,7 @@ from lanprobe.discovery.fingerprint import FingerprintOptions, fingerprint_hosts
 from lanprobe.discovery.inventory import Inventory, Sighting, merge
 from lanprobe.discovery.mdns import MdnsOptions
 from lanprobe.discovery.mdns import browse as mdns_browse
+from lanprobe.discovery.ports import tcp_scan_ports
 from lanprobe.discovery.services import (
     NmapHost,
     NmapOptions,
@@ -67,6 +68,8 @@ class DiscoveryOptions:
     # How open ports get their names: "ours" (an nmap port scan, then fingerprint.py), "nmap"
     # (nmap -sV per host, the slow way), or "both" (ours, then -sV on what ours left unknown).
     version_detection: str = "ours"
+    iot_ports: bool = True  # scan the IoT port list (profiles/data/iot-ports.yaml) too
+    full_ports: bool = False  # `--ports full`: all 65535 TCP ports instead of the lists
     privileged: bool | None = None  # None: detect (root / CAP_NET_RAW)
 
 
@@ -274,7 +277,18 @@ async def discover(
     scan_ports: tuple[int, ...] = ()
     if opts.services:
         nmap_path()  # ToolError early, before any traffic
-        scan_ports = tuple(sorted(set(ports) | set(top_ports(opts.nmap.top_ports))))
+        top = () if opts.full_ports else top_ports(opts.nmap.top_ports)
+        scan_ports = tcp_scan_ports(ports, top, iot=opts.iot_ports, full=opts.full_ports)
+        if opts.full_ports:
+            # 65535 ports a host: nmap's per-host and per-run limits sized for it.
+            opts = dataclasses.replace(
+                opts,
+                nmap=dataclasses.replace(
+                    opts.nmap,
+                    fallback_timeout_s=max(opts.nmap.fallback_timeout_s, 300),
+                    port_scan_timeout_s=max(opts.nmap.port_scan_timeout_s, 1200),
+                ),
+            )
     if any(net.version != 4 for net in scope.networks):
         inv.notes.append("IPv6 networks in scope are not swept (IPv4 discovery only)")
     if not raw:

@@ -179,17 +179,21 @@ def parse_rules(data: Any, source: str = "fingerprints") -> Rules:
     return Rules(probes=tuple(probes), rules=tuple(rules))
 
 
-@cache
-def load_rules(path: Path = RULES_FILE) -> Rules:
+def read_yaml(path: Path, what: str, *, typ: str = "safe") -> Any:
+    """A data file's YAML document (`typ="rt"` keeps line numbers); ProfileError naming it."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ProfileError(f"cannot read fingerprint rules: {exc}", file=str(path)) from exc
+        raise ProfileError(f"cannot read {what}: {exc}", file=str(path)) from exc
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        return YAML(typ=typ, pure=True).load(text)
     except Exception as exc:  # ruamel's parse errors have no common base worth naming
         raise ProfileError(f"not valid YAML: {exc}", file=str(path)) from exc
-    return parse_rules(data, str(path))
+
+
+@cache
+def load_rules(path: Path = RULES_FILE) -> Rules:
+    return parse_rules(read_yaml(path, "fingerprint rules"), str(path))
 
 
 # --- matching (pure) -----------------------------------------------------------------------------

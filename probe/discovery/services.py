@@ -74,7 +74,19 @@ def parse_port_spec(spec: str) -> list[int]:
 
 
 def format_ports(ports: Iterable[int]) -> str:
-    return ",".join(str(p) for p in sorted(set(ports)))
+    """[21, 22, 23, 80] -> `21-23,80` (runs as ranges: all 65535 ports stay a short argument)."""
+    out: list[str] = []
+    run: list[int] = []
+    for port in sorted(set(ports)):
+        if run and port == run[-1] + 1:
+            run.append(port)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [port]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(out)
 
 
 @functools.cache

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import ssl
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from lanprobe.baseline import load_baseline
 from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.registry import load_all
@@ -16,6 +24,9 @@ from lanprobe.runner import run_check
 from lanprobe.scope import Scope
 
 from tests.checks.conftest import device_of, results_of, verdicts_of
+from tests.checks.recorded import device, run, session
+from tests.clients.localhttp import http_server
+from tests.clients.test_tls_facts import NOW, make_ca, make_leaf, write_pair
 
 lab = pytest.mark.lab
 
@@ -72,8 +83,10 @@ def test_tls_certificate(lab_run: ScanRun, lab_bench: Any) -> None:
         cam = by_port(
             lab_run, device_of(lab_run, lab_bench, "acme-ipcam300", unit), "data.tls-certificate"
         )
-        assert cam[443].verdict == Verdict.fail
-        assert "self-signed, not chained to a trusted CA" in cam[443].evidence["problems"]
+        assert cam[443].verdict == Verdict.fail  # its names match neither address nor host
+        # the lab CA does not cover a self-signed certificate: its trust is not judged
+        assert cam[443].evidence["trust"]["state"] == "unknown"
+        assert cam[443].evidence["trust"]["reason"].startswith("self-signed: no CA given")
     hub = by_port(lab_run, device_of(lab_run, lab_bench, "hubco-h1"), "data.tls-certificate")
     assert {p: r.verdict for p, r in hub.items()} == {443: Verdict.passed, 8883: Verdict.passed}
     assert hub[443].evidence["certificate"]["ip_names"] == [
@@ -88,8 +101,12 @@ def test_tls_required(lab_run: ScanRun, lab_bench: Any) -> None:
         21: Verdict.fail,
         23: Verdict.fail,
         80: Verdict.fail,
+        554: Verdict.fail,  # RTSP carries credentials and streams in cleartext, like telnet
     }
     assert "Basic" in cam[80].evidence["login"]
+    assert "rtsp without TLS on port 554" in cam[554].title
+    twin = by_port(lab_run, device_of(lab_run, lab_bench, "acme-ipcam300"), "data.tls-required")
+    assert twin[8554].verdict == Verdict.fail
     plug = by_port(lab_run, device_of(lab_run, lab_bench, "plugco-sp1"), "data.tls-required")
     assert plug[1883].verdict == Verdict.fail and plug[80].verdict == Verdict.fail
     # therma's port 80 only redirects to HTTPS: only its cleartext MQTT fails
@@ -202,3 +219,191 @@ async def test_cleartext_where_the_profile_expects_tls_fails() -> None:
     finally:
         server.close()
         await asyncio.sleep(0)
+
+
+# --- data.tls-required on recorded devices and local servers --------------------------------------
+
+LOGIN_PAGE = b'<html><form method="post"><input name="u"><input type="password" name="p"></form>'
+
+
+def _redirecting_ui(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+    """`/` -> `/ui/` -> `/ui/login.html` (a password form), all over plain HTTP."""
+    hops = {"/": "/ui/", "/ui/": "/ui/login.html"}
+    if path in hops:
+        return 302, b"", {"Location": hops[path]}
+    if path == "/ui/login.html":
+        return 200, LOGIN_PAGE, {"Content-Type": "text/html"}
+    return 404, b"not found", {}
+
+
+async def test_login_page_behind_redirects_is_a_cleartext_login() -> None:
+    async with http_server(_redirecting_ui) as port:
+        sess = session(device(services=[Service(port=port, name="http")]))
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail, res.title
+    assert "reached by redirects: / -> /ui/ -> /ui/login.html" in res.title
+
+
+async def test_redirect_to_https_is_no_cleartext_login() -> None:
+    def to_tls(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 301, b"", {"Location": f"https://127.0.0.1{path}"}
+
+    async with http_server(to_tls) as port:
+        sess = session(device(services=[Service(port=port, name="http")]))
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.passed, res.title
+    assert res.evidence["examined"] == [f"{port}/http: redirect"]
+
+
+async def test_a_login_the_campaign_found_counts_though_the_front_page_is_open() -> None:
+    def front(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, b"<html>welcome</html>", {}
+
+    async with http_server(front) as port:
+        sess = session(device(services=[Service(port=port, name="http")]))
+        sess.facts["login_interfaces"] = {
+            port: {"interface": f"HTTP form login on http/{port} /cgi/login", "method": "form",
+                   "tls": False, "path": "/cgi/login", "answered": True}
+        }  # fmt: skip
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail, res.title
+    assert "found by the login campaign" in res.title
+
+
+@pytest.mark.parametrize("kind", ["rtsp", "telnet", "ftp", "mqtt"])
+async def test_protocols_that_carry_credentials_in_cleartext_fail(kind: str) -> None:
+    sess = session(device(services=[Service(port=554, name=kind)]))
+    [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail and res.target.port == 554
+    assert "in cleartext" in res.title
+
+
+async def test_nothing_examined_is_no_pass() -> None:
+    # only a UDP service: nothing for this check to examine
+    sess = session(device(services=[Service(port=1900, transport="udp", name="ssdp")]))
+    [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.not_applicable
+    assert res.evidence["not_examined"] == ["1900/udp (ssdp): not TCP"]
+    [res] = await run("data.tls-required", session(device(services=[])))
+    assert res.verdict == Verdict.not_applicable
+
+
+async def test_an_unidentified_cleartext_port_leaves_it_undecided() -> None:
+    async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HELLO 1.0 ready\r\n")
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(chatty, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        sess = session(device(services=[Service(port=22, name="ssh"), Service(port=port)]))
+        [res] = await run("data.tls-required", sess)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert res.verdict == Verdict.inconclusive, res.title
+    assert res.evidence["examined"] == ["22/ssh: encrypted protocol"]
+    assert "not identified" in res.evidence["reason"]
+
+
+async def test_ssh_alone_is_examined() -> None:
+    [res] = await run("data.tls-required", session(device(services=[Service(port=22, name="ssh")])))
+    assert res.verdict == Verdict.passed
+    assert res.evidence["examined"] == ["22/ssh: encrypted protocol"]
+
+
+# --- data.tls-certificate: trust needs an anchor that covers the issuer --------------------------
+
+
+@contextlib.asynccontextmanager
+async def tls_port(cert: Path, key: Path) -> AsyncIterator[int]:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(TimeoutError, OSError, ssl.SSLError):
+            async with asyncio.timeout(3):
+                while await reader.read(1024):
+                    pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await asyncio.sleep(0)
+
+
+def _pem(cert: x509.Certificate, tmp: Path, stem: str) -> Path:
+    path = tmp / f"{stem}.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+async def _certificate_verdict(
+    tmp: Path, leaf: Any, *, cas: tuple[Path, ...] = (), profile_ca: Path | None = None
+) -> Any:
+    cert, key = write_pair(*leaf, tmp, "leaf")
+    profile = Profile(id="m", tls_ca_file=str(profile_ca) if profile_ca else "")
+    async with tls_port(cert, key) as port:
+        dev = device(services=[Service(port=port, name="https", tls=True)])
+        [res] = await run("data.tls-certificate", session(dev, profile, trusted_ca_files=cas))
+    return res
+
+
+async def test_no_ca_given_leaves_trust_inconclusive_and_names_the_issuer(tmp_path: Path) -> None:
+    res = await _certificate_verdict(tmp_path, make_leaf(make_ca()))
+    assert res.verdict == Verdict.inconclusive, res.title
+    assert "issued by CN=test CA: no CA given for this issuer; pass --ca" in res.title
+    assert res.evidence["trust"]["state"] == "unknown"
+    res = await _certificate_verdict(tmp_path, make_leaf())  # self-signed
+    assert res.verdict == Verdict.inconclusive and "self-signed: no CA given" in res.title
+
+
+async def test_a_ca_that_covers_the_issuer_decides_trust(tmp_path: Path) -> None:
+    ca = make_ca()
+    res = await _certificate_verdict(tmp_path, make_leaf(ca), cas=(_pem(ca[0], tmp_path, "ca"),))
+    assert res.verdict == Verdict.passed and "trusted (chains to a given CA" in res.title
+    # a CA of the same name that did not sign it: the issuer is covered, the signature fails
+    forged = _pem(make_ca()[0], tmp_path, "forged")
+    res = await _certificate_verdict(tmp_path, make_leaf(ca), cas=(forged,))
+    assert res.verdict == Verdict.fail and "not chained to a trusted CA" in res.title
+
+
+async def test_a_ca_for_another_issuer_verifies_nothing(tmp_path: Path) -> None:
+    ca = make_ca()
+    lab_ca, lab_key = make_ca()
+    renamed = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")]))
+        .public_key(lab_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(lab_ca.not_valid_before_utc)
+        .not_valid_after(lab_ca.not_valid_after_utc)
+        .sign(lab_key, hashes.SHA256())
+    )
+    res = await _certificate_verdict(
+        tmp_path, make_leaf(ca), cas=(_pem(renamed, tmp_path, "bench"),)
+    )
+    assert res.verdict == Verdict.inconclusive and "no CA given for this issuer" in res.title
+
+
+async def test_the_profiles_ca_is_the_models_anchor(tmp_path: Path) -> None:
+    ca = make_ca()
+    res = await _certificate_verdict(
+        tmp_path, make_leaf(), profile_ca=_pem(ca[0], tmp_path, "maker")
+    )
+    assert res.verdict == Verdict.fail and "self-signed, not chained to the profile's CA" in (
+        res.title
+    )
+
+
+async def test_expired_stays_a_fail_without_a_ca(tmp_path: Path) -> None:
+    old = make_leaf(make_ca(), start=NOW - dt.timedelta(days=30), end=NOW - dt.timedelta(days=1))
+    res = await _certificate_verdict(tmp_path, old)
+    assert res.verdict == Verdict.fail and "expired on" in res.title
+    assert res.evidence["problems_not_judged"][0].startswith("trust: issued by CN=test CA")

@@ -64,7 +64,7 @@ def test_unprivileged_run_is_partial_and_says_so(lab_bench: BenchState) -> None:
     cmd = [
         setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
         *PROBE, "discover", "--iface", lab_bench.bridge, "--cidr", lab_bench.subnet,
-        "--json", "--top-ports", "0", "--ports", "22",
+        "--json", "--top-ports", "0", "--no-iot-ports", "--ports", "22",
     ]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=os.getcwd(), HOME="/nonexistent")
     out = subprocess.run(

@@ -45,6 +45,8 @@ def expected_kinds(model: lab_models.Model) -> dict[int, str]:
             out[model.mqtt.tls_port] = "mqtts"
     if model.debug_shell:
         out[model.debug_shell] = ""  # a raw shell: any name, but open and cleartext
+    if model.rtsp is not None:
+        out[model.rtsp.port] = "rtsp"
     return out
 
 

@@ -213,6 +213,46 @@ def test_assertion_failures_read_as_plain_failures_with_the_evidence(
     assert "__tracebackhide__" not in out
 
 
+def test_an_assertion_on_a_result_the_run_lacks_fails_at_the_tests_line(
+    pytester: pytest.Pytester, probe_args: list[str]
+) -> None:
+    """`assert_passes` of a port or a check with no result is a plain assertion failure that
+    lists the results the device does have, not UnknownCheck from inside the device API."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.model("acme-ipcam200")
+
+        def test_no_such_port(device):
+            device.assert_passes("configuration.default-login", port=554)
+
+        def test_no_such_check(device):
+            device.assert_fails("access.no-such-check")
+
+        def test_decided_no_such_check(device):
+            device.assert_decided("access.no-such-check")
+        """
+    )
+    result = pytester.runpytest(*probe_args)
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            f"E * {CAM}: configuration.default-login has no result on port 554; its results:",
+            "E * fail 23/tcp telnet: default login root:****** accepted on telnet login on port 23",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"E * {CAM}: no result of access.no-such-check; the results of this device in run *:",
+            "E * configuration.default-login [[]23/tcp telnet[]] fail: default login root:*",
+        ]
+    )
+    assert '>       device.assert_passes("configuration.default-login", port=554)' in out
+    assert "UnknownCheck" not in out and "device_api.py" not in out
+
+
 def test_an_empty_bench_skips_device_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
     from lanprobe.model import ScanRun
 

@@ -154,3 +154,25 @@ def test_plain_pytest_run_time_is_not_changed_much(pytester: pytest.Pytester) ->
     with_plugin.assert_outcomes(passed=1)
     without.assert_outcomes(passed=1)
     assert with_plugin.duration < without.duration + 1.0
+
+
+def test_a_users_project_sees_no_warning_it_did_not_cause(
+    pytester: pytest.Pytester, fake_run_json: Path
+) -> None:
+    """An empty project (no ini settings at all) with lanprobe and pytest-asyncio installed:
+    neither the plugin nor the packages it brings print a warning."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(
+        """
+        def test_plain():
+            assert True
+
+        def test_device(device):
+            assert device.result("configuration.default-login").failed or True
+        """
+    )
+    result = pytester.runpytest_subprocess(f"--probe-run={fake_run_json}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    text = result.stdout.str() + result.stderr.str()
+    assert "Warning" not in text, text
+    assert "warnings summary" not in text

@@ -1,0 +1,484 @@
+"""What each device did while the gateway was its network: gather the gateway's records (dnsmasq
+log and leases, sinkhole and NTP events, the capture) and turn them into `DeviceTraffic`.
+
+Measuring only; data.client-tls, data.cleartext-outbound and update.transport judge the result.
+`GatewayWatch` is what a scan holds: it starts the gateway when none is up (and stops it after),
+and `attach()` waits out the observation window, then fills `Device.traffic` for every device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lanprobe.gateway import control, dnsmasq
+from lanprobe.model import (
+    CleartextUse,
+    Destination,
+    Device,
+    DeviceTraffic,
+    DhcpBehaviour,
+    GatewayInfo,
+    NtpBehaviour,
+    ScanRun,
+    TlsClientFacts,
+    UpdatePoll,
+)
+from lanprobe.paths import DATA_DIR
+
+MAX_EVENTS = 50_000
+MAX_PCAP_PACKETS = 200_000
+WELL_KNOWN = {
+    21: "ftp",
+    23: "telnet",
+    53: "dns",
+    67: "dhcp",
+    80: "http",
+    123: "ntp",
+    443: "https",
+    1883: "mqtt",
+    5353: "mdns",
+    1900: "ssdp",
+    5683: "coap",
+    8080: "http",
+    8443: "https",
+    8883: "mqtts",
+}
+# IANA suite names with these parts are broken whatever else holds (the same families the
+# server-side TLS checks call broken: checks/clients/tls.py BROKEN_CIPHER_STRING).
+SECRET_FIELD = re.compile(r"(pass(word)?|passwd|pwd|token|secret|api_?key)=", re.I)
+BROKEN_SUITE_PARTS = ("_NULL_", "_anon_", "_EXPORT", "_RC4_", "_DES_", "_3DES_", "_MD5", "_DES40_")
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def load_update_words(data_dir: Path = DATA_DIR) -> tuple[set[str], list[str]]:
+    """profiles/data/update-paths.txt: (words that mark an update poll, common manifest paths)."""
+    path = data_dir / "update-paths.txt"
+    words: set[str] = set()
+    paths: list[str] = []
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        kind, _, value = line.partition(" ")
+        value = value.strip()
+        if kind == "word" and value:
+            words.add(value.lower())
+        elif kind == "path" and value.startswith("/"):
+            paths.append(value)
+        else:
+            raise ValueError(f"{path}:{lineno}: expected 'word <word>' or 'path </url/path>'")
+    return words, paths
+
+
+def suite_names(codes: Iterable[int]) -> list[str]:
+    """IANA names of TLS suite code points (scapy's registry table; hex for unknown ones)."""
+    from scapy.layers.tls.crypto.suites import _tls_cipher_suites  # heavy: only in gateway mode
+
+    return [_tls_cipher_suites.get(c, f"0x{c:04x}") for c in codes]
+
+
+def broken_suites(names: Iterable[str]) -> list[str]:
+    return [n for n in names if any(part in n for part in BROKEN_SUITE_PARTS)]
+
+
+# TLS alerts (RFC 8446 6.2) a client sends when it rejects the server's certificate, as OpenSSL
+# names them on our side ("TLSV1_ALERT_UNKNOWN_CA"...). Any other failure (no shared suite, a
+# reset) says nothing about certificate checks.
+CERT_ALERTS = (
+    "UNKNOWN_CA",
+    "BAD_CERTIFICATE",
+    "CERTIFICATE_UNKNOWN",
+    "UNSUPPORTED_CERTIFICATE",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+    "ACCESS_DENIED",
+    "DECRYPT_ERROR",
+)
+
+
+def refused_cert(tls_event: dict[str, Any]) -> bool:
+    """The client stopped the handshake with an alert about our certificate."""
+    reason = str(tls_event.get("reason", "")).upper()
+    return tls_event.get("handshake") == "refused" and any(a in reason for a in CERT_ALERTS)
+
+
+def looks_like_update(text: str, words: set[str]) -> str:
+    """The update word in a URL path or host name, or "" (`/fw/c1/manifest.json` -> "fw")."""
+    for token in re.split(r"[/.?&=_\-:]+", text.lower()):
+        if token in words:
+            return token
+    return ""
+
+
+# --- gathering ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    packets: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Gathered:
+    """Everything the gateway recorded, not yet sorted per device."""
+
+    queries: list[dnsmasq.Query] = field(default_factory=list)
+    dhcp: dict[str, dnsmasq.DhcpClient] = field(default_factory=dict)
+    leases: list[dnsmasq.Lease] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # (src ip, dst ip, dst port, transport) -> flow; only what devices started
+    flows: dict[tuple[str, str, int, str], Flow] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)  # src ip -> packets
+    mac_of: dict[str, str] = field(default_factory=dict)  # ip -> mac from the capture
+    notes: list[str] = field(default_factory=list)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def read_events(path: Path, since: float = 0.0) -> list[dict[str, Any]]:
+    out = []
+    for line in _read(path).splitlines()[:MAX_EVENTS]:
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if float(event.get("time", 0)) >= since:
+                out.append(event)
+    return out
+
+
+def summarise_pcap(pcap: Path, host: str, since: float = 0.0) -> Gathered:
+    """Flows the bench's devices started (TCP SYN, UDP to a lower port), bytes they sent."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import PcapReader
+
+    g = Gathered()
+    started: set[tuple[str, int, str, int]] = set()
+    if not pcap.exists() or pcap.stat().st_size < 24:
+        return g
+    try:
+        reader = PcapReader(str(pcap))
+    except Exception as exc:  # scapy raises Scapy_Exception for a short or broken file
+        g.notes.append(f"capture unreadable: {exc}")
+        return g
+    with reader:
+        for n, pkt in enumerate(reader):
+            if n >= MAX_PCAP_PACKETS:
+                g.notes.append(f"capture summary stopped after {MAX_PCAP_PACKETS} packets")
+                break
+            if float(pkt.time) < since or IP not in pkt:
+                continue
+            ip = pkt[IP]
+            if ip.src == host or ip.src == "0.0.0.0":
+                continue
+            g.sent[ip.src] = g.sent.get(ip.src, 0) + 1
+            if Ether in pkt:
+                g.mac_of.setdefault(ip.src, pkt[Ether].src.lower())
+            size = len(ip)
+            if TCP in pkt:
+                t = pkt[TCP]
+                conn = (ip.src, t.sport, ip.dst, t.dport)
+                if t.flags & 0x02 and not t.flags & 0x10:  # SYN: the device started it
+                    started.add(conn)
+                if conn in started:
+                    flow = g.flows.setdefault((ip.src, ip.dst, t.dport, "tcp"), Flow())
+                    flow.packets += 1
+                    flow.bytes += size
+            elif UDP in pkt:
+                u = pkt[UDP]
+                if u.dport <= u.sport or u.dport in WELL_KNOWN:
+                    flow = g.flows.setdefault((ip.src, ip.dst, u.dport, "udp"), Flow())
+                    flow.packets += 1
+                    flow.bytes += size
+    return g
+
+
+def gather(state: control.GatewayState, since: float = 0.0) -> Gathered:
+    g = summarise_pcap(state.pcap, state.address, since)
+    g.queries, g.dhcp = dnsmasq.parse_log(_read(state.dnsmasq_log))
+    g.leases = dnsmasq.parse_leases(_read(state.leases_file))
+    g.events = read_events(state.events_file, since)
+    return g
+
+
+# --- per device ---------------------------------------------------------------------------------
+
+
+def mac_forms(mac: str) -> list[str]:
+    """A MAC as devices write it: a4:cf:12:..., A4-CF-12-..., a4cf12..."""
+    hexes = mac.lower().replace("-", ":").split(":")
+    if len(hexes) != 6:
+        return []
+    return [":".join(hexes), "-".join(hexes), "".join(hexes)]
+
+
+def identifier_hits(text: str, device: Device) -> list[str]:
+    """Which of the unit's identifiers appear in `text` (case-insensitive)."""
+    low = text.lower()
+    hits = []
+    if device.mac and any(form in low for form in mac_forms(device.mac)):
+        hits.append("mac")
+    for name, ident in device.identifiers.items():
+        value = ident.value.strip().lower()
+        if len(value) >= 5 and value in low and name not in ("model", "fw", "firmware"):
+            hits.append(name)
+    return hits
+
+
+def _cleartext(event: dict[str, Any], device: Device) -> CleartextUse | None:
+    proto, port = event.get("protocol", ""), int(event.get("port", 0))
+    if proto == "http" and "http" in event:
+        h = event["http"]
+        text = " ".join([h["path"], h["host"], h.get("body", ""), h.get("credentials", "")])
+        creds = [f"HTTP {h['authorization']} authorization"] if h.get("authorization") else []
+        if re.search(
+            r"(pass(word)?|passwd|pwd|token|secret|key)=", h["path"] + h.get("body", ""), re.I
+        ):
+            creds.append("a password or token in the request")
+        return CleartextUse(
+            protocol="http",
+            port=port,
+            summary=f"{h['method']} http://{h['host']}{h['path'][:200]}",
+            credentials=creds,
+            identifiers=identifier_hits(text, device),
+            telemetry=bool(h.get("body")),
+        )
+    if proto == "mqtt" and "mqtt" in event:
+        m = event["mqtt"]
+        publish = m.get("publish", [])
+        text = " ".join(
+            [m.get("client_id", ""), m.get("username", "")]
+            + [p["topic"] + " " + p["payload"] for p in publish]
+        )
+        idents = identifier_hits(text, device)
+        if m.get("client_id"):
+            idents.append(f"MQTT client id {m['client_id']!r}")
+        creds = []
+        if m.get("username"):
+            creds.append("MQTT username" + (" and password" if m.get("password") else ""))
+        topics = sorted({p["topic"] for p in publish})
+        return CleartextUse(
+            protocol="mqtt",
+            port=port,
+            summary=f"MQTT CONNECT as {m.get('client_id', '')!r}, published to {topics[:5]}",
+            credentials=creds,
+            identifiers=idents,
+            telemetry=bool(publish),
+        )
+    if proto in ("ftp", "telnet") and proto in event:
+        info = event[proto]
+        creds = []
+        if info.get("user"):
+            creds.append(f"{proto} user name" + (" and password" if info.get("password") else ""))
+        return CleartextUse(
+            protocol=proto,
+            port=port,
+            summary=f"{proto} login as {info.get('user', '')!r}",
+            credentials=creds,
+            identifiers=identifier_hits(info.get("user", ""), device),
+        )
+    return None
+
+
+def _merge(items: dict[tuple[Any, ...], Any], item: Any, key: tuple[Any, ...]) -> None:
+    """Keep one entry per kind of connection, counting repeats."""
+    if key in items:
+        items[key].connections += 1
+    else:
+        items[key] = item
+
+
+def traffic_for(
+    device: Device, g: Gathered, *, window_s: float, pcap: str, words: set[str]
+) -> DeviceTraffic:
+    ips = set(device.ips)
+    mac = (device.mac or "").lower()
+    for lease in g.leases:
+        if lease.mac == mac:
+            ips.add(lease.ip)
+    for ip, m in g.mac_of.items():
+        if m == mac:
+            ips.add(ip)
+    t = DeviceTraffic(window_s=window_s, pcap=pcap)
+    t.names = sorted({q.name for q in g.queries if q.client in ips})
+    names_seen: dict[tuple[str, int], str] = {}
+    tls_items: dict[tuple[Any, ...], TlsClientFacts] = {}
+    clear_items: dict[tuple[Any, ...], CleartextUse] = {}
+    for event in g.events:
+        if event.get("client") not in ips:
+            continue
+        if event.get("kind") == "ntp":
+            t.ntp = t.ntp or NtpBehaviour(server=event.get("server", ""))
+            t.ntp.requests += 1
+            if event.get("version") not in t.ntp.versions:
+                t.ntp.versions.append(int(event.get("version", 0)))
+            continue
+        if event.get("kind") != "tcp":
+            continue
+        port = int(event["port"])
+        tc = event.get("tls_client")
+        if tc is not None:
+            names = suite_names(tc.get("suites", []))
+            completed = tc.get("handshake") == "completed"
+            facts = TlsClientFacts(
+                port=port,
+                sni=tc.get("sni", ""),
+                versions=tc.get("versions", []),
+                suites=names,
+                weak_suites=broken_suites(names),
+                handshake=tc.get("handshake", ""),
+                reason=str(tc.get("reason", "")),
+                accepted_untrusted_cert=True
+                if completed
+                else (False if refused_cert(tc) else None),
+                sent_data=bool(tc.get("sent_data")),
+                negotiated=tc.get("negotiated", ""),
+            )
+            _merge(tls_items, facts, (port, facts.sni, facts.handshake, tuple(facts.versions)))
+            if facts.sni:
+                names_seen[(event["client"], port)] = facts.sni
+        else:
+            use = _cleartext(event, device)
+            if use is not None:
+                _merge(clear_items, use, (use.protocol, port, use.summary))
+        http = event.get("http")
+        if http:
+            scheme = "https" if event.get("tls") else "http"
+            names_seen.setdefault((event["client"], port), http["host"])
+            url = f"{scheme}://{http['host']}{http['path']}"
+            word = looks_like_update(http["host"] + " " + http["path"].split("?")[0], words)
+            if word and all(p.url != url for p in t.update_polls):
+                t.update_polls.append(
+                    UpdatePoll(
+                        url=url[:300],
+                        transport=scheme,
+                        validated_certificate=False if event.get("tls") else None,
+                        tls_versions=(tc or {}).get("versions", []),
+                        source=f"the word {word!r}",
+                    )
+                )
+        elif tc is not None and tc.get("handshake") != "completed":
+            # A refused handshake shows only the name: an update host by its SNI.
+            word = looks_like_update(tc.get("sni", ""), words)
+            url = f"https://{tc.get('sni', '')}:{port}/"
+            if word and all(p.url != url for p in t.update_polls):
+                t.update_polls.append(
+                    UpdatePoll(
+                        url=url,
+                        transport="https",
+                        validated_certificate=True if refused_cert(tc) else None,
+                        tls_versions=tc.get("versions", []),
+                        source=f"the word {word!r} in the SNI",
+                    )
+                )
+    t.tls, t.cleartext = list(tls_items.values()), list(clear_items.values())
+    for (src, dst, dport, transport), flow in sorted(g.flows.items()):
+        if src not in ips:
+            continue
+        t.destinations.append(
+            Destination(
+                address=dst,
+                port=dport,
+                transport=transport,
+                protocol=WELL_KNOWN.get(dport, ""),
+                name=names_seen.get((src, dport), ""),
+                packets=flow.packets,
+                bytes=flow.bytes,
+            )
+        )
+    t.packets = sum(g.sent.get(ip, 0) for ip in ips)
+    client = g.dhcp.get(mac)
+    if client is not None:
+        lease = next((x.ip for x in g.leases if x.mac == mac), client.ip)
+        t.dhcp = DhcpBehaviour(
+            messages=client.messages[-20:],
+            requested_options=client.requested_options,
+            vendor_class=client.vendor_class,
+            hostname=client.hostname,
+            lease_ip=lease,
+        )
+    return t
+
+
+# --- the scan's side ----------------------------------------------------------------------------
+
+
+class GatewayWatch:
+    """The gateway for one scan: started here unless one is already up on the interface."""
+
+    def __init__(self, iface: str, window_s: float, *, upstream: bool = False) -> None:
+        self.iface, self.window_s, self.upstream = iface, window_s, upstream
+        self.state = control.status(iface)
+        self.started_here = self.state is None
+        if self.state is None:
+            self.state = control.up(iface, upstream=upstream)
+        self.t0 = time.time()
+
+    async def wait(self) -> None:
+        """Wait out what is left of the observation window."""
+        left = self.window_s - (time.time() - self.t0)
+        if left > 0:
+            await asyncio.sleep(left)
+
+    async def attach(self, run: ScanRun, devices: list[Device]) -> None:
+        """Fill each device's traffic from what the gateway recorded (after `wait`)."""
+        await self.wait()
+        assert self.state is not None
+        words, _ = load_update_words()
+        # Records since the gateway started: a device's boot-time DHCP and DNS come before the
+        # window when the gateway was up already; the window bounds only the wait.
+        g = await asyncio.to_thread(gather, self.state)
+        elapsed = round(time.time() - self.t0, 1)
+        for dev in devices:
+            dev.traffic = traffic_for(
+                dev, g, window_s=elapsed, pcap=str(self.state.pcap), words=words
+            )
+        known = {ip for d in devices for ip in d.ips} | {d.mac for d in devices if d.mac}
+        unseen = [x for x in g.leases if x.mac not in known and x.ip not in known]
+        if unseen:
+            run.notes.append(
+                "gateway: leases to units discovery did not find: "
+                + ", ".join(f"{x.ip} ({x.mac})" for x in unseen[:10])
+            )
+        run.notes.extend(f"gateway: {n}" for n in g.notes)
+        run.gateway = GatewayInfo(
+            iface=self.iface,
+            address=self.state.address,
+            window_s=elapsed,
+            upstream=self.upstream,
+            pcap=str(self.state.pcap),
+            started_by_scan=self.started_here,
+        )
+
+    def keep_pcap(self, run: ScanRun, out_dir: Path) -> None:
+        """Copy the capture next to run.json and point the evidence at the copy."""
+        if self.state is None or not self.state.pcap.exists():
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / "gateway.pcap"
+        shutil.copyfile(self.state.pcap, dest)
+        if run.gateway is not None:
+            run.gateway.pcap = str(dest)
+        for dev in run.devices:
+            if dev.traffic is not None:
+                dev.traffic.pcap = str(dest)
+
+    def close(self) -> None:
+        if self.started_here:
+            control.down(self.iface)

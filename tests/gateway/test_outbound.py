@@ -1,0 +1,151 @@
+"""Gateway observations per device (probe/gateway/observe.py) and every verdict branch of
+data.client-tls, data.cleartext-outbound and the observed-poll part of update.transport, from
+recorded sinkhole events (tests/gateway/events.jsonl, recorded from the lab's cloud models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lanprobe.checks import outbound
+from lanprobe.gateway import dnsmasq, observe
+from lanprobe.model import (
+    CleartextUse,
+    Destination,
+    Device,
+    DeviceTraffic,
+    Identifier,
+    TlsClientFacts,
+    UpdatePoll,
+    Verdict,
+)
+
+HERE = Path(__file__).parent
+WORDS, _PATHS = observe.load_update_words()
+
+
+def gathered() -> observe.Gathered:
+    g = observe.Gathered()
+    g.events = observe.read_events(HERE / "events.jsonl")
+    g.queries, g.dhcp = dnsmasq.parse_log((HERE / "dnsmasq.log").read_text())
+    g.flows = {
+        ("198.18.156.10", "198.18.156.1", 1883, "tcp"): observe.Flow(8, 600),
+        ("198.18.156.10", "198.18.156.1", 53, "udp"): observe.Flow(3, 210),
+    }
+    g.sent = {"198.18.156.10": 40, "198.18.156.11": 9, "198.18.156.12": 12}
+    return g
+
+
+def device(ip: str, mac: str, serial: str = "") -> Device:
+    idents = {"serial": Identifier(value=serial, source="test")} if serial else {}
+    return Device(key=mac, mac=mac, ips=[ip], identifiers=idents)
+
+
+def traffic(dev: Device) -> DeviceTraffic:
+    return observe.traffic_for(dev, gathered(), window_s=5, pcap="/x.pcap", words=WORDS)
+
+
+CLOUDY = device("198.18.156.10", "a4:cf:12:12:9c:0a", "C1-0001")
+OLDTLS = device("198.18.156.11", "5c:cf:7f:12:9c:0b")
+SOUND = device("198.18.156.12", "b8:27:eb:12:9c:0c")
+
+
+def test_traffic_of_the_insecure_device() -> None:
+    t = traffic(CLOUDY)
+    assert t.ntp is not None and t.ntp.requests == 1 and t.ntp.versions == [4]
+    mqtt = next(u for u in t.cleartext if u.protocol == "mqtt")
+    assert "mac" in mqtt.identifiers and "serial" in mqtt.identifiers and mqtt.telemetry
+    assert mqtt.credentials == ["MQTT username and password"]
+    http = next(u for u in t.cleartext if u.protocol == "http")
+    assert "serial" in http.identifiers and not http.credentials
+    (tls,) = t.tls  # two connections of one kind fold into one entry
+    assert tls.accepted_untrusted_cert is True and tls.sent_data and tls.connections == 2
+    assert tls.suites[0] == "TLS_AES_256_GCM_SHA384" and not tls.weak_suites
+    (poll,) = t.update_polls
+    assert poll.transport == "http" and poll.url.startswith("http://update.cloudy-iot.example/fw/")
+    dests = {(d.port, d.transport): d for d in t.destinations}
+    assert dests[(1883, "tcp")].bytes == 600 and dests[(53, "udp")].protocol == "dns"
+    assert t.packets == 40
+
+
+def test_traffic_of_the_tls10_and_control_devices() -> None:
+    old = traffic(OLDTLS)
+    assert old.tls[0].versions == ["TLSv1.0"] and old.tls[0].accepted_untrusted_cert is False
+    assert old.dhcp is not None and old.dhcp.hostname == "oldtls-o2-1"
+    assert old.dhcp.requested_options[-1] == "42:ntp-server"
+    sound = traffic(SOUND)
+    (poll,) = sound.update_polls  # known only by its SNI: the client refused our certificate
+    assert poll.transport == "https" and poll.validated_certificate is True
+
+
+def test_client_tls_verdicts() -> None:
+    assert outbound.judge_client_tls(None).verdict == Verdict.not_applicable
+    assert outbound.judge_client_tls(DeviceTraffic(window_s=5)).verdict == Verdict.inconclusive
+    fail = outbound.judge_client_tls(traffic(CLOUDY))
+    assert fail.verdict == Verdict.fail and "accepted an untrusted certificate" in fail.title
+    old = outbound.judge_client_tls(traffic(OLDTLS))
+    assert old.verdict == Verdict.fail and "TLSv1.0" in old.title
+    assert "certificate" not in old.title  # it did refuse ours
+    good = outbound.judge_client_tls(traffic(SOUND))
+    assert good.verdict == Verdict.passed, good.title
+    no_tls = DeviceTraffic(window_s=5, packets=3, names=["x.example"])
+    assert outbound.judge_client_tls(no_tls).verdict == Verdict.not_applicable
+    weak = TlsClientFacts(port=443, versions=["TLSv1.2"], weak_suites=["TLS_RSA_WITH_RC4_128_SHA"],
+                          accepted_untrusted_cert=False)  # fmt: skip
+    assert outbound.judge_client_tls(DeviceTraffic(tls=[weak], packets=1)).verdict == Verdict.fail
+    # Stopped without a certificate alert (a reset, no shared suite): not a pass.
+    other = TlsClientFacts(port=443, versions=["TLSv1.3"], handshake="refused",
+                           reason="NO_SHARED_CIPHER", accepted_untrusted_cert=None)  # fmt: skip
+    j = outbound.judge_client_tls(DeviceTraffic(tls=[other], packets=1))
+    assert j.verdict == Verdict.inconclusive and "NO_SHARED_CIPHER" in j.title
+
+
+def test_cleartext_verdicts() -> None:
+    assert outbound.judge_cleartext(None).verdict == Verdict.not_applicable
+    assert outbound.judge_cleartext(DeviceTraffic()).verdict == Verdict.inconclusive
+    fail = outbound.judge_cleartext(traffic(CLOUDY))
+    assert fail.verdict == Verdict.fail
+    assert "identifier mac" in fail.title and "telemetry" in fail.title
+    assert outbound.judge_cleartext(traffic(SOUND)).verdict == Verdict.passed
+    bare = CleartextUse(protocol="http", port=80, summary="GET http://time.example/")
+    assert outbound.judge_cleartext(DeviceTraffic(cleartext=[bare], packets=4)).verdict == (
+        Verdict.passed
+    )
+    ftp = CleartextUse(protocol="ftp", port=21, credentials=["ftp user name and password"])
+    assert outbound.judge_cleartext(DeviceTraffic(cleartext=[ftp], packets=4)).verdict == (
+        Verdict.fail
+    )
+    # A TCP port the sinkhole does not answer: what went there was not seen.
+    odd = Destination(address="198.18.156.1", port=9000, transport="tcp", packets=2)
+    j = outbound.judge_cleartext(DeviceTraffic(destinations=[odd], packets=2))
+    assert j.verdict == Verdict.inconclusive and "tcp/9000" in j.title
+
+
+@pytest.mark.parametrize(
+    ("poll", "verdict"),
+    [
+        (UpdatePoll(url="http://u.example/fw", transport="http"), Verdict.fail),
+        (UpdatePoll(url="https://u.example/", transport="https", validated_certificate=False),
+         Verdict.fail),
+        (UpdatePoll(url="https://u.example/", transport="https", validated_certificate=True,
+                    tls_versions=["TLSv1.0"]), Verdict.fail),
+        (UpdatePoll(url="https://u.example/", transport="https", validated_certificate=True,
+                    tls_versions=["TLSv1.3", "TLSv1.2"]), Verdict.passed),
+        (UpdatePoll(url="https://u.example/", transport="https"), Verdict.inconclusive),
+    ],
+)  # fmt: skip
+def test_update_poll_verdicts(poll: UpdatePoll, verdict: Verdict) -> None:
+    (j,) = outbound.update_poll_verdicts(DeviceTraffic(update_polls=[poll], packets=1))
+    assert j.verdict == verdict
+    assert list(outbound.update_poll_verdicts(None)) == []
+
+
+def test_update_words_and_identifiers() -> None:
+    assert observe.looks_like_update("/fw/c1/manifest.json", WORDS) == "fw"
+    assert observe.looks_like_update("ota.vendor.example", WORDS) == "ota"
+    assert observe.looks_like_update("/v1/hello", WORDS) == ""
+    dev = device("198.18.156.9", "A4:CF:12:00:00:01", "SER12345")
+    assert observe.identifier_hits("id=a4cf12000001&s=ser12345", dev) == ["mac", "serial"]
+    assert observe.broken_suites(["TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_AES_128_GCM_SHA256"]) == [
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+    ]

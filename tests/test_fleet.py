@@ -1,0 +1,182 @@
+"""The fleet: a model's view of a run, diffs across benches and firmware builds, the fleet
+view (latest run per bench, regressions since the previous night, flapping, per-model
+conformance, trend per firmware build), and the CLI over it (history filters, prune, diff
+--model, report --fleet)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lanprobe.cli import app
+from lanprobe.errors import ProbeError
+from lanprobe.fleet import build_fleet, compare_across, model_view, previous_firmware
+from lanprobe.model import Verdict
+from lanprobe.store import RunFilter, open_store
+from typer.testing import CliRunner
+
+from tests.report.fleet_runs import BENCHES, NOW, fill, fleet_run
+from tests.report.runs import sample_run
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "fleet.sqlite")
+    with open_store(path) as st:
+        fill(st)
+    return path
+
+
+def test_model_view_merges_the_units_of_one_model() -> None:
+    run = fleet_run("lab-a", 0)
+    view = model_view(run, "acme-ipcam300")
+    assert view is not None
+    assert [d.key for d in view.devices] == ["model:acme-ipcam300"]
+    units = [d.key for d in run.devices if d.profile == "acme-ipcam300"]
+    assert len(units) == 2
+    assert len(view.results) == len([r for r in run.results if r.device in units])
+    assert {r.device for r in view.results} == {"model:acme-ipcam300"}
+    assert view.scores["model:acme-ipcam300"].verdict.value == "conforms"
+    assert model_view(run, "ACME-IPCAM300") is not None  # by observed model name too
+    assert model_view(run, "acme-ipcam300", firmware="9.9") is None
+    assert model_view(run, "nosuch") is None
+
+
+def test_same_model_on_two_benches(db: str) -> None:
+    with open_store(db) as st:
+        diff = compare_across(st, "hubco-h1", RunFilter(bench="lab-a"), RunFilter(bench="lab-b"))
+        assert diff.regression
+        assert [c.check_id for c in diff.new_failures] == ["access.cleartext-admin"]
+        same = compare_across(st, "hubco-h1", RunFilter(bench="lab-a"), RunFilter(bench="lab-c"))
+        assert not same.regression and not same.new_failures
+        with pytest.raises(ProbeError, match="no complete run of hubco-h1"):
+            compare_across(st, "hubco-h1", RunFilter(bench="lab-a"), RunFilter(bench="lab-z"))
+
+
+def test_firmware_n_against_n_minus_1(db: str) -> None:
+    with open_store(db) as st:
+        assert previous_firmware(st, "hubco-h1", "1.1") == "1.0"
+        with pytest.raises(ProbeError, match=r"no hubco-h1 firmware before 1\.0"):
+            previous_firmware(st, "hubco-h1", "1.0")
+        with pytest.raises(ProbeError, match="not in the history"):
+            previous_firmware(st, "hubco-h1", "7.7")
+        # On lab-b, the hub's build 1.1 (night 3) opened telnet that 1.0 (night 1) kept shut.
+        diff = compare_across(
+            st,
+            "hubco-h1",
+            RunFilter(bench="lab-b", firmware="1.0"),
+            RunFilter(bench="lab-b", firmware="1.1"),
+        )
+        assert diff.old_run == "lab-b-n1" and diff.new_run == "lab-b-n3"
+        assert [c.check_id for c in diff.new_failures] == ["access.cleartext-admin"]
+
+
+def test_fleet_view(db: str) -> None:
+    with open_store(db) as st:
+        fleet = build_fleet(st, now=NOW, report_url="https://ci.example/{bench}/{run_id}.html")
+    assert [b.bench for b in fleet.benches] == list(BENCHES)
+    assert {b.latest.run_id for b in fleet.benches} == {f"{b}-n3" for b in BENCHES}
+    assert all(b.age.total_seconds() == 5 * 3600 for b in fleet.benches)
+    assert [b.bench for b in fleet.regressed] == ["lab-b"]
+    lab_b = fleet.regressed[0]
+    assert lab_b.previous is not None and lab_b.previous.run_id == "lab-b-n2"
+    assert lab_b.report == "https://ci.example/lab-b/lab-b-n3.html"
+    assert any("access.cleartext-admin" in line for line in lab_b.regressions)
+    flaps = {(b.bench, f.check_id) for b in fleet.benches for f in b.flapping}
+    assert flaps == {("lab-c", "access.anonymous-mqtt")}
+    hub = next(m for m in fleet.models if m.model == "hubco-h1")
+    assert hub.cells["lab-b"].worst == "does_not_conform"
+    assert hub.cells["lab-a"].worst == "conforms" and hub.cells["lab-a"].firmware == ["1.1"]
+    twins = next(m for m in fleet.models if m.model == "acme-ipcam300")
+    assert twins.cells["lab-a"].units == 2
+    assert [t.firmware for t in hub.trend] == ["1.0", "1.1"]
+    old_build, new_build = hub.trend
+    assert old_build.runs == 6 and old_build.benches == list(BENCHES)
+    assert (old_build.conforming, old_build.unit_runs) == (6, 6)
+    assert (new_build.conforming, new_build.unit_runs) == (5, 6)  # lab-b night 3
+
+
+def test_fleet_view_of_one_run_per_bench_has_no_regression(tmp_path: Path) -> None:
+    with open_store(tmp_path / "one.sqlite") as st:
+        st.save(fleet_run("lab-b", 3))  # the failing night, but nothing to compare with
+        fleet = build_fleet(st, now=NOW)
+    assert fleet.regressed == [] and fleet.benches[0].previous is None
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(app, list(args))
+    return res.exit_code, res.output
+
+
+def test_cli_history_filters(db: str) -> None:
+    code, out = _cli("history", "--db", db, "--bench", "lab-b", "--json")
+    assert code == 0, out
+    assert [r["run_id"] for r in json.loads(out)] == [f"lab-b-n{i}" for i in range(4)]
+    code, out = _cli(
+        "history", "--db", db, "--model", "hubco-h1", "--firmware", "1.0", "--since",
+        "2026-05-02", "--json",
+    )  # fmt: skip
+    assert [r["run_id"] for r in json.loads(out)] == ["lab-a-n1", "lab-b-n1", "lab-c-n1"]
+    code, out = _cli("history", "--db", db, "--check", "access.cleartext-admin", "--model",
+                     "hubco-h1", "--bench", "lab-b")  # fmt: skip
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 5
+    assert lines[-1].split()[-1] == "fail" and lines[1].split()[-1] == "pass"
+    assert "lab-b" in lines[-1] and "1.1" in lines[-1]
+    code, out = _cli("history", "--db", db, "--bench", "nosuch")
+    assert code == 0 and "no run matches" in out
+    code, out = _cli("history", "--db", db, "--since", "yesterday")
+    assert code == 2 and "--since" in out
+
+
+def test_cli_prune(db: str) -> None:
+    code, out = _cli("history", "prune", "--db", db, "--keep-days", "0")
+    assert code == 0, out
+    assert "pruned 9 run(s)" in out and "3 left" in out  # each bench's newest stays
+    code, out = _cli("history", "prune", "--db", db, "--keep-days", "-1")
+    assert code == 2
+
+
+def test_cli_diff_across_benches_and_builds(db: str) -> None:
+    code, out = _cli("diff", "--db", db, "--model", "hubco-h1", "--bench", "lab-a",
+                     "--to-bench", "lab-b")  # fmt: skip
+    assert code == 1 and "REGRESSIONS" in out and "access.cleartext-admin" in out
+    code, out = _cli("diff", "--db", db, "--model", "hubco-h1", "--bench", "lab-a",
+                     "--to-bench", "lab-c")  # fmt: skip
+    assert code == 0 and "no regression" in out
+    code, out = _cli("diff", "--db", db, "--model", "hubco-h1", "--bench", "lab-b",
+                     "--firmware", "1.1", "--json")  # fmt: skip
+    assert code == 1 and json.loads(out)["old_run"] == "lab-b-n1"
+    code, out = _cli("diff", "--db", db, "--model", "hubco-h1")
+    assert code == 2 and "--to-bench" in out
+    code, out = _cli("diff")
+    assert code == 2 and "OLD.json NEW.json" in out
+
+
+def test_cli_report_fleet(db: str, tmp_path: Path) -> None:
+    page = tmp_path / "out" / "fleet.html"
+    code, out = _cli("report", "--fleet", "--db", db, "--out", str(page))
+    assert code == 0, out
+    html = page.read_text()
+    assert 'id="regression-lab-b"' in html and 'href="reports/lab-b-n3/report.html"' in html
+    assert "regression-lab-a" not in html and "regression-lab-c" not in html
+    code, out = _cli("report", "--fleet", "--db", db)
+    assert code == 2 and "--out FILE" in out
+    code, out = _cli("report", "--fleet", "--db", db, "--out", str(page), "--report-url", "x")
+    assert code == 2 and "{run_id}" in out
+
+
+def test_scan_bench_name_reaches_the_store(tmp_path: Path) -> None:
+    """`--bench` is what `probe history --bench` and the fleet key on."""
+    run = sample_run("named")
+    run.bench = "bench-7"
+    path = tmp_path / "run.json"
+    run.write(path)
+    db = str(tmp_path / "h.sqlite")
+    code, out = _cli("history", "--db", db, "--add", str(path), "--bench", "bench-7", "--json")
+    assert code == 0 and [r["bench"] for r in json.loads(out)] == ["bench-7"]
+    assert Verdict.fail.value in json.loads(out)[0]["verdicts"]
