@@ -92,6 +92,8 @@ def test_profiles_match_what_lab_models_expose() -> None:
                 exposed.add(login.port)
         if model.mqtt is not None:
             exposed |= {x for x in (model.mqtt.port, model.mqtt.tls_port) if x}
+        if model.rtsp is not None:
+            exposed.add(model.rtsp.port)
         # A debug shell is a flaw, not something the maker documents.
         assert tcp == exposed, model.id
         assert model.model in p.match.mdns_txt.values() or p.match.http_server, model.id
