@@ -30,7 +30,7 @@ from typing import Any
 from cryptography import x509
 from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
-from lanprobe.checks.clients import ssh_kex, tls
+from lanprobe.checks.clients import pages, ssh_kex, tls
 from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
 from lanprobe.checks.context import CheckContext, DeviceSession, service_kind
 from lanprobe.checks.registry import Cost, check
@@ -439,23 +439,6 @@ CLEARTEXT_CARRIERS = {
 ENCRYPTED_BY_DESIGN = ("ssh",)
 NO_LOGIN_KINDS = ("domain", "dns")
 HTTP_LOGIN_METHODS = ("basic", "digest", "form")
-MAX_REDIRECTS = 3  # local redirects followed from a start page (login pages often sit behind one)
-
-
-def _local_redirect(ctx: CheckContext, svc: Service, location: str) -> str | None:
-    """The path a plain-HTTP redirect leads to on the same port, "https" when it leads to TLS,
-    None when it leaves the device or is no URL."""
-    loc = web.split_url(location)
-    if loc is None:
-        return None
-    scheme, host, port, path = loc
-    if scheme == "https":
-        return "https"
-    if scheme not in ("", "http"):
-        return None
-    if host and (host != ctx.ip or (port or 80) != svc.port):
-        return None
-    return path or "/"
 
 
 async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[str, Any]]:
@@ -471,7 +454,7 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
     for start in starts:
         path: str | None = start
         chain: list[str] = []
-        for _ in range(MAX_REDIRECTS + 1):
+        for _ in range(pages.MAX_REDIRECTS + 1):
             if path is None or path in chain:
                 break
             chain.append(path)
@@ -491,7 +474,7 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
             if answer.shows_password_form():
                 return "login", {"answers": seen, "login": f"password form at {where}"}
             if 300 <= answer.status < 400 and answer.location:
-                path = _local_redirect(ctx, svc, answer.location)
+                path = pages.local_redirect(answer.location, ctx.ip, svc.port, tls=False)
                 if path == "https":
                     to_tls = True
                     break

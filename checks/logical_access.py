@@ -46,6 +46,7 @@ from typing import Any
 
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import pages
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.configuration import (
@@ -285,24 +286,26 @@ def paths_to_try(ctx: CheckContext) -> dict[str, tuple[str, str]]:
     return {p: v for p, v in out.items() if p not in public}
 
 
-def same_answer(
-    a: http_client.HttpAnswer, b: http_client.HttpAnswer, path_a: str = "", path_b: str = ""
-) -> bool:
-    """Two 2xx answers that are the same page (a catch-all): equal bodies, equal once the
-    requested paths are taken out (pages that echo the path), or large pages of nearly equal
-    size (pages with a timestamp or token)."""
-    if a.status != b.status:
-        return False
-    if a.digest == b.digest:
-        return True
-    if (
-        path_a
-        and path_b
-        and a.body.replace(path_a.encode(), b"") == b.body.replace(path_b.encode(), b"")
-    ):
-        return True
-    la, lb = len(a.body), len(b.body)
-    return min(la, lb) >= 512 and abs(la - lb) <= 0.02 * max(la, lb)
+async def controls(ctx: CheckContext, svc: Service) -> pages.PageControls:
+    """The port's random-path and login-page controls, fetched once per device and port (the
+    path checks of every capability compare their answers with them)."""
+    tls = ctx.kind(svc) == "https" or svc.tls
+    starts = ["/"]
+    login = ctx.profile.interfaces.http_login
+    if login is not None and login.port in (None, svc.port):
+        starts.insert(0, login.path)
+
+    async def make() -> pages.PageControls:
+        return await pages.page_controls(
+            ctx.ip,
+            svc.port,
+            tls=tls,
+            timeouts=ctx.timeouts,
+            random_path=f"/lanprobe-{secrets.token_hex(6)}",
+            login_starts=starts,
+        )
+
+    return await ctx.session.observe(f"page-controls:{svc.port}", make)
 
 
 _SEVERITY_BY_ROLE = {"admin": Severity.high, "upload": Severity.high, "status": Severity.medium}
@@ -312,23 +315,19 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     kind = ctx.kind(svc)
     tls = kind == "https" or svc.tls
     target = ctx.target(svc)
-    fetch = http_client.fetch
-    random_path = f"/lanprobe-{secrets.token_hex(6)}"
-    try:
-        catch_all = await fetch(ctx.ip, svc.port, random_path, tls=tls, timeouts=ctx.timeouts)
-    except TargetError as exc:
-        yield ctx.result(Verdict.inconclusive, f"port {svc.port} did not answer: {exc}",
-                         target=target, evidence={"reason": str(exc)})  # fmt: skip
+    ctl = await controls(ctx, svc)
+    if ctl.random is None:
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port} did not answer: {ctl.error}",
+                         target=target, evidence={"reason": ctl.error})  # fmt: skip
         return
-    random_ok = 200 <= catch_all.status < 300
-    seen: dict[str, Any] = {random_path: catch_all.status}
+    seen: dict[str, Any] = {ctl.random_path: ctl.random.status}
     errors = 0
     open_paths: list[tuple[str, str, str, http_client.HttpAnswer]] = []
-    catch_all_hits: list[str] = []
-    too_large: list[str] = []  # same as the random path, but only as far as the capped bodies go
+    hits: dict[str, list[str]] = {"catch_all": [], "login": [], "too_large": []}
+    told_apart = 0  # paths whose answer differs from the random path's
     for path, (role, origin) in paths_to_try(ctx).items():
         try:
-            answer = await fetch(ctx.ip, svc.port, path, tls=tls, timeouts=ctx.timeouts)
+            answer = await http_client.fetch(ctx.ip, svc.port, path, tls=tls, timeouts=ctx.timeouts)
         except TargetError as exc:
             errors += 1
             seen[path] = f"error: {exc}"
@@ -337,14 +336,21 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
             continue
         seen[path] = answer.status
         if not 200 <= answer.status < 300:
+            told_apart += answer.status != ctl.random.status
             continue
-        if random_ok and same_answer(answer, catch_all, path, random_path):
-            (too_large if answer.truncated or catch_all.truncated else catch_all_hits).append(path)
-            continue
-        open_paths.append((path, role, origin, answer))
-    base_ev: dict[str, Any] = {"random_path": {"path": random_path, **catch_all.summary()}}
-    if catch_all_hits:
-        base_ev["same_as_random_path"] = catch_all_hits
+        what = ctl.classify(answer, path)
+        if what == "catch_all" and (answer.truncated or ctl.random.truncated):
+            what = "too_large"  # the same only as far as the capped bodies go
+        if what == "open":
+            told_apart += 1
+            open_paths.append((path, role, origin, answer))
+        else:
+            told_apart += what == "login" and not ctl.catch_all_is_login
+            hits[what].append(path)
+    base_ev: dict[str, Any] = ctl.evidence()
+    for name, key in (("catch_all", "same_as_random_path"), ("login", "login_page")):
+        if hits[name]:
+            base_ev[key + ("_paths" if name == "login" else "")] = hits[name]
     for path, role, origin, answer in open_paths:
         ev = {
             **base_ev,
@@ -364,12 +370,19 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
         yield ctx.result(Verdict.inconclusive, f"port {svc.port}: too many failed requests",
                          target=target, evidence=ev)  # fmt: skip
         return
-    if too_large:
+    if hits["too_large"]:
         ev["reason"] = (f"answers over {http_client.MAX_BODY_BYTES} bytes: their first bytes "
                         "match a random path's, the rest was not read")  # fmt: skip
-        ev["too_large"] = too_large
-        yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {len(too_large)} path(s) "
-                         "answer 2xx with bodies too large to compare", target=target,
+        ev["too_large"] = hits["too_large"]
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {len(hits['too_large'])} "
+                         "path(s) answer 2xx with bodies too large to compare", target=target,
+                         evidence=ev)  # fmt: skip
+        return
+    if ctl.catch_all and not ctl.catch_all_is_login and not told_apart:
+        ev["reason"] = ("every path answers the page a random path gets: an admin page there "
+                        "cannot be told apart from the server's any-path page")  # fmt: skip
+        yield ctx.result(Verdict.inconclusive, f"port {svc.port} answers every path with the same "
+                         "page: nothing can be told apart", target=target,
                          evidence=ev)  # fmt: skip
         return
     yield ctx.result(Verdict.passed, f"no admin, status or upload path answers without "

@@ -23,6 +23,7 @@ import httpx
 from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
+from lanprobe.checks.clients import pages
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.data_protection import (
@@ -34,6 +35,7 @@ from lanprobe.checks.data_protection import (
     suite_problems,
     tls_observation,
 )
+from lanprobe.checks.logical_access import controls
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Target, Verdict
@@ -267,6 +269,18 @@ async def update_signature(ctx: CheckContext) -> AsyncIterator[Result]:
         )
         return
     man = fetched.manifest
+    if man.error and fetched.signature is None:
+        # Not JSON (or not an object): an embedded signature cannot be looked for, so the
+        # manifest is not shown unsigned; a detached signature is still verified on the bytes.
+        evidence["reason"] = f"the manifest could not be parsed: {man.error}"
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"the update manifest at {endpoint.url()} could not be parsed ({man.error}) and "
+            "has no detached signature",
+            target=target,
+            evidence=evidence,
+        )
+        return
     if fetched.signature is not None:
         signature, messages, where = fetched.signature, [man.raw], "detached"
     elif man.embedded_signature:
@@ -452,8 +466,11 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
         return
     decided = False
     absent: list[str] = []
+    same_as_any: list[str] = []
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
+        ctl = await controls(ctx, svc)
+        control = await _random_post(ctx, svc.port, ctl.random_path, tls_on)
         for path in paths:
             try:
                 answer = await _post_note(ctx, svc.port, path, tls_on)
@@ -470,41 +487,71 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
                 "path": path,
                 "request": "POST multipart, one text part",
                 **answer.summary(),
+                **ctl.evidence(),
             }
-            status = answer.status
-            if 200 <= status < 300:
-                decided = True
-                yield ctx.result(
-                    Verdict.fail,
-                    f"POST {path} on port {svc.port} accepted without credentials ({status})",
-                    target=ctx.target(svc),
-                    evidence=evidence,
+            if control is not None:
+                evidence["random_path_post"] = control.summary()
+            verdict, why = judge_upload(answer, path, ctl, control)
+            if verdict is None:
+                (same_as_any if why == "same as any path" else absent).append(
+                    f"{svc.port}{path}: {answer.status}"
                 )
-            elif status in (401, 403) or (300 <= status < 400 and "login" in answer.location):
-                decided = True
-                yield ctx.result(
-                    Verdict.passed,
-                    f"POST {path} on port {svc.port} needs authentication ({status})",
-                    target=ctx.target(svc),
-                    evidence=evidence,
-                )
-            elif status in (404, 405, 301, 302, 307, 308):
-                absent.append(f"{svc.port}{path}: {status}")
-            else:
-                decided = True
-                yield ctx.result(
-                    Verdict.inconclusive,
-                    f"POST {path} on port {svc.port} answered {status} without asking for "
-                    "credentials",
-                    target=ctx.target(svc),
-                    evidence=evidence,
-                )
-    if not decided:
+                continue
+            decided = True
+            yield ctx.result(
+                verdict,
+                f"POST {path} on port {svc.port} {why}",
+                target=ctx.target(svc),
+                evidence=evidence,
+            )
+    if decided:
+        return
+    if same_as_any:
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"{len(same_as_any)} upload path(s) answer a POST like any random path: an upload "
+            "endpoint there cannot be told apart",
+            evidence={"same_as_random_path": same_as_any, "tried": absent},
+        )
+    else:
         yield ctx.result(
             Verdict.not_applicable,
             "no upload endpoint answers on the device",
             evidence={"tried": absent},
         )
+
+
+def judge_upload(
+    answer: web.HttpAnswer,
+    path: str,
+    ctl: pages.PageControls,
+    control: web.HttpAnswer | None,
+) -> tuple[Verdict | None, str]:
+    """The verdict of one unauthenticated upload POST, compared with the same POST to a random
+    path (`control`) and the port's login page; (None, why) when it says nothing: the answer
+    any path gets, or no endpoint there."""
+    status = answer.status
+    if 200 <= status < 300:
+        if control is not None and pages.same_page(answer, control, path, ctl.random_path):
+            return None, "same as any path"
+        if ctl.classify(answer, path) == "login":
+            return Verdict.passed, f"answers the login page ({status})"
+        return Verdict.fail, f"accepted without credentials ({status})"
+    if status in (401, 403) or (300 <= status < 400 and "login" in answer.location):
+        return Verdict.passed, f"needs authentication ({status})"
+    if status in (404, 405, 301, 302, 307, 308):
+        return None, "absent"
+    return Verdict.inconclusive, f"answered {status} without asking for credentials"
+
+
+async def _random_post(
+    ctx: CheckContext, port: int, path: str, tls_on: bool
+) -> web.HttpAnswer | None:
+    """The control: the same POST to a path that cannot exist (None when it got no answer)."""
+    try:
+        return await _post_note(ctx, port, path, tls_on)
+    except TargetError:
+        return None
 
 
 async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> web.HttpAnswer:

@@ -2,7 +2,9 @@
 readable by the authorised party, and by nobody else.
 
 state.exposed-status reads the profile's status/log paths (and its security-state endpoint)
-without credentials; state.reporting reads the security-state endpoint with the profile's lab
+without credentials and compares each 2xx with the port's controls (checks/clients/pages.py): the
+login page is protected, the page any path gets is no finding (inconclusive when nothing else
+answered); state.reporting reads the security-state endpoint with the profile's lab
 credentials.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients.labauth import AuthorisedAnswer, authorised_get
 from lanprobe.checks.context import CheckContext
+from lanprobe.checks.logical_access import controls
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Target, Verdict
@@ -46,10 +49,12 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
         return
     protected: list[dict[str, Any]] = []
     absent: list[str] = []
+    same_as_any: list[str] = []  # 2xx answers that are the server's any-path page
     exposed = 0
     undecided = 0  # paths that did not answer (each already inconclusive)
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
+        ctl = await controls(ctx, svc)
         for path in paths:
             try:
                 answer = await web.fetch(
@@ -64,7 +69,8 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
                     evidence={"path": path, "reason": str(exc)},
                 )
                 continue
-            if answer.status == 200 and answer.body.strip():
+            what = ctl.classify(answer, path) if 200 <= answer.status < 300 else ""
+            if what == "open" and answer.body.strip():
                 exposed += 1
                 yield ctx.result(
                     Verdict.fail,
@@ -75,25 +81,42 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
                         **answer.summary(),
                         "content_type": answer.headers.get("content-type", ""),
                         "preview": _preview(answer.body),
+                        **ctl.evidence(),
                     },
                 )
-            elif answer.status in (401, 403) or 300 <= answer.status < 400:
-                protected.append({"port": svc.port, "path": path, **answer.summary()})
+            elif what == "login" or answer.status in (401, 403) or 300 <= answer.status < 400:
+                shown = {"port": svc.port, "path": path, **answer.summary()}
+                if what == "login":
+                    shown["note"] = "answers the login page"
+                protected.append(shown)
+            elif what == "catch_all":
+                same_as_any.append(f"{svc.port}{path}")
             else:
                 absent.append(f"{svc.port}{path}: {answer.status}")
     if exposed:
         return
+    evidence: dict[str, Any] = {"protected": protected, "absent": absent}
+    if same_as_any:
+        evidence["same_as_random_path"] = same_as_any
     if protected:
         yield ctx.result(
             Verdict.passed,
             f"{len(protected)} status/log endpoint(s) ask for authentication",
-            evidence={"protected": protected, "absent": absent},
+            evidence=evidence,
+        )
+    elif same_as_any and not undecided:
+        evidence["reason"] = "the server answers any path with the same page"
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"{len(same_as_any)} status/log path(s) answer the page any path gets: nothing can "
+            "be told apart",
+            evidence=evidence,
         )
     elif not undecided:  # paths that never answered may exist: no "absent" claim then
         yield ctx.result(
             Verdict.not_applicable,
             "none of the listed status or log paths exists on the device",
-            evidence={"absent": absent},
+            evidence=evidence,
         )
 
 

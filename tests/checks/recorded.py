@@ -23,6 +23,15 @@ from lanprobe.scope import Scope
 BASELINE = load_baseline()
 SPECS = load_all()
 FAST = Timeouts(connect_s=1.0, read_s=1.0, check_s=10.0)
+# Pages of local test servers: an app shell any path may get, and a login page.
+APP_SHELL = (
+    b"<html><head><title>App</title></head><body><div id=app>loading the app</div></body></html>"
+)
+
+LOGIN = (
+    b"<html><head><title>Sign in</title></head><body><form method=post action=/login>"
+    b"<input name=user><input type=password name=pass><button>Sign in</button></form></body></html>"
+)
 
 
 def device(

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients.http import HttpAnswer
+from lanprobe.checks.clients.pages import same_page as same_answer
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.logical_access import (
     generic_grade,
     load_admin_paths,
-    same_answer,
     unauthenticated_interface,
 )
 from lanprobe.lab.bench import BenchState
@@ -23,6 +23,7 @@ from lanprobe.profile_schema import Interfaces, Profile
 from lanprobe.scope import Scope
 
 from tests.checks.conftest import device_of, results_of
+from tests.checks.recorded import APP_SHELL, LOGIN
 from tests.clients.localhttp import http_server
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
@@ -80,20 +81,12 @@ def test_admin_paths_file() -> None:
     assert "source" in (PROFILES / "data" / "admin-paths.txt").read_text().lower()
 
 
-# --- a server that answers 200 to every path (local, real HTTP) -----------------------------------
+# --- servers the lab lacks (local, real HTTP): catch-alls and login pages ------------------------
 
 
-async def test_catch_all_server_gives_no_finding_per_path() -> None:
-    page = b"<html><body>app shell</body></html>"
-
-    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
-        if path == "/api/config":
-            return 200, b'{"admin_password": "x", "wifi": {"ssid": "lab"}}', {}
-        return 200, page, {}
-
+async def _unauth(handler: Any, **interfaces: Any) -> list[Result]:
     async with http_server(handler) as port:
-        profile = Profile(id="t", interfaces=Interfaces(admin_paths=["/api/config"],
-                                                        status_paths=["/status"]))  # fmt: skip
+        profile = Profile(id="t", interfaces=Interfaces(**interfaces))
         device = Device(key="02:00:00:00:00:02", ips=["127.0.0.1"],
                         services=[Service(port=port, name="http")])  # fmt: skip
         options = RunOptions(profiles_dir=PROFILES, timeouts=Timeouts(connect_s=2, read_s=2))
@@ -102,12 +95,56 @@ async def test_catch_all_server_gives_no_finding_per_path() -> None:
         meta = CheckMeta(capability=Capability.logical_access, severity=Severity.high)
         ctx = CheckContext(session=session, check_id="access.unauthenticated-interface", meta=meta)
         results = [r async for r in unauthenticated_interface(ctx)]
+    for r in results:
+        r.evidence["port"] = port
+    return results
+
+
+async def test_catch_all_server_gives_no_finding_per_path() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/api/config":
+            return 200, b'{"admin_password": "x", "wifi": {"ssid": "lab"}}', {}
+        return 200, APP_SHELL, {}
+
+    results = await _unauth(handler, admin_paths=["/api/config"], status_paths=["/status"])
     fails = [r for r in results if r.verdict is Verdict.fail]
     assert len(fails) == 1, [r.title for r in results]
     assert fails[0].evidence["request"] == "GET /api/config (no credentials)"
-    assert fails[0].target.port == port
+    assert fails[0].target.port == fails[0].evidence["port"]
     assert "/status" in fails[0].evidence["same_as_random_path"]
     assert fails[0].evidence["random_path"]["status"] == 200
+
+
+async def test_a_catch_all_where_nothing_can_be_told_apart_is_inconclusive() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, APP_SHELL.replace(b"loading", path.encode()), {}  # echoes the path
+
+    [res] = await _unauth(handler, admin_paths=["/api/config"])
+    assert res.verdict is Verdict.inconclusive, res.title
+    assert "nothing can be told apart" in res.title
+    assert "/api/config" in res.evidence["same_as_random_path"]
+
+
+async def test_the_login_page_at_an_admin_path_is_no_finding() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/":
+            return 302, b"", {"Location": "/login"}
+        if path in ("/login", "/api/config", "/admin"):
+            return 200, LOGIN, {}  # served in place of the protected page
+        return 404, b"not found", {}
+
+    [res] = await _unauth(handler, admin_paths=["/api/config"])
+    assert res.verdict is Verdict.passed, res.title
+    assert {"/api/config", "/admin"} <= set(res.evidence["login_page_paths"])
+    assert res.evidence["login_page"]["path"] == "/login"
+
+
+async def test_a_login_page_for_any_path_asks_for_a_login_everywhere() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, LOGIN, {}
+
+    [res] = await _unauth(handler, admin_paths=["/api/config"])
+    assert res.verdict is Verdict.passed, res.title
 
 
 # --- the lab scan ---------------------------------------------------------------------------------

@@ -1,17 +1,21 @@
-"""State awareness checks against the lab bench."""
+"""State awareness checks against the lab bench, and status paths against local servers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from lanprobe.model import ScanRun, Verdict
+from lanprobe.model import ScanRun, Service, Verdict
+from lanprobe.profile_schema import Interfaces, Profile
 
 from tests.checks.conftest import device_of, results_of, verdicts_of
+from tests.checks.recorded import APP_SHELL, LOGIN, device, run, session
+from tests.clients.localhttp import http_server
 
-pytestmark = pytest.mark.lab
+lab = pytest.mark.lab
 
 
+@lab
 def test_exposed_status(lab_run: ScanRun, lab_bench: Any) -> None:
     cam = device_of(lab_run, lab_bench, "acme-ipcam200")
     results = results_of(lab_run, cam, "state.exposed-status")
@@ -29,6 +33,7 @@ def test_exposed_status(lab_run: ScanRun, lab_bench: Any) -> None:
     }
 
 
+@lab
 def test_reporting(lab_run: ScanRun, lab_bench: Any) -> None:
     hub = device_of(lab_run, lab_bench, "hubco-h1")
     [res] = results_of(lab_run, hub, "state.reporting")
@@ -42,3 +47,46 @@ def test_reporting(lab_run: ScanRun, lab_bench: Any) -> None:
     assert res.evidence["status"] == 404
     cam = device_of(lab_run, lab_bench, "acme-ipcam200")
     assert verdicts_of(lab_run, cam, "state.reporting") == {Verdict.not_applicable}
+
+
+# --- recorded: status paths against the port's controls (local servers) ------------------------
+
+
+async def _exposed(handler: Any) -> list[Any]:
+    async with http_server(handler) as port:
+        profile = Profile(id="m", interfaces=Interfaces(status_paths=["/api/status", "/logs"]))
+        sess = session(device(services=[Service(port=port, name="http")]), profile)
+        return await run("state.exposed-status", sess)
+
+
+async def test_the_login_page_at_a_status_path_is_protected() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/":
+            return 302, b"", {"Location": "/signin"}
+        if path in ("/signin", "/api/status", "/logs"):
+            return 200, LOGIN, {}
+        return 404, b"", {}
+
+    [res] = await _exposed(handler)
+    assert res.verdict == Verdict.passed, res.title
+    assert {p["note"] for p in res.evidence["protected"]} == {"answers the login page"}
+
+
+async def test_a_catch_all_status_path_is_inconclusive() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, APP_SHELL, {}
+
+    [res] = await _exposed(handler)
+    assert res.verdict == Verdict.inconclusive, res.title
+    assert "nothing can be told apart" in res.title
+
+
+async def test_status_content_of_its_own_fails() -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/api/status":
+            return 200, b'{"state": "ok", "failed_logins": 3}', {}
+        return 200, APP_SHELL, {}
+
+    results = await _exposed(handler)
+    assert [r.verdict for r in results] == [Verdict.fail]
+    assert results[0].evidence["path"] == "/api/status"
