@@ -23,7 +23,7 @@ import httpx
 from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
-from lanprobe.checks.clients import pages
+from lanprobe.checks.clients import pages, update_discovery
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.data_protection import (
@@ -78,6 +78,24 @@ def update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | None, str]:
     return endpoint, source
 
 
+async def find_update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | None, str]:
+    """`update_endpoint`, and for a device no profile describes (generic), the endpoint found on
+    the device itself (checks/clients/update_discovery.py), looked for once per device."""
+    endpoint, why = update_endpoint(session)
+    if endpoint is not None or session.profile.id != "generic":
+        return endpoint, why
+
+    async def make() -> update_discovery.Discovery:
+        kinds = {s.port: service_kind_of(session, s) for s in session.device.services}
+        session.scope.check(session.ip)
+        return await update_discovery.discover(session.device, kinds, session.options.timeouts)
+
+    found = await session.observe("update-discovery", make)
+    if found.endpoint is None:
+        return None, found.why_none()
+    return found.endpoint, f"found on the device: {found.source} ({found.manifest_format})"
+
+
 @dataclass
 class ManifestFetch:
     endpoint: mf.Endpoint
@@ -126,7 +144,7 @@ async def fetch_manifest(session: DeviceSession) -> ManifestFetch | None:
     """The manifest and its detached signature, fetched once per device."""
 
     async def make() -> ManifestFetch | None:
-        endpoint, source = update_endpoint(session)
+        endpoint, source = await find_update_endpoint(session)
         if endpoint is None:
             return None
         out = ManifestFetch(endpoint=endpoint, source=source)
@@ -141,7 +159,7 @@ async def fetch_manifest(session: DeviceSession) -> ManifestFetch | None:
             return out
         if answer.truncated:
             out.notes.append(f"manifest larger than {mf.MAX_MANIFEST_BYTES} bytes; truncated")
-        out.manifest = mf.parse_manifest(answer.body)
+        out.manifest = mf.parse_any(answer.body, answer.headers.get("content-type", ""))
         sig_spec = session.profile.update.signature_url
         if not sig_spec and out.manifest.embedded_signature:
             return out
@@ -183,7 +201,7 @@ async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
     observed = list(outbound.update_poll_verdicts(ctx.device.traffic))
     for judgement in observed:
         yield outbound.as_result(ctx, judgement, "update-poll")
-    endpoint, why = update_endpoint(ctx.session)
+    endpoint, why = await find_update_endpoint(ctx.session)
     if endpoint is None:
         if not observed:
             yield _na(ctx, why)
@@ -252,7 +270,7 @@ async def update_transport(ctx: CheckContext) -> AsyncIterator[Result]:
 @check("update.signature", Capability.software_update, cost=Cost(requests=2))
 async def update_signature(ctx: CheckContext) -> AsyncIterator[Result]:
     """The update manifest carries no signature valid under the profile's key."""
-    endpoint, why = update_endpoint(ctx.session)
+    endpoint, why = await find_update_endpoint(ctx.session)
     if endpoint is None:
         yield _na(ctx, why)
         return
@@ -277,6 +295,14 @@ async def update_signature(ctx: CheckContext) -> AsyncIterator[Result]:
             Verdict.inconclusive,
             f"the update manifest at {endpoint.url()} could not be parsed ({man.error}) and "
             "has no detached signature",
+            target=target,
+            evidence=evidence,
+        )
+        return
+    if fetched.signature is None and man.embedded_signature and man.format != "json":
+        yield ctx.result(
+            Verdict.inconclusive,
+            f"the {man.format} manifest carries a signature lanprobe does not verify (only JSON)",
             target=target,
             evidence=evidence,
         )
@@ -403,7 +429,8 @@ async def reported_version(ctx: CheckContext) -> tuple[str, str]:
             value, where = await _json_source(ctx, spec)
             if value:
                 return value, where
-    fetched = await fetch_manifest(ctx.session) if update_endpoint(ctx.session)[0] else None
+    found = (await find_update_endpoint(ctx.session))[0]
+    fetched = await fetch_manifest(ctx.session) if found else None
     if fetched is not None and fetched.manifest is not None:
         for key in INSTALLED_FIELDS:
             value = _json_value(fetched.manifest.data, key)

@@ -164,6 +164,9 @@ class Model:
     # Hostile firmware (off by default): TCP ports that accept a connection, read what comes and
     # never answer (a TLS port stuck before its handshake, a hung MQTT broker).
     stall_ports: tuple[int, ...] = ()
+    # The web UI's front page links to the update manifest (a link and a script string): how an
+    # unknown device's update endpoint is found without a profile.
+    ui_update_link: bool = False
     # Gateway mode: no static address; the device asks DHCP for one and then calls its cloud.
     dhcp: bool = False
     cloud: Cloud | None = None
@@ -467,10 +470,25 @@ SOUND_S1 = Model(
     ),
 )
 
+# A device no profile describes whose web UI links to its update manifest (unsigned, over HTTP).
+OTAWEB_W1 = Model(
+    id="otaweb-w1",
+    vendor="OtaWeb",
+    model="W1",
+    serial_prefix="W1",
+    fw="1.0.0",
+    latest_fw="1.1.0",
+    oui="24:6F:28",  # Espressif Inc.
+    server="OtaWeb-W1/1.0.0",
+    http=(Http(port=80, auth="basic", users={"admin": "Ota-Lab-9xQ2!"}, routes={"/": R("index")}),),
+    manifest=Manifest("/ota/w1", 80, signed=None),
+    ui_update_link=True,
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
 HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1,)
-CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1)
+CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 
 

@@ -92,7 +92,8 @@ def _is_address(host: str) -> bool:
 class Manifest:
     raw: bytes
     data: dict[str, Any] = field(default_factory=dict)
-    error: str = ""  # why it is not a JSON object
+    error: str = ""  # why it is not a JSON object (parse_any: not a format we read)
+    format: str = "json"  # json | xml | text (parse_any)
 
     @property
     def version(self) -> str:
@@ -125,6 +126,48 @@ def parse_manifest(raw: bytes) -> Manifest:
     if not isinstance(data, dict):
         return Manifest(raw=raw, error="not a JSON object")
     return Manifest(raw=raw, data=data)
+
+
+# A plain version text: "1.4.2", "v2.0.1-rc1", "version=1.2.3" alone in a short body.
+VERSION_TEXT = re.compile(
+    r"^\s*(?:(?:version|fw|firmware|latest)\s*[=:]\s*)?v?(\d+(?:\.\d+){1,3}[\w.+-]*)\s*$", re.I
+)
+
+
+def parse_any(raw: bytes, content_type: str = "") -> Manifest:
+    """A manifest in any format we read: JSON, XML (leaf elements and attributes by local name,
+    lower-cased; no DTD or entities), or a plain version text. Anything else: `error` set."""
+    text = raw.decode("utf-8-sig", "replace").strip()
+    if text.startswith(("{", "[")) or "json" in content_type.lower():
+        return parse_manifest(raw)
+    if text.startswith("<"):
+        return _parse_xml(raw, text)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if 1 <= len(lines) <= 3 and len(text) <= 200:
+        m = VERSION_TEXT.match(lines[0])
+        if m:
+            return Manifest(raw=raw, data={"version": m.group(1)}, format="text")
+    return Manifest(raw=raw, error="unknown manifest format (not JSON, XML or a version text)",
+                    format="unknown")  # fmt: skip
+
+
+def _parse_xml(raw: bytes, text: str) -> Manifest:
+    import xml.etree.ElementTree as ET
+
+    if re.search(r"<!(DOCTYPE|ENTITY)", text, re.I):
+        return Manifest(raw=raw, error="XML with a DTD or entities: not read", format="xml")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        return Manifest(raw=raw, error=f"not XML: {exc}", format="xml")
+    data: dict[str, Any] = {}
+    for node in root.iter():
+        name = node.tag.rsplit("}", 1)[-1].lower()
+        for key, value in node.attrib.items():
+            data.setdefault(key.rsplit("}", 1)[-1].lower(), value)
+        if len(node) == 0 and (node.text or "").strip():
+            data.setdefault(name, node.text.strip())
+    return Manifest(raw=raw, data=data, format="xml")
 
 
 def _utf8(text: str) -> bytes:

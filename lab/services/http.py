@@ -168,6 +168,10 @@ class HttpService:
         if kind == "index":
             title = f"{m['vendor']} {m['model']}" if ident else "Device"
             page = f"<html><head><title>{title} administration</title></head><body>"
+            if m.get("ui_update_link") and m.get("manifest"):
+                url = f"{m['manifest']['prefix']}/manifest.json"
+                page += (f'<p><a href="{url}">Check for updates</a></p><script>'
+                         f'function check() {{ return fetch("{url}"); }}</script>')  # fmt: skip
             return Response(200, page + f"<h1>{title}</h1><p>Status: ok</p></body></html>\n")
         if kind == "status":
             data: dict[str, Any] = {"state": "ok", "uptime_s": self._uptime()}

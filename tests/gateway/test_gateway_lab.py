@@ -178,6 +178,40 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     assert set(verdicts("oldtls-o2", "data.cleartext-outbound")) == {Verdict.passed}
 
 
+@pytest.fixture
+def ota_bench() -> Iterator[BenchState]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab bench needs root")
+    from lanprobe.lab import bench as lab_bench
+
+    lab_bench.down(BRIDGE)
+    try:
+        yield lab_bench.up(BRIDGE, SUBNET, models=["otaweb-w1"])
+    finally:
+        lab_bench.down(BRIDGE)
+
+
+def test_update_endpoint_of_an_unknown_device_from_its_web_ui(
+    ota_bench: BenchState, tmp_path: Path
+) -> None:
+    """No profile describes otaweb-w1: its manifest is found through the link on its front page
+    (unsigned, over HTTP) and judged."""
+    res = probe(
+        "scan", "--lab", "--bridge", BRIDGE, "--check", "update", "--out", str(tmp_path),
+        "--format", "json", "--fail-on", "never", timeout=180,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    run = ScanRun.read(tmp_path / "run.json")
+    (dev,) = run.devices
+    assert dev.profile == "generic"
+    got = {r.check_id: r for r in run.results}
+    transport, signature = got["update.transport"], got["update.signature"]
+    assert transport.verdict == Verdict.fail and "plain HTTP" in transport.title
+    assert transport.evidence["source"].startswith("found on the device: web UI")
+    assert transport.evidence["manifest_url"].endswith("/ota/w1/manifest.json")
+    assert signature.verdict == Verdict.fail and "unsigned" in signature.title
+
+
 def test_gateway_refuses_the_uplink() -> None:
     shown = subprocess.run(["ip", "-j", "route", "show", "default"], capture_output=True, text=True)
     route = json.loads(shown.stdout or "[]")

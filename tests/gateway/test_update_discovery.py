@@ -1,0 +1,69 @@
+"""Update endpoints on devices no profile describes (checks/clients/update_discovery.py) and
+manifests in several formats (checks/clients/manifest.py parse_any), from recorded input."""
+
+from __future__ import annotations
+
+from lanprobe.checks.clients import manifest as mf
+from lanprobe.checks.clients import update_discovery as ud
+from lanprobe.gateway.observe import load_update_words
+from lanprobe.model import Device, MdnsService
+
+WORDS, PATHS = load_update_words()
+
+PAGE = """<!doctype html><html><head><script src="/js/app.js"></script>
+<link rel="stylesheet" href="style.css"></head><body>
+<a href="/settings">Settings</a> <a href='firmware/update.html'>Firmware</a>
+<a href="http://198.18.9.10:8080/fw/latest.xml">mirror</a>
+<a href="https://updates.vendor.example/ota/manifest.json">cloud (another origin)</a>
+<form action="/cgi-bin/upgrade.cgi" method="post"><input type="file" name="image"></form>
+<script>var cfg = {"otaUrl": "/api/ota/check", "logo": "/img/logo.png"};</script>
+</body></html>"""
+
+
+def test_links_in_page_same_origin_update_resources() -> None:
+    links = ud.links_in_page(PAGE, "http://198.18.9.10/", WORDS)
+    assert "http://198.18.9.10/firmware/update.html" in links  # relative link, resolved
+    assert "http://198.18.9.10/cgi-bin/upgrade.cgi" in links  # a form action
+    assert "http://198.18.9.10/api/ota/check" in links  # a string inside an inline script
+    assert "http://198.18.9.10:8080/fw/latest.xml" in links
+    assert not any("settings" in x or "logo" in x or "app.js" in x for x in links)
+    on_device = [x for x in links if ud.same_origin(x, "198.18.9.10")]
+    assert not any("vendor.example" in x for x in on_device)
+
+
+def test_announced_in_upnp_and_mdns() -> None:
+    dev = Device(
+        key="k", ips=["198.18.9.10"],
+        ssdp={"presentationURL": "http://198.18.9.10/", "modelURL": "/fw/manifest.json"},
+        mdns=[MdnsService(type="_http._tcp.local.", name="x",
+                          txt={"ota": "http://198.18.9.10:81/ota/version.txt", "id": "42"})],
+    )  # fmt: skip
+    found = {(c.url, c.source.split(" ")[0]) for c in ud.announced(dev, WORDS)}
+    assert found == {
+        ("/fw/manifest.json", "UPnP"),
+        ("http://198.18.9.10:81/ota/version.txt", "mDNS"),
+    }
+
+
+def test_data_file_paths_and_words() -> None:
+    assert "/firmware/manifest.json" in PATHS and all(p.startswith("/") for p in PATHS)
+    assert {"firmware", "ota", "update"} <= WORDS
+
+
+def test_parse_any_json_xml_text_unknown() -> None:
+    js = mf.parse_any(b'{"version": "1.2.0", "signature": "abcd"}')
+    assert (js.format, js.version, js.embedded_signature) == ("json", "1.2.0", "abcd")
+    xml = mf.parse_any(
+        b'<?xml version="1.0"?><firmware xmlns="urn:x"><model>W1</model>'
+        b'<release version="2.3.4"/><signature>c2ln</signature></firmware>'
+    )
+    assert (xml.format, xml.version, xml.embedded_signature) == ("xml", "2.3.4", "c2ln")
+    text = mf.parse_any(b"v1.4.2\n")
+    assert (text.format, text.version, text.error) == ("text", "1.4.2", "")
+    assert mf.parse_any(b"version=3.0.1").version == "3.0.1"
+    unknown = mf.parse_any(b"\x89PNG binary junk")
+    assert unknown.error.startswith("unknown manifest format") and not unknown.version
+    # No DTDs or entities (billion laughs and external entities are never expanded).
+    bomb = mf.parse_any(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x><version>&a;</version></x>')
+    assert bomb.error and not bomb.version
+    assert mf.parse_any(b"<not xml").error.startswith("not XML")
