@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lanprobe import paths
+from lanprobe.checks import snmp as snmp_checks
 from lanprobe.checks.clients import ftp as ftp_client
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
@@ -36,7 +37,7 @@ from lanprobe.checks.clients.login import LoginAttempt
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
-from lanprobe.model import Capability, Result, Service, Verdict
+from lanprobe.model import Capability, Result, Service, Severity, Verdict
 from lanprobe.profile_schema import HttpLogin
 
 LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
@@ -464,11 +465,18 @@ def judge(ctx: CheckContext, svc: Service, c: Campaign) -> Result:
 @check(
     "configuration.default-login",
     Capability.device_configuration,
-    services=LOGIN_KINDS,
+    services=(*LOGIN_KINDS, "snmp"),
     cost=Cost(requests=8, logs_in=True),
 )
 async def default_login(ctx: CheckContext) -> AsyncIterator[Result]:
-    """A documented default or a listed weak credential logs in."""
+    """A documented default or a listed weak credential logs in (SNMP: a community reads)."""
+    for svc in ctx.services("snmp"):
+        if svc.transport == "udp":
+            obs = await snmp_checks.observe(ctx.session, svc.port)
+            verdict, title, ev = snmp_checks.judge_communities(obs, ctx.redact)
+            severity = Severity.critical if obs.writable and verdict is Verdict.fail else None
+            yield ctx.result(verdict, f"port {svc.port}/udp: {title}", target=ctx.target(svc),
+                             evidence=ev, severity=severity)  # fmt: skip
     for svc in ctx.services(*LOGIN_KINDS):
         if svc.transport != "tcp":
             continue

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from lanprobe.checks import snmp as snmp_checks
 from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import pages, ssh_kex, tls
@@ -511,6 +512,15 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
     failed = False
     undecided = False  # a port that could not be examined (already inconclusive)
     for svc in ctx.device.services:
+        if svc.transport == "udp" and ctx.kind(svc) == "snmp":
+            obs = await snmp_checks.observe(ctx.session, svc.port)
+            judged = snmp_checks.judge_cleartext(obs)
+            if judged is not None:
+                failed = True
+                yield ctx.result(judged[0], judged[1], target=ctx.target(svc), evidence=judged[2])
+            else:
+                examined.append(f"{svc.port}/udp snmp: no SNMPv1/v2c community reads")
+            continue
         if svc.transport != "tcp":
             not_examined.append(f"{svc.port}/{svc.transport} ({ctx.kind(svc)}): not TCP")
             continue

@@ -78,6 +78,8 @@ async def run(cfg: dict[str, Any]) -> None:
         background.append(asyncio.create_task(adv.start()))
         closers.append(adv)
 
+    snmpd = await start_snmpd(cfg) if cfg.get("snmp") else None
+
     Path(cfg["ready_file"]).write_text(str(os.getpid()))
     dev.event(f"device {cfg['name']} up")
 
@@ -93,6 +95,29 @@ async def run(cfg: dict[str, Any]) -> None:
         task.cancel()
     for closer in closers:
         await closer.stop()
+    if snmpd is not None and snmpd.returncode is None:
+        snmpd.terminate()
+        await snmpd.wait()
+
+
+async def start_snmpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
+    """The device's real net-snmp agent, in its namespace; returns once it answers on UDP 161
+    (an SNMPv3 engine discovery, which every configuration answers) or after 10 s."""
+    from lanprobe.discovery import snmp
+
+    conf = cfg["snmp"]
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": conf["persistent_dir"], "MIBS": ""}
+    proc = await asyncio.create_subprocess_exec(
+        "snmpd", "-f", "-Lf", str(Path(conf["persistent_dir"]) / "snmpd.log"), "-C",
+        "-c", conf["conf"], "-p", conf["pid_file"], "-I", "-smux",  # no SMUX on TCP 199
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    for _ in range(40):
+        answer = await snmp.exchange(cfg["ip"], 161, snmp.engine_discovery(1), timeout_s=0.25)
+        if answer is not None or proc.returncode is not None:
+            break
+    return proc
 
 
 def _quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

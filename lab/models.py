@@ -96,6 +96,18 @@ class Rtsp:
 
 
 @dataclass(frozen=True)
+class Snmp:
+    """A real Debian net-snmp agent (snmpd) in the device's namespace, on UDP 161.
+
+    `ro`/`rw`: SNMPv1/v2c communities (read-only, read-write); `v3_user`: an SNMPv3 user with
+    authPriv (SHA/AES, the model's lab password); no communities and a v3 user = v3 only."""
+
+    ro: tuple[str, ...] = ()
+    rw: tuple[str, ...] = ()
+    v3_user: str = ""
+
+
+@dataclass(frozen=True)
 class Limit:
     failures: int  # failed logins that trigger the ban or lockout...
     seconds: int  # ...which lasts this long
@@ -152,6 +164,7 @@ class Model:
     debug_shell: int | None = None  # raw TCP root shell without login
     mqtt: Mqtt | None = None
     rtsp: Rtsp | None = None
+    snmp: Snmp | None = None
     mdns: Mdns | None = None
     ssdp: bool = False
     ssdp_port: int = 80  # which HTTP(S) server has /upnp/description.xml
@@ -221,6 +234,7 @@ IPCAM200 = Model(
     ftp=Login(21, {"admin": "admin"}),
     debug_shell=9999,
     rtsp=Rtsp(554, "/live", auth="none"),
+    snmp=Snmp(ro=("public",), rw=("private",)),
     mdns=Mdns("_http._tcp.local.", 80),
     ssdp=True,
     ssdp_port=80,
@@ -319,6 +333,7 @@ HUBCO = Model(
         anonymous=False,
         users=_lab("hubco-h1"),
     ),
+    snmp=Snmp(v3_user=LAB_USER),
     mdns=Mdns("_hubco._tcp.local.", 443),
     ssdp=True,
     ssdp_port=443,

@@ -34,7 +34,7 @@ class Provisioner:
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
-        for sub in ("certs", "configs", "pids", "logs", "mqtt", "fw", "ready", "keys"):
+        for sub in ("certs", "configs", "pids", "logs", "mqtt", "fw", "ready", "keys", "snmp"):
             (state_dir / sub).mkdir(parents=True, exist_ok=True)
         self.ca = certs.LabCA(state_dir)
         self._shared: dict[str, Any] = {}
@@ -64,6 +64,27 @@ class Provisioner:
             weak = model.ssh is not None and model.ssh.algorithms == "weak"
             certs.ssh_host_key(path, rsa_bits=1024 if weak else None)
         return str(path)
+
+    def _snmpd(self, model: Model, name: str, ip: str, serial: str) -> dict[str, str]:
+        """snmpd.conf for the device's real net-snmp agent (started by lab/device.py)."""
+        conf = model.snmp
+        assert conf is not None
+        base = self.dir / "snmp" / name
+        base.mkdir(parents=True, exist_ok=True)
+        lines = [f"agentAddress udp:{ip}:161", f"sysName {name}",
+                 f"sysDescr {model.vendor} {model.model} firmware {model.fw}"]  # fmt: skip
+        if model.expose_identifiers:
+            # ENTITY-MIB entPhysicalSerialNum.1 (RFC 6933), where real devices put the serial
+            lines.append(f"override 1.3.6.1.2.1.47.1.1.1.1.11.1 octet_str {serial}")
+        lines += [f"rocommunity {c} default" for c in conf.ro]
+        lines += [f"rwcommunity {c} default" for c in conf.rw]
+        if conf.v3_user:
+            pw = model.lab_password()
+            lines += [f'createUser {conf.v3_user} SHA "{pw}" AES "{pw}"',
+                      f"rouser {conf.v3_user} priv"]  # fmt: skip
+        path = base / "snmpd.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return {"conf": str(path), "persistent_dir": str(base), "pid_file": str(base / "pid")}
 
     def _manifest(self, model: Model, ip: str) -> dict[str, str] | None:
         man = model.manifest
@@ -203,6 +224,7 @@ class Provisioner:
             "ssh_host_key": self._host_key(model, name, group) if model.ssh else None,
             "manifest": self._manifest(model, ip),
             "mqtt": self._mosquitto(model, name, ip, serial, group) if model.mqtt else None,
+            "snmp": self._snmpd(model, name, ip, serial) if model.snmp else None,
             "security_txt_expires": (now + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "pid_file": str(self.dir / "pids" / f"{name}.pid"),
             "ready_file": str(self.dir / "ready" / name),

@@ -41,6 +41,7 @@ from lanprobe.discovery.services import (
 )
 from lanprobe.discovery.ssdp import SsdpOptions
 from lanprobe.discovery.ssdp import search as ssdp_search
+from lanprobe.discovery.udp import UdpOptions, udp_discovery
 from lanprobe.errors import ScopeError
 from lanprobe.scope import Scope
 
@@ -64,6 +65,7 @@ class DiscoveryOptions:
     ssdp: SsdpOptions = field(default_factory=SsdpOptions)
     nmap: NmapOptions = field(default_factory=NmapOptions)
     fingerprint: FingerprintOptions = field(default_factory=FingerprintOptions)
+    udp: UdpOptions = field(default_factory=UdpOptions)  # SNMP and the other UDP requests
     services: bool = True  # run the service scan (False: ARP + mDNS + SSDP only)
     # How open ports get their names: "ours" (an nmap port scan, then fingerprint.py), "nmap"
     # (nmap -sV per host, the slow way), or "both" (ours, then -sV on what ours left unknown).
@@ -346,16 +348,18 @@ async def discover(
             {s.ip for s in sightings if scope.contains(s.ip)},
             key=lambda ip: ipaddress.ip_address(ip),
         )
-        if opts.version_detection == "nmap":
-            scanned, notes = await _nmap_versions(
-                scope, hosts, scan_ports, opts, nmap_root, report, inv
-            )
-        else:
-            scanned, notes = await _fast_services(
-                scope, hosts, scan_ports, opts, nmap_root, report, inv
-            )
+        tcp = (
+            _nmap_versions(scope, hosts, scan_ports, opts, nmap_root, report, inv)
+            if opts.version_detection == "nmap"
+            else _fast_services(scope, hosts, scan_ports, opts, nmap_root, report, inv)
+        )
+        # UDP requests go out while nmap scans TCP: they wait on answers, not on the CPU.
+        (scanned, notes), (on_udp, udp_notes) = await asyncio.gather(
+            tcp, _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp))
+        )
         sightings.extend(scanned)
-        inv.notes.extend(notes)
+        sightings.extend(on_udp)
+        inv.notes.extend(notes + udp_notes)
 
     inv.devices = merge(sightings, notes=inv.notes)
     inv.notes = list(dict.fromkeys(inv.notes))

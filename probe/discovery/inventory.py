@@ -17,7 +17,7 @@ from lanprobe.discovery.oui import normalize_mac
 from lanprobe.discovery.oui import vendor as oui_vendor
 from lanprobe.model import Device, Identifier, MdnsService, Service
 
-SOURCES = ("arp", "mdns", "ssdp", "nmap")
+SOURCES = ("arp", "mdns", "ssdp", "nmap", "udp")
 
 
 @dataclass
