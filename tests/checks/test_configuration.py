@@ -154,8 +154,9 @@ async def test_accepted_pair_is_proved_with_a_wrong_password() -> None:
 
 
 def _by_port(run: ScanRun, bench: Any, model: str, unit: int = 0) -> dict[int | None, Result]:
+    """The TCP login services' results (SNMP communities: tests/checks/test_snmp.py)."""
     dev = device_of(run, bench, model, unit)
-    return {r.target.port: r for r in results_of(run, dev, CHECK)}
+    return {r.target.port: r for r in results_of(run, dev, CHECK) if r.target.transport != "udp"}
 
 
 @pytest.mark.lab

@@ -102,6 +102,7 @@ def test_tls_required(lab_run: ScanRun, lab_bench: Any) -> None:
         23: Verdict.fail,
         80: Verdict.fail,
         554: Verdict.fail,  # RTSP carries credentials and streams in cleartext, like telnet
+        161: Verdict.fail,  # SNMPv1/v2c (udp): the community and the values in cleartext
     }
     assert "Basic" in cam[80].evidence["login"]
     assert "rtsp without TLS on port 554" in cam[554].title
