@@ -149,7 +149,7 @@ class Cloud:
 
 @dataclass(frozen=True)
 class Model:
-    id: str  # the profile id (profiles/models/<id>.yaml)
+    id: str  # the profile id (lab/profiles/<id>.yaml)
     vendor: str
     model: str  # the model name devices expose (mDNS TXT model=, SSDP modelName, /api/status)
     serial_prefix: str
