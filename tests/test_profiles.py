@@ -459,6 +459,12 @@ def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
     ok = runner.invoke(app, ["profile", "validate", "--profiles", str(LAB_PROFILES)])
     assert ok.exit_code == 0, ok.output
     assert "7 valid, 0 invalid" in ok.output
+    # No --profiles, from a directory without any: the built-in set, not "no profiles".
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        (root / "generic.yaml").unlink()
+        ok = runner.invoke(app, ["profile", "validate"])
+    assert ok.exit_code == 0 and "1 valid, 0 invalid" in ok.output, ok.output
     good = write(root, "models/good.yaml", "id: good\n")
     bad = write(root, "models/bad.yaml", "id: bad\nports:\n  - {port: 22, servce: ssh}\n")
     res = runner.invoke(app, ["profile", "validate", str(good), str(bad)])

@@ -313,3 +313,24 @@ def test_without_a_profiles_directory_results_still_read(
     )
     result = pytester.runpytest(f"--probe-run={fake_run_json}", f"--probe-profiles={tmp_path}/none")
     result.assert_outcomes(passed=2)
+
+
+def test_without_probe_profiles_the_built_in_set_is_used(
+    pytester: pytest.Pytester, fake_run_json: Path
+) -> None:
+    """No --probe-profiles, no ini, no profiles/ folder: lanprobe's own profiles, not an error
+    about a missing `<rootdir>/profiles` (issue 11). A lab model's profile is not among them."""
+    pytester.makepyfile(
+        """
+        def test_profiles(bench, request):
+            from lanprobe import paths
+            from lanprobe.pytest_plugin import probe_session
+
+            probe = probe_session(request.config)
+            assert probe.opts.profiles is None
+            assert probe.profile_source("generic") == paths.BUILTIN_PROFILES / "generic.yaml"
+            assert probe.profile_source("hubco-h1") is None  # a lab model: not for this run
+        """
+    )
+    result = pytester.runpytest(f"--probe-run={fake_run_json}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
