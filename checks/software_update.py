@@ -140,6 +140,14 @@ async def _get(session: DeviceSession, ep: mf.Endpoint, max_bytes: int) -> web.H
     )
 
 
+def looks_like_html(answer: web.HttpAnswer) -> bool:
+    """An HTML page (by its type or its first bytes): no signature or manifest is one."""
+    head = answer.body[:512].lstrip().lower()
+    return "html" in answer.headers.get("content-type", "").lower() or head.startswith(
+        (b"<!doctype", b"<html", b"<head", b"<body")
+    )
+
+
 async def fetch_manifest(session: DeviceSession) -> ManifestFetch | None:
     """The manifest and its detached signature, fetched once per device."""
 
@@ -176,7 +184,10 @@ async def fetch_manifest(session: DeviceSession) -> ManifestFetch | None:
             out.notes.append(f"signature fetch failed: {exc}")
             return out
         out.signature_status = sig.status
-        if sig.status == 200 and sig.body.strip():
+        if sig.status == 200 and looks_like_html(sig):
+            # a web app's any-path page (or an error page) where the signature should be
+            out.notes.append("the signature path answers an HTML page, not a signature")
+        elif sig.status == 200 and sig.body.strip():
             out.signature = sig.body
         return out
 

@@ -144,11 +144,12 @@ class LabCA:
         return cert_file, key_file
 
 
-def self_signed(cn: str, out: Path) -> tuple[Path, Path]:
-    """A self-signed EC P-256 certificate with no IP SAN (the twins share one)."""
+def self_signed(cn: str, out: Path, ip: str = "") -> tuple[Path, Path]:
+    """A self-signed EC P-256 certificate; with `ip`, that address in its SAN (else none: the
+    twins share one)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(cn, org="Acme"))
         .issuer_name(_name(cn, org="Acme"))
@@ -156,9 +157,11 @@ def self_signed(cn: str, out: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
     )
-    return _pair(cert, key, out, name=cn)
+    if ip:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
+        builder = builder.add_extension(san, critical=False)
+    return _pair(builder.sign(key, hashes.SHA256()), key, out, name=cn)
 
 
 def _pair(

@@ -24,6 +24,7 @@ class Tls:
     """A TLS listener: which certificate (see lab/certs.py) and which versions and suites."""
 
     cert: str  # "ca" (valid, lab CA, IP SAN), "expired", "weak" (RSA-1024+SHA-1), "selfsigned"
+    #            (shared by twins, no SAN), "selfsigned-ip" (the unit's own, its IP in the SAN)
     min_version: str = "TLSv1_2"  # ssl.TLSVersion member names
     max_version: str = "TLSv1_3"
     ciphers: str = STRONG_CIPHERS
@@ -34,8 +35,9 @@ class Route:
     """One HTTP path: what it serves and whether it needs a login."""
 
     kind: str  # index login status config logs security manifest signature firmware upload
-    #            security_txt upnp
+    #            security_txt upnp redirect
     auth: bool = False
+    to: str = ""  # kind "redirect": 302 to this path (a login page behind redirects)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Http:
     # Hostile firmware (off by default): "huge_header" answers every request with a 1 MB header
     # line; "endless_body" answers 200 and then sends body bytes until the client hangs up.
     hostile: str = ""
+    # A single-page app's server (off by default): every unknown path answers 200 with the same
+    # app page instead of 404, so a path's answer tells nothing by its status.
+    catch_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class Manifest:
     signed: str | None = "good"  # "good" (lab/keys.py), "wrong" (the wrong key), None (no .sig)
     upload: str | None = None  # path of the upload endpoint, if any
     upload_auth: bool = True
+    garbled: bool = False  # serve bytes that are no JSON manifest (a truncated, compressed blob)
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,7 @@ LAB_PASSWORDS = {
     "hubco-h1": "Hub-Lab-x8Vq2mT!",
     "acme-ipcam300": "Cam3-Lab-R4n8Wz!",
     "sentry-s3": "Sentry-Lab-p2Lk7H!",
+    "quirk-q1": "Quirk-Lab-w6Tn3c!",
 }
 
 
@@ -500,9 +507,47 @@ OTAWEB_W1 = Model(
     ui_update_link=True,
 )
 
+
+# Quirks that verdicts must not mistake for a pass (lab/README.md "Quirk model"): a catch-all web
+# app whose login page sits behind two redirects over plain HTTP, a self-signed HTTPS certificate,
+# and an update manifest that is no JSON. Not a default model: tests bring it up by name.
+QUIRK_Q1 = Model(
+    id="quirk-q1",
+    vendor="Quirk",
+    model="Q1",
+    serial_prefix="Q1",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="B8:27:EB",  # Raspberry Pi Foundation
+    server="Quirk-Q1/1.0.0",
+    http=(
+        Http(
+            port=80,
+            auth="form",
+            users=_lab("quirk-q1"),
+            catch_all=True,
+            routes={
+                "/": R("redirect", to="/ui/"),
+                "/ui/": R("redirect", to="/ui/login"),
+                "/ui/login": R("login"),
+                "/login": R("login"),
+                "/api/status": R("status", auth=True),
+            },
+        ),
+        Http(
+            port=443,
+            auth="basic",
+            users=_lab("quirk-q1"),
+            tls=Tls(cert="selfsigned-ip"),
+            routes={"/": R("index", auth=True)},
+        ),
+    ),
+    manifest=Manifest("/fw", 80, signed=None, garbled=True),
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
-HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1,)
+HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1)  # brought up only when named
 CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 

@@ -153,7 +153,12 @@ class HttpService:
             return Response(301, "", headers={"Location": f"https://{self.dev.ip}{req.target}"})
         route = self.conf["routes"].get(req.path)
         if route is None:
-            return self._firmware(req, src)
+            resp = self._firmware(req, src)
+            if resp.status == 404 and self.conf.get("catch_all"):
+                return Response(200, APP_PAGE.format(title=self.realm))  # any path: the app
+            return resp
+        if route["kind"] == "redirect":
+            return Response(302, "", headers={"Location": route["to"]})
         if route["kind"] == "login":
             return self._login(req, src)
         if route["auth"]:
@@ -331,6 +336,9 @@ class HttpService:
         return user, hmac.compare_digest(want, p.get("response", ""))
 
 
+APP_PAGE = """<html><head><title>{title}</title><script src="/static/app.js"></script></head>
+<body><div id="app">Loading the {title} app, please wait.</div></body></html>
+"""
 LOGIN_FORM = """<html><head><title>{title} login</title></head><body>
 <form method="post" action="/login">
 <input type="text" name="username"><input type="password" name="password">

@@ -19,11 +19,11 @@ from lanprobe.checks.logical_access import (
 from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID, LAB_USER
 from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
-from lanprobe.profile_schema import Interfaces, Profile
+from lanprobe.profile_schema import Interfaces, Port, Profile
 from lanprobe.scope import Scope
 
 from tests.checks.conftest import device_of, results_of
-from tests.checks.recorded import APP_SHELL, LOGIN
+from tests.checks.recorded import APP_SHELL, LOGIN, device, run, session
 from tests.clients.localhttp import http_server
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
@@ -261,3 +261,12 @@ async def test_banning_device_still_accepts_its_password(
                                        timeouts=Timeouts())  # fmt: skip
     assert res.accepted is True, res
     assert res.answer == "200 OK"
+
+
+async def test_unexpected_port_with_every_port_listed_in_a_loose_profile_passes() -> None:
+    # strict_ports false, and the profile lists the device's only port: nothing left to grade
+    profile = Profile(id="m", strict_ports=False, ports=[Port(port=80, service="http")])
+    [res] = await run(
+        "access.unexpected-port", session(device(services=[Service(port=80)]), profile)
+    )
+    assert res.verdict is Verdict.passed, res.title
