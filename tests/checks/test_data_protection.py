@@ -19,7 +19,7 @@ from lanprobe.baseline import load_baseline
 from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.registry import load_all
 from lanprobe.model import Device, ScanRun, Service, Verdict
-from lanprobe.profile_schema import Port, Profile
+from lanprobe.profile_schema import Credentials, HttpLogin, Interfaces, Port, Profile
 from lanprobe.runner import run_check
 from lanprobe.scope import Scope
 
@@ -408,3 +408,27 @@ async def test_expired_stays_a_fail_without_a_ca(tmp_path: Path) -> None:
     res = await _certificate_verdict(tmp_path, old)
     assert res.verdict == Verdict.fail and "expired on" in res.title
     assert res.evidence["problems_not_judged"][0].startswith("trust: issued by CN=test CA")
+
+
+async def test_a_login_only_the_campaign_saw_is_judged_from_its_record() -> None:
+    """A login API that only answers a POST: `/` is an open page and a GET of the login path
+    shows no form; the default-login campaign's refusals are the observation."""
+
+    def api(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/api/login" and method == "POST":
+            return 401, b'{"error": "Login failed"}', {"Content-Type": "application/json"}
+        if path == "/api/login":
+            return 405, b"", {"Allow": "POST"}
+        return 200, b"<html>status: ok</html>", {}
+
+    async with http_server(api) as port:
+        login = HttpLogin(kind="form", port=port, path="/api/login", failure_marker="Login failed")
+        profile = Profile(id="m", interfaces=Interfaces(http_login=login),
+                          credentials=Credentials(max_attempts=2, pacing_s=0.0))  # fmt: skip
+        sess = session(device(services=[Service(port=port, name="http")]), profile)
+        logins = await run("configuration.default-login", sess)
+        assert [r.verdict for r in logins] != [Verdict.error], logins
+        assert sess.facts["login_interfaces"][port]["answered"] is True
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail, res.title
+    assert "found by the login campaign" in res.title
