@@ -182,6 +182,46 @@ class DeviceTraffic(_Model):
     def silent(self) -> bool:
         return not (self.packets or self.names or self.tls or self.cleartext or self.destinations)
 
+    def summary_lines(self) -> list[tuple[str, str]]:
+        """(label, text) lines for the reports: what the device did on its own."""
+        out = [("window", f"{self.window_s:g} s, {self.packets} packets sent")]
+        if self.names:
+            out.append(("names resolved", ", ".join(self.names[:12])))
+        for d in self.destinations[:12]:
+            name = f" ({d.name})" if d.name else ""
+            where = f"{d.address}:{d.port}/{d.transport} {d.protocol}{name}"
+            out.append(("destination", f"{where}: {d.packets} packets, {d.bytes} bytes"))
+        for c in self.tls:
+            cert = {
+                True: "ACCEPTED our untrusted certificate",
+                False: "refused our certificate",
+                None: f"handshake {c.handshake}",
+            }[c.accepted_untrusted_cert]
+            weak = f", broken suites {', '.join(c.weak_suites[:3])}" if c.weak_suites else ""
+            offers = f"offers {', '.join(c.versions)}{weak}"
+            out.append(("TLS client", f"port {c.port} SNI {c.sni or '-'}: {offers}; {cert}"))
+        for u in self.cleartext:
+            carried = [*u.credentials, *u.identifiers, *(["telemetry"] if u.telemetry else [])]
+            extra = f" [{'; '.join(carried)}]" if carried else ""
+            out.append(("cleartext", f"{u.protocol}/{u.port}: {u.summary}{extra}"))
+        for p in self.update_polls:
+            out.append(("update poll", f"{p.url} ({p.source})"))
+        if self.dhcp:
+            dhcp = self.dhcp
+            asked = ", ".join(dhcp.requested_options[:8])
+            out.append(
+                (
+                    "DHCP",
+                    f"{' '.join(dhcp.messages[-4:])}; lease {dhcp.lease_ip}; "
+                    f"host name {dhcp.hostname or '-'}; asked for {asked}",
+                )
+            )
+        if self.ntp:
+            out.append(("NTP", f"{self.ntp.requests} requests, version {self.ntp.versions}"))
+        if self.pcap:
+            out.append(("capture", self.pcap))
+        return out
+
 
 class ProfileMatch(_Model):
     """How a device's profile was chosen (issue 11: an OUI alone never selects a model).

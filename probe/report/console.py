@@ -152,6 +152,9 @@ def summary(run: ScanRun, console: Console) -> None:
         for why in lacking:  # capabilities below the baseline's minimum coverage
             line = f"  [yellow]{'lacking':<12}[/] {'':<8} " + escape(why)
             console.print(line, highlight=False, soft_wrap=True)
+        if dev.traffic is not None:  # gateway mode: what it sent on its own
+            for label, text in dev.traffic.summary_lines():
+                console.print(f"  [cyan]{label:<12}[/] " + escape(text), soft_wrap=True)
         for r in sorted(bad, key=lambda r: (_LISTED[r.verdict], -r.severity.rank, r.check_id)):
             port = f":{r.target.port}" if r.target.port else ""
             svc = f" {r.target.service}{port}" if r.target.service or port else ""

@@ -10,11 +10,14 @@ import pytest
 from lanprobe.checks import outbound
 from lanprobe.gateway import dnsmasq, observe
 from lanprobe.model import (
+    Capability,
     CleartextUse,
     Destination,
     Device,
     DeviceTraffic,
     Identifier,
+    Result,
+    Severity,
     TlsClientFacts,
     UpdatePoll,
     Verdict,
@@ -149,3 +152,32 @@ def test_update_words_and_identifiers() -> None:
     assert observe.broken_suites(["TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_AES_128_GCM_SHA256"]) == [
         "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
     ]
+
+
+def test_report_lines_and_html(tmp_path: Path) -> None:
+    from lanprobe.model import ScanRun
+    from lanprobe.report.console import print_summary
+    from lanprobe.report.html import write_html
+
+    dev = CLOUDY.model_copy(deep=True)
+    dev.traffic = traffic(dev)
+    lines = dict(dev.traffic.summary_lines())
+    assert "ACCEPTED our untrusted certificate" in lines["TLS client"]
+    assert "update poll" in lines and lines["NTP"].startswith("1 requests")
+    j = outbound.judge_cleartext(dev.traffic)
+    result = Result(
+        check_id="data.cleartext-outbound",
+        device=dev.key,
+        verdict=j.verdict,
+        capability=Capability.data_protection,
+        severity=Severity.high,
+        title=j.title,
+    )
+    run = ScanRun(run_id="t", devices=[dev], results=[result])
+    page = write_html(run, tmp_path / "report.html").read_text()
+    assert page.count('class="traffic"') == len(dev.traffic.summary_lines())
+    out = tmp_path / "console.txt"
+    with out.open("w") as fh:
+        print_summary(run, fh)
+    text = out.read_text()
+    assert "TLS client" in text and "cleartext" in text and "data.cleartext-outbound" in text
