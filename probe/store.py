@@ -27,7 +27,7 @@ import platformdirs
 from lanprobe.errors import ProbeError
 from lanprobe.model import DeviceVerdict, ScanRun, ScopeInfo, Verdict
 
-STORE_VERSION = 2
+STORE_VERSION = 3
 ENV_DB = "LANPROBE_DB"
 _BUSY_TIMEOUT_S = 30.0
 _PG_LOCK_KEY = 8259_0001  # advisory lock that serialises schema changes on PostgreSQL
@@ -127,6 +127,16 @@ def _backfill_v2(tx: _Tx) -> None:
             )
 
 
+def _backfill_v3(tx: _Tx) -> None:
+    """Each run's scope label (`ScopeInfo.label`: sorted, so equal scopes have equal labels)."""
+    for row in tx.query("SELECT run_id, run_json FROM runs"):
+        run = ScanRun.from_json(row["run_json"])
+        tx.execute(
+            "UPDATE runs SET scope = :scope WHERE run_id = :run_id",
+            {"scope": run.scope.label(), "run_id": run.run_id},
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # 0.2.0: many benches share one history (issue 16).
     Migration(
@@ -144,13 +154,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         backfill=_backfill_v2,
     ),
+    # 0.2.0: `probe history` shows each run's scope; `--baseline last` picks the same scope.
+    Migration(
+        to=3,
+        statements=(
+            "ALTER TABLE runs ADD COLUMN scope TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX IF NOT EXISTS runs_scope ON runs (scope, started)",
+        ),
+        backfill=_backfill_v3,
+    ),
 )
 assert MIGRATIONS[-1].to == STORE_VERSION
 
 _RUN_COLUMNS = (
     "run_id, started, finished, stored, interrupted, partial, tool_version, baseline_version, "
     "devices, n_pass, n_fail, n_inconclusive, n_not_applicable, n_error, d_conforms, "
-    "d_does_not_conform, d_inconclusive, mean_score, bench, probe_host, json_bytes"
+    "d_does_not_conform, d_inconclusive, mean_score, bench, probe_host, json_bytes, scope"
 )
 # The same columns qualified with the runs table, for queries that join device rows.
 _RUN_COLUMNS_Q = ", ".join("runs." + c.strip() for c in _RUN_COLUMNS.split(","))
@@ -224,6 +243,7 @@ class RunSummary:
     bench: str = ""
     probe_host: str = ""
     json_bytes: int = 0  # size of the stored run.json (the bulk of a run's footprint)
+    scope: str = ""  # ScopeInfo.label(): "lab plab0 198.18.0.0/24", "eth1 10.9.0.0/24"
 
     @classmethod
     def of(cls, run: ScanRun) -> RunSummary:
@@ -247,6 +267,7 @@ class RunSummary:
             bench=row.get("bench") or "",
             probe_host=row.get("probe_host") or "",
             json_bytes=int(row.get("json_bytes") or 0),
+            scope=row.get("scope") or "",
         )
 
 
@@ -717,30 +738,23 @@ class Store:
         bench: str | None = None,
     ) -> ScanRun | None:
         """The newest stored run (not interrupted, not `exclude`, of `bench` and `scope` when
-        given): `--baseline last`. The scope is read from each run.json, newest first, a page
-        at a time (most histories hold one bench, so the first page decides)."""
+        given): `--baseline last`."""
         clauses = ["run_id <> :exclude"]
+        params: dict[str, Any] = {"exclude": exclude or ""}
         if complete_only:
             clauses.append("interrupted = 0")
-        params: dict[str, Any] = {"exclude": exclude or "", "n": 1 if scope is None else 20}
+        if scope is not None:
+            clauses.append("scope = :scope")
+            params["scope"] = scope.label()
         if bench:
             clauses.append("bench = :bench")
             params["bench"] = bench
-        page = 0
-        while True:
-            params["skip"] = page * params["n"]
-            rows = self._db.query(
-                f"SELECT run_json FROM runs WHERE {' AND '.join(clauses)} "
-                "ORDER BY started DESC, run_id DESC LIMIT :n OFFSET :skip",
-                params,
-            )
-            for row in rows:
-                run = ScanRun.from_json(row["run_json"])
-                if scope is None or run.scope.same_as(scope):
-                    return run
-            if len(rows) < params["n"]:
-                return None
-            page += 1
+        rows = self._db.query(
+            f"SELECT run_json FROM runs WHERE {' AND '.join(clauses)} "
+            "ORDER BY started DESC, run_id DESC LIMIT 1",
+            params,
+        )
+        return ScanRun.from_json(rows[0]["run_json"]) if rows else None
 
     def check_consistency(self) -> list[str]:
         """Problems found (empty when consistent): every run's rows match its run.json."""
@@ -802,6 +816,7 @@ def _run_row(run: ScanRun) -> dict[str, Any]:
         "bench": run.bench,
         "probe_host": run.host.hostname,
         "json_bytes": 0,
+        "scope": run.scope.label(),
     }
     for v in Verdict:
         row[f"n_{v.value}"] = verdicts.get(v, 0)

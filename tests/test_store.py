@@ -262,6 +262,10 @@ def test_cli_history(tmp_path: Path) -> None:
     assert lines[0].startswith("started (UTC)")
     assert [ln.split()[2] for ln in lines[1:]] == ["run-0", "run-1", "run-2"]
     assert lines[1].split()[3:7] == ["5", "3", "2", "0"]  # devices, conform, not, inconclusive
+    head = lines[0].split()
+    assert len(head) == len(set(head)), head  # one header per column (two were `inc`)
+    assert head[-2:] == ["bench", "scope"]
+    assert lines[1].endswith("-      lab plab0 198.18.0.0/24")  # no bench name, the scope
     res = runner.invoke(app, ["history", "--db", db, "--json", "--limit", "2"])
     data = json.loads(res.output)
     assert [r["run_id"] for r in data] == ["run-1", "run-2"]

@@ -78,7 +78,7 @@ def _schema(db: str) -> dict[str, list[str]]:
 def test_store_of_release_010_opens_migrated(empty_db: str) -> None:
     runs = _write_with_010(empty_db)
     with open_store(empty_db) as st:
-        assert st.version() == STORE_VERSION == 2
+        assert st.version() == STORE_VERSION == 3
         assert [s.run_id for s in st.runs()] == ["old-0", "old-1", "old-2"]
         assert st.load("old-1") == runs[1]  # the whole run comes back, equal
         assert st.check_consistency() == []
@@ -92,12 +92,14 @@ def test_store_of_release_010_opens_migrated(empty_db: str) -> None:
         assert {r.profile_version for r in rows} == {"3"}
         assert [s.run_id for s in st.runs(where=RunFilter(firmware="1.1.0"))] == ["old-2"]
         assert all(s.bench == "" and s.json_bytes > 1000 for s in st.runs())
+        # v3: the scope of each run, from its run.json.
+        assert {s.scope for s in st.runs()} == {"lab plab0 198.18.0.0/24"}
         new = sample_run("new", started=T0 + timedelta(days=5))
         new.bench = "lab-a"
         st.save(new)
         assert [s.run_id for s in st.runs(where=RunFilter(bench="lab-a"))] == ["new"]
     with open_store(empty_db) as st:  # opening again changes nothing
-        assert st.version() == 2 and st.count() == 4
+        assert st.version() == STORE_VERSION and st.count() == 4
 
 
 def test_migrated_schema_is_the_new_schema(empty_db: str, tmp_path: Path) -> None:
@@ -112,11 +114,14 @@ def test_migrated_schema_is_the_new_schema(empty_db: str, tmp_path: Path) -> Non
         fresh = str(tmp_path / "fresh.sqlite")
     assert _schema(fresh) == migrated
     assert "bench" in migrated["runs"] and "firmware" in migrated["device_runs"]
+    assert "scope" in migrated["runs"]
 
 
 def test_a_newer_store_is_refused(empty_db: str) -> None:
     with open_store(empty_db) as st, st._db.transaction() as tx:
-        tx.execute("UPDATE meta SET value = '3' WHERE key = 'store_version'")
+        tx.execute(
+            "UPDATE meta SET value = :v WHERE key = 'store_version'", {"v": str(STORE_VERSION + 1)}
+        )
     with pytest.raises(ProbeError, match="newer than this lanprobe knows"):
         open_store(empty_db)
 
@@ -143,7 +148,7 @@ def test_concurrent_openers_migrate_once(empty_db: str) -> None:
     ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [e for _, e in outs]
-    assert {o.strip() for o, _ in outs} == {"2 3"}
+    assert {o.strip() for o, _ in outs} == {f"{STORE_VERSION} 3"}
     with open_store(empty_db) as st:
         assert st.check_consistency() == []
     if not empty_db.startswith("postgres"):

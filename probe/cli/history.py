@@ -93,20 +93,23 @@ def history_command(
 
 
 def _print_runs(runs: list[Any]) -> None:
-    head = (
-        f"{'started (UTC)':<16} {'run':<24} {'dev':>3} {'conf':>4} {'nonc':>4} {'inc':>4}  "
-        f"{'pass':>4} {'fail':>4} {'inc':>4} {'n/a':>4} {'err':>4}  score  bench"
+    # dev/conf/nonc/d.inc count devices (all, conforming, not, inconclusive); pass..err count
+    # results. Each header names one column (two were headed `inc`).
+    bench_w = max(5, *(len(s.bench) for s in runs))
+    typer.echo(
+        f"{'started (UTC)':<16} {'run':<24} {'dev':>3} {'conf':>4} {'nonc':>4} {'d.inc':>5}  "
+        f"{'pass':>4} {'fail':>4} {'inc':>4} {'n/a':>4} {'err':>4}  score  "
+        f"{'bench':<{bench_w}}  scope"
     )
-    typer.echo(head)
     for s in runs:
         dv, v = s.device_verdicts, s.verdicts
         flags = (" interrupted" if s.interrupted else "") + (" partial" if s.partial else "")
         score = "-" if s.mean_score is None else f"{s.mean_score:5.1f}"
         typer.echo(
             f"{s.started:%Y-%m-%d %H:%M} {s.run_id[:24]:<24} {s.devices:>3} "
-            f"{dv['conforms']:>4} {dv['does_not_conform']:>4} {dv['inconclusive']:>4}  "
+            f"{dv['conforms']:>4} {dv['does_not_conform']:>4} {dv['inconclusive']:>5}  "
             f"{v['pass']:>4} {v['fail']:>4} {v['inconclusive']:>4} {v['not_applicable']:>4} "
-            f"{v['error']:>4}  {score:>5}  {s.bench or '-'}{flags}"
+            f"{v['error']:>4}  {score:>5}  {s.bench or '-':<{bench_w}}  {s.scope or '-'}{flags}"
         )
 
 
