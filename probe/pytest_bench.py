@@ -203,9 +203,11 @@ class ProbeSession:
             if ca is not None:
                 trusted.insert(0, ca)
         else:
+            from lanprobe.discovery import links
             from lanprobe.scope import Scope
 
             scope = Scope.build(opts.cidrs, opts.ifaces)
+            links(scope)  # each --probe-iface exists and has an address, before "scanning"
         self._scope = scope
         options = RunOptions(
             timeouts=Timeouts(check_s=opts.check_timeout_s),

@@ -239,6 +239,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             probe.get_run()
 
 
+def _run_errors(probe: ProbeSession) -> list[str]:
+    """Check ids whose results in the session's run are `error` (lanprobe's own failure)."""
+    if probe.is_worker or probe.error or not probe.loaded:
+        return []
+    run = probe.get_run()
+    return sorted({r.check_id for r in run.results if r.verdict.value == "error"})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run with `error` results is incomplete: the session fails even when every test
+    passed, as `probe scan` exits non-zero (probe/cli/common.py EXIT_ERRORS)."""
+    if exitstatus == pytest.ExitCode.OK and _run_errors(probe_session(session.config)):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # --- fixtures ----------------------------------------------------------------------------------
 
 
@@ -401,6 +417,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_line(f"no run: {probe.error}")
         return
     run = probe.get_run()
+    errors = _run_errors(probe)
+    if errors:
+        n = sum(1 for r in run.results if r.verdict.value == "error")
+        tr.write_line(
+            f"ERROR: {n} result(s) of the run are lanprobe's own failures, not the devices' "
+            f"({', '.join(errors)}): the run is incomplete and the session fails",
+            red=True,
+            bold=True,
+        )
     if probe.scans_done:
         how = f"scanned {probe.scans_done}x in {probe.scan_seconds:g} s"
         if tr.config.pluginmanager.hasplugin("dsession"):

@@ -572,6 +572,87 @@ def test_cli_scan_usage_errors_exit_2(tmp_path: Path) -> None:
         assert message in res.output, (args, res.output)
 
 
+def test_cli_scope_is_checked_before_anything_suggests_work_started() -> None:
+    """`--iface nosuch0`: refused with the reason before a "discovering ..." line (scan and
+    discover alike), exit 2."""
+    from lanprobe.cli import app
+    from typer.testing import CliRunner
+
+    for command in ("scan", "discover"):
+        res = CliRunner().invoke(app, [command, "--iface", "nosuch0", "--cidr", "198.18.170.0/24"])
+        assert res.exit_code == 2, (command, res.output)
+        assert res.output.startswith("error: interface 'nosuch0' does not exist"), res.output
+        assert "discover" not in res.output.replace("error:", ""), res.output
+
+
+def _canned_scan(run: ScanRun) -> Any:
+    async def scan(*_args: Any, **_kw: Any) -> ScanRun:
+        return run
+
+    return scan
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "errors", "nonconform", "code"),
+    [
+        ("fail", True, False, 4),
+        ("fail", True, True, 4),  # an incomplete run says so first
+        ("never", True, True, 0),  # the only way to 0 with errors
+        ("fail", False, True, 1),
+        ("fail", False, False, 0),
+    ],
+)
+def test_cli_scan_exit_code_for_error_results(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fail_on: str,
+    errors: bool,
+    nonconform: bool,
+    code: int,
+) -> None:
+    """A scan whose results include `error` (our failure, e.g. a data file missing) exits 4
+    unless --fail-on never, and its summary leads with the errors."""
+    from lanprobe import runner
+    from lanprobe.cli import app
+    from typer.testing import CliRunner
+
+    from tests.report.runs import device, make_run, result
+
+    dev = device(10, "hubco-h1")
+    results = [result(dev, "identification.identifier", Verdict.passed)]
+    if errors:
+        results.append(
+            result(
+                dev,
+                "state.reporting",
+                Verdict.error,
+                title="check failed: FileNotFoundError: state-paths.txt",
+                evidence={"exception": "FileNotFoundError: state-paths.txt"},
+            )
+        )
+    if nonconform:
+        results.append(result(dev, "access.cleartext-admin", Verdict.fail))
+    monkeypatch.setattr(runner, "scan", _canned_scan(make_run("canned", [dev], results)))
+    args = ["scan", "--cidr", "198.18.170.0/24", "--format", "console", "--fail-on", fail_on]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == code, res.output
+    if errors:
+        lines = res.output.splitlines()
+        assert lines[1].startswith("ERROR: 1 result(s) are lanprobe's own failures")
+        if fail_on != "never":
+            assert "the run is incomplete; exit 4" in lines[-1]
+
+
+def test_cli_scan_help_documents_the_exit_codes() -> None:
+    from lanprobe.cli import app
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["scan", "--help"], terminal_width=200)
+    text = " ".join(res.output.replace("│", " ").split())
+    assert "4 the scan ran but some checks broke (`error` results" in text
+    assert "2 usage or scope error" in text
+
+
 def test_cli_checks_lists_the_catalogue() -> None:
     import json
 

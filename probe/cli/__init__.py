@@ -3,7 +3,8 @@ checks.
 
 Exit codes are a contract (probe/cli/common.py, docs/architecture.md): 0 every device conforms
 (or --fail-on never), 1 a device does not conform or a regression, 2 usage or scope error,
-3 the scan itself could not run (no privileges, nmap missing).
+3 the scan itself could not run (no privileges, nmap missing), 4 the scan ran but some checks
+broke (`error` results).
 
 Each command lives in its own module; heavy imports (engine, pydantic, httpx, scapy, the lab)
 stay inside the command functions so that `probe --help` stays fast
@@ -14,9 +15,16 @@ from __future__ import annotations
 
 import typer
 from lanprobe.cli import checks, diff, discover, gateway, history, lab, profile, report, scan
-from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_NONCONFORM, EXIT_OK, EXIT_USAGE
+from lanprobe.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_CODES_HELP,
+    EXIT_ERRORS,
+    EXIT_NONCONFORM,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
-__all__ = ["EXIT_CANNOT_RUN", "EXIT_NONCONFORM", "EXIT_OK", "EXIT_USAGE", "app"]
+__all__ = ["EXIT_CANNOT_RUN", "EXIT_ERRORS", "EXIT_NONCONFORM", "EXIT_OK", "EXIT_USAGE", "app"]
 
 app = typer.Typer(
     help="lanprobe: scan an IoT test bench and score each device against NIST IR 8259A.",
@@ -26,7 +34,7 @@ app = typer.Typer(
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(gateway.gateway_app, name="gateway")
 app.command("discover")(discover.discover_command)
-app.command("scan")(scan.scan_command)
+app.command("scan", epilog=EXIT_CODES_HELP)(scan.scan_command)
 app.command("checks")(checks.checks_command)
 app.add_typer(profile.profile_app, name="profile")
 app.command("report")(report.report_command)

@@ -16,6 +16,15 @@ EXIT_OK = 0  # every device conforms (or --fail-on never)
 EXIT_NONCONFORM = 1  # a device does not conform, or a regression
 EXIT_USAGE = 2  # usage or scope error, found before any traffic
 EXIT_CANNOT_RUN = 3  # the scan itself could not run (no privileges, nmap missing)
+EXIT_ERRORS = 4  # the scan ran but some checks broke (`error` results: lanprobe's own failure)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every device conforms (or --fail-on never); 1 a device does not conform, or "
+    "a regression with --fail-on regression; 2 usage or scope error (before any traffic); 3 the "
+    "scan could not run or was interrupted; 4 the scan ran but some checks broke (`error` "
+    "results, lanprobe's own failure: the run is incomplete; before 1, and only --fail-on never "
+    "gives 0)."
+)
 
 DB_HELP = (
     "history database: a path, or a SQLAlchemy URL (postgresql://...); "
@@ -56,7 +65,18 @@ def build_scope(
         return lab_scope(bridge)
     if not cidrs:
         raise ScopeError("no scope: give --lab, or --iface IF and --cidr CIDR")
-    return Scope.build(cidrs, ifaces, allow_public=allow_public)
+    scope = Scope.build(cidrs, ifaces, allow_public=allow_public)
+    check_interfaces(scope)
+    return scope
+
+
+def check_interfaces(scope: Scope) -> None:
+    """ScopeError unless every interface of the scope exists and has an address to scan from:
+    said before anything that suggests the scan started."""
+    if scope.interfaces:
+        from lanprobe.discovery import links
+
+        links(scope)
 
 
 def profile_ports(profiles_dir: Path | None, *, lab: bool = False) -> list[int]:

@@ -58,6 +58,9 @@ def inventory_json(inv: Inventory) -> str:
     )
 
 
+PLAIN_HEADER = "\t".join(("IP", "MAC", "vendor", "model", "services"))
+
+
 def _plain_line(dev: Device) -> str:
     cols = [dev.ip, dev.mac or "-", dev.vendor or "-", model_of(dev) or "-", services_text(dev)]
     return "\t".join(cols)
@@ -194,6 +197,7 @@ def discover_command(
     elif sys.stdout.isatty():
         _print_table(inv)
     else:
+        print(PLAIN_HEADER)  # the same columns as the table (tab-separated)
         for dev in inv.devices:
             print(_plain_line(dev))
         if inv.partial:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from lanprobe.cli.common import (
     EXIT_CANNOT_RUN,
+    EXIT_CODES_HELP,
+    EXIT_ERRORS,
     EXIT_NONCONFORM,
     EXIT_OK,
     EXIT_USAGE,
@@ -97,7 +99,8 @@ def scan_command(
         typer.Option(
             "--fail-on",
             help="fail (exit 1 when a device does not conform), "
-            "regression (exit 1 on a regression against --baseline), never.",
+            "regression (exit 1 on a regression against --baseline), never (exit 0, even "
+            "with `error` results; otherwise they exit 4).",
         ),
     ] = "fail",
     baseline_run: Annotated[
@@ -208,7 +211,7 @@ def scan_command(
     from lanprobe.discovery import discover
     from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
-    from lanprobe.model import DeviceVerdict, ScanRun
+    from lanprobe.model import DeviceVerdict, ScanRun, Verdict
     from lanprobe.profiles import load_profiles
     from lanprobe.report.console import ProgressPrinter, print_summary
     from lanprobe.report.json import write_json
@@ -386,6 +389,14 @@ def scan_command(
         raise typer.Exit(EXIT_CANNOT_RUN)
     if fail_on == "never":
         raise typer.Exit(EXIT_OK)
+    errors = sum(1 for r in run.results if r.verdict == Verdict.error)
+    if errors:
+        typer.echo(
+            f"error: {errors} check result(s) are errors, lanprobe's own failures (see the "
+            f"summary): the run is incomplete; exit {EXIT_ERRORS}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERRORS)
     if fail_on == "regression":
         raise typer.Exit(EXIT_NONCONFORM if diff is not None and diff.regression else EXIT_OK)
     bad_devices = [k for k, s in run.scores.items() if s.verdict == DeviceVerdict.does_not_conform]

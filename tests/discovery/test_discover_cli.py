@@ -83,3 +83,30 @@ def test_unprivileged_run_is_partial_and_says_so(lab_bench: BenchState) -> None:
         assert dev["mac"] == lab_dev.mac.lower()
         ports = {s["port"] for s in dev["services"] if s["transport"] == "tcp"}
         assert ports == ({22} & set(lab_dev.ports)), lab_dev.name
+
+
+def test_plain_output_has_a_header_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped (not a terminal): tab-separated lines under a header naming the columns."""
+    from lanprobe import discovery
+    from lanprobe.cli import app
+    from lanprobe.discovery.inventory import Inventory
+    from lanprobe.model import Device, Service
+    from typer.testing import CliRunner
+
+    dev = Device(
+        key="02:00:00:00:00:0a",
+        mac="02:00:00:00:00:0a",
+        ips=["198.18.170.10"],
+        vendor="Acme",
+        services=[Service(port=80, name="http")],
+    )
+
+    async def fake_discover(*_a: object, **_kw: object) -> Inventory:
+        return Inventory(devices=[dev])
+
+    monkeypatch.setattr(discovery, "discover", fake_discover)
+    res = CliRunner().invoke(app, ["discover", "--cidr", "198.18.170.0/24"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].split("\t") == ["IP", "MAC", "vendor", "model", "services"]
+    assert lines[1].split("\t") == ["198.18.170.10", "02:00:00:00:00:0a", "Acme", "-", "80/http"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.runs import CAM, HUB
+from tests.plugin.conftest import PROFILES
+from tests.plugin.runs import CAM, HUB, fake_run
 
 
 def test_bench_is_the_run_and_device_is_parametrized_per_device(
@@ -251,6 +252,47 @@ def test_an_assertion_on_a_result_the_run_lacks_fails_at_the_tests_line(
     )
     assert '>       device.assert_passes("configuration.default-login", port=554)' in out
     assert "UnknownCheck" not in out and "device_api.py" not in out
+
+
+def test_a_run_with_error_results_fails_the_session(
+    pytester: pytest.Pytester, probe_args: list[str], tmp_path: Path
+) -> None:
+    """The hand-made run has a check that broke (update.signature): every test passes, the
+    session still fails and its lanprobe section leads with the error; without it, exit 0."""
+    pytester.makepyfile("def test_b(bench): assert bench.devices")
+    result = pytester.runpytest(*probe_args)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*= lanprobe =*",
+            "ERROR: 1 result(s) of the run are lanprobe's own failures, not the devices' "
+            "(update.signature): the run is incomplete and the session fails",
+            "run fakerun00001: *",
+        ]
+    )
+    clean = fake_run()
+    clean.results = [r for r in clean.results if r.verdict.value != "error"]
+    clean.write(tmp_path / "clean.json")
+    args = [a for a in probe_args if not a.startswith("--probe-run=")]
+    result = pytester.runpytest(*args, f"--probe-run={tmp_path / 'clean.json'}")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert "ERROR" not in result.stdout.str()
+
+
+def test_a_missing_interface_is_refused_before_scanning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_b(bench): pass")
+    result = pytester.runpytest(
+        "--probe-iface=nosuch0",
+        "--probe-cidr=198.18.170.0/24",
+        f"--probe-profiles={PROFILES}",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*lanprobe could not scan*interface 'nosuch0' does not exist*"])
+    assert "lanprobe: scanning" not in result.stdout.str() + result.stderr.str()
 
 
 def test_an_empty_bench_skips_device_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
