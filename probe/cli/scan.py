@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from lanprobe.cli.common import (
     EXIT_CANNOT_RUN,
-    EXIT_CODES_HELP,
     EXIT_ERRORS,
     EXIT_NONCONFORM,
     EXIT_OK,
