@@ -62,6 +62,8 @@ class ProbeOptions:
     checks: tuple[str, ...] = ()
     cas: tuple[Path, ...] = ()
     check_timeout_s: float = 60.0
+    gateway: bool = False  # be the bench's network during the scan (probe/gateway)
+    observe_s: float = 10.0
 
     @property
     def scans(self) -> bool:
@@ -79,6 +81,8 @@ class ProbeOptions:
             return "give either --probe-lab or --probe-iface/--probe-cidr, not both"
         if self.ifaces and not self.cidrs:
             return "--probe-iface needs --probe-cidr (the networks to scan on it)"
+        if self.gateway and not (self.lab or len(self.ifaces) == 1):
+            return "--probe-gateway needs --probe-lab or exactly one --probe-iface (the bench's)"
         if self.lab_models and not self.lab:
             return "--probe-lab-models only applies with --probe-lab"
         if self.run_file is not None and not self.run_file.is_file():
@@ -215,17 +219,31 @@ class ProbeSession:
             lab_profiles=opts.lab,
             trusted_ca_files=tuple(trusted),
         )
+        watch = None
+        if opts.gateway:
+            from lanprobe.gateway.observe import GatewayWatch
+
+            iface = opts.bridge if opts.lab else opts.ifaces[0]
+            self.say(f"lanprobe: gateway mode on {iface}, observing {opts.observe_s:g} s ...")
+            watch = GatewayWatch(iface, opts.observe_s)
         self.say(f"lanprobe: scanning {scope.describe()} ...")
         start = time.monotonic()
-        run = run_sync(
-            scan(
-                scope,
-                options,
-                profiles_dir=opts.profiles,
-                lab_profiles=opts.lab,
-                checks=list(opts.checks) or None,
+        try:
+            run = run_sync(
+                scan(
+                    scope,
+                    options,
+                    profiles_dir=opts.profiles,
+                    lab_profiles=opts.lab,
+                    checks=list(opts.checks) or None,
+                    gateway=watch,
+                )
             )
-        )
+            if watch is not None and opts.out is not None:
+                watch.keep_pcap(run, opts.out)
+        finally:
+            if watch is not None:
+                watch.close()  # only a gateway this session started
         self.scan_seconds = round(time.monotonic() - start, 1)
         self.scans_done += 1
         self.say(

@@ -111,6 +111,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=60.0,
         help="Deadline of one check run, in seconds (default 60).",
     )
+    group.addoption(
+        "--probe-gateway",
+        action="store_true",
+        default=False,
+        help="Gateway mode: be the bench's DHCP/DNS/NTP with a sinkhole and a capture during "
+        "the scan (offline: nothing forwarded), and judge what devices send on their own.",
+    )
+    group.addoption(
+        "--probe-observe",
+        type=float,
+        default=10.0,
+        help="Gateway mode: seconds to watch what devices send (default 10).",
+    )
     parser.addini(
         "probe_profiles",
         "your lanprobe profiles directory, layered over the built-in profiles (relative to the "
@@ -147,6 +160,8 @@ def _options(config: pytest.Config) -> ProbeOptions:
         checks=tuple(config.getoption("probe_check") or ()),
         cas=tuple(p for p in (_path(here, c) for c in config.getoption("probe_ca") or ()) if p),
         check_timeout_s=float(config.getoption("probe_timeout_s")),
+        gateway=bool(config.getoption("probe_gateway")),
+        observe_s=float(config.getoption("probe_observe")),
     )
 
 

@@ -212,6 +212,36 @@ def test_update_endpoint_of_an_unknown_device_from_its_web_ui(
     assert signature.verdict == Verdict.fail and "unsigned" in signature.title
 
 
+def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """`--probe-gateway` in a QA team's suite: the session's scan judges what the unit sent."""
+    if os.geteuid() != 0 or not shutil.which("dnsmasq"):
+        pytest.skip("gateway mode needs root and dnsmasq")
+    from lanprobe.lab import bench as lab_bench
+
+    control.down(BRIDGE)
+    lab_bench.down(BRIDGE)
+    pytester.makepyfile(
+        """
+        def test_cloud_client(device):
+            assert device.raw.traffic is not None and device.raw.traffic.dhcp is not None
+            assert device.result("data.cleartext-outbound").failed
+            assert device.result("data.client-tls").failed
+        """
+    )
+    try:
+        result = pytester.runpytest(
+            "--probe-lab", f"--probe-bridge={BRIDGE}", f"--probe-subnet={SUBNET}",
+            "--probe-lab-models=cloudy-c1", "--probe-gateway", "--probe-observe=8",
+            "--probe-check=data", f"--probe-out={tmp_path / 'out'}",
+        )  # fmt: skip
+    finally:
+        control.down(BRIDGE)
+        lab_bench.down(BRIDGE)
+    result.assert_outcomes(passed=1)
+    assert (tmp_path / "out" / "gateway.pcap").stat().st_size > 0
+    assert not control.state_dir(BRIDGE).exists()  # the session's gateway is down again
+
+
 def test_gateway_refuses_the_uplink() -> None:
     shown = subprocess.run(["ip", "-j", "route", "show", "default"], capture_output=True, text=True)
     route = json.loads(shown.stdout or "[]")
