@@ -142,6 +142,12 @@ class BaselineItem(pytest.Item):
             ("verdict", str(self.verdict)),
             ("run_id", run.run_id),
         ]
+        match = device.profile_match
+        if match is not None:  # how the profile was chosen; doubts spelled out (issue 11)
+            self.user_properties.append(("profile_match", match.strength))
+            if match.flags:
+                doubt = "; ".join([match.flags, device.profile_reason, *match.conflicts])
+                self.user_properties.append(("profile_match_doubt", doubt))
 
     def _text(self) -> str:
         parent = self.parent.name if self.parent else self.device.key

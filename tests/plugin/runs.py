@@ -18,6 +18,7 @@ from lanprobe.model import (
     DeviceScore,
     DeviceVerdict,
     Identifier,
+    ProfileMatch,
     Result,
     ScanRun,
     ScopeInfo,
@@ -84,6 +85,10 @@ def fake_run() -> ScanRun:
         ips=["198.18.250.11"],
         vendor="Raspberry Pi Foundation",
         profile="acme-ipcam200",
+        profile_reason="HTTP Server header contains 'AcmeCam-httpd/1.'",
+        profile_match=ProfileMatch(
+            strength="weak", identifiers=["HTTP Server header contains 'AcmeCam-httpd/1.'"]
+        ),
         identifiers={"serial": Identifier(value="ACM200-0001", source="mdns")},
         services=[
             Service(port=21, name="ftp"),

@@ -94,6 +94,11 @@ def test_junit_xml(pytester: pytest.Pytester, probe_args: list[str], tmp_path: P
     assert props["check_id"] == "configuration.default-login"
     assert props["severity"] == "critical" and props["verdict"] == "fail"
     assert props["capability"] == "device_configuration" and props["ip"] == "198.18.250.11"
+    # A weak profile match is said where the CI reads results (issue 11).
+    assert props["profile_match"] == "weak"
+    assert props["profile_match_doubt"] == "weak; HTTP Server header contains 'AcmeCam-httpd/1.'"
+    hub = cases[f"{HUB}::identification.identifier"]
+    assert "profile_match" not in {p.get("name") for p in hub.iter("property")}  # not recorded
     undecided = cases[f"{CAM}::access.no-lockout[21]"]
     assert undecided.find("error") is not None and undecided.find("failure") is None
     skipped = cases[f"{CAM}::data.tls-protocol"].find("skipped")
