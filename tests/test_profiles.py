@@ -520,6 +520,10 @@ def test_cli_profile_init_from_a_known_good_unit(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
+    # It says which identifiers it wrote, and how strongly they match the unit.
+    assert "matched by (strong): mDNS _hubco._tcp.local. TXT model=H1; SSDP modelName H1" in (
+        res.output
+    )
     p = load_profile(out).profile
     assert p.id == "hubco-h1" and p.model == "H1" and p.vendor == "HubCo"
     assert [(x.port, x.service, x.tls) for x in p.ports] == [

@@ -23,6 +23,7 @@ from lanprobe.model import (
     Device,
     DeviceVerdict,
     Identifier,
+    MdnsService,
     Result,
     ScanRun,
     Service,
@@ -718,3 +719,35 @@ def test_cli_scan_interrupted_writes_partial_run(lab_bench: Any, tmp_path: Path)
     run = ScanRun.read(tmp_path / "run.json")
     assert run.interrupted and run.finished is not None
     assert "interrupted" in stderr
+
+
+async def test_the_lab_models_profiles_count_for_a_lab_scope_only() -> None:
+    """A unit announcing a lab model (TXT model=H1) is that model on the lab bench only; on any
+    other bench it is checked with the built-in profiles (issue 11)."""
+
+    async def ok(ctx: CheckContext) -> AsyncIterator[Result]:
+        yield ctx.result(Verdict.passed, "fine")
+
+    unit = Device(
+        key="02:cc:00:00:00:01",
+        mac="02:cc:00:00:00:01",
+        ips=["127.0.0.5"],
+        mdns=[MdnsService(type="_hubco._tcp.local.", name="hub", txt={"model": "H1"})],
+    )
+    catalogue = {"identification.identifier": spec("identification.identifier", ok)}
+    for lab, want in ((True, "hubco-h1"), (False, "generic")):
+        scope = Scope.build(["127.0.0.0/24"], lab=lab)
+        options = RunOptions(timeouts=Timeouts(check_s=5))
+        run = await scan(scope, options, discover_fn=fake_discover([unit]), catalogue=catalogue)
+        assert run.devices[0].profile == want, lab
+        assert options.lab_profiles is lab and options.profiles_dir is None
+    # Asked for explicitly (a test scanning the lab bench with a plain scope).
+    options = RunOptions(timeouts=Timeouts(check_s=5))
+    run = await scan(
+        Scope.build(["127.0.0.0/24"]),
+        options,
+        lab_profiles=True,
+        discover_fn=fake_discover([unit]),
+        catalogue=catalogue,
+    )
+    assert run.devices[0].profile == "hubco-h1"
