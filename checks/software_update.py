@@ -23,6 +23,7 @@ import httpx
 from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
+from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import pages, update_discovery
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import CheckContext, DeviceSession
@@ -87,8 +88,19 @@ async def find_update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | No
 
     async def make() -> update_discovery.Discovery:
         kinds = {s.port: service_kind_of(session, s) for s in session.device.services}
-        session.scope.check(session.ip)
-        return await update_discovery.discover(session.device, kinds, session.options.timeouts)
+        ip = session.ip  # in scope, or ScopeError
+        urls: list[str] = []
+        for port, kind in kinds.items():  # retained messages of a broker that lets anyone in
+            if kind in ("mqtt", "mqtts"):
+                timeouts = session.options.timeouts
+                tls = kind == "mqtts"
+                out = await mqtt_client.connect(
+                    ip, port, tls=tls, timeouts=timeouts, subscribe_wait_s=1.5
+                )
+                urls += out.urls
+        return await update_discovery.discover(
+            session.device, kinds, session.options.timeouts, mqtt_urls=urls
+        )
 
     found = await session.observe("update-discovery", make)
     if found.endpoint is None:

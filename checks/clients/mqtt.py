@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import ssl
 import uuid
@@ -24,6 +25,7 @@ from lanprobe.checks.context import Timeouts
 # their MQTT 5 reason codes 134 and 135 (paho reports both as reason-code objects).
 REFUSED_CODES = frozenset({4, 5, 134, 135})
 MAX_TOPICS = 20
+URL_IN_PAYLOAD = re.compile(r"""https?://[^\s"'<>]{1,300}""")
 
 
 @dataclass
@@ -37,6 +39,7 @@ class MqttOutcome:
     subscribed: bool = False
     topics: list[str] = field(default_factory=list)  # seen on '#', in arrival order, capped
     messages: int = 0
+    urls: list[str] = field(default_factory=list)  # http(s) URLs in the payloads, capped
 
 
 class _TrackingContext(ssl.SSLContext):
@@ -147,6 +150,13 @@ async def _collect(client: aiomqtt.Client, out: MqttOutcome, wait_s: float) -> N
         except TimeoutError:
             return
         out.messages += 1
+        if isinstance(msg.payload, bytes | str) and len(out.urls) < MAX_TOPICS:
+            text = (
+                msg.payload
+                if isinstance(msg.payload, str)
+                else msg.payload[:4096].decode("utf-8", "replace")
+            )
+            out.urls.extend(URL_IN_PAYLOAD.findall(text)[: MAX_TOPICS - len(out.urls)])
         topic = str(msg.topic)
         if topic not in out.topics:
             out.topics.append(topic)

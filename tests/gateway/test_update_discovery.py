@@ -3,6 +3,16 @@ manifests in several formats (checks/clients/manifest.py parse_any), from record
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
 from lanprobe.checks.clients import manifest as mf
 from lanprobe.checks.clients import update_discovery as ud
 from lanprobe.gateway.observe import load_update_words
@@ -67,3 +77,46 @@ def test_parse_any_json_xml_text_unknown() -> None:
     bomb = mf.parse_any(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x><version>&a;</version></x>')
     assert bomb.error and not bomb.version
     assert mf.parse_any(b"<not xml").error.startswith("not XML")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[int]:
+    """A real mosquitto on loopback that lets anyone in, with one retained message."""
+    if not shutil.which("mosquitto"):
+        pytest.skip("mosquitto is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        info = client.publish(
+            "vendor/unit1/ota", '{"manifest": "http://127.0.0.1/fw/manifest.json"}', retain=True
+        )
+        info.wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+async def test_retained_mqtt_urls(broker: int) -> None:
+    from lanprobe.checks.clients import mqtt
+    from lanprobe.checks.context import Timeouts
+
+    out = await mqtt.connect(
+        "127.0.0.1", broker, tls=False, timeouts=Timeouts(), subscribe_wait_s=2.0
+    )
+    assert out.accepted and out.urls == ["http://127.0.0.1/fw/manifest.json"]
