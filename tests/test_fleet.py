@@ -167,7 +167,7 @@ def test_cli_report_fleet(db: str, tmp_path: Path) -> None:
     code, out = _cli("report", "--fleet", "--db", db)
     assert code == 2 and "--out FILE" in out
     code, out = _cli("report", "--fleet", "--db", db, "--out", str(page), "--report-url", "x")
-    assert code == 2 and "{run_id}" in out
+    assert code == 2 and "{run_id} or {bench}" in out
 
 
 def test_scan_bench_name_reaches_the_store(tmp_path: Path) -> None:

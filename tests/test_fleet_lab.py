@@ -98,7 +98,10 @@ def _night(night: Path, db: str, kill: str | None = None) -> dict[str, tuple[int
                 killed_mid_write = True
                 break
             time.sleep(0.05)
-        assert killed_mid_write, "never saw the scanner inside its save"
+        if not killed_mid_write:
+            procs[kill].kill()
+            out, _ = procs[kill].communicate(timeout=60)
+            raise AssertionError(f"never saw the scanner inside its save: {out[-2000:]}")
     outcome = {}
     for name, proc in procs.items():
         out, _ = proc.communicate(timeout=180)
@@ -200,3 +203,68 @@ def test_four_benches_one_postgres_and_the_fleet_page(
     pink = sum(1 for c in img.pixels(step=4) if c[:3] == (0xFF, 0xF0, 0xF0))
     assert pink > 500  # the one regression box is painted near the top
     print(f"two nights on four benches and the fleet page: {elapsed:.1f} s")
+
+
+# --- docs/ci: the GitLab CI file's commands, as written, against a lab bench --------------------
+
+CI_FILE = ROOT / "docs" / "ci" / "gitlab-ci.yml"
+
+
+def _gitlab_job(name: str) -> dict[str, Any]:
+    """A job of docs/ci/gitlab-ci.yml with its `extends:` template merged in (GitLab's rule:
+    the job's keys win, `variables` merge)."""
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load(CI_FILE.read_text())
+    job = dict(doc[name])
+    base = dict(doc[job.pop("extends")]) if "extends" in job else {}
+    variables = {**base.get("variables", {}), **job.get("variables", {})}
+    return {**base, **job, "variables": variables}
+
+
+def _run_job(
+    job: dict[str, Any], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The job's script as GitLab's shell executor runs it: one bash, `set -eo pipefail`,
+    the job's variables then ours (the runner's CI/CD variables) in the environment."""
+    script = "set -eo pipefail\n" + "\n".join(job["script"]) + "\n"
+    full = {**os.environ, **{k: str(v) for k, v in job["variables"].items()}, **env}
+    full["PATH"] = f"{Path(PROBE).parent}:{full.get('PATH', '')}"
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_gitlab_ci_file_runs_as_written_on_a_lab_bench(
+    benches: Any, pg_url: str, tmp_path: Path
+) -> None:
+    i = 2  # bench c: its plug is still the build the bench came up with
+    db = fresh_database(pg_url, f"ci_{uuid.uuid4().hex[:8]}")
+    job = _gitlab_job("nightly:bench-a")
+    assert job["tags"] == ["lanprobe-bench-a"] and job["artifacts"]["reports"]["junit"]
+    assert job["variables"]["BENCH"] == "bench-a"
+    # What the runner on this bench would have: the bench's scope, the shared database.
+    env = {"LANPROBE_SCOPE": f"--lab --bridge {BRIDGES[i]}", "LANPROBE_DB": db}
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+
+    first = _run_job(job, checkout, env)
+    # The first night has no baseline; devices that do not conform do not fail the job.
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = checkout / "reports" / "bench-a"
+    assert {"run.json", "junit.xml", "report.html"} <= {p.name for p in out.iterdir()}
+    assert 'failures="0"' not in (out / "junit.xml").read_text()  # the plug fails checks
+
+    plug = next(d for d in benches[i].devices if d.model == "plugco-sp1")
+    bench.restart(BRIDGES[i], plug.name, _open_api_new_build)
+    second = _run_job(job, checkout, env)
+    assert second.returncode == 1, second.stdout + second.stderr  # a regression fails the job
+    assert "access.unauthenticated-interface" in second.stdout.split("REGRESSIONS", 1)[1]
+
+    fleet = _gitlab_job("fleet")
+    gitlab = {"CI_PROJECT_URL": "https://gitlab.example/qa/benches", "CI_COMMIT_REF_NAME": "main"}
+    page = _run_job(fleet, checkout, {"LANPROBE_DB": db, **gitlab})
+    assert page.returncode == 0, page.stdout + page.stderr
+    html = (checkout / "fleet" / "index.html").read_text()
+    assert 'id="regression-bench-a"' in html
+    assert "https://gitlab.example/qa/benches/-/jobs/artifacts/main/file/reports/bench-a/" in html

@@ -64,11 +64,12 @@ def report_command(
         run = ScanRun.read(run_json)
         out_dir = out or run_json.parent
         out_dir.mkdir(parents=True, exist_ok=True)
-        trend, history = [], []
+        trend, history, units = [], [], []
         # Read the default history only if it exists: a report never creates a database.
         if not no_history and (db or default_db_path().exists()):
             with open_store(db) as store:
-                trend = [s for s in store.runs(30) if s.run_id != run.run_id]
+                trend, units = store.report_history(run)
+                trend = [s for s in trend if s.run_id != run.run_id]
                 history = store.recent(10, before=run)
         diff = None
         if baseline:
@@ -82,7 +83,8 @@ def report_command(
         if "junit" in formats:
             typer.echo(write_junit(run, out_dir / "junit.xml"))
         if "html" in formats:
-            typer.echo(write_html(run, out_dir / "report.html", trend=trend, diff=diff))
+            page = write_html(run, out_dir / "report.html", trend=trend, diff=diff, history=units)
+            typer.echo(page)
     except (ProbeError, OSError, ValueError) as exc:
         raise fail_usage(exc) from exc
 
@@ -95,8 +97,8 @@ def _fleet_report(db: str | None, out: Path | None, report_url: str) -> None:
 
     if out is None or out.is_dir():
         raise fail_usage(ValueError("--fleet needs --out FILE (the HTML page to write)"))
-    if "{run_id}" not in report_url:
-        raise fail_usage(ValueError(f"--report-url {report_url!r} has no {{run_id}}"))
+    if "{run_id}" not in report_url and "{bench}" not in report_url:
+        raise fail_usage(ValueError(f"--report-url {report_url!r} has no {{run_id}} or {{bench}}"))
     source = db or str(default_db_path())
     try:
         if not db and not default_db_path().exists():
