@@ -686,6 +686,17 @@ class Store:
             self._db.compact()
         return old
 
+    def report_history(
+        self, run: ScanRun, runs: int = 30
+    ) -> tuple[list[RunSummary], list[DeviceRow]]:
+        """What a run's HTML report draws from the history: the trend of the run's bench (of
+        every run when it names none) and its units' past verdicts, oldest first."""
+        where = RunFilter(bench=run.bench) if run.bench else None
+        summaries = self.runs(runs, complete_only=True, where=where)
+        keys = {d.key for d in run.devices}
+        rows = self.device_history(where, limit=runs * max(1, len(keys)))
+        return summaries, [r for r in rows if r.device in keys]
+
     def latest(self, where: RunFilter | None = None) -> ScanRun | None:
         """The newest complete run that matches `where` (for `probe diff --bench ...`)."""
         found = self.runs(1, complete_only=True, where=where)

@@ -283,13 +283,14 @@ def scan_command(
         except (ProbeError, OSError, ValueError) as exc:
             raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
 
-    def trend() -> list[Any]:
+    def history_of(run: ScanRun) -> tuple[list[Any], list[Any]]:
+        """The trend of this bench and its units' past verdicts, for the HTML report."""
         if not db:
-            return []
+            return [], []
         from lanprobe.store import open_store
 
         with open_store(db) as history:
-            return list(history.runs(30, complete_only=True))
+            return history.report_history(run)
 
     def emit(run: ScanRun, diff: Diff | None = None) -> None:
         out_dir = out
@@ -306,7 +307,10 @@ def scan_command(
             if "html" in formats:
                 from lanprobe.report.html import write_html
 
-                page = write_html(run, out_dir / "report.html", trend=trend(), diff=diff)
+                trend, units = history_of(run)
+                page = write_html(
+                    run, out_dir / "report.html", trend=trend, diff=diff, history=units
+                )
                 typer.echo(f"wrote {page}", err=True)
         if "console" in formats:
             print_summary(run, sys.stdout)

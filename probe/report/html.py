@@ -27,9 +27,11 @@ from lanprobe.model import (
     DeviceVerdict,
     Result,
     ScanRun,
+    Severity,
     Verdict,
 )
-from lanprobe.store import RunSummary
+from lanprobe.report.transcript import Line, transcript
+from lanprobe.store import DeviceRow, RunSummary
 from markupsafe import Markup
 from ruamel.yaml import YAML
 
@@ -60,6 +62,9 @@ _VERDICT_ORDER = {
     Verdict.not_applicable: 3,
     Verdict.passed: 4,
 }
+# `probe scan --out reports/<run_id>` puts each run's report beside the others'.
+REPORT_URL = "../{run_id}/report.html"
+HISTORY_POINTS = 12  # the unit's last runs shown on its page
 _C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -252,8 +257,22 @@ def trend_chart(summaries: Sequence[RunSummary], current_id: str) -> TrendChart 
 class Finding:
     result: Result
     target: str
-    evidence: str
+    evidence: str  # the raw JSON, folded away in the page
     remediation: str
+    transcript: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class HistoryPoint:
+    """This unit in one stored run of the same bench (the device's history, linked)."""
+
+    run_id: str
+    started: datetime
+    verdict: str
+    score: float | None
+    firmware: str
+    link: str
+    current: bool
 
 
 @dataclass
@@ -267,6 +286,15 @@ class DeviceView:
     others: list[Finding]  # pass, not_applicable
     counts: dict[str, int]
     declared: list[tuple[str, str]]  # (capability or element, statement)
+    history: list[HistoryPoint] = field(default_factory=list)
+
+    @property
+    def by_severity(self) -> list[tuple[str, list[Finding]]]:
+        """The findings grouped by severity, the most severe group first."""
+        groups: dict[Severity, list[Finding]] = {}
+        for f in self.findings:
+            groups.setdefault(f.result.severity, []).append(f)
+        return [(sev.value, groups[sev]) for sev in sorted(groups, key=lambda s: -s.rank)]
 
 
 @dataclass
@@ -304,6 +332,7 @@ def _finding(r: Result) -> Finding:
         remediation=texts.get(r.check_id, "")
         if r.verdict in (Verdict.fail, Verdict.inconclusive, Verdict.error)
         else "",
+        transcript=transcript(r),
     )
 
 
@@ -317,7 +346,48 @@ def _declarations(run: ScanRun, profile_id: str | None) -> dict[str, Any]:
     return decl if isinstance(decl, dict) else {}
 
 
-def _device_view(run: ScanRun, idx: int, dev: Device | None, key: str) -> DeviceView:
+def _history(
+    run: ScanRun, key: str, rows: Sequence[DeviceRow], report_url: str
+) -> list[HistoryPoint]:
+    points = [
+        HistoryPoint(
+            run_id=r.run_id,
+            started=r.started,
+            verdict=r.verdict,
+            score=r.score,
+            firmware=r.firmware,
+            link=report_url.format(run_id=r.run_id, bench=r.bench),
+            current=r.run_id == run.run_id,
+        )
+        for r in rows
+        if r.device == key
+    ]
+    if not any(p.current for p in points):  # the run being reported is not stored yet
+        score = run.scores.get(key)
+        dev = run.device(key)
+        points.append(
+            HistoryPoint(
+                run_id=run.run_id,
+                started=run.started,
+                verdict=score.verdict.value if score else "",
+                score=score.score if score else None,
+                firmware=dev.firmware if dev else "",
+                link="report.html",
+                current=True,
+            )
+        )
+    points.sort(key=lambda p: p.started)
+    return points[-HISTORY_POINTS:]
+
+
+def _device_view(
+    run: ScanRun,
+    idx: int,
+    dev: Device | None,
+    key: str,
+    history: Sequence[DeviceRow] = (),
+    report_url: str = "",
+) -> DeviceView:
     results = sorted(run.results_for(key), key=_sort_key)
     score = run.scores.get(key)
     declared: list[tuple[str, str]] = []
@@ -345,6 +415,7 @@ def _device_view(run: ScanRun, idx: int, dev: Device | None, key: str) -> Device
         ],
         counts={v.value: sum(r.verdict is v for r in results) for v in Verdict},
         declared=declared,
+        history=_history(run, key, history, report_url) if dev else [],
     )
 
 
@@ -420,11 +491,17 @@ def render_html(
     *,
     trend: Sequence[RunSummary] = (),
     diff: Diff | None = None,
+    history: Sequence[DeviceRow] = (),
+    report_url: str = REPORT_URL,
 ) -> str:
-    """The report of one run. `trend`: earlier stored runs (oldest first); `diff`: vs a baseline."""
+    """The report of one run. `trend`: earlier stored runs (oldest first); `diff`: vs a baseline;
+    `history`: stored device rows of this bench (oldest first), each unit's past verdicts, linked
+    with `report_url` (``{run_id}``, ``{bench}``) to their runs' reports."""
     keys = [d.key for d in run.devices]
     orphans = list(dict.fromkeys(r.device for r in run.results if r.device not in keys))
-    devices = [_device_view(run, i, d, d.key) for i, d in enumerate(run.devices)]
+    devices = [
+        _device_view(run, i, d, d.key, history, report_url) for i, d in enumerate(run.devices)
+    ]
     devices += [_device_view(run, len(devices) + i, None, k) for i, k in enumerate(orphans)]
     dverdicts = Counter(s.verdict for s in run.scores.values())
     rverdicts = Counter(r.verdict for r in run.results)
@@ -470,9 +547,12 @@ def write_html(
     *,
     trend: Sequence[RunSummary] = (),
     diff: Diff | None = None,
+    history: Sequence[DeviceRow] = (),
+    report_url: str = REPORT_URL,
 ) -> Path:
     """Write atomically: a browser never opens half a report."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render_html(run, trend=trend, diff=diff), encoding="utf-8")
+    page = render_html(run, trend=trend, diff=diff, history=history, report_url=report_url)
+    tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
