@@ -96,12 +96,17 @@ def build(run: ScanRun) -> ET.Element:
             "mac": (dev.mac or "") if dev else "",
             "ips": " ".join(dev.ips) if dev else "",
             "serial": (dev.identifier("serial") or "") if dev else "",
+            "model": dev.model if dev else "",
+            "firmware": dev.firmware if dev else "",
             "profile": (dev.profile or "") if dev else "",
             **_match_props(dev),
             "verdict": score.verdict.value if score else "",
             "score": "" if score is None or score.score is None else f"{score.score:.1f}",
             "coverage": f"{score.coverage:.2f}" if score else "",
             "baseline": run.baseline.get("version", ""),
+            "bench": run.bench,
+            "probe_host": run.host.hostname,
+            "lanprobe": run.tool.version,
         }
         _props(suite, props)
         package = _clean(name).replace(".", "_")

@@ -60,6 +60,18 @@ def test_one_suite_per_device_one_case_per_result() -> None:
     assert props["mac"] == "02:00:00:00:00:0a"
     assert props["verdict"] == "does_not_conform"
     assert props["serial"] == "SN-0010"
+    assert "bench" not in props  # an unnamed bench adds no empty property
+
+
+def test_bench_host_model_and_firmware_are_suite_properties() -> None:
+    run = sample_run()
+    run.bench, run.host.hostname = "bench-7", "probe-host-7"
+    run.devices[0].model, run.devices[0].firmware = "IPCAM-200", "1.0.3"
+    cam = ET.fromstring(render_junit(run)).findall("testsuite")[0]
+    props = {p.get("name"): p.get("value") for p in cam.iter("property")}
+    assert (props["bench"], props["probe_host"]) == ("bench-7", "probe-host-7")
+    assert (props["model"], props["firmware"]) == ("IPCAM-200", "1.0.3")
+    assert props["lanprobe"] == run.tool.version
 
 
 def test_verdicts_map_to_junit_outcomes() -> None:

@@ -118,7 +118,7 @@ def test_findings_grouped_by_severity_remediation_first_evidence_folded() -> Non
 
 def test_device_page_links_its_history() -> None:
     run = sample_run("tonight", started=T0 + timedelta(days=3))
-    run.bench = "lab-a"
+    run.bench, run.host.hostname = "lab-a", "probe-7"
     cam = run.devices[0]
     rows = [
         DeviceRow(f"night-{i}", T0 + timedelta(days=i), "lab-a", cam.key, "acme-ipcam200",
@@ -126,6 +126,7 @@ def test_device_page_links_its_history() -> None:
         for i, v in enumerate(["conforms", "does_not_conform", "does_not_conform"])
     ]  # fmt: skip
     html = render_html(run, history=rows, report_url="../{bench}/{run_id}/report.html")
+    assert "bench <strong>lab-a</strong> (host probe-7)" in html  # in the header
     doc = parse(html)
     links = [
         n.attrs["href"]
