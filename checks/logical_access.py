@@ -113,6 +113,12 @@ def _svc_ev(ctx: CheckContext, svc: Service) -> dict[str, Any]:
     return ev
 
 
+def _no_ports(ctx: CheckContext) -> Result:
+    """Discovery found no open port: a claim about the device's ports would rest on nothing."""
+    return ctx.result(Verdict.not_applicable, "discovery found no open port on the device",
+                      evidence={"open_ports": []})  # fmt: skip
+
+
 # --- access.unexpected-port ----------------------------------------------------------------------
 
 
@@ -130,6 +136,9 @@ def generic_grade(kind: str, shell: bool) -> Severity | None:
 @check("access.unexpected-port", Capability.logical_access, cost=Cost(requests=1))
 async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
     """An open port the profile does not allow."""
+    if not ctx.device.services:
+        yield _no_ports(ctx)
+        return
     strict = ctx.profile.strict_ports
     found = False
     listed: list[int] = []
@@ -161,7 +170,7 @@ async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
             yield ctx.result(Verdict.fail, f"port {svc.port}/{svc.transport} ({kind}) is open",
                              target=ctx.target(svc), evidence=ev, severity=grade)  # fmt: skip
     # Strict: every port was listed. Generic: none was left to grade (each graded port already
-    # has its own result), or there was no port at all.
+    # has its own result).
     if not found and (strict or len(listed) == len(ctx.device.services)):
         yield ctx.result(
             Verdict.passed,
@@ -176,6 +185,9 @@ async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
 @check("access.cleartext-admin", Capability.logical_access, cost=Cost(requests=1))
 async def cleartext_admin(ctx: CheckContext) -> AsyncIterator[Result]:
     """Telnet, FTP or another cleartext admin service is open."""
+    if not ctx.device.services:
+        yield _no_ports(ctx)
+        return
     found = False
     for svc in ctx.device.services:
         kind = ctx.kind(svc)

@@ -270,3 +270,9 @@ async def test_unexpected_port_with_every_port_listed_in_a_loose_profile_passes(
         "access.unexpected-port", session(device(services=[Service(port=80)]), profile)
     )
     assert res.verdict is Verdict.passed, res.title
+
+
+@pytest.mark.parametrize("check_id", ["access.unexpected-port", "access.cleartext-admin"])
+async def test_no_open_port_is_no_pass(check_id: str) -> None:
+    [res] = await run(check_id, session(device(services=[])))
+    assert res.verdict is Verdict.not_applicable and "no open port" in res.title
