@@ -428,3 +428,13 @@ def test_chromium_screenshot_shows_whole_coverage_labels(tmp_path: Path) -> None
     ]
     assert len(blue_x) > 100  # the labels are painted
     assert max(blue_x) < width - 2  # and end inside the chart, not cut at its edge
+
+
+def test_report_says_why_a_device_does_not_conform() -> None:
+    run = sample_run()
+    key = next(iter(run.scores))
+    why = "software_update: coverage 0% below the minimum 15% (no check verified SU-2, SU-4)"
+    run.scores[key].reasons = [why]
+    run.scores[key].lacking_evidence = ["software_update"]
+    html = render_html(run)
+    assert "<h4>Why not conforms</h4>" in html and why in html
