@@ -112,3 +112,25 @@ def down(bridge: str = BRIDGE) -> None:
         console.print(f"removed: {len(removed)} items on {bridge} ({', '.join(removed[:4])} ...)")
     else:
         console.print(f"nothing to remove on {bridge}")
+
+
+@lab_app.command()
+def restart(
+    name: str = typer.Argument(..., help="The device's name (probe lab status)."),
+    bridge: str = BRIDGE,
+) -> None:
+    """Restart one device's process, as a power cycle: it boots again (DHCP models ask again)."""
+    from lanprobe.errors import ProbeError, ScopeError
+    from lanprobe.lab import bench
+    from rich.markup import escape
+
+    console = _console()
+    try:
+        dev = bench.restart(bridge, name, lambda cfg: None)
+    except ScopeError as exc:
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ProbeError as exc:
+        console.print(f"[red]restart failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    console.print(f"restarted {dev.name} (pid {dev.pid})")

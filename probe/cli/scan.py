@@ -177,6 +177,14 @@ def scan_command(
         float,
         typer.Option("--observe", help="Gateway mode: seconds to watch what devices send."),
     ] = 10.0,
+    observe_hook: Annotated[
+        str | None,
+        typer.Option(
+            "--observe-hook",
+            help="Gateway mode: a command run (no shell) as the observation window starts, e.g. "
+            "one that power-cycles the units, so that their boot-time traffic is seen.",
+        ),
+    ] = None,
     upstream: Annotated[
         bool,
         typer.Option(
@@ -229,6 +237,8 @@ def scan_command(
             raise ScopeError(f"--waivers {waivers}: no such file")
         if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
             raise ScopeError("timeouts must be positive")
+        if observe_hook is not None and not gateway:
+            raise ScopeError("--observe-hook needs --gateway")
         if gateway and not (lab or len(iface or []) == 1):
             raise ScopeError("--gateway needs --lab or exactly one --iface (the bench interface)")
         if not 0 <= observe <= 3600:
@@ -338,11 +348,16 @@ def scan_command(
     async def main() -> ScanRun:
         nonlocal watch
         if gateway:
+            import shlex
+
             from lanprobe.gateway.observe import GatewayWatch
 
             # Started before discovery: the observation window runs alongside it.
             name = bridge if lab else (iface or [""])[0]
-            watch = await asyncio.to_thread(GatewayWatch, name, observe, upstream=upstream)
+            hook = shlex.split(observe_hook) if observe_hook else None
+            watch = await asyncio.to_thread(
+                GatewayWatch, name, observe, upstream=upstream, hook=hook
+            )
         run = await _scan_until_signal(
             lambda: scan(
                 scope,

@@ -146,11 +146,11 @@ def parse_log(text: str) -> tuple[list[Query], dict[str, DhcpClient]]:
             continue
         i = _DHCP_INFO.search(line)
         if i:
-            client = by_serial.get(i["serial"])
-            if client is None:
+            known = by_serial.get(i["serial"])
+            if known is None:
                 pending.setdefault(i["serial"], []).append((i["what"], i["value"]))
             else:
-                _info(client, i["what"], i["value"])
+                _info(known, i["what"], i["value"])
     return queries, clients
 
 

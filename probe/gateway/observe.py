@@ -419,11 +419,39 @@ def traffic_for(
 # --- the scan's side ----------------------------------------------------------------------------
 
 
+async def run_hook(argv: list[str], timeout_s: float) -> str:
+    """Run the observation hook (no shell) under a timeout; what happened, as a note."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:
+        return f"observe hook {argv[0]!r} could not start: {exc}"
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return f"observe hook {argv[0]!r} killed after {timeout_s:g} s"
+    tail = out.decode("utf-8", "replace").strip().splitlines()[-1:] if out else []
+    return f"observe hook {' '.join(argv)[:200]!r} exited {proc.returncode}" + (
+        f": {tail[0][:200]}" if tail else ""
+    )
+
+
 class GatewayWatch:
     """The gateway for one scan: started here unless one is already up on the interface."""
 
-    def __init__(self, iface: str, window_s: float, *, upstream: bool = False) -> None:
+    def __init__(
+        self, iface: str, window_s: float, *, upstream: bool = False, hook: list[str] | None = None
+    ) -> None:
         self.iface, self.window_s, self.upstream = iface, window_s, upstream
+        self.hook = hook or []
+        self.notes: list[str] = []
         self.state = control.status(iface)
         self.started_here = self.state is None
         if self.state is None:
@@ -431,7 +459,11 @@ class GatewayWatch:
         self.t0 = time.time()
 
     async def wait(self) -> None:
-        """Wait out what is left of the observation window."""
+        """Wait out what is left of the observation window; the hook (a command that restarts or
+        power-cycles units, so that their boot-time traffic falls in the window) runs first."""
+        if self.hook:
+            hook, self.hook = self.hook, []
+            self.notes.append(await run_hook(hook, max(self.window_s, 5.0)))
         left = self.window_s - (time.time() - self.t0)
         if left > 0:
             await asyncio.sleep(left)
@@ -456,7 +488,7 @@ class GatewayWatch:
                 "gateway: leases to units discovery did not find: "
                 + ", ".join(f"{x.ip} ({x.mac})" for x in unseen[:10])
             )
-        run.notes.extend(f"gateway: {n}" for n in g.notes)
+        run.notes.extend(f"gateway: {n}" for n in [*self.notes, *g.notes])
         run.gateway = GatewayInfo(
             iface=self.iface,
             address=self.state.address,

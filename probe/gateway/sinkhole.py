@@ -292,7 +292,7 @@ LISTENERS: dict[int, tuple[bool, Handler]] = {
     8443: (True, http),
     8883: (True, mqtt),
 }
-PROTOCOL_NAMES = {ftp: "ftp", telnet: "telnet", http: "http", mqtt: "mqtt"}
+PROTOCOL_NAMES: dict[Handler, str] = {ftp: "ftp", telnet: "telnet", http: "http", mqtt: "mqtt"}
 
 
 def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
@@ -387,7 +387,7 @@ async def serve(
 ) -> list[asyncio.AbstractServer]:
     """Listen on `address` (the bench interface's own address only) on each port that is free."""
     ctx = server_context(cert_file, key_file)
-    servers = []
+    servers: list[asyncio.AbstractServer] = []
     for port in ports:
 
         async def on_conn(

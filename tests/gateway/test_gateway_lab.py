@@ -119,14 +119,21 @@ def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None
     assert status.returncode == 0 and "leases 3" in status.stdout, status.stdout
 
     out = tmp_path / "out"
+    # The hook power-cycles one unit as the window opens: its boot (DHCP again) is observed.
+    hook = " ".join([*PROBE, "lab", "restart", "cloudy-c1-1", "--bridge", BRIDGE])
     res = probe(
-        "scan", "--lab", "--bridge", BRIDGE, "--gateway", "--observe", "2", "--out", str(out),
-        "--format", "json", "--fail-on", "never", "--check", "data", "--check", "update",
-        timeout=240,
+        "scan", "--lab", "--bridge", BRIDGE, "--gateway", "--observe", "6", "--out", str(out),
+        "--observe-hook", hook, "--format", "json", "--fail-on", "never",
+        "--check", "data", "--check", "update", timeout=240,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     assert control.status(BRIDGE) is not None  # the scan used the gateway that was up
-    check_findings(ScanRun.read(out / "run.json"), bench, out)
+    run = ScanRun.read(out / "run.json")
+    assert any("observe hook" in n and "exited 0" in n for n in run.notes), run.notes
+    check_findings(run, bench, out)
+    cloudy = next(d for d in run.devices if d.mac == bench.by_model("cloudy-c1")[0].mac)
+    assert cloudy.traffic and cloudy.traffic.dhcp
+    assert cloudy.traffic.dhcp.messages.count("DHCPACK") >= 2  # before and after the restart
 
     down = probe("gateway", "down", "--lab", "--bridge", BRIDGE)
     assert down.returncode == 0, down.stdout + down.stderr  # 3 if the host differs
