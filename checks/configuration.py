@@ -33,7 +33,7 @@ from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import ssh as ssh_client
 from lanprobe.checks.clients import telnet as telnet_client
-from lanprobe.checks.clients.login import LoginAttempt
+from lanprobe.checks.clients.login import LoginAttempt, Prompts
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
@@ -205,8 +205,14 @@ async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | Non
                 return None
             path = loc_path or "/"
             continue
-        return http_client.parse_login_form(answer.body, path)
+        form = http_client.parse_login_form(answer.body, path)
+        return form.as_login(page=path) if form is not None else None
     return None
+
+
+def login_prompts(ctx: CheckContext) -> Prompts:
+    """Telnet prompts and the failure/lockout/token messages of logins (a data file)."""
+    return Prompts.load(ctx.options.data_file("login-prompts.txt"))
 
 
 async def attempt(
@@ -214,17 +220,18 @@ async def attempt(
 ) -> LoginAttempt:
     """One login attempt through the right client (no guard here: callers hold it)."""
     ip, t = ctx.ip, ctx.timeouts
+    prompts = login_prompts(ctx)
     if iface.method in ("basic", "digest"):
         return await http_client.auth_login(
-            ip, iface.port, iface.path, user, password, kind=iface.method, tls=iface.tls, timeouts=t
-        )
+            ip, iface.port, iface.path, user, password, kind=iface.method, tls=iface.tls,
+            timeouts=t, prompts=prompts,
+        )  # fmt: skip
     if iface.method == "form":
         assert iface.form is not None
         return await http_client.form_login(
-            ip, iface.port, iface.form, user, password, tls=iface.tls, timeouts=t
+            ip, iface.port, iface.form, user, password, tls=iface.tls, timeouts=t, prompts=prompts
         )
     if iface.method == "telnet":
-        prompts = telnet_client.Prompts.load(ctx.options.data_file("login-prompts.txt"))
         return await telnet_client.login(
             ip, iface.port, user, password, prompts=prompts, timeouts=t
         )
@@ -281,6 +288,11 @@ class Campaign:
     total: int = 0  # candidates there were
     defaults: int = 0  # of which documented defaults
     allowance: int = 0  # attempts the campaign could make (budget minus what stays reserved)
+
+    @property
+    def refused(self) -> list[Pair]:
+        """The distinct candidates the device refused (a verdict, not an error)."""
+        return list(dict.fromkeys(p for p, a in self.tried if a.accepted is False))
 
     @property
     def defaults_tried(self) -> int:
@@ -445,18 +457,40 @@ def judge(ctx: CheckContext, svc: Service, c: Campaign) -> Result:
         ev["reason"] = c.stopped or "no attempt got an answer"
         return ctx.result(Verdict.inconclusive, f"no login attempt on port {svc.port} got a "
                           "verdict", target=target, evidence=ev)  # fmt: skip
+    refused = c.refused
+    n_refused = len(refused)
+    ev["tried_of"] = f"{n_refused} of {c.total}"
+    documented = [p for p in refused if p.source.startswith("profile default")]
+    if c.defaults and len(documented) == c.defaults:
+        ev["basis"] = "every documented default refused"
+        return ctx.result(
+            Verdict.passed,
+            f"the {c.defaults} documented default(s) refused on port {svc.port} "
+            f"({n_refused} of {c.total} candidates tried)",
+            target=target,
+            evidence=ev,
+        )
+    if n_refused >= c.total:
+        ev["basis"] = "every candidate that fits the service refused"
+        return ctx.result(
+            Verdict.passed,
+            f"none of the {c.total} candidates logs in on port {svc.port} ({n_refused} of "
+            f"{c.total} tried)",
+            target=target,
+            evidence=ev,
+        )
+    # Candidates left: no pass (issue 11). Say why the campaign ended.
     if c.stopped.startswith("lockout sign") or c.stopped.startswith("no verdict"):
-        ev["reason"] = c.stopped
-        return ctx.result(Verdict.inconclusive, f"stopped before the list was done on port "
-                          f"{svc.port}: {c.stopped}", target=target, evidence=ev)  # fmt: skip
-    if c.defaults_tried < c.defaults:
-        ev["reason"] = "the attempt budget does not cover the documented defaults"
-        return ctx.result(Verdict.inconclusive, f"only {c.defaults_tried} of {c.defaults} "
-                          f"documented defaults tried on port {svc.port}", target=target,
-                          evidence=ev)  # fmt: skip
+        why = c.stopped
+    elif c.defaults_tried < c.defaults:
+        why = (f"only {c.defaults_tried} of {c.defaults} documented defaults tried: the attempt "
+               "budget does not cover them")  # fmt: skip
+    else:
+        why = c.stopped or "attempt budget spent"
+    ev["reason"] = why
     return ctx.result(
-        Verdict.passed,
-        f"none of {len(c.tried)} default pairs tried logs in on port {svc.port}",
+        Verdict.inconclusive,
+        f"{n_refused} of {c.total} candidates tried on port {svc.port}, none logged in: {why}",
         target=target,
         evidence=ev,
     )

@@ -27,8 +27,11 @@ without credentials: a stream description (SDP) fails high; no description and a
 (401/403) passes; only 404s or no answer is inconclusive (a stream may live at another path).
 
 `access.no-lockout` (LAI-3) runs after the login checks (order 10) and judges each login
-service's guard: a lockout sign (HTTP 429, a refused/reset connection or a server disconnect after
-failures, a sudden slowdown) passes; threshold + 1 failures with no sign fail. The threshold is
+service's guard: a named lockout after failures passes (HTTP 429, a lockout page in a 200/401/403
+body, a protocol's own code such as an SSH DISCONNECT or FTP 421, a sudden slowdown), and so do
+the right credentials refused after failures (retried once when a default was found). A bare
+timeout, reset or refused connection after failures is no lockout (a fault looks the same):
+inconclusive. threshold + 1 failures with no sign fail. The threshold is
 the profile's `credentials.lockout.threshold`, or 5 when the profile documents none (a common
 default; EN 303 645 5.1-5 leaves the number open). With an account lockout documented, the check
 adds wrong attempts with one throwaway username per service until threshold + 1, within the
@@ -49,9 +52,11 @@ from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import pages
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
+from lanprobe.checks.clients.login import is_named_lockout
 from lanprobe.checks.configuration import (
     LOCKOUT_KINDS,
     Campaign,
+    attempt,
     campaign,
     guarded_attempt,
     wrong_password,
@@ -560,9 +565,22 @@ async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
         if probe:
             ev["throwaway_attempts"] = probe
         throwaway_failures = sum(1 for p in probe if p["accepted"] is False)
-        if guard.signs_after_failure:
+        named = [sign for sign in guard.signs_after_failure if is_named_lockout(sign)]
+        bare = [sign for sign in guard.signs_after_failure if not is_named_lockout(sign)]
+        if bare and not named and c.success is not None and c.proof is not None:
+            # A reset or timeout proves nothing alone; the right credentials refused do.
+            right = await attempt(ctx, c.iface, c.success[0].user, c.success[0].password)
+            ev["right_credentials_again"] = right.evidence(ctx.redact(right.password))
+            if right.accepted is False:
+                named.append(f"the right credentials refused after {guard.failures} failures")
+        if named:
             yield ctx.result(Verdict.passed, f"port {svc.port} reacts to failed logins: "
-                             f"{guard.signs_after_failure[0]}", target=target,
+                             f"{named[0]}", target=target, evidence=ev)  # fmt: skip
+        elif bare:
+            ev["reason"] = (f"{bare[0]} after {guard.failures} failed login(s): a ban looks like "
+                            "this, so does a fault; no lockout named by the device")  # fmt: skip
+            yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {bare[0]} after failed "
+                             "logins, but no named lockout", target=target,
                              evidence=ev)  # fmt: skip
         elif guard.signs:
             # Refused, reset or silent before any login failed: a broken service, not a lockout.

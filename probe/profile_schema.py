@@ -78,7 +78,9 @@ class HttpLogin(_Strict):
 
     kind: Literal["basic", "digest", "form"] = "basic"
     port: int | None = None  # default: every HTTP(S) port of the device
-    path: str = "/"
+    path: str = "/"  # where the login is sent (a form's action)
+    page: str = ""  # form logins: the page that shows the form ("" = path); read for its
+    # cookies, hidden fields and CSRF token before each attempt
     user_field: str = "username"  # form logins
     password_field: str = "password"
     success_status: list[int] = Field(default_factory=lambda: [200, 302, 303])

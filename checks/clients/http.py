@@ -21,10 +21,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.clients.login import (
+    PASSWORD_MARK,
+    LoginAttempt,
+    Prompts,
+    Stopwatch,
+    os_error_sign,
+)
 from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 from lanprobe.profile_schema import HttpLogin
+from selectolax.lexbor import LexborHTMLParser
 
 MAX_BODY_BYTES = 64 * 1024
 USER_AGENT = "lanprobe"
@@ -36,9 +43,6 @@ HTTPX_ERRORS = (httpx.TransportError, httpx.DecodingError)
 def answer_deadline_s(timeouts: Timeouts) -> float:
     """The most one request may take from connect to the last body byte."""
     return timeouts.connect_s + 3 * timeouts.read_s
-
-
-_PASSWORD_INPUT = re.compile(rb"<input[^>]*type\s*=\s*[\"']?password", re.I)
 
 
 def probe_ssl_context(cls: type[ssl.SSLContext] = ssl.SSLContext) -> ssl.SSLContext:
@@ -92,7 +96,7 @@ class HttpAnswer:
         return hashlib.sha256(self.body).hexdigest()[:16]
 
     def shows_password_form(self) -> bool:
-        return bool(_PASSWORD_INPUT.search(self.body))
+        return has_password_input(self.body)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "length": len(self.body)}
@@ -127,6 +131,27 @@ async def fetch(
     max_bytes: int = MAX_BODY_BYTES,
 ) -> HttpAnswer:
     """One request, its body capped. Raises Unreachable, ProbeTimeout or ProtocolError."""
+    async with _client(tls, timeouts, auth) as client:
+        return await request(
+            client, ip, port, path, tls=tls, timeouts=timeouts, method=method, data=data,
+            max_bytes=max_bytes,
+        )  # fmt: skip
+
+
+async def request(
+    client: httpx.AsyncClient,
+    ip: str,
+    port: int,
+    path: str,
+    *,
+    tls: bool,
+    timeouts: Timeouts,
+    method: str = "GET",
+    data: dict[str, str] | None = None,
+    json_body: Any = None,
+    max_bytes: int = MAX_BODY_BYTES,
+) -> HttpAnswer:
+    """One request on `client` (whose cookie jar a login session keeps), its body capped."""
     url = base_url(ip, port, tls) + (path if path.startswith("/") else "/" + path)
     target = f"{ip}:{port}"
     watch = Stopwatch()
@@ -134,8 +159,7 @@ async def fetch(
     try:
         async with (
             asyncio.timeout(deadline_s),
-            _client(tls, timeouts, auth) as client,
-            client.stream(method, url, data=data) as resp,
+            client.stream(method, url, data=data, json=json_body) as resp,
         ):
             body = bytearray()
             truncated = False
@@ -218,8 +242,10 @@ async def auth_login(
     kind: str,
     tls: bool,
     timeouts: Timeouts,
+    prompts: Prompts | None = None,
 ) -> LoginAttempt:
-    """One HTTP Basic or Digest login attempt on `path`: 2xx/3xx accepted, 401/403 refused."""
+    """One HTTP Basic or Digest login attempt on `path`: 2xx/3xx accepted, 401/403 refused;
+    429 or a lockout page (a 200/401/403 body that says so) is a named lockout, no verdict."""
     auth: httpx.Auth = (
         httpx.DigestAuth(user, password) if kind == "digest" else httpx.BasicAuth(user, password)
     )
@@ -232,9 +258,9 @@ async def auth_login(
         attempt.latency_s = watch.elapsed
         return attempt
     accepted: bool | None
-    sign = ""
-    if answer.status == 429:
-        accepted, sign = None, "HTTP 429"
+    sign = lockout_sign(answer, prompts)
+    if sign:
+        accepted = None
     elif answer.status in (401, 403):
         accepted = False
     elif 200 <= answer.status < 400:
@@ -254,26 +280,100 @@ async def auth_login(
     )
 
 
-def form_accepted(answer: HttpAnswer, login: HttpLogin) -> bool | None:
-    """Judge a form login's answer. None when it cannot be judged (429, 5xx).
+@dataclass(frozen=True)
+class FormJudgement:
+    """What a form login's answer says: accepted (True/False/None), a lockout sign, and why."""
 
-    A refusal usually shows the form again, says so (the profile's failure marker), or redirects
-    back to the login page; an acceptance redirects elsewhere or shows a page without the form.
+    accepted: bool | None
+    sign: str = ""
+    why: str = ""
+
+
+def has_password_input(body: bytes) -> bool:
+    """Whether an HTML body has a password input (HTML5 parser; bodies are capped)."""
+    try:
+        tree = LexborHTMLParser(body)
+    except (ValueError, RuntimeError):
+        return False
+    return any(
+        (node.attributes.get("type") or "").lower() == "password" for node in tree.css("input")
+    )
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
+
+
+def lockout_sign(answer: HttpAnswer, prompts: Prompts | None) -> str:
+    """A named lockout in an HTTP answer: 429, or a lockout page in a 200/401/403 body."""
+    if answer.status == 429:
+        return "HTTP 429"
+    if prompts is not None and answer.status in (200, 401, 403):
+        said = prompts.message(_text(answer.body), "lockout")
+        if said:
+            return f"lockout page ({answer.status}): {said}"
+    return ""
+
+
+def _error_in_query(location: str) -> bool:
+    query = urlsplit(location).query.lower() if "?" in location else ""
+    return any(w in query for w in ("error", "fail", "invalid", "denied", "wrong"))
+
+
+def judge_form(
+    answer: HttpAnswer, login: HttpLogin, prompts: Prompts | None = None
+) -> FormJudgement:
+    """Judge a form login's answer. Refused only when the answer refuses the *credentials*:
+    401, the profile's failure marker, a failure message, or a redirect back to the login page
+    with an error in its query. A 403 or other 4xx without a credentials message (a missing or
+    stale CSRF token), the login page served again without an error, a 5xx: no verdict (None).
+    Accepted: a redirect elsewhere, or a 2xx page without the login form.
     """
-    if answer.status == 429 or answer.status >= 500:
-        return None
-    if answer.status not in login.success_status:
-        return False
+    sign = lockout_sign(answer, prompts)
+    if sign:
+        return FormJudgement(None, sign, sign)
+    if answer.status >= 500:
+        return FormJudgement(None, "", f"status {answer.status}")
+    text = _text(answer.body)
+    failure = prompts.message(text, "failure") if prompts is not None else ""
+    token = prompts.message(text, "token") if prompts is not None else ""
     if login.failure_marker and login.failure_marker.encode() in answer.body:
-        return False
+        return FormJudgement(False, "", f"failure marker {login.failure_marker!r}")
+    if answer.status == 401:
+        return FormJudgement(False, "", "401")
+    if 400 <= answer.status < 500:
+        if failure and not token:
+            return FormJudgement(False, "", f"{answer.status}: {failure}")
+        why = f"token complaint: {token}" if token else "no credentials error in the answer"
+        return FormJudgement(None, "", f"{answer.status} without a refusal of the credentials "
+                             f"({why})")  # fmt: skip
     if 300 <= answer.status < 400:
-        # Redirected back to the login page: refused; anywhere else: in.
         parts = split_url(answer.location)
         if parts is None:
-            return None  # a Location that is no URL: cannot tell where it sends us
-        target = parts[3] or "/"
-        return target.rstrip("/") != login.path.rstrip("/")
-    return not answer.shows_password_form()
+            return FormJudgement(None, "", "a Location that is no URL")
+        target = (parts[3] or "/").rstrip("/")
+        if target != login.path.rstrip("/"):
+            return FormJudgement(True, "", f"redirected to {parts[3] or '/'}")
+        if _error_in_query(answer.location):
+            return FormJudgement(False, "", "redirected back to the login page with an error")
+        return FormJudgement(None, "", "redirected back to the login page without an error")
+    if answer.status not in login.success_status and not 200 <= answer.status < 300:
+        return FormJudgement(None, "", f"status {answer.status}")
+    if failure and not token:
+        return FormJudgement(False, "", f"failure message: {failure}")
+    if answer.shows_password_form():
+        why = f"token complaint: {token}" if token else "no error shown"
+        return FormJudgement(None, "", f"the login page again ({why})")
+    if answer.status not in login.success_status:
+        return FormJudgement(None, "", f"status {answer.status} is not a success status here")
+    return FormJudgement(True, "", "a page without the login form")
+
+
+def form_accepted(
+    answer: HttpAnswer, login: HttpLogin, prompts: Prompts | None = None
+) -> bool | None:
+    """judge_form's verdict alone."""
+    return judge_form(answer, login, prompts).accepted
 
 
 async def form_login(
@@ -285,79 +385,119 @@ async def form_login(
     *,
     tls: bool,
     timeouts: Timeouts,
+    prompts: Prompts | None = None,
 ) -> LoginAttempt:
-    """One form login attempt: POST the user and password fields to the login path."""
-    request = f"POST {login.path} {login.user_field}={user}&{login.password_field}={PASSWORD_MARK}"
+    """One form login attempt as a browser makes it, in one cookie session: GET the login page
+    (cookies, hidden fields and CSRF token of its form), POST them with the user and password,
+    and when sent back to the login page, GET it to read the error it shows."""
+    request_text = (
+        f"POST {login.path} {login.user_field}={user}&{login.password_field}={PASSWORD_MARK}"
+    )
     watch = Stopwatch()
+    details: dict[str, Any] = {}
     try:
-        answer = await fetch(
-            ip,
-            port,
-            login.path,
-            tls=tls,
-            timeouts=timeouts,
-            method="POST",
-            data={login.user_field: user, login.password_field: password},
-        )
+        async with _client(tls, timeouts) as client:
+            page_path = login.page or login.path
+            page = await request(client, ip, port, page_path, tls=tls, timeouts=timeouts)
+            fields: dict[str, str] = {}
+            form = parse_login_form(page.body, page_path) if page.status == 200 else None
+            if form is not None and form.path == login.path:
+                fields.update(form.hidden)
+                if form.hidden:
+                    details["hidden_fields"] = sorted(form.hidden)
+            fields[login.user_field] = user
+            fields[login.password_field] = password
+            answer = await request(
+                client, ip, port, login.path, tls=tls, timeouts=timeouts, method="POST",
+                data=fields,
+            )  # fmt: skip
+            verdict = judge_form(answer, login, prompts)
+            if verdict.accepted is None and verdict.why.startswith("redirected back"):
+                # Post/redirect/get: the error is on the page we are sent back to.
+                again = await request(client, ip, port, answer.location, tls=tls,
+                                      timeouts=timeouts)  # fmt: skip
+                shown = prompts.message(_text(again.body), "failure") if prompts else ""
+                sign = lockout_sign(again, prompts)
+                if sign:
+                    verdict = FormJudgement(None, sign, sign)
+                elif shown:
+                    verdict = FormJudgement(False, "", f"the login page again, showing {shown!r}")
     except (Unreachable, ProbeTimeout, ProtocolError) as exc:
-        attempt = _attempt_from_error(user, password, request, exc)
+        attempt = _attempt_from_error(user, password, request_text, exc)
         attempt.latency_s = watch.elapsed
         return attempt
-    accepted = form_accepted(answer, login)
+    details["http"] = answer.summary()
+    details["judged"] = verdict.why
     return LoginAttempt(
         user,
         password,
-        accepted,
+        verdict.accepted,
         latency_s=watch.elapsed,
-        sign="HTTP 429" if answer.status == 429 else "",
-        request=request,
+        sign=verdict.sign,
+        request=request_text,
         answer=answer.status_line,
-        error="" if accepted is not None else f"status {answer.status}",
-        details={"http": answer.summary()},
+        error="" if verdict.accepted is not None else verdict.why,
+        details=details,
     )
 
 
-_FORM = re.compile(rb"<form\b([^>]*)>(.*?)</form>", re.I | re.S)
-_INPUT = re.compile(rb"<input\b([^>]*)>", re.I)
-_ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+@dataclass(frozen=True)
+class LoginForm:
+    """An HTML login form: where it posts, its field names, and its hidden fields."""
+
+    path: str
+    user_field: str
+    password_field: str
+    hidden: dict[str, str] = field(default_factory=dict)
+
+    def as_login(self, page: str = "") -> HttpLogin:
+        return HttpLogin(kind="form", path=self.path, page=page, user_field=self.user_field,
+                         password_field=self.password_field)  # fmt: skip
 
 
-def _attrs(tag: bytes) -> dict[str, str]:
-    return {
-        m.group(1).decode().lower(): (m.group(2) or m.group(3) or m.group(4) or b"").decode(
-            "utf-8", "replace"
-        )
-        for m in _ATTR.finditer(tag)
-    }
+_USER_HINTS = ("user", "login", "name", "email", "account", "id")
 
 
-def parse_login_form(body: bytes, page_path: str) -> HttpLogin | None:
-    """The first HTML form with a password input, as a form login (POST only), or None."""
-    for form in _FORM.finditer(body):
-        attrs = _attrs(form.group(1))
-        if attrs.get("method", "get").lower() != "post":
+def parse_login_form(body: bytes, page_path: str) -> LoginForm | None:
+    """The first POST form with a password input (HTML5 parser, the body is already capped),
+    or None. Forms that post to another host are not this device's login."""
+    try:
+        tree = LexborHTMLParser(body)
+    except (ValueError, RuntimeError):
+        return None
+    for form in tree.css("form"):
+        if (form.attributes.get("method") or "get").lower() != "post":
             continue
         user_field, password_field = "", ""
-        for tag in _INPUT.finditer(form.group(2)):
-            a = _attrs(tag.group(1))
-            kind, name = a.get("type", "text").lower(), a.get("name", "")
-            if kind == "password" and name and not password_field:
+        hidden: dict[str, str] = {}
+        texts: list[str] = []
+        for node in form.css("input"):
+            kind = (node.attributes.get("type") or "text").lower()
+            name = node.attributes.get("name") or ""
+            if not name:
+                continue
+            if kind == "password" and not password_field:
                 password_field = name
-            elif kind in ("text", "email") and name and not user_field:
-                user_field = name
+            elif kind == "hidden":
+                hidden[name] = node.attributes.get("value") or ""
+            elif kind in ("text", "email", "tel"):
+                texts.append(name)
         if not password_field:
             continue
-        action = split_url(attrs.get("action", "") or page_path)
+        hinted = [n for n in texts if any(h in n.lower() for h in _USER_HINTS)]
+        user_field = (hinted or texts or ["username"])[0]
+        action = split_url(form.attributes.get("action") or page_path)
         if action is None:
             continue  # an action that is no URL
         scheme, host, _port, action_path = action
         if scheme or host:
             continue  # a form that posts elsewhere is not this device's login
-        path = action_path if action_path.startswith("/") else "/" + action_path
-        return HttpLogin(
-            kind="form",
-            path=path or page_path,
-            user_field=user_field or "username",
-            password_field=password_field,
-        )
+        if not action_path:
+            path = page_path
+        elif action_path.startswith("/"):
+            path = action_path
+        else:  # relative to the page's folder
+            path = page_path.rsplit("/", 1)[0] + "/" + action_path
+        return LoginForm(path=path, user_field=user_field, password_field=password_field,
+                         hidden=hidden)  # fmt: skip
     return None

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
+from lanprobe.checks.clients.login import (
+    PASSWORD_MARK,
+    LoginAttempt,
+    Prompts,
+    Stopwatch,
+    os_error_sign,
+)
 from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 MAX_BYTES = 64 * 1024
 SETTLE_S = 0.15  # a prompt must be the last thing for this long (a MOTD may pause mid-line)
-PROMPT_KINDS = ("login", "password", "shell", "failure")
 
 
 def parse(buf: bytes) -> tuple[bytes, bytes, bytes]:
@@ -63,48 +65,6 @@ def parse(buf: bytes) -> tuple[bytes, bytes, bytes]:
         else:  # NOP, GA, AYT, ...: two bytes, nothing to do
             i += 2
     return bytes(data), bytes(replies), b""
-
-
-@dataclass
-class Prompts:
-    """Prompt patterns by kind: login, password, shell (match the end of the text), failure."""
-
-    patterns: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
-    source: str = ""
-
-    @classmethod
-    def parse(cls, text: str, source: str = "") -> Prompts:
-        """Lines `<kind> <regex>`; `#` starts a comment line. Unknown kinds are errors."""
-        patterns: dict[str, list[re.Pattern[str]]] = {k: [] for k in PROMPT_KINDS}
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            kind, _, regex = line.partition(" ")
-            if kind not in patterns or not regex.strip():
-                raise ValueError(
-                    f"{source}:{lineno}: expected '<kind> <regex>', kind in "
-                    f"{', '.join(PROMPT_KINDS)}"
-                )
-            try:
-                patterns[kind].append(re.compile(regex.strip(), re.I))
-            except re.error as exc:
-                raise ValueError(f"{source}:{lineno}: bad regex: {exc}") from exc
-        return cls(patterns=patterns, source=source)
-
-    @classmethod
-    def load(cls, path: Path) -> Prompts:
-        return cls.parse(path.read_text(encoding="utf-8"), source=str(path))
-
-    def match(self, text: str, kinds: tuple[str, ...]) -> str | None:
-        """The first kind (in the order given) whose pattern matches. Prompt kinds look at the
-        end of the text only; `failure` looks anywhere in it."""
-        tail = text[-256:]
-        for kind in kinds:
-            for pat in self.patterns.get(kind, []):
-                if pat.search(text if kind == "failure" else tail):
-                    return kind
-        return None
 
 
 class TelnetConnection:

@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lanprobe.checks.clients.login import LoginAttempt
 from lanprobe.checks.configuration import (
     DEFAULT_LISTS,
+    Campaign,
+    LoginInterface,
+    Pair,
     candidates,
     default_login,
+    judge,
     load_credential_list,
     parse_credential_list,
 )
@@ -125,7 +130,10 @@ async def test_account_lockout_caps_failures_per_user_and_keeps_a_reserve() -> N
         profile = Profile(id="t", credentials=creds)
         session = _session(profile, port)
         [res] = await _run(_ctx(session))
-    assert res.verdict is Verdict.passed
+    # 6 of the 30 candidates tried: no pass while candidates are left (issue 11).
+    assert res.verdict is Verdict.inconclusive
+    assert res.evidence["tried_of"] == "6 of 30"
+    assert "6 of 30 candidates tried" in res.title
     assert len(tries) == 10 - (3 + 1)  # threshold + 1 stay for access.no-lockout
     users = [u for u, _ in tries]
     assert max(users.count(u) for u in users) <= 2  # never threshold failures on one account
@@ -148,6 +156,116 @@ async def test_accepted_pair_is_proved_with_a_wrong_password() -> None:
     assert res.evidence["wrong_password"]["accepted"] is False
     assert res.evidence["wrong_password"]["answer"].startswith("401")
     assert res.evidence["attempts"] == 3  # admin:admin, root:root, the proof
+
+
+# --- the verdict of recorded campaigns (every branch of judge) ---------------------------------
+
+
+def _pair(user: str, password: str, source: str = "generic") -> Pair:
+    return Pair(user, password, source)
+
+
+def _tried(*outcomes: tuple[Pair, bool | None]) -> list[tuple[Pair, LoginAttempt]]:
+    return [(p, LoginAttempt(p.user, p.password, ok)) for p, ok in outcomes]
+
+
+DOC = _pair("admin", "1234", "profile default (manual)")
+A, B, C = _pair("admin", "admin"), _pair("root", "root"), _pair("user", "user")
+
+
+def _judge(c: Campaign) -> Result:
+    session = _session(Profile(id="t"))
+    c.iface = c.iface or LoginInterface(kind="http", method="basic", port=80, tls=False)
+    return judge(_ctx(session), session.device.services[0], c)
+
+
+@pytest.mark.parametrize(
+    ("campaign", "verdict", "title_part"),
+    [
+        # Every candidate that fits was tried and refused: pass.
+        (
+            Campaign(
+                port=80, kind="http", total=3, tried=_tried((A, False), (B, False), (C, False))
+            ),
+            Verdict.passed,
+            "3 of 3 tried",
+        ),
+        # The documented default refused, list candidates left: pass (issue 11).
+        (
+            Campaign(port=80, kind="http", total=4, defaults=1, tried=_tried((DOC, False))),
+            Verdict.passed,
+            "1 of 4 candidates tried",
+        ),
+        # Budget spent with candidates left: inconclusive, k of N.
+        (
+            Campaign(
+                port=80,
+                kind="http",
+                total=3,
+                tried=_tried((A, False), (B, False)),
+                stopped="attempt budget spent",
+            ),
+            Verdict.inconclusive,
+            "2 of 3 candidates",
+        ),
+        # An attempt without a verdict does not count as tried.
+        (
+            Campaign(port=80, kind="http", total=2, tried=_tried((A, False), (B, None))),
+            Verdict.inconclusive,
+            "1 of 2 candidates",
+        ),
+        # The documented default not reached.
+        (
+            Campaign(port=80, kind="http", total=3, defaults=2, tried=_tried((DOC, False))),
+            Verdict.inconclusive,
+            "documented defaults",
+        ),
+        (
+            Campaign(
+                port=80,
+                kind="http",
+                total=3,
+                tried=_tried((A, False)),
+                stopped="lockout sign: HTTP 429",
+            ),
+            Verdict.inconclusive,
+            "HTTP 429",
+        ),
+        (
+            Campaign(port=80, kind="http", total=3, tried=_tried((A, None), (B, None))),
+            Verdict.inconclusive,
+            "got a verdict",
+        ),
+        (
+            Campaign(port=80, kind="http", total=3, stopped="attempt budget spent"),
+            Verdict.inconclusive,
+            "no login attempt was possible",
+        ),
+        (
+            Campaign(port=80, kind="http", not_applicable="no challenge"),
+            Verdict.not_applicable,
+            "no challenge",
+        ),
+    ],
+)
+def test_judge_recorded_campaigns(campaign: Campaign, verdict: Verdict, title_part: str) -> None:
+    res = _judge(campaign)
+    assert res.verdict is verdict, res.title
+    assert title_part in res.title
+
+
+def test_judge_success_needs_the_proof() -> None:
+    proven = Campaign(port=80, kind="http", total=3, tried=_tried((A, False), (B, True)))
+    proven.success = proven.tried[-1]
+    proven.proof = LoginAttempt("root", "x", False)
+    assert _judge(proven).verdict is Verdict.fail
+    unproven = Campaign(port=80, kind="http", total=3, tried=_tried((B, True)))
+    unproven.success = unproven.tried[-1]
+    res = _judge(unproven)
+    assert res.verdict is Verdict.inconclusive and "wrong password" in res.title
+    anything = Campaign(port=80, kind="http", total=3, tried=_tried((B, True)), accepts_any=True)
+    anything.success, anything.proof = anything.tried[-1], LoginAttempt("root", "x", True)
+    assert _judge(anything).verdict is Verdict.not_applicable
 
 
 # --- the lab scan ---------------------------------------------------------------------------------
@@ -265,7 +383,7 @@ def _form_server(form: bytes, bodies: list[bytes]) -> Any:
             bodies.append(body)
             if body == b"login=admin&pass=1234":
                 return 302, b"", {"Location": "/home", "Set-Cookie": "s=1"}
-            return 200, b"<p>wrong</p>" + form, {}
+            return 200, b"<p>Wrong password</p>" + form, {}
         return 404, b"", {}
 
     return handler

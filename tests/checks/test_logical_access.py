@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients.http import HttpAnswer
+from lanprobe.checks.clients.login import LoginAttempt
+from lanprobe.checks.configuration import Campaign, LoginInterface, Pair
 from lanprobe.checks.clients.pages import same_page as same_answer
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.logical_access import (
     generic_grade,
     load_admin_paths,
+    no_lockout,
     unauthenticated_interface,
 )
 from lanprobe.lab.bench import BenchState
@@ -24,7 +27,7 @@ from lanprobe.scope import Scope
 
 from tests.checks.conftest import device_of, results_of
 from tests.checks.recorded import APP_SHELL, LOGIN, device, run, session
-from tests.clients.localhttp import http_server
+from tests.clients.localhttp import basic_user, http_server
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 MINE = (
@@ -276,3 +279,92 @@ async def test_unexpected_port_with_every_port_listed_in_a_loose_profile_passes(
 async def test_no_open_port_is_no_pass(check_id: str) -> None:
     [res] = await run(check_id, session(device(services=[])))
     assert res.verdict is Verdict.not_applicable and "no open port" in res.title
+
+
+# --- access.no-lockout from recorded guards (issue 11's lockout rule) ----------------------------
+
+
+def _lockout_session(port: int) -> DeviceSession:
+    dev = Device(key="02:00:00:00:00:09", ips=["127.0.0.1"], services=[Service(port=port,
+                 name="http")])  # fmt: skip
+    return DeviceSession(device=dev, profile=Profile(id="t"),
+                         scope=Scope.build(["127.0.0.1/32"]),
+                         options=RunOptions(profiles_dir=PROFILES,
+                                            timeouts=Timeouts(connect_s=2, read_s=2)))  # fmt: skip
+
+
+async def _no_lockout_on(
+    port: int, signs: list[str], failures: int, success: tuple[str, str] | None = None
+) -> Result:
+    """Judge a recorded campaign: `failures` refusals, then `signs`, maybe a found default."""
+    session = _lockout_session(port)
+    iface = LoginInterface(kind="http", method="basic", port=port, tls=False, path="/")
+    camp = Campaign(port=port, kind="http", iface=iface, total=10)
+    if success is not None:
+        pair = Pair(success[0], success[1], "generic")
+        camp.success = (pair, LoginAttempt(pair.user, pair.password, True))
+        camp.proof = LoginAttempt(pair.user, "wrong", False)
+
+    async def recorded() -> Campaign:
+        return camp
+
+    await session.observe(f"login-campaign:tcp:{port}", recorded)
+    guard = session.guard("http", port)
+    guard.failures = failures
+    guard.signs = list(signs)
+    guard.signs_after_failure = list(signs) if failures else []
+    guard.locked_out = signs[-1] if signs else ""
+    meta = CheckMeta(capability=Capability.logical_access, severity=Severity.medium)
+    ctx = CheckContext(session=session, check_id="access.no-lockout", meta=meta)
+    [res] = [r async for r in no_lockout(ctx)]
+    return res
+
+
+def _refusing(tries: list[tuple[str, str]]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        pair = basic_user(headers)
+        if pair is not None:
+            tries.append(pair)
+        return 401, b"no", {"WWW-Authenticate": 'Basic realm="t"'}
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("signs", "failures", "verdict"),
+    [
+        (["HTTP 429"], 3, Verdict.passed),
+        (["lockout page (200): too many failed attempts"], 3, Verdict.passed),
+        (["SSH disconnect: account locked"], 2, Verdict.passed),
+        (["FTP 421 Too many failures"], 2, Verdict.passed),
+        # A timeout or reset after failures is no lockout: inconclusive, never pass.
+        (["connection reset"], 3, Verdict.inconclusive),
+        (["no answer in time"], 3, Verdict.inconclusive),
+        (["connection refused"], 3, Verdict.inconclusive),
+        # ... nor before any failure (a broken service).
+        (["connection reset"], 0, Verdict.inconclusive),
+    ],
+)
+async def test_no_lockout_named_signs_only(signs: list[str], failures: int,
+                                           verdict: Verdict) -> None:  # fmt: skip
+    res = await _no_lockout_on(1, signs, failures)  # port 1: nothing is contacted here
+    assert res.verdict is verdict, res.title
+
+
+async def test_reset_then_right_credentials_refused_is_a_lockout() -> None:
+    tries: list[tuple[str, str]] = []
+    async with http_server(_refusing(tries)) as port:
+        res = await _no_lockout_on(port, ["connection reset"], 3, success=("admin", "admin"))
+    assert tries == [("admin", "admin")]  # the found default, once more
+    assert res.verdict is Verdict.passed
+    assert "right credentials refused" in res.title
+
+
+async def test_reset_then_right_credentials_accepted_stays_inconclusive() -> None:
+    def accepting(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, b"ok", {}
+
+    async with http_server(accepting) as port:
+        res = await _no_lockout_on(port, ["connection reset"], 3, success=("admin", "admin"))
+    assert res.verdict is Verdict.inconclusive
+    assert res.evidence["right_credentials_again"]["accepted"] is True

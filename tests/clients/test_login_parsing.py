@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from lanprobe.checks.clients import ftp, http, telnet
+from lanprobe.checks.clients.login import is_named_lockout
 from lanprobe.checks.clients.telnet import DO, DONT, IAC, SB, SE, WILL, WONT
 from lanprobe.profile_schema import HttpLogin
 
@@ -135,7 +136,8 @@ FORM = HttpLogin(kind="form", path="/login", failure_marker="")
         (_answer(303, location="https://198.18.0.5/home"), True),
         (_answer(302, location="/login?error=1"), False),
         (_answer(401, b"<form><input type=password name=password></form>"), False),
-        (_answer(200, b"<p>bad</p><form><input type='password' name=p></form>"), False),
+        # The login page again without an error is no refusal (issue 11).
+        (_answer(200, b"<p>bad</p><form><input type='password' name=p></form>"), None),
         (_answer(200, b"<h1>Dashboard</h1>"), True),
         (_answer(429), None),
         (_answer(503), None),
@@ -143,6 +145,70 @@ FORM = HttpLogin(kind="form", path="/login", failure_marker="")
 )
 def test_form_login_judgement(answer: http.HttpAnswer, accepted: bool | None) -> None:
     assert http.form_accepted(answer, FORM) is accepted
+
+
+PROMPTS = telnet.Prompts.load(PROMPTS_FILE)
+LOGIN_PAGE = (
+    b"<form method=post action=/login><input name=username>"
+    b"<input type=password name=password></form>"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted", "sign"),
+    [
+        # Django's CSRF failure: 403, the token, not the password, was refused.
+        (
+            _answer(403, b"<h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted."),
+            None,
+            "",
+        ),
+        (_answer(403, b"<h1>403 Forbidden</h1>"), None, ""),
+        (_answer(400, b'{"error": "missing token"}'), None, ""),
+        # Django admin's refusal: 200, the form again, with the error.
+        (
+            _answer(
+                200,
+                b"<p class=errornote>Please enter the correct username and password for a "
+                b"staff account.</p>" + LOGIN_PAGE,
+            ),
+            False,
+            "",
+        ),
+        (_answer(200, b"<div>Invalid password</div>" + LOGIN_PAGE), False, ""),
+        (_answer(200, b"<div>Session expired, invalid password</div>" + LOGIN_PAGE), None, ""),
+        (_answer(200, LOGIN_PAGE), None, ""),
+        (_answer(400, b'{"error": "Invalid credentials"}'), False, ""),
+        (_answer(403, b"<p>Wrong password</p>"), False, ""),
+        (_answer(302, location="/login"), None, ""),
+        (_answer(302, location="/login?error=1"), False, ""),
+        (_answer(302, location="/home"), True, ""),
+        (_answer(200, b"<h1>Dashboard</h1>"), True, ""),
+        (_answer(401, b"no"), False, ""),
+        (_answer(429), None, "HTTP 429"),
+        (
+            _answer(200, b"Too many failed login attempts. Try again later." + LOGIN_PAGE),
+            None,
+            "lockout page (200): Too many failed login attempts",
+        ),
+        (_answer(403, b"Your account is locked"), None, "lockout page (403): account is locked"),
+    ],
+)
+def test_form_refusal_is_a_refusal_of_the_credentials(
+    answer: http.HttpAnswer, accepted: bool | None, sign: str
+) -> None:
+    got = http.judge_form(answer, FORM, PROMPTS)
+    assert (got.accepted, got.sign) == (accepted, sign), got.why
+
+
+def test_named_lockout_signs() -> None:
+    assert is_named_lockout("HTTP 429")
+    assert is_named_lockout("lockout page (200): too many attempts")
+    assert is_named_lockout("SSH disconnect: account locked")
+    assert is_named_lockout("FTP 421 Too many connections")
+    for bare in ("connection reset", "connection refused", "no answer in time",
+                 "connection closed", ""):  # fmt: skip
+        assert not is_named_lockout(bare)
 
 
 def test_form_failure_marker() -> None:
