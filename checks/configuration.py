@@ -20,6 +20,7 @@ check asks first, so both checks judge the same attempts.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,12 @@ from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import ssh as ssh_client
 from lanprobe.checks.clients import telnet as telnet_client
-from lanprobe.checks.clients.login import LoginAttempt, Prompts
+from lanprobe.checks.clients.login import LoginAttempt, Prompts, is_named_lockout
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
+from lanprobe.pacing import Limit
 from lanprobe.profile_schema import HttpLogin
 
 LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
@@ -253,14 +255,51 @@ def record_host_key(session: DeviceSession, port: int, key: ssh_client.HostKey) 
     session.facts.setdefault("ssh_host_keys", {})[port] = key.fingerprint
 
 
+def login_limits(session: DeviceSession, kind: str, port: int, user: str) -> list[Limit]:
+    """The failure limits one attempt of `user` on a service must stay under (probe/pacing.py):
+    the profile's documented lockout (threshold - 1 per its window, per account or per source),
+    else the profile's `window` (common thresholds, per account across the device and per
+    service), else none (the maker documents that nothing locks)."""
+    creds = session.profile.credentials
+    lockout = creds.lockout
+    if lockout is not None:
+        n = max(1, lockout.threshold - 1)
+        key = f"account:{user}" if lockout.scope == "account" else "source"
+        return [Limit(key, n, lockout.window_s)]
+    if creds.window is None:
+        return []
+    w = creds.window
+    return [
+        Limit(f"account:{user}", w.per_account, w.window_s),
+        Limit(f"service:{kind}:{port}", w.per_service, w.window_s),
+    ]
+
+
 async def guarded_attempt(
-    ctx: CheckContext, iface: LoginInterface, user: str, password: str
+    ctx: CheckContext,
+    iface: LoginInterface,
+    user: str,
+    password: str,
+    *,
+    limits: list[Limit] | None = None,
+    deadline: float | None = None,
 ) -> LoginAttempt | None:
-    """One attempt through the service's login guard; None when the guard allows no more."""
-    guard = ctx.session.guard(iface.kind, iface.port)
+    """One attempt through the service's login guard and the device's pacer; None when the
+    guard allows no more or the pacer's next slot comes after `deadline` (monotonic s)."""
+    session = ctx.session
+    guard = session.guard(iface.kind, iface.port)
+    if limits is None:
+        limits = login_limits(session, iface.kind, iface.port, user)
+    if deadline is None:  # no wait longer than the campaign's time (none at quick depth)
+        deadline = session.pacer.clock() + session.login_time_s
+    slot = await session.pacer.slot(limits, deadline)
+    if slot is None:
+        return None
     if not await guard.acquire():
+        session.pacer.settle(slot, failed=False)
         return None
     result = await attempt(ctx, iface, user, password)
+    session.pacer.settle(slot, failed=result.accepted is not True)
     guard.record(accepted=result.accepted, latency_s=result.latency_s, sign=result.sign)
     return result
 
@@ -288,6 +327,10 @@ class Campaign:
     total: int = 0  # candidates there were
     defaults: int = 0  # of which documented defaults
     allowance: int = 0  # attempts the campaign could make (budget minus what stays reserved)
+    depth: str = "quick"
+    skipped: int = 0  # candidates passed over at quick depth (their account's window was full)
+    waited_s: float = 0.0  # the device's time spent waiting for lockout windows so far
+    resumed: list[str] = field(default_factory=list)  # bare signs waited out and retried
 
     @property
     def refused(self) -> list[Pair]:
@@ -328,6 +371,37 @@ def record_login_interface(session: DeviceSession, c: Campaign) -> None:
         }
 
 
+# How long a campaign waits before retrying an attempt that ended in a bare timeout or reset.
+RESUME_PAUSE_S = 5.0
+
+
+def _may_resume(sign: str, depth: str, pair: Pair, retried: set[Pair]) -> bool:
+    return depth != "quick" and not is_named_lockout(sign) and pair not in retried
+
+
+def _resume_pause_s(ctx: CheckContext, left_s: float) -> float:
+    lockout = ctx.profile.credentials.lockout
+    pause = min(lockout.penalty_s, 60.0) if lockout is not None else RESUME_PAUSE_S
+    return max(0.0, min(pause, left_s))
+
+
+def _next_candidate(
+    session: DeviceSession, kind: str, port: int, pending: list[Pair]
+) -> tuple[Pair, list[Limit], float]:
+    """The first pending candidate that need not wait for a lockout window (the list's order,
+    a full account passed over for now); when all must wait, the one that waits least."""
+    best: tuple[Pair, list[Limit], float] | None = None
+    for pair in pending:
+        limits = login_limits(session, kind, port, pair.user)
+        wait = session.pacer.wait_s(limits)
+        if wait <= 0:
+            return pair, limits, 0.0
+        if best is None or wait < best[2]:
+            best = (pair, limits, wait)
+    assert best is not None
+    return best
+
+
 async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     kind = ctx.kind(svc)
     out = Campaign(port=svc.port, kind=kind)
@@ -336,27 +410,42 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
         out.not_applicable = found
         return out
     out.iface = iface = found
-    pairs, out.defaults = candidates(ctx.session, kind)
+    session = ctx.session
+    out.depth = depth = session.depth
+    pairs, out.defaults = candidates(session, kind)
     out.total = len(pairs)
-    guard = ctx.session.guard(kind, svc.port)
-    out.allowance = max(0, guard.remaining - lockout_reserve(ctx.session, kind))
+    guard = session.guard(kind, svc.port)
+    # The proof attempt is always reserved (issue 12): a found default must be provable.
+    out.allowance = max(0, guard.remaining - lockout_reserve(session, kind) - 1)
     lockout = ctx.profile.credentials.lockout
-    if lockout is not None and lockout.scope == "source":
+    if depth == "quick" and lockout is not None and lockout.scope == "source":
         # A device-wide budget (threshold - 1): share it out so that more services get a try.
         n = sum(1 for s in ctx.services(*LOGIN_KINDS) if s.transport == "tcp")
         out.allowance = min(out.allowance, max(1, (lockout.threshold - 1) // max(1, n)))
-    per_user_cap = lockout.threshold - 1 if lockout and lockout.scope == "account" else None
-    failures_by_user: dict[str, int] = {}
+    # Quick depth never waits for a lockout window (a candidate whose account is full is
+    # skipped); deeper ones wait, until the campaign's time is up. The proof never waits: the
+    # accepted attempt held a failure slot of every limit and gave it back.
+    clock = session.pacer.clock
+    end = clock() + session.login_time_s
     unjudged = 0
-    for pair in pairs:
+    retried: set[Pair] = set()
+    pending = list(pairs)
+    while pending:
         if len(out.tried) >= out.allowance:
             # An earlier check on this service may have stopped the guard (a timeout, a reset).
             spent = f"stopped earlier: {guard.locked_out}" if guard.locked_out else ""
             out.stopped = out.stopped or spent or "attempt budget spent"
             break
-        if per_user_cap is not None and failures_by_user.get(pair.user, 0) >= per_user_cap:
-            continue  # one more failure could lock a real account
-        result = await guarded_attempt(ctx, iface, pair.user, pair.password)
+        pair, limits, wait = _next_candidate(session, kind, svc.port, pending)
+        if depth == "quick" and wait > 0:
+            out.skipped += len(pending)
+            break  # one more failure could lock a real account or ban us
+        if depth != "quick" and clock() + wait > end:
+            out.stopped = (f"paced out: the next attempt would wait {wait:.0f} s for a lockout "
+                           f"window; the campaign may take {session.login_time_s:g} s")  # fmt: skip
+            break
+        pending.remove(pair)
+        result = await guarded_attempt(ctx, iface, pair.user, pair.password, limits=limits)
         if result is None:
             out.stopped = guard.locked_out or "attempt budget spent"
             break
@@ -366,7 +455,6 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
             break
         if result.accepted is False:
             unjudged = 0
-            failures_by_user[pair.user] = failures_by_user.get(pair.user, 0) + 1
             if iface.method == "ssh" and not result.details.get("password_offered", True):
                 out.not_applicable = "the SSH server offers no password authentication"
                 return out
@@ -374,6 +462,16 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
         if iface.method == "ssh" and result.error.startswith("the server did not offer"):
             out.not_applicable = "the SSH server offers no password authentication"
             return out
+        if guard.locked_out and _may_resume(guard.locked_out, depth, pair, retried):
+            # Wait out a bare timeout or reset and retry the attempt once: a loaded device
+            # answers again, a ban does not (then the campaign ends inconclusive).
+            retried.add(pair)
+            pause = _resume_pause_s(ctx, end - clock())
+            out.resumed.append(f"{guard.locked_out}: retried after {pause:.0f} s")
+            await asyncio.sleep(pause)
+            guard.resume()
+            pending.insert(0, pair)
+            continue
         if guard.locked_out:
             out.stopped = f"lockout sign: {guard.locked_out}"
             break
@@ -383,8 +481,10 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
             break
     if out.success is not None:
         # The proof: the same user with a random password must be refused.
-        out.proof = await guarded_attempt(ctx, iface, out.success[0].user, wrong_password())
+        user = out.success[0].user
+        out.proof = await guarded_attempt(ctx, iface, user, wrong_password(), deadline=end)
         out.accepts_any = bool(out.proof and out.proof.accepted is True)
+    out.waited_s = round(session.pacer.waited_s, 1)
     return out
 
 
@@ -404,8 +504,14 @@ def _summary(ctx: CheckContext, c: Campaign) -> dict[str, Any]:
         "documented_defaults": c.defaults,
         "documented_defaults_tried": c.defaults_tried,
         "allowance": c.allowance,
+        "depth": c.depth,
+        "waited_s": c.waited_s,
         "tried": [f"{p.user}:{ctx.redact(p.password)} ({p.source})" for p, _ in c.tried],
     }
+    if c.resumed:
+        ev["resumed"] = c.resumed
+    if c.skipped:
+        ev["skipped"] = f"{c.skipped} candidate(s) passed over: their lockout window was full"
     if c.stopped:
         ev["stopped"] = c.stopped
     if guard is not None:

@@ -17,10 +17,13 @@ from typing import Any, TypeVar
 
 from lanprobe import paths
 from lanprobe.model import Capability, Device, Result, Service, Severity, Target, Verdict
+from lanprobe.pacing import Pacer
 from lanprobe.profile_schema import Profile
 from lanprobe.scope import Scope
 
 T = TypeVar("T")
+# Attempts per service beyond quick depth (a bound for bugs; pacing and candidates set the rest).
+STANDARD_BUDGET = 500
 
 # nmap service names (and our profiles' names) -> the kinds checks ask for.
 _KIND_BY_NAME = {
@@ -66,6 +69,9 @@ class Timeouts:
     read_s: float = 5.0
     check_s: float = 60.0  # a whole check run
     mqtt_wait_s: float = 3.0  # how long a '#' subscription waits for a message
+    # standard/deep depth: how long one login campaign may wait for lockout windows (a login
+    # check's deadline is check_s plus this)
+    campaign_s: float = 240.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,8 @@ class LoginGuard:
     # reset before any failure is a broken or hung service, not a lockout).
     signs_after_failure: list[str] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
+    # Bare signs (a timeout, a reset) that a pause and a retry of the same attempt cleared.
+    transient: list[str] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _last: float = 0.0
     _slow: int = 0  # slow answers in a row (a slowdown counts once it is confirmed)
@@ -185,8 +193,18 @@ class LoginGuard:
             self.signs_after_failure.append(msg)
             self.locked_out = msg
 
+    def resume(self) -> None:
+        """Take back the last sign: the attempt it came from is retried after a pause."""
+        sign = self.locked_out
+        self.locked_out = ""
+        for signs in (self.signs, self.signs_after_failure):
+            if sign in signs:
+                signs.remove(sign)
+        self.transient.append(sign)
+
     def evidence(self) -> dict[str, Any]:
         return {
+            "transient_signs": list(self.transient),
             "attempts": self.attempts,
             "failures": self.failures,
             "budget": self.budget,
@@ -204,6 +222,7 @@ class RunOptions:
     profiles_dir: Path | None = None
     lab_profiles: bool = False
     trusted_ca_files: tuple[Path, ...] = ()  # bench CAs (e.g. the lab CA) besides the profile's
+    depth: str | None = None  # quick | standard | deep; None: the profile's, else quick
 
     @property
     def profile_layers(self) -> tuple[Path, ...]:
@@ -224,13 +243,21 @@ class DeviceSession:
     options: RunOptions = field(default_factory=RunOptions)
     guards: dict[tuple[str, int], LoginGuard] = field(default_factory=dict)
     budget: DeviceBudget = field(default_factory=DeviceBudget)
+    # Failure limits across the device's services; a source ban is kept at bay here (it counts
+    # failures, not attempts: a success gives its slot back for the proof).
+    pacer: Pacer = field(default_factory=Pacer)
     facts: dict[str, Any] = field(default_factory=dict)  # evidence bench checks read
     _cache: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        lockout = self.profile.credentials.lockout
-        if lockout is not None and lockout.scope == "source":
-            self.budget.remaining = lockout.threshold - 1
+    @property
+    def depth(self) -> str:
+        """The scan depth for this device: the run's --depth, else its profile's, else quick."""
+        return self.options.depth or self.profile.credentials.depth or "quick"
+
+    @property
+    def login_time_s(self) -> float:
+        """Extra deadline a login check gets for pacing: none at quick depth."""
+        return 0.0 if self.depth == "quick" else self.options.timeouts.campaign_s
 
     @property
     def ip(self) -> str:
@@ -240,8 +267,10 @@ class DeviceSession:
         key = (service, port)
         if key not in self.guards:
             creds = self.profile.credentials
+            # Beyond quick depth the pacer's failure limits keep the device safe, not a count.
+            budget = creds.max_attempts if self.depth == "quick" else STANDARD_BUDGET
             self.guards[key] = LoginGuard(
-                budget=creds.max_attempts, pacing_s=creds.pacing_s, device=self.budget
+                budget=budget, pacing_s=creds.pacing_s, device=self.budget
             )
         return self.guards[key]
 

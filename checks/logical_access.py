@@ -548,12 +548,17 @@ async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
                              "nothing to lock", target=target, evidence=ev)  # fmt: skip
             continue
         probe: list[dict[str, Any]] = []
-        by_account = lockout is not None and lockout.scope == "account"
+        # A throwaway account may be locked: with an account lockout documented, or on a device
+        # nothing is known of beyond quick depth (after every other login attempt: this runs
+        # last, and stops at the first sign).
+        by_account = (lockout is not None and lockout.scope == "account") or (
+            lockout is None and ctx.session.depth != "quick"
+        )
         if by_account and not guard.signs:
             user = throwaway_user()
             ev["throwaway_user"] = user
             for _ in range(threshold + 1):
-                res = await guarded_attempt(ctx, c.iface, user, wrong_password())
+                res = await guarded_attempt(ctx, c.iface, user, wrong_password(), limits=[])
                 if res is None:
                     break
                 probe.append({"accepted": res.accepted, "answer": res.answer,

@@ -344,7 +344,8 @@ HUBCO = Model(
     mdns=Mdns("_hubco._tcp.local.", 443),
     ssdp=True,
     ssdp_port=443,
-    lockout=Limit(failures=5, seconds=30),
+    # A short window keeps the standard-depth scan quick; its profile documents it.
+    lockout=Limit(failures=5, seconds=30, window_s=3),
     manifest=Manifest("/fw", 443, signed="good", upload="/fw/upload", upload_auth=True),
     security_txt=True,
 )

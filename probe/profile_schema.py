@@ -102,6 +102,25 @@ class Lockout(_Strict):
     # "source": bans the client address (the probe stays below threshold, or it locks itself out)
     scope: Literal["account", "source"] = "account"
     penalty_s: float = Field(default=60.0, ge=0.0)
+    # Failures further apart than this are forgotten (fail2ban's findtime; 600 s is its default).
+    window_s: float = Field(default=600.0, gt=0.0, le=86400.0)
+
+
+Depth = Literal["quick", "standard", "deep"]
+
+
+class Window(_Strict):
+    """The failure limits the probe keeps when the profile documents no lockout (issue 12).
+
+    Nothing known of the device: stay under common thresholds (fail2ban maxretry 5 in 600 s, PAM
+    faillock deny=3, many web UIs 5): at most `per_account` failures of one username across the
+    device and `per_service` on one service in one burst, a burst ending after `window_s` without
+    a failure. `null` in a profile: the maker documents that the model locks and bans nothing.
+    """
+
+    per_account: int = Field(default=2, ge=1, le=100)
+    per_service: int = Field(default=4, ge=1, le=100)
+    window_s: float = Field(default=600.0, gt=0.0, le=86400.0)
 
 
 class Credentials(_Strict):
@@ -110,6 +129,11 @@ class Credentials(_Strict):
     max_attempts: int = Field(default=6, ge=1, le=100)  # per service, wrong-password probe included
     pacing_s: float = Field(default=0.2, ge=0.0, le=60.0)
     lockout: Lockout | None = None
+    # Pacing when no lockout is documented (ignored when `lockout` is given); null: none needed.
+    window: Window | None = Field(default_factory=Window)
+    # quick: max_attempts per service; standard: every candidate that fits, paced under the
+    # lockout limits; deep: standard plus the large lists. `probe scan --depth` overrides it.
+    depth: Depth | None = None
     lab: Credential | None = None  # authorised credentials for the bench's own unit
 
 

@@ -255,7 +255,8 @@ async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpe
                     spec,
                     session,
                     ctx.baseline,
-                    deadline_s=ctx.options.timeouts.check_s,
+                    deadline_s=ctx.options.timeouts.check_s
+                    + (session.login_time_s if spec.cost.logs_in else 0.0),
                     partial=partial,
                 )
             except asyncio.CancelledError:

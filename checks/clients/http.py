@@ -498,6 +498,8 @@ def parse_login_form(body: bytes, page_path: str) -> LoginForm | None:
             path = action_path
         else:  # relative to the page's folder
             path = page_path.rsplit("/", 1)[0] + "/" + action_path
+        if not path.startswith("/"):
+            path = "/" + path
         return LoginForm(path=path, user_field=user_field, password_field=password_field,
                          hidden=hidden)  # fmt: skip
     return None

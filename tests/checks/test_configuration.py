@@ -22,7 +22,15 @@ from lanprobe.checks.configuration import (
 )
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
 from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
-from lanprobe.profile_schema import Credential, Credentials, HttpLogin, Interfaces, Lockout, Profile
+from lanprobe.profile_schema import (
+    Credential,
+    Credentials,
+    HttpLogin,
+    Interfaces,
+    Lockout,
+    Profile,
+    Window,
+)
 from lanprobe.scope import Scope
 
 from tests.checks.conftest import device_of, results_of
@@ -112,7 +120,7 @@ async def test_budget_below_the_documented_defaults_is_inconclusive() -> None:
     tries: list[tuple[str, str]] = []
     async with http_server(_refuse_all(tries)) as port:
         defaults = [Credential(user=f"u{i}", password="p") for i in range(3)]
-        creds = Credentials(max_attempts=2, pacing_s=0, defaults=defaults)
+        creds = Credentials(max_attempts=3, pacing_s=0, defaults=defaults)  # 1 kept for a proof
         login = Interfaces(http_login=HttpLogin(kind="basic"))
         profile = Profile(id="t", interfaces=login, credentials=creds)
         [res] = await _run(_ctx(_session(profile, port)))
@@ -132,12 +140,12 @@ async def test_account_lockout_caps_failures_per_user_and_keeps_a_reserve() -> N
         [res] = await _run(_ctx(session))
     # 6 of the 30 candidates tried: no pass while candidates are left (issue 11).
     assert res.verdict is Verdict.inconclusive
-    assert res.evidence["tried_of"] == "6 of 30"
-    assert "6 of 30 candidates tried" in res.title
-    assert len(tries) == 10 - (3 + 1)  # threshold + 1 stay for access.no-lockout
+    assert res.evidence["tried_of"] == "5 of 30"
+    assert "5 of 30 candidates tried" in res.title
+    assert len(tries) == 10 - (3 + 1) - 1  # threshold + 1 stay for access.no-lockout, 1 for a proof
     users = [u for u, _ in tries]
     assert max(users.count(u) for u in users) <= 2  # never threshold failures on one account
-    assert session.guard("http", port).remaining == 4
+    assert session.guard("http", port).remaining == 5
 
 
 async def test_accepted_pair_is_proved_with_a_wrong_password() -> None:
@@ -344,7 +352,7 @@ def test_banning_device_is_never_pushed_to_its_threshold(lab_run: ScanRun, lab_b
     res = _by_port(lab_run, lab_bench, "sentry-s3")
     assert Verdict.fail not in {r.verdict for r in res.values()}
     attempts = [r.evidence.get("attempts", 0) for r in res.values()]
-    assert sum(attempts) <= 2  # bans after 3 failures: the device budget is threshold - 1
+    assert sum(attempts) <= 2  # bans after 3 failures: 2 failures per burst on the device
     assert attempts.count(1) == 2  # shared out: two of its three services got a try
 
 
@@ -363,9 +371,15 @@ async def test_generic_form_login_is_found_and_tried() -> None:
     bodies: list[bytes] = []
 
     async with http_server(_form_server(form, bodies)) as port:
-        profile = Profile(id="generic", strict_ports=False, credentials=Credentials(pacing_s=0))
+        # Standard depth under a short lockout window: admin's third try (admin:1234, 4th in
+        # the list) waits for the window instead of being skipped.
+        window = Window(per_account=2, per_service=4, window_s=0.2)
+        creds = Credentials(pacing_s=0, depth="standard", window=window)
+        profile = Profile(id="generic", strict_ports=False, credentials=creds)
         [res] = await _run(_ctx(_session(profile, port)))
     assert res.verdict is Verdict.fail
+    assert res.evidence["depth"] == "standard"
+    assert res.evidence["waited_s"] >= 1.0  # window + margin, once
     assert res.evidence["interface"] == f"HTTP form login on http/{port} /auth"
     assert res.evidence["accepted"]["user"] == "admin"
     assert res.evidence["accepted"]["answer"].startswith("302")
