@@ -10,8 +10,8 @@ import pytest
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients.http import HttpAnswer
 from lanprobe.checks.clients.login import LoginAttempt
-from lanprobe.checks.configuration import Campaign, LoginInterface, Pair
 from lanprobe.checks.clients.pages import same_page as same_answer
+from lanprobe.checks.configuration import Campaign, LoginInterface, Pair
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.logical_access import (
     generic_grade,
