@@ -13,8 +13,10 @@ import contextlib
 import json
 import re
 import shutil
+import socket
+import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,51 +164,90 @@ def read_events(path: Path, since: float = 0.0) -> list[dict[str, Any]]:
     return out
 
 
+def read_pcap(path: Path, max_packets: int = MAX_PCAP_PACKETS) -> Iterator[tuple[float, bytes]]:
+    """(time, frame) of each packet of a classic pcap file (tcpdump -w). A hand-written reader:
+    scapy's dissection costs ~1 ms a packet, this ~2 us; a cut-off last record is ignored."""
+    with path.open("rb") as fh:
+        head = fh.read(24)
+        if len(head) < 24:
+            return
+        magic = head[:4]
+        order = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",
+                 b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)  # fmt: skip
+        if order is None:
+            raise ValueError("not a pcap file")
+        frac = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+        if struct.unpack(order + "I", head[20:24])[0] != 1:
+            raise ValueError("not an Ethernet capture")
+        record = struct.Struct(order + "IIII")
+        for _ in range(max_packets):
+            rh = fh.read(16)
+            if len(rh) < 16:
+                return
+            sec, sub, incl, _orig = record.unpack(rh)
+            frame = fh.read(incl)
+            if len(frame) < incl:
+                return
+            yield sec + sub * frac, frame
+
+
 def summarise_pcap(pcap: Path, host: str, since: float = 0.0) -> Gathered:
     """Flows the bench's devices started (TCP SYN, UDP to a lower port), bytes they sent."""
-    from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.l2 import Ether
-    from scapy.utils import PcapReader
-
     g = Gathered()
     started: set[tuple[str, int, str, int]] = set()
     if not pcap.exists() or pcap.stat().st_size < 24:
         return g
     try:
-        reader = PcapReader(str(pcap))
-    except Exception as exc:  # scapy raises Scapy_Exception for a short or broken file
+        _count(read_pcap(pcap), g, host, since, started)
+    except (OSError, ValueError) as exc:
         g.notes.append(f"capture unreadable: {exc}")
-        return g
-    with reader:
-        for n, pkt in enumerate(reader):
-            if n >= MAX_PCAP_PACKETS:
-                g.notes.append(f"capture summary stopped after {MAX_PCAP_PACKETS} packets")
-                break
-            if float(pkt.time) < since or IP not in pkt:
-                continue
-            ip = pkt[IP]
-            if ip.src == host or ip.src == "0.0.0.0":
-                continue
-            g.sent[ip.src] = g.sent.get(ip.src, 0) + 1
-            if Ether in pkt:
-                g.mac_of.setdefault(ip.src, pkt[Ether].src.lower())
-            size = len(ip)
-            if TCP in pkt:
-                t = pkt[TCP]
-                conn = (ip.src, t.sport, ip.dst, t.dport)
-                if t.flags & 0x02 and not t.flags & 0x10:  # SYN: the device started it
-                    started.add(conn)
-                if conn in started:
-                    flow = g.flows.setdefault((ip.src, ip.dst, t.dport, "tcp"), Flow())
-                    flow.packets += 1
-                    flow.bytes += size
-            elif UDP in pkt:
-                u = pkt[UDP]
-                if u.dport <= u.sport or u.dport in WELL_KNOWN:
-                    flow = g.flows.setdefault((ip.src, ip.dst, u.dport, "udp"), Flow())
-                    flow.packets += 1
-                    flow.bytes += size
     return g
+
+
+def _count(
+    packets: Iterator[tuple[float, bytes]],
+    g: Gathered,
+    host: str,
+    since: float,
+    started: set[tuple[str, int, str, int]],
+) -> None:
+    for n, (ts, frame) in enumerate(packets, 1):
+        if n == MAX_PCAP_PACKETS:
+            g.notes.append(f"capture summary stopped after {MAX_PCAP_PACKETS} packets")
+        if ts < since or len(frame) < 34:
+            continue
+        ethertype, off = int.from_bytes(frame[12:14], "big"), 14
+        if ethertype == 0x8100:  # one VLAN tag
+            ethertype, off = int.from_bytes(frame[16:18], "big"), 18
+        if ethertype != 0x0800 or len(frame) < off + 20:
+            continue
+        ihl = (frame[off] & 0x0F) * 4
+        size = int.from_bytes(frame[off + 2 : off + 4], "big")
+        proto = frame[off + 9]
+        src = socket.inet_ntoa(frame[off + 12 : off + 16])
+        dst = socket.inet_ntoa(frame[off + 16 : off + 20])
+        if src in (host, "0.0.0.0"):
+            continue
+        g.sent[src] = g.sent.get(src, 0) + 1
+        g.mac_of.setdefault(src, ":".join(f"{b:02x}" for b in frame[6:12]))
+        l4 = off + ihl
+        if len(frame) < l4 + 4:
+            continue
+        sport = int.from_bytes(frame[l4 : l4 + 2], "big")
+        dport = int.from_bytes(frame[l4 + 2 : l4 + 4], "big")
+        if proto == 6 and len(frame) >= l4 + 14:
+            flags = frame[l4 + 13]
+            conn = (src, sport, dst, dport)
+            if flags & 0x02 and not flags & 0x10:  # SYN: the device started it
+                started.add(conn)
+            if conn in started:
+                flow = g.flows.setdefault((src, dst, dport, "tcp"), Flow())
+                flow.packets += 1
+                flow.bytes += size
+        elif proto == 17 and (dport <= sport or dport in WELL_KNOWN):
+            flow = g.flows.setdefault((src, dst, dport, "udp"), Flow())
+            flow.packets += 1
+            flow.bytes += size
 
 
 def gather(state: control.GatewayState, since: float = 0.0) -> Gathered:

@@ -118,3 +118,41 @@ def test_mqtt_connect_311_and_5() -> None:
     }  # fmt: skip
     body5 = b"\x00\x04MQTT\x05\x02\x00\x0a\x00\x00\x03dev"  # clean start, no properties
     assert sinkhole.parse_connect(body5)["client_id"] == "dev"
+
+
+def test_pcap_summary(tmp_path: Path) -> None:
+    """Our pcap reader against files scapy writes: flows the device started, bytes, MACs."""
+    from lanprobe.gateway.observe import summarise_pcap
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    dev, host, mac = "198.18.9.10", "198.18.9.1", "a4:cf:12:00:00:01"
+    eth = Ether(src=mac, dst="02:00:00:00:00:01")
+    packets = [
+        eth / IP(src=dev, dst=host) / TCP(sport=40000, dport=1883, flags="S"),
+        Ether(src="02:00:00:00:00:01", dst=mac)
+        / IP(src=host, dst=dev)
+        / TCP(sport=1883, dport=40000, flags="SA"),
+        eth / IP(src=dev, dst=host) / TCP(sport=40000, dport=1883, flags="A") / (b"x" * 100),
+        eth / IP(src=dev, dst=host) / UDP(sport=50000, dport=53) / (b"q" * 30),
+        # A reply from a service on the device (it did not start this one): not a destination.
+        eth / IP(src=dev, dst=host) / TCP(sport=80, dport=50123, flags="PA") / b"HTTP/1.1 200",
+    ]
+    for i, pkt in enumerate(packets):
+        pkt.time = 1000 + i
+    pcap = tmp_path / "c.pcap"
+    wrpcap(str(pcap), packets)
+    g = summarise_pcap(pcap, host)
+    assert set(g.flows) == {(dev, host, 1883, "tcp"), (dev, host, 53, "udp")}
+    assert g.flows[(dev, host, 1883, "tcp")].packets == 2
+    assert g.flows[(dev, host, 1883, "tcp")].bytes == 40 + 140
+    assert g.sent == {dev: 4} and g.mac_of == {dev: mac}
+    assert summarise_pcap(pcap, host, since=1003).flows.keys() == {(dev, host, 53, "udp")}
+    # Cut off in the middle of a record: what is whole is still read.
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(pcap.read_bytes()[:-10])
+    assert summarise_pcap(cut, host).sent == {dev: 3}
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"\x00" * 64)
+    assert summarise_pcap(junk, host).notes == ["capture unreadable: not a pcap file"]
