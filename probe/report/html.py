@@ -535,6 +535,7 @@ def render_html(
             ),
             dverdicts={v.value: dverdicts[v] for v in DeviceVerdict},
             rverdicts={v.value: rverdicts[v] for v in Verdict},
+            error_checks=sorted({r.check_id for r in run.results if r.verdict == Verdict.error}),
             generated=datetime.now(UTC),
             capability_labels=CAPABILITY_LABELS,
         )

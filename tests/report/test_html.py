@@ -135,6 +135,18 @@ def test_report_shows_expectation_changes_lost_coverage_and_scope_warning() -> N
     assert "the runs scanned different scopes" in html
 
 
+def test_errors_lead_the_report() -> None:
+    """The sample run has one `error` (state.reporting): said first, before the summary."""
+    html = render_html(sample_run())
+    box = html.index('id="errors"')
+    assert box < html.index('<section id="summary">')
+    assert "1 result(s) are errors</strong>: lanprobe's own failures" in html
+    assert "(state.reporting)" in html[box : box + 400]
+    clean = sample_run()
+    clean.results = [r for r in clean.results if r.verdict is not Verdict.error]
+    assert 'id="errors"' not in render_html(clean)
+
+
 def test_report_is_self_contained_and_escapes_device_data() -> None:
     run, trend, _ = _nightly()
     dev = run.devices[0]
