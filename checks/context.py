@@ -1,290 +1,35 @@
-"""What a check gets: the device, its profile, the scope, shared observations, a login guard.
+"""What a check gets: its view of the device session (`CheckContext`), or of every session for a
+bench-wide check (`BenchContext`).
 
-One `DeviceSession` per device is shared by all of that device's checks: it holds the login guards
-(one per service, so that two checks never exceed the profile's attempt budget together) and an
-observation cache, so that a TLS handshake or a page fetch made by one check is reused by the
-others (measure once, judge many times). A `CheckContext` is the session seen by one check.
+The engine types live in lower layers (docs/architecture.md); they are re-exported here so that
+checks can keep importing them from one place.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-from lanprobe import paths
-from lanprobe.model import Capability, Device, Result, Service, Severity, Target, Verdict
-from lanprobe.pacing import Pacer
+from lanprobe.checkmeta import CheckMeta
+from lanprobe.model import Device, Result, Service, Severity, Target, Verdict
+from lanprobe.options import RunOptions, Timeouts
 from lanprobe.profile_schema import Profile
 from lanprobe.scope import Scope
+from lanprobe.service_kind import service_kind
+from lanprobe.session import STANDARD_BUDGET, DeviceBudget, DeviceSession, LoginGuard
 
-T = TypeVar("T")
-# Attempts per service beyond quick depth (a bound for bugs; pacing and candidates set the rest).
-STANDARD_BUDGET = 500
-
-# nmap service names (and our profiles' names) -> the kinds checks ask for.
-_KIND_BY_NAME = {
-    "http": "http",
-    "http-alt": "http",
-    "http-proxy": "http",
-    "http-mgmt": "http",
-    "upnp": "http",
-    "https": "https",
-    "https-alt": "https",
-    "ssl/http": "https",
-    "ssl/https": "https",
-    "ssl/http-alt": "https",
-    "telnet": "telnet",
-    "ssh": "ssh",
-    "ftp": "ftp",
-    "mqtt": "mqtt",
-    "mqtts": "mqtts",
-    "secure-mqtt": "mqtts",
-    "ssl/mqtt": "mqtts",
-    "rtsp": "rtsp",
-}
-
-
-def service_kind(svc: Service, declared: str = "") -> str:
-    """The kind of a service: http, https, telnet, ssh, ftp, mqtt, mqtts, rtsp, tls or its name."""
-    name = (declared or svc.name).lower()
-    kind = _KIND_BY_NAME.get(name, name)
-    if svc.tls and kind == "http":
-        return "https"
-    if svc.tls and kind == "mqtt":
-        return "mqtts"
-    if svc.tls and kind not in ("https", "mqtts"):
-        return "tls"
-    return kind or "unknown"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Per-operation limits, in seconds."""
-
-    connect_s: float = 3.0
-    read_s: float = 5.0
-    check_s: float = 60.0  # a whole check run
-    mqtt_wait_s: float = 3.0  # how long a '#' subscription waits for a message
-    # standard/deep depth: how long one login campaign may wait for lockout windows (a login
-    # check's deadline is check_s plus this)
-    campaign_s: float = 240.0
-
-
-@dataclass(frozen=True)
-class CheckMeta:
-    """A check's capability (from its registration) and standard metadata (from the baseline)."""
-
-    capability: Capability
-    severity: Severity
-    references: tuple[str, ...] = ()
-    title: str = ""
-
-    def result(
-        self,
-        check_id: str,
-        device: Device,
-        verdict: Verdict,
-        title: str,
-        target: Target | None,
-        evidence: dict[str, Any] | None,
-        severity: Severity | None,
-    ) -> Result:
-        """A result of this check on `device`, with the baseline's severity and references."""
-        return Result(
-            check_id=check_id,
-            device=device.key,
-            capability=self.capability,
-            verdict=verdict,
-            severity=severity or self.severity,
-            title=title,
-            target=target or Target(),
-            evidence=evidence or {},
-            references=list(self.references),
-        )
-
-
-@dataclass
-class DeviceBudget:
-    """Login attempts left on the whole device, when the model bans the client address.
-
-    A model that bans the source after N failures (profile `lockout.scope: source`) gets at most
-    N-1 attempts across all its services, so that a scan never locks the bench out of a unit.
-    """
-
-    remaining: int | None = None  # None: no device-wide cap
-
-
-@dataclass
-class LoginGuard:
-    """Paces login attempts on one service and stops them at the first sign of lockout.
-
-    `budget` is the profile's max_attempts for the service, shared by every check that logs in
-    there. Signs of lockout (HTTP 429, refused or reset connections after failures, an answer far
-    slower than the first ones) stop further attempts and are kept as evidence.
-    """
-
-    budget: int
-    pacing_s: float
-    device: DeviceBudget = field(default_factory=DeviceBudget)
-    attempts: int = 0
-    failures: int = 0
-    locked_out: str = ""  # why we stopped, "" while attempts may go on
-    signs: list[str] = field(default_factory=list)
-    # The signs that came after a failed login: only those say the device reacts to failures (a
-    # reset before any failure is a broken or hung service, not a lockout).
-    signs_after_failure: list[str] = field(default_factory=list)
-    latencies_s: list[float] = field(default_factory=list)
-    # Bare signs (a timeout, a reset) that a pause and a retry of the same attempt cleared.
-    transient: list[str] = field(default_factory=list)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _last: float = 0.0
-    _slow: int = 0  # slow answers in a row (a slowdown counts once it is confirmed)
-
-    @property
-    def remaining(self) -> int:
-        if self.locked_out:
-            return 0
-        left = max(0, self.budget - self.attempts)
-        if self.device.remaining is not None:
-            left = min(left, self.device.remaining)
-        return left
-
-    async def acquire(self) -> bool:
-        """Wait for the pacing slot of one attempt. False when the budget is spent or locked out."""
-        async with self._lock:
-            if self.remaining <= 0:
-                return False
-            wait = self._last + self.pacing_s - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last = time.monotonic()
-            self.attempts += 1
-            if self.device.remaining is not None:
-                self.device.remaining -= 1
-            return True
-
-    def record(self, *, accepted: bool | None, latency_s: float, sign: str = "") -> None:
-        """Record one attempt's outcome. `accepted` None means no answer (refused, reset, 429)."""
-        self.latencies_s.append(latency_s)
-        if accepted is False:
-            self.failures += 1
-        if sign:
-            self.signs.append(sign)
-            if self.failures > 0:
-                self.signs_after_failure.append(sign)
-            if self.failures > 0 or accepted is None:
-                self.locked_out = sign
-        # A sudden slowdown after failures: more than 5x the first answer and over 1 s, twice in
-        # a row (one slow answer is as likely our own load or a busy device: measured, a lone
-        # 1.1 s answer made access.no-lockout flap between scans of a device that never slows).
-        slow = (
-            self.failures >= 2
-            and len(self.latencies_s) >= 3
-            and latency_s > max(1.0, 5 * self.latencies_s[0])
-        )
-        self._slow = self._slow + 1 if slow else 0
-        if self._slow >= 2:
-            msg = f"answer slowed from {self.latencies_s[0]:.2f}s to {latency_s:.2f}s"
-            self.signs.append(msg)
-            self.signs_after_failure.append(msg)
-            self.locked_out = msg
-
-    def resume(self) -> None:
-        """Take back the last sign: the attempt it came from is retried after a pause."""
-        sign = self.locked_out
-        self.locked_out = ""
-        for signs in (self.signs, self.signs_after_failure):
-            if sign in signs:
-                signs.remove(sign)
-        self.transient.append(sign)
-
-    def evidence(self) -> dict[str, Any]:
-        return {
-            "transient_signs": list(self.transient),
-            "attempts": self.attempts,
-            "failures": self.failures,
-            "budget": self.budget,
-            "lockout_signs": list(self.signs),
-            "stopped": self.locked_out or None,
-        }
-
-
-@dataclass
-class RunOptions:
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    reveal_secrets: bool = False
-    # The user's profiles directory, layered over the built-in set (None: the built-in set only);
-    # lab_profiles adds the lab models' (a lab bench only). See probe/paths.py.
-    profiles_dir: Path | None = None
-    lab_profiles: bool = False
-    trusted_ca_files: tuple[Path, ...] = ()  # bench CAs (e.g. the lab CA) besides the profile's
-    depth: str | None = None  # quick | standard | deep; None: the profile's, else quick
-
-    @property
-    def profile_layers(self) -> tuple[Path, ...]:
-        return paths.profile_layers(self.profiles_dir, lab=self.lab_profiles)
-
-    def data_file(self, name: str) -> Path:
-        """data/<name> of the highest profile layer that has it (login prompts, admin paths)."""
-        return paths.data_file(name, self.profile_layers)
-
-
-@dataclass
-class DeviceSession:
-    """Shared by all checks of one device."""
-
-    device: Device
-    profile: Profile
-    scope: Scope
-    options: RunOptions = field(default_factory=RunOptions)
-    guards: dict[tuple[str, int], LoginGuard] = field(default_factory=dict)
-    budget: DeviceBudget = field(default_factory=DeviceBudget)
-    # Failure limits across the device's services; a source ban is kept at bay here (it counts
-    # failures, not attempts: a success gives its slot back for the proof).
-    pacer: Pacer = field(default_factory=Pacer)
-    facts: dict[str, Any] = field(default_factory=dict)  # evidence bench checks read
-    _cache: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
-
-    @property
-    def depth(self) -> str:
-        """The scan depth for this device: the run's --depth, else its profile's, else quick."""
-        return self.options.depth or self.profile.credentials.depth or "quick"
-
-    @property
-    def login_time_s(self) -> float:
-        """Extra deadline a login check gets for pacing: none at quick depth."""
-        return 0.0 if self.depth == "quick" else self.options.timeouts.campaign_s
-
-    @property
-    def ip(self) -> str:
-        return self.scope.check(self.device.ip)
-
-    def guard(self, service: str, port: int) -> LoginGuard:
-        key = (service, port)
-        if key not in self.guards:
-            creds = self.profile.credentials
-            # Beyond quick depth the pacer's failure limits keep the device safe, not a count.
-            budget = creds.max_attempts if self.depth == "quick" else STANDARD_BUDGET
-            self.guards[key] = LoginGuard(
-                budget=budget, pacing_s=creds.pacing_s, device=self.budget
-            )
-        return self.guards[key]
-
-    def pending_observations(self) -> list[asyncio.Task[Any]]:
-        """Observations still running (their check was cancelled or ran out of time)."""
-        return [task for task in self._cache.values() if not task.done()]
-
-    async def observe(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
-        """Run `make` once per device and key; later callers (any check) get the same answer."""
-        task = self._cache.get(key)
-        if task is None:
-            task = asyncio.ensure_future(make())
-            self._cache[key] = task
-        return await asyncio.shield(task)
+__all__ = [
+    "STANDARD_BUDGET",
+    "BenchContext",
+    "CheckContext",
+    "CheckMeta",
+    "DeviceBudget",
+    "DeviceSession",
+    "LoginGuard",
+    "RunOptions",
+    "Timeouts",
+    "service_kind",
+]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lanprobe.checks.context import CheckMeta
+from lanprobe.checkmeta import CheckMeta
 from lanprobe.errors import ProfileError
 from lanprobe.model import Capability, Severity
 from lanprobe.paths import BASELINE_FILE

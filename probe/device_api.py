@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import httpx
-from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, service_kind
+from lanprobe.checkmeta import CheckMeta
+from lanprobe.checks.context import CheckContext
 from lanprobe.errors import ProbeTimeout, ProtocolError, ScopeError, Unreachable
 from lanprobe.model import (
     Capability,
@@ -40,8 +41,11 @@ from lanprobe.model import (
     Severity,
     Verdict,
 )
+from lanprobe.options import RunOptions
 from lanprobe.profile_schema import Credential, Profile
 from lanprobe.scope import Scope
+from lanprobe.service_kind import service_kind
+from lanprobe.session import DeviceSession
 
 T = TypeVar("T")
 

@@ -810,7 +810,7 @@ def profile_from_device(
     (a bench's own units). A QA engineer then edits interfaces, credentials, update and
     declarations. Ports are strict, so a later unit exposing more is flagged.
     """
-    from lanprobe.checks.context import service_kind
+    from lanprobe.service_kind import service_kind
 
     mine = [r for r in results if r.device == device.key]
     model = device.identifier("model") or device.ssdp.get("modelName", "")

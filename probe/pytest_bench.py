@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
-    from lanprobe.checks.context import RunOptions
     from lanprobe.device_api import DeviceUnderTest
     from lanprobe.model import ScanRun
+    from lanprobe.options import RunOptions
     from lanprobe.profile_schema import Profile
     from lanprobe.profiles import ProfileSet
     from lanprobe.scope import Scope
@@ -191,8 +193,8 @@ class ProbeSession:
     # --- scanning ------------------------------------------------------------------------------
 
     def _scan(self) -> ScanRun:
-        from lanprobe.checks.context import RunOptions, Timeouts
         from lanprobe.device_api import run_sync
+        from lanprobe.options import RunOptions, Timeouts
         from lanprobe.profiles import load_profiles
         from lanprobe.runner import scan
 
@@ -255,8 +257,8 @@ class ProbeSession:
         return run
 
     def _bring_up(self) -> tuple[Scope, Path | None]:
-        from lanprobe.discovery import lab_scope
         from lanprobe.lab import bench
+        from lanprobe.lab.scope import lab_scope
 
         opts = self.opts
         if bench.status(opts.bridge) is not None:
@@ -355,7 +357,7 @@ class ProbeSession:
         return found.source(profile_id) if found is not None else None
 
     def run_options(self) -> RunOptions:
-        from lanprobe.checks.context import RunOptions, Timeouts
+        from lanprobe.options import RunOptions, Timeouts
 
         return RunOptions(
             timeouts=Timeouts(check_s=self.opts.check_timeout_s),
@@ -383,3 +385,7 @@ class ProbeSession:
 
 def device_label(profile: str | None, ip: str, key: str) -> str:
     return f"{profile or 'generic'}@{ip or key}"
+
+
+# Where the plugin keeps the ProbeSession of a pytest config (read by pytest_items too).
+SESSION_KEY = pytest.StashKey[ProbeSession]()

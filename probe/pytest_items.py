@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from lanprobe.device_api import target_label, worst_verdict
 from lanprobe.model import Device, Result, ScanRun, Verdict
-from lanprobe.pytest_bench import BenchUnavailable, ProbeSession
+from lanprobe.pytest_bench import SESSION_KEY, BenchUnavailable, ProbeSession
 
 _EVIDENCE_CHARS = 4000
 
@@ -246,7 +246,7 @@ class ProfileFile(pytest.File):
         profile_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(profile_id, str):
             return
-        probe: ProbeSession = self.config.stash[_session_key()]
+        probe: ProbeSession = self.config.stash[SESSION_KEY]
         if not probe.opts.active:
             from lanprobe.pytest_bench import NO_BENCH
 
@@ -264,9 +264,3 @@ class ProfileFile(pytest.File):
             yield DeviceChecks.from_parent(
                 self, name=labels[dev.key], probe=probe, device_key=dev.key, source=self.path
             )
-
-
-def _session_key() -> Any:
-    from lanprobe.pytest_plugin import SESSION_KEY
-
-    return SESSION_KEY

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from lanprobe.pytest_bench import (
     NO_BENCH,
+    SESSION_KEY,
     WORKER_ERROR_KEY,
     WORKER_RUN_KEY,
     BenchUnavailable,
@@ -41,8 +42,6 @@ from lanprobe.pytest_bench import (
 if TYPE_CHECKING:
     from lanprobe.device_api import DeviceUnderTest
     from lanprobe.model import ScanRun
-
-SESSION_KEY = pytest.StashKey[ProbeSession]()
 
 # The capabilities of probe.model.Capability, as markers (kept equal by tests/plugin).
 CAPABILITY_MARKERS = (

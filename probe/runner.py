@@ -39,13 +39,7 @@ from lanprobe import __version__
 from lanprobe.baseline import Baseline, load_baseline
 from lanprobe.cancel import reap_children
 from lanprobe.checks import registry
-from lanprobe.checks.context import (
-    BenchContext,
-    CheckContext,
-    DeviceSession,
-    RunOptions,
-    service_kind,
-)
+from lanprobe.checks.context import BenchContext, CheckContext
 from lanprobe.checks.registry import CheckSpec
 from lanprobe.errors import TargetError
 from lanprobe.gateway.observe import GatewayWatch
@@ -61,9 +55,12 @@ from lanprobe.model import (
     digest,
     utcnow,
 )
+from lanprobe.options import RunOptions
 from lanprobe.profiles import ProfileSet, load_profiles, match_note
 from lanprobe.scope import Scope
 from lanprobe.scoring import score_device
+from lanprobe.service_kind import service_kind
+from lanprobe.session import DeviceSession
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lanprobe.discovery import DiscoveryOptions, discover, lab_scope
+from lanprobe.discovery import DiscoveryOptions, discover
 from lanprobe.discovery.services import parse_xml
 from lanprobe.lab import bench
+from lanprobe.lab.scope import lab_scope
 
 
 def _nmap(args: list[str], timeout_s: float = 900) -> tuple[float, int]:

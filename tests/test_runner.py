@@ -498,7 +498,7 @@ async def closed_port(ctx: CheckContext) -> AsyncIterator[Result]:
 
 @pytest.mark.lab
 async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
-    from lanprobe.discovery import lab_scope
+    from lanprobe.lab.scope import lab_scope
 
     specs = [
         spec("access.unauthenticated-interface", http_paths, services=("http", "https")),

@@ -11,8 +11,8 @@ import contextlib
 import re
 
 from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 
 MAX_REPLY_BYTES = 8 * 1024
 _REPLY = re.compile(rb"^(\d{3})([ -])(.*)$")

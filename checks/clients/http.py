@@ -28,8 +28,8 @@ from lanprobe.checks.clients.login import (
     Stopwatch,
     os_error_sign,
 )
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 from lanprobe.profile_schema import HttpLogin
 from selectolax.lexbor import LexborHTMLParser
 

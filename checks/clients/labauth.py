@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 from lanprobe.checks.clients import http as web
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 from lanprobe.profile_schema import Credential, HttpLogin
 
 

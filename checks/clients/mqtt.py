@@ -19,7 +19,7 @@ from typing import Any
 import aiomqtt
 from lanprobe.checks.clients.http import probe_ssl_context
 from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from lanprobe.checks.context import Timeouts
+from lanprobe.options import Timeouts
 
 # CONNACK refusals that mean "wrong or missing credentials": MQTT 3.1.1 codes 4 and 5 and
 # their MQTT 5 reason codes 134 and 135 (paho reports both as reason-code objects).

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanprobe.checks.clients import http as web
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import TargetError
+from lanprobe.options import Timeouts
 
 SAME_PAGE = 0.9
 MAX_COMPARED_BYTES = 64 * 1024

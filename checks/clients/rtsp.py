@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 
 MAX_ANSWER_BYTES = 16 * 1024
 _STATUS = re.compile(r"^RTSP/\d\.\d (\d{3}) ?(.*)$")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import asyncssh
 from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
-from lanprobe.checks.context import Timeouts
+from lanprobe.options import Timeouts
 
 LAST_WORD_S = 0.1
 # asyncssh's own message when the client runs out of methods; any other reason came from the server.

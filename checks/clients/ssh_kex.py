@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import asyncssh
 from asyncssh.kex import get_kex_algs
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 
 CLIENT_ID = b"SSH-2.0-lanprobe\r\n"
 MAX_ID_BYTES = 8 * 1024  # identification line plus the lines a server may send before it

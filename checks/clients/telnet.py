@@ -19,8 +19,8 @@ from lanprobe.checks.clients.login import (
     Stopwatch,
     os_error_sign,
 )
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.options import Timeouts
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 MAX_BYTES = 64 * 1024

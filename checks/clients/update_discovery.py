@@ -22,10 +22,10 @@ from urllib.parse import urljoin, urlsplit
 
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
-from lanprobe.checks.context import Timeouts
 from lanprobe.errors import TargetError
 from lanprobe.gateway.observe import load_update_words, looks_like_update
 from lanprobe.model import Device
+from lanprobe.options import Timeouts
 
 MAX_PAGE_BYTES = 256 * 1024
 MAX_FETCHES = 12

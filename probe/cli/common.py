@@ -60,7 +60,7 @@ def build_scope(
     if lab:
         if cidrs or ifaces:
             raise ScopeError("give either --lab or --iface/--cidr, not both")
-        from lanprobe.discovery import lab_scope
+        from lanprobe.lab.scope import lab_scope
 
         return lab_scope(bridge)
     if not cidrs:

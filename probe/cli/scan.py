@@ -214,11 +214,11 @@ def scan_command(
     import asyncio
     import sys
 
-    from lanprobe.checks.context import RunOptions, Timeouts
     from lanprobe.discovery import discover
     from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from lanprobe.model import DeviceVerdict, ScanRun, Verdict
+    from lanprobe.options import RunOptions, Timeouts
     from lanprobe.profiles import load_profiles
     from lanprobe.report.console import ProgressPrinter, print_summary
     from lanprobe.report.json import write_json

@@ -52,7 +52,6 @@ __all__ = [
     "Link",
     "Sighting",
     "discover",
-    "lab_scope",
     "links",
     "merge",
 ]
@@ -139,19 +138,11 @@ def links(scope: Scope) -> list[Link]:
     return out
 
 
-def lab_scope(bridge: str = "plab0") -> Scope:
-    """`--lab`: the running bench's bridge and subnet, minus the host's own bridge address."""
-    try:
-        from lanprobe.lab import bench
-    except ImportError as exc:
-        raise ScopeError("the lab bench module is not available") from exc
-    state = bench.status(bridge)
-    if state is None:
-        path = bench.state_dir(bridge) / "state.json"
-        if path.exists() and not os.access(path, os.R_OK):
-            raise ScopeError(f"cannot read {path}: give --iface {bridge} --cidr <its subnet>")
-        raise ScopeError(f"no lab bench is running on {bridge} (start one: probe lab up)")
-    return Scope.build([str(state.subnet)], [state.bridge], lab=True, exclude=[str(state.host_ip)])
+def __getattr__(name: str) -> object:
+    # Moved names say where they went (discovery no longer imports the lab).
+    if name == "lab_scope":
+        raise AttributeError("lab_scope moved: from lanprobe.lab.scope import lab_scope")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _hosts_of(scope: Scope, networks: Sequence[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lanprobe.checks.context import RunOptions
-from lanprobe.discovery import lab_scope
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import Device, Result, ScanRun, Verdict
 from lanprobe.runner import scan
 from lanprobe.scope import Scope

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 from lanprobe.checks.context import RunOptions
-from lanprobe.discovery import lab_scope
 from lanprobe.lab import bench
 from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import DeviceVerdict, Result, ScanRun, Severity, Verdict
 from lanprobe.runner import scan
 from lanprobe.scope import Scope

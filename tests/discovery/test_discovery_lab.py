@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from lanprobe.checks.context import service_kind
-from lanprobe.discovery import DiscoveryOptions, Inventory, discover, lab_scope
+from lanprobe.discovery import DiscoveryOptions, Inventory, discover
 from lanprobe.lab import models as lab_models
 from lanprobe.lab.bench import BenchState, LabDevice
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import Device
 from scapy.config import conf
 

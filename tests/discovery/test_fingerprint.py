@@ -405,8 +405,8 @@ async def test_fingerprint_hosts_fills_services_and_checks_scope() -> None:
 @pytest.mark.lab
 def test_every_lab_service_is_named_right(lab_bench: BenchState) -> None:
     from lanprobe.checks.context import service_kind
-    from lanprobe.discovery import lab_scope
     from lanprobe.lab import models as lab_models
+    from lanprobe.lab.scope import lab_scope
 
     from tests.discovery.test_discovery_lab import expected_kinds
 

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import pytest
 from lanprobe.checks.context import RunOptions
-from lanprobe.discovery import lab_scope
 from lanprobe.lab import bench as lab_bench_api
 from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 

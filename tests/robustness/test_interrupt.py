@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from lanprobe.cancel import children
 from lanprobe.diff import load_baseline
-from lanprobe.discovery import lab_scope
 from lanprobe.lab.bench import BenchState
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun, Verdict
 from lanprobe.runner import NOT_RUN, Progress, load_catalogue, scan
 from lanprobe.store import open_store

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from lanprobe.discovery import lab_scope
+from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 
