@@ -353,7 +353,7 @@ def compare(
                 flapping=flapping,
                 expectations=why,
             )
-            if ov is Verdict.passed and kept and nv in (Verdict.not_applicable, None):
+            if ov is Verdict.passed and kept and _lost(nv, k[0], nres):
                 diff.lost_coverage.append(change)
                 continue
             if nv is Verdict.fail:
@@ -383,6 +383,17 @@ def compare(
         _device_change(diff, old, new, odev, ndev, worse_unwaived)
     diff.unused_waivers = [w.describe() for i, w in enumerate(waivers) if i not in used]
     return diff
+
+
+def _lost(new: Verdict | None, check_id: str, results: dict[_Key, Result]) -> bool:
+    """A target that passed is no longer verified: not_applicable now, or not reported while
+    the check says nothing else about the device (a check that moved its verdict to a port,
+    e.g. a device-wide pass becoming a fail on 23/tcp, still verifies)."""
+    if new is Verdict.not_applicable:
+        return True
+    return new is None and not any(
+        k[0] == check_id and r.verdict is not Verdict.not_applicable for k, r in results.items()
+    )
 
 
 def _baseline_change(old: ScanRun, new: ScanRun) -> str:

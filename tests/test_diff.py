@@ -42,6 +42,7 @@ def test_same_run_is_no_regression() -> None:
     assert not d.regression
     assert d.reasons() == []
     assert not (d.new_failures or d.fixed or d.changed or d.appeared or d.vanished or d.devices)
+    assert not (d.lost_coverage or d.expectation_changes or d.expectations or d.warnings)
     assert "no regression" in render_text(d)
 
 
@@ -478,6 +479,9 @@ def test_pass_to_not_applicable_is_lost_coverage() -> None:
     assert [c.check_id for c in compare(old, gone, today=TODAY).lost_coverage] == [
         "update.signature"
     ]
+    # A device-wide pass that became a verdict on a port is no loss: the check still verifies.
+    moved = compare(old, run_of("d", flaws={"hub_telnet": True}), today=TODAY)
+    assert moved.lost_coverage == []
 
 
 def test_runs_of_different_scopes_warn() -> None:
