@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import platform
 import socket
@@ -61,6 +62,8 @@ from lanprobe.scope import Scope
 from lanprobe.scoring import score_device
 from lanprobe.service_kind import service_kind
 from lanprobe.session import DeviceSession
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ async def run_check(
     )
     results: list[Result] = []
     start = time.monotonic()
+    log.debug("%s on %s: started", spec.id, device.key, extra={"fields": {"check": spec.id}})
     try:
         async with asyncio.timeout(deadline_s):
             gen = spec.fn(ctx)  # type: ignore[arg-type]
@@ -233,7 +237,32 @@ async def run_check(
     for res in results:
         if res.duration_s == 0.0:
             res.duration_s = round(duration, 3)
+        log_verdict(res)
     return results
+
+
+def log_verdict(res: Result) -> None:
+    """-v: each verdict with its reason (the title) and where it was observed."""
+    where = f":{res.target.port}" if res.target.port else ""
+    log.info(
+        "%s on %s%s: %s: %s",
+        res.check_id,
+        res.device,
+        where,
+        res.verdict.value,
+        res.title,
+        extra={
+            "fields": {
+                "event": "verdict",
+                "check": res.check_id,
+                "device": res.device,
+                "port": res.target.port,
+                "verdict": res.verdict.value,
+                "reason": res.title,
+                "evidence": res.evidence,
+            }
+        },
+    )
 
 
 async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpec]) -> None:

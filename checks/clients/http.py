@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import logging
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ USER_AGENT = "lanprobe"
 # Whatever else a device does wrong, these end a request (besides timeouts): a broken stream,
 # a header line over httpcore's cap, a body that does not decode.
 HTTPX_ERRORS = (httpx.TransportError, httpx.DecodingError)
+
+log = logging.getLogger(__name__)
 
 
 def answer_deadline_s(timeouts: Timeouts) -> float:
@@ -156,6 +159,8 @@ async def request(
     target = f"{ip}:{port}"
     watch = Stopwatch()
     deadline_s = answer_deadline_s(timeouts)
+    sent = {"event": "send", "protocol": "https" if tls else "http", "method": method, "url": url}
+    log.debug("HTTP %s %s", method, url, extra={"fields": sent})
     try:
         async with (
             asyncio.timeout(deadline_s),
@@ -170,6 +175,13 @@ async def request(
                     del body[max_bytes:]
                     break
             cookies = [c.split("=", 1)[0].strip() for c in resp.headers.get_list("set-cookie")]
+            log.debug(
+                "HTTP %s %s -> %s",
+                method,
+                url,
+                resp.status_code,
+                extra={"fields": {**sent, "event": "answer", "status": resp.status_code}},
+            )
             return HttpAnswer(
                 status=resp.status_code,
                 reason=resp.reason_phrase,

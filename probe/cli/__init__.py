@@ -13,6 +13,9 @@ stay inside the command functions so that `probe --help` stays fast
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from lanprobe.cli import checks, diff, discover, gateway, history, lab, profile, report, scan
 from lanprobe.cli.common import (
@@ -31,6 +34,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="-v: each verdict and why; -vv: also each request."
+        ),
+    ] = 0,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Write the log here instead of stderr.")
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log as JSON lines (one object per record).")
+    ] = False,
+) -> None:
+    """lanprobe: scan an IoT test bench and score each device against NIST IR 8259A."""
+    import logging
+    import sys
+
+    from lanprobe import logs
+
+    logs.setup(verbose, log_file, log_json)
+    logging.getLogger(__name__).debug(
+        "probe %s", " ".join(sys.argv[1:]), extra={"fields": {"event": "start"}}
+    )
+
+
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(gateway.gateway_app, name="gateway")
 app.command("discover")(discover.discover_command)

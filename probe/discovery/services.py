@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -24,6 +25,8 @@ from lanprobe.model import Service
 from lanprobe.scope import Scope
 
 TLS_NAMES = frozenset({"ssl", "tls", "https", "https-alt"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -244,6 +247,13 @@ def _service(port: ET.Element) -> Service:
 def _run(hosts: str, ports: str | None, arguments: str, timeout_s: int) -> list[NmapHost]:
     """One nmap run (blocking; call from a worker thread)."""
     scanner = _scanner()
+    log.debug(
+        "nmap %s -p %s %s",
+        arguments,
+        ports or "-",
+        hosts,
+        extra={"fields": {"event": "send", "tool": "nmap", "hosts": hosts, "ports": ports}},
+    )
     try:
         data = scanner.scan(hosts=hosts, ports=ports, arguments=arguments, timeout=timeout_s)
     except nmap.PortScannerTimeout as exc:
