@@ -397,7 +397,7 @@ def _lost(new: Verdict | None, check_id: str, results: dict[_Key, Result]) -> bo
 
 
 def _baseline_change(old: ScanRun, new: ScanRun) -> str:
-    """ "" when both runs scored against the same baseline, else what differs."""
+    """What differs between the runs' baselines; empty when they are the same."""
     ob, nb = old.baseline, new.baseline
     if ob.get("id") != nb.get("id") or ob.get("version") != nb.get("version"):
         return (
@@ -410,7 +410,7 @@ def _baseline_change(old: ScanRun, new: ScanRun) -> str:
 
 
 def _profile_change(old: ScanRun, new: ScanRun, profile: str) -> str:
-    """ "" when the profile is the same in both runs, else what differs."""
+    """What differs in a profile between the runs; empty when it is the same."""
     o, n = old.profiles.get(profile) or {}, new.profiles.get(profile) or {}
     if o.get("version") != n.get("version"):
         return f"profile {profile} version {o.get('version', '?')} -> {n.get('version', '?')}"
@@ -593,12 +593,14 @@ def render_text(diff: Diff) -> str:
         lines.append(
             "expectations changed between the runs: "
             + "; ".join(diff.expectations)
-            + "\n  (verdict changes they explain are listed apart: the device did not change)"
+            + "\n  (verdict changes on those devices are listed apart: they may come from the new "
+            "expectations, not from the device)"
         )
     section("REGRESSIONS", diff.reasons())
     section("Lost coverage", _lines(diff.lost_coverage))
     section("Fixed", _lines(diff.fixed))
-    section("Changed with the expectations, not the device", _lines(diff.expectation_changes))
+    expected = _lines(diff.expectation_changes)
+    section("Changed with the expectations (not counted as fixed)", expected)
     section("Other verdict changes", [_change_line(c) for c in diff.changed])
     section(
         "Device verdicts",

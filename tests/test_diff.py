@@ -400,7 +400,7 @@ def test_fixed_only_because_the_profile_changed_is_not_fixed() -> None:
     text = render_text(d)
     assert "Fixed" not in text
     assert "expectations changed between the runs: profile acme-ipcam200 edited" in text
-    assert "Changed with the expectations, not the device (1):" in text
+    assert "Changed with the expectations (not counted as fixed) (1):" in text
 
 
 def test_profile_version_and_baseline_version_are_named() -> None:
