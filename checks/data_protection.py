@@ -401,11 +401,13 @@ async def tls_certificate(ctx: CheckContext) -> AsyncIterator[Result]:
             evidence["notes"] = notes
         if problems:
             evidence["problems"] = problems
+            untested = ""
             if trust.state == "unknown":
                 evidence["problems_not_judged"] = [f"trust: {trust.text}"]
+                untested = f" (trust not judged: {trust.text})"
             yield ctx.result(
                 Verdict.fail,
-                f"port {svc.port} certificate: {'; '.join(problems)}",
+                f"port {svc.port} certificate: {'; '.join(problems)}{untested}",
                 target=ctx.target(svc),
                 evidence=evidence,
             )

@@ -18,7 +18,7 @@ from lanprobe.device_api import DeviceUnderTest
 
 pytestmark = pytest.mark.model("acme-ipcam200")
 
-DOCUMENTED_PORTS = (21, 23, 80)
+DOCUMENTED_PORTS = (21, 23, 80, 554)  # FTP, telnet, HTTP, RTSP
 DEBUG_SHELL = 9999
 
 
