@@ -4,7 +4,8 @@ Acme ended support at the end of 2023 and ships no fix, so QA tracks its flaws i
 asserts that lanprobe still detects a known flaw. A test here fails the day a flaw is no longer
 found, meaning the firmware changed or a check regressed; both need a human to look.
 
-Beyond the generic baseline: the model documents FTP 21, telnet 23 and HTTP 80 (Basic), and has
+Beyond the generic baseline: the model documents FTP 21, telnet 23, HTTP 80 (Basic) and RTSP 554
+(an open stream), and has
 an undocumented debug shell on 9999 that QA knows about; nothing else may be open.
 """
 
@@ -18,7 +19,8 @@ from lanprobe.device_api import DeviceUnderTest
 
 pytestmark = pytest.mark.model("acme-ipcam200")
 
-DOCUMENTED_PORTS = (21, 23, 80, 554)  # FTP, telnet, HTTP, RTSP
+LOGIN_PORTS = (21, 23, 80)  # FTP, telnet, HTTP Basic: each with a default login
+DOCUMENTED_PORTS = (*LOGIN_PORTS, 554)  # and RTSP, which streams without any login
 DEBUG_SHELL = 9999
 
 
@@ -33,7 +35,7 @@ def test_debug_shell_is_reported_as_an_unexpected_port(device: DeviceUnderTest) 
     assert device.port(DEBUG_SHELL).connects()
 
 
-@pytest.mark.parametrize("port", DOCUMENTED_PORTS)
+@pytest.mark.parametrize("port", LOGIN_PORTS)
 def test_default_login_found_on_every_login_service(device: DeviceUnderTest, port: int) -> None:
     device.assert_fails("configuration.default-login", port=port)
 
