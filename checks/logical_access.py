@@ -71,7 +71,8 @@ from lanprobe.paths import DATA_DIR, data_file
 CLEARTEXT_ADMIN = frozenset(
     {"telnet", "ftp", "tftp", "login", "shell", "exec", "rlogin", "rsh", "rexec"}
 )
-ENCRYPTED = frozenset({"https", "ssh", "mqtts", "tls", "ssl", "imaps", "pop3s", "ldaps"})
+# snmpv3: an agent that answered SNMPv3 only (user-based security), no v1/v2c community.
+ENCRYPTED = frozenset({"https", "ssh", "mqtts", "tls", "ssl", "imaps", "pop3s", "ldaps", "snmpv3"})
 # Kinds we know are a protocol other than a raw shell: no banner probe for those.
 KNOWN_PROTOCOLS = frozenset(
     {"http", "https", "ssh", "mqtt", "mqtts", "rtsp", "tls", "ftp", "telnet", "ssdp", "upnp",
@@ -127,6 +128,14 @@ def _no_ports(ctx: CheckContext) -> Result:
 # --- access.unexpected-port ----------------------------------------------------------------------
 
 
+def grading_kind(kind: str, svc: Service) -> str:
+    """The kind a generic profile grades: an SNMP agent that answered only SNMPv3 (discovery
+    records the versions seen as its product, "SNMP v3") is `snmpv3`, not cleartext SNMP."""
+    if kind == "snmp" and svc.product.strip() == "SNMP v3":
+        return "snmpv3"
+    return kind
+
+
 def generic_grade(kind: str, shell: bool) -> Severity | None:
     """Severity of an unlisted port under a generic profile; None when it passes."""
     if shell or kind in CLEARTEXT_ADMIN or kind in UNKNOWN_NAMES:
@@ -164,7 +173,7 @@ async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
                              f"but not in the {ctx.profile.id} profile", target=ctx.target(svc),
                              evidence=ev, severity=severity)  # fmt: skip
             continue
-        grade = generic_grade(kind, bool(shell))
+        grade = generic_grade(grading_kind(kind, svc), bool(shell))
         ev["rule"] = "generic profile: graded by service"
         if grade is None:
             yield ctx.result(Verdict.passed, f"port {svc.port} ({kind}) is an encrypted "

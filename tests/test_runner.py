@@ -452,11 +452,20 @@ _NAMES = {21: "ftp", 22: "ssh", 23: "telnet", 80: "http", 443: "https", 1883: "m
 
 
 def bench_devices(bench: Any) -> list[Device]:
-    """Hand-made Device records of the bench (what discovery would find), no identifiers."""
+    """Hand-made Device records of the bench (what discovery would find): ports, and the HTTP
+    Server header as the only identifier (no mDNS, SSDP or serial)."""
+    from lanprobe.lab.models import BY_ID
+
     out = []
     for d in bench.devices:
+        server = BY_ID[d.model].server
         services = [
-            Service(port=p, name=_NAMES.get(p, "unknown"), tls=p in (443, 8883))
+            Service(
+                port=p,
+                name=_NAMES.get(p, "unknown"),
+                tls=p in (443, 8883),
+                banner=server if _NAMES.get(p, "").startswith("http") else "",
+            )
             for p in sorted(d.ports)
         ]
         out.append(Device(key=d.mac, mac=d.mac, ips=[d.ip], services=services))
@@ -514,9 +523,12 @@ async def test_scan_of_the_bench_with_small_real_checks(lab_bench: Any) -> None:
     )
     by_model = {d.ip: d.model for d in lab_bench.devices}
     for dev in run.devices:
-        # Every lab model's OUI leads to its own profile.
+        # Every lab model's Server header leads to its own profile; the OUI agrees, but one
+        # lesser identifier is a weak match (an OUI alone would be none).
         assert dev.profile == by_model[dev.ip], (dev.ip, dev.profile, dev.profile_reason)
-        assert dev.profile_reason.startswith("OUI ")
+        assert dev.profile_reason.startswith("HTTP Server header contains")
+        assert dev.profile_match is not None and dev.profile_match.strength == "weak"
+        assert dev.profile_match.identifiers[-1].startswith("OUI ")
         tls = [r for r in run.results if r.device == dev.key and r.check_id == "data.tls-required"]
         assert [r.verdict for r in tls] == [Verdict.inconclusive]
         assert "port 9" in tls[0].title

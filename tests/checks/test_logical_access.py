@@ -55,10 +55,24 @@ MINE = (
         ("http", False, Severity.low),
         ("https", False, None),
         ("ssh", False, None),
+        ("snmp", False, Severity.medium),
+        ("snmpv3", False, None),
     ],
 )
 def test_generic_grading(kind: str, shell: bool, grade: Severity | None) -> None:
     assert generic_grade(kind, shell) is grade
+
+
+def test_an_snmpv3_only_agent_is_graded_as_an_encrypted_service() -> None:
+    """hubco-h1 scanned with the built-in profiles only must not fail for its SNMPv3 agent."""
+    from lanprobe.checks.logical_access import grading_kind
+    from lanprobe.model import Service
+
+    v3 = Service(port=161, transport="udp", name="snmp", product="SNMP v3")
+    assert grading_kind("snmp", v3) == "snmpv3"
+    for product in ("SNMP v1/v2c/v3", "SNMP v2c", ""):
+        svc = Service(port=161, transport="udp", name="snmp", product=product)
+        assert grading_kind("snmp", svc) == "snmp", product
 
 
 def _answer(status: int, body: bytes) -> HttpAnswer:

@@ -181,10 +181,11 @@ def full_run(
 
 @pytest.fixture(scope="session")
 def robust_profiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """profiles/ plus the test-only hostile-x1 profile."""
+    """A user's profiles directory holding the test-only hostile-x1 profile (layered over the
+    built-in set, and the lab's for a lab scope)."""
     root = tmp_path_factory.mktemp("profiles") / "profiles"
-    shutil.copytree(PROFILES, root)
-    shutil.copy(HOSTILE_PROFILE, root / "models" / HOSTILE_PROFILE.name)
+    root.mkdir()
+    shutil.copy(HOSTILE_PROFILE, root / HOSTILE_PROFILE.name)
     return root
 
 
