@@ -121,3 +121,27 @@ class Pacer:
             if failed:
                 times.append(max(end, slot.at))
                 times.sort()
+
+
+DEPTHS = ("quick", "standard", "deep")
+
+
+def depth_cost(depth: str | None, campaign_s: float) -> str:
+    """What a scan depth costs in time, printed before the scan (issue 12)."""
+    if depth is None:
+        return (
+            "login depth: each profile's (quick unless it says otherwise); quick stays within "
+            "the profile's attempts per login service and never waits for a lockout window"
+        )
+    if depth == "quick":
+        return (
+            "login depth quick: at most the profile's attempts per login service (3 on an "
+            "unknown device), no waiting for lockout windows: seconds per device"
+        )
+    extra = " plus the large lists" if depth == "deep" else ""
+    return (
+        f"login depth {depth}: every candidate that fits each login service{extra}, paced "
+        "under lockout windows (documented ones, else 2 failures per account and 4 per "
+        f"service per 600 s): up to {campaign_s:g} s per login service, devices in parallel; "
+        "what the time does not cover stays inconclusive"
+    )

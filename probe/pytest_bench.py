@@ -64,6 +64,7 @@ class ProbeOptions:
     checks: tuple[str, ...] = ()
     cas: tuple[Path, ...] = ()
     check_timeout_s: float = 60.0
+    depth: str | None = None  # login depth (quick|standard|deep); None: each profile's
     gateway: bool = False  # be the bench's network during the scan (probe/gateway)
     observe_s: float = 10.0
 
@@ -91,6 +92,8 @@ class ProbeOptions:
             return f"--probe-run {self.run_file}: no such file"
         if self.check_timeout_s <= 0:
             return "--probe-timeout-s must be positive"
+        if self.depth is not None and self.depth not in ("quick", "standard", "deep"):
+            return f"--probe-depth {self.depth!r}: choose quick, standard or deep"
         return None
 
     def describe(self) -> str:
@@ -195,6 +198,7 @@ class ProbeSession:
     def _scan(self) -> ScanRun:
         from lanprobe.device_api import run_sync
         from lanprobe.options import RunOptions, Timeouts
+        from lanprobe.pacing import depth_cost
         from lanprobe.profiles import load_profiles
         from lanprobe.runner import scan
 
@@ -217,6 +221,7 @@ class ProbeSession:
         self._scope = scope
         options = RunOptions(
             timeouts=Timeouts(check_s=opts.check_timeout_s),
+            depth=opts.depth,
             profiles_dir=opts.profiles,
             lab_profiles=opts.lab,
             trusted_ca_files=tuple(trusted),
@@ -229,6 +234,7 @@ class ProbeSession:
             self.say(f"lanprobe: gateway mode on {iface}, observing {opts.observe_s:g} s ...")
             watch = GatewayWatch(iface, opts.observe_s)
         self.say(f"lanprobe: scanning {scope.describe()} ...")
+        self.say(f"lanprobe: {depth_cost(opts.depth, options.timeouts.campaign_s)}")
         start = time.monotonic()
         try:
             run = run_sync(
@@ -361,6 +367,7 @@ class ProbeSession:
 
         return RunOptions(
             timeouts=Timeouts(check_s=self.opts.check_timeout_s),
+            depth=self.opts.depth,
             profiles_dir=self.opts.profiles,
             lab_profiles=self._lab_profiles(),
         )

@@ -6,6 +6,7 @@ Options (group `lanprobe`; none is required, and without a scope nothing is scan
     --probe-iface IF --probe-cidr CIDR (repeatable)    scan a bench that is already there
     --probe-run RUN.json                               use an earlier scan instead of scanning
     --probe-profiles DIR   --probe-out DIR   --probe-check ID   --probe-ca FILE
+    --probe-depth quick|standard|deep                  default-login depth (issue 12)
     --probe-baseline                                   every check x device as a test item
 
 Fixtures: `bench` (session: the ScanRun of the session's one scan), `device` (parametrized over the
@@ -111,6 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Deadline of one check run, in seconds (default 60).",
     )
     group.addoption(
+        "--probe-depth",
+        default=None,
+        choices=("quick", "standard", "deep"),
+        help="Default-login depth: quick, standard or deep (default: each profile's, else quick).",
+    )
+    group.addoption(
         "--probe-gateway",
         action="store_true",
         default=False,
@@ -159,6 +166,7 @@ def _options(config: pytest.Config) -> ProbeOptions:
         checks=tuple(config.getoption("probe_check") or ()),
         cas=tuple(p for p in (_path(here, c) for c in config.getoption("probe_ca") or ()) if p),
         check_timeout_s=float(config.getoption("probe_timeout_s")),
+        depth=config.getoption("probe_depth"),
         gateway=bool(config.getoption("probe_gateway")),
         observe_s=float(config.getoption("probe_observe")),
     )

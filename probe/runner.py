@@ -274,7 +274,10 @@ async def _device_checks(ctx: _Ctx, session: DeviceSession, specs: list[CheckSpe
     async def one(spec: CheckSpec) -> None:
         # The device slot first: a task waiting for its device must not hold a global slot.
         async with dev_sem, ctx.global_sem:
-            ctx.emit(Progress("check_start", session.device.key, spec.id, total=total))
+            paced = spec.cost.logs_in and session.login_time_s > 0
+            note = f"depth {session.depth}: up to {session.login_time_s:g} s of paced logins"
+            ctx.emit(Progress("check_start", session.device.key, spec.id,
+                              message=note if paced else "", total=total))  # fmt: skip
             partial: list[Result] = []
             try:
                 results = await run_check(

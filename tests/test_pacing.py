@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lanprobe.pacing import MARGIN_S, Limit, Pacer
+from lanprobe.pacing import MARGIN_S, Limit, Pacer, depth_cost
 
 
 class Clock:
@@ -84,3 +84,27 @@ async def test_slot_sleeps_the_wait() -> None:
     slot = await pacer.slot([limit], deadline=now + 10)
     assert slot is not None and slot.waited_s > 1.0
     assert loop.time() - start >= slot.waited_s - 0.01
+
+
+def test_depth_cost_is_printed_per_depth() -> None:
+    assert "quick" in depth_cost("quick", 240) and "no waiting" in depth_cost("quick", 240)
+    std = depth_cost("standard", 120)
+    assert "up to 120 s per login service" in std and "every candidate" in std
+    assert "large lists" in depth_cost("deep", 240)
+    assert "each profile's" in depth_cost(None, 240)
+
+
+def test_scan_refuses_an_unknown_depth_before_any_traffic() -> None:
+    from lanprobe.cli import app
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["scan", "--cidr", "127.0.0.1/32", "--depth", "thorough"])
+    assert res.exit_code == 2
+    assert "--depth 'thorough': choose quick, standard, deep" in res.output
+
+
+def test_plugin_depth_option_is_checked() -> None:
+    from lanprobe.pytest_bench import ProbeOptions
+
+    assert ProbeOptions(lab=True, depth="standard").problem() is None
+    assert "--probe-depth" in (ProbeOptions(lab=True, depth="x").problem() or "")

@@ -651,7 +651,8 @@ def test_cli_scan_exit_code_for_error_results(
     assert res.exit_code == code, res.output
     if errors:
         lines = res.output.splitlines()
-        assert lines[1].startswith("ERROR: 1 result(s) are lanprobe's own failures")
+        head = next(i for i, line in enumerate(lines) if line.startswith("lanprobe "))
+        assert lines[head + 1].startswith("ERROR: 1 result(s) are lanprobe's own failures")
         if fail_on != "never":
             assert "the run is incomplete; exit 4" in lines[-1]
 

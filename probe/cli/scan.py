@@ -23,6 +23,7 @@ from lanprobe.cli.common import (
     build_scope,
     discovery_options,
 )
+from lanprobe.pacing import DEPTHS, depth_cost
 
 if TYPE_CHECKING:
     from lanprobe.diff import Diff
@@ -123,6 +124,22 @@ def scan_command(
     timeout_s: Annotated[
         float, typer.Option("--timeout-s", help="Deadline of one check run, in seconds.")
     ] = 60.0,
+    depth: Annotated[
+        str | None,
+        typer.Option(
+            "--depth",
+            help="Default logins: quick (the profile's attempt budget), standard (every "
+            "candidate that fits, paced under lockout windows), deep (standard plus the large "
+            "lists). Default: each profile's depth, else quick.",
+        ),
+    ] = None,
+    campaign_s: Annotated[
+        float,
+        typer.Option(
+            "--campaign-s",
+            help="standard/deep: how long one login service's campaign may take, in seconds.",
+        ),
+    ] = 240.0,
     connect_timeout_s: Annotated[
         float, typer.Option("--connect-timeout-s", help="TCP/TLS connect timeout, in seconds.")
     ] = 3.0,
@@ -235,8 +252,10 @@ def scan_command(
             raise ScopeError("--fail-on regression needs --baseline RUN.json (or 'last')")
         if waivers is not None and not waivers.is_file():
             raise ScopeError(f"--waivers {waivers}: no such file")
-        if min(timeout_s, connect_timeout_s, read_timeout_s) <= 0:
+        if min(timeout_s, connect_timeout_s, read_timeout_s, campaign_s) <= 0:
             raise ScopeError("timeouts must be positive")
+        if depth is not None and depth not in DEPTHS:
+            raise ScopeError(f"--depth {depth!r}: choose {', '.join(DEPTHS)}")
         if observe_hook is not None and not gateway:
             raise ScopeError("--observe-hook needs --gateway")
         if gateway and not (lab or len(iface or []) == 1):
@@ -260,12 +279,19 @@ def scan_command(
         raise typer.Exit(EXIT_USAGE) from exc
 
     options = RunOptions(
-        timeouts=Timeouts(connect_s=connect_timeout_s, read_s=read_timeout_s, check_s=timeout_s),
+        timeouts=Timeouts(
+            connect_s=connect_timeout_s,
+            read_s=read_timeout_s,
+            check_s=timeout_s,
+            campaign_s=campaign_s,
+        ),
+        depth=depth,
         reveal_secrets=reveal_secrets,
         profiles_dir=profiles,
         lab_profiles=lab,
         trusted_ca_files=tuple(trusted),
     )
+    typer.echo(depth_cost(depth, campaign_s), err=True)  # the time cost, before any traffic
     try:
         dopts = discovery_options(version_detection, profiles)
         wanted = parse_ports_option(ports)

@@ -214,6 +214,8 @@ class ProgressPrinter:
             self._line(f"{ev.total} device(s) found")
         elif ev.kind == "matched":
             self._line(f"{ev.device}: profile {ev.message}")
+        elif ev.kind == "check_start" and ev.message:
+            self._line(f"{ev.device}: {ev.check_id} ({ev.message})")
         elif ev.kind == "check_done":
             self.total[ev.device] = ev.total
             self.done[ev.device] = self.done.get(ev.device, 0) + 1
