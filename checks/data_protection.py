@@ -520,8 +520,10 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             if judged is not None:
                 failed = True
                 yield ctx.result(judged[0], judged[1], target=ctx.target(svc), evidence=judged[2])
-            else:
+            elif obs.answered:
                 examined.append(f"{svc.port}/udp snmp: no SNMPv1/v2c community reads")
+            else:  # silence says nothing about what the agent would carry
+                not_examined.append(f"{svc.port}/udp (snmp): the agent did not answer")
             continue
         if svc.transport != "tcp":
             not_examined.append(f"{svc.port}/{svc.transport} ({ctx.kind(svc)}): not TCP")

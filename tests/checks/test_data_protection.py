@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from lanprobe.baseline import load_baseline
 from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.registry import load_all
+from lanprobe.checks.snmp import SnmpObservation
 from lanprobe.model import Device, ScanRun, Service, Verdict
 from lanprobe.profile_schema import Credentials, HttpLogin, Interfaces, Port, Profile
 from lanprobe.runner import run_check
@@ -432,3 +433,15 @@ async def test_a_login_only_the_campaign_saw_is_judged_from_its_record() -> None
         [res] = await run("data.tls-required", sess)
     assert res.verdict == Verdict.fail, res.title
     assert "found by the login campaign" in res.title
+
+
+async def test_a_silent_snmp_agent_is_not_examined() -> None:
+    sess = session(device(services=[Service(port=161, transport="udp", name="snmp")]))
+
+    async def silent() -> SnmpObservation:  # recorded: nothing came back to any request
+        return SnmpObservation(port=161, tried=["public", "private"])
+
+    await sess.observe("snmp:161", silent)
+    [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.not_applicable, res.title
+    assert res.evidence["not_examined"] == ["161/udp (snmp): the agent did not answer"]
