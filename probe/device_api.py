@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import httpx
+from lanprobe import labels
 from lanprobe.checkmeta import CheckMeta
 from lanprobe.checks.context import CheckContext
 from lanprobe.errors import ProbeTimeout, ProtocolError, ScopeError, Unreachable
@@ -46,36 +47,17 @@ from lanprobe.profile_schema import Credential, Profile
 from lanprobe.scope import Scope
 from lanprobe.service_kind import service_kind
 from lanprobe.session import DeviceSession
+from lanprobe.verdicts import worst_verdict
 
 T = TypeVar("T")
 
 MAX_HTTP_BODY_BYTES = 1024 * 1024
 _EVIDENCE_CHARS = 600  # evidence shown per result in a failure message
 
-# Worst first: what a group of results adds up to.
-_VERDICT_ORDER = (
-    Verdict.fail,
-    Verdict.error,
-    Verdict.inconclusive,
-    Verdict.passed,
-    Verdict.not_applicable,
-)
-
-
-def worst_verdict(verdicts: Sequence[Verdict]) -> Verdict:
-    """fail beats error beats inconclusive beats pass beats not_applicable."""
-    for verdict in _VERDICT_ORDER:
-        if verdict in verdicts:
-            return verdict
-    raise ValueError("no verdicts")
-
 
 def target_label(res: Result) -> str:
     """`23/tcp telnet`, `443/tcp`, or `device` for a result about the whole device."""
-    t = res.target
-    if t.port is None:
-        return t.service or "device"
-    return f"{t.port}/{t.transport}" + (f" {t.service}" if t.service else "")
+    return labels.target_label(res.target, no_port="device")
 
 
 def evidence_text(evidence: dict[str, Any], limit: int = _EVIDENCE_CHARS) -> str:

@@ -39,18 +39,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from lanprobe import labels
 from lanprobe.errors import ProbeError
+from lanprobe.labels import target_label
 from lanprobe.model import Device, DeviceVerdict, Result, ScanRun, ScopeInfo, Severity, Verdict
+from lanprobe.verdicts import rank as verdict_rank
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# Worst first: the verdict a key gets when several results share it.
-_VERDICT_RANK = {
-    Verdict.fail: 4,
-    Verdict.error: 3,
-    Verdict.inconclusive: 2,
-    Verdict.passed: 1,
-    Verdict.not_applicable: 0,
-}
 _DEVICE_RANK = {
     DeviceVerdict.conforms: 0,
     DeviceVerdict.inconclusive: 1,
@@ -211,23 +206,20 @@ def _key(r: Result) -> _Key:
 
 
 def _target(r: Result) -> str:
-    if r.target.port is None:
-        return r.target.service
-    svc = f" {r.target.service}" if r.target.service else ""
-    return f"{r.target.port}/{r.target.transport}{svc}"
+    return target_label(r.target)
 
 
 def _worst(results: Iterable[Result]) -> dict[_Key, Result]:
     out: dict[_Key, Result] = {}
     for r in results:
         k = _key(r)
-        if k not in out or _VERDICT_RANK[r.verdict] > _VERDICT_RANK[out[k].verdict]:
+        if k not in out or verdict_rank(r.verdict) > verdict_rank(out[k].verdict):
             out[k] = r
     return out
 
 
 def device_label(dev: Device) -> str:
-    return f"{dev.profile or 'unmatched'}@{dev.ip or dev.key}"
+    return labels.device_label(dev.profile, dev.ip, dev.key)
 
 
 def _ref(dev: Device) -> DeviceRef:
@@ -378,7 +370,7 @@ def compare(
                     diff.changed.append(change)
             elif ov != nv and ov is not None and nv is not None:
                 (diff.expectation_changes if why and kept else diff.changed).append(change)
-                if _VERDICT_RANK[nv] > _VERDICT_RANK[ov]:
+                if verdict_rank(nv) > verdict_rank(ov):
                     worse_unwaived = True
         _device_change(diff, old, new, odev, ndev, worse_unwaived)
     diff.unused_waivers = [w.describe() for i, w in enumerate(waivers) if i not in used]

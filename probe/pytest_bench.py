@@ -390,9 +390,5 @@ class ProbeSession:
         return self._devices[key]
 
 
-def device_label(profile: str | None, ip: str, key: str) -> str:
-    return f"{profile or 'generic'}@{ip or key}"
-
-
 # Where the plugin keeps the ProbeSession of a pytest config (read by pytest_items too).
 SESSION_KEY = pytest.StashKey[ProbeSession]()

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lanprobe.device_api import target_label, worst_verdict
+from lanprobe.device_api import target_label
+from lanprobe.labels import device_label
 from lanprobe.model import Device, Result, ScanRun, Verdict
 from lanprobe.pytest_bench import SESSION_KEY, BenchUnavailable, ProbeSession
+from lanprobe.verdicts import worst_verdict
 
 _EVIDENCE_CHARS = 4000
 
@@ -31,7 +33,7 @@ def device_labels(run: ScanRun) -> dict[str, str]:
     out: dict[str, str] = {}
     seen: dict[str, int] = {}
     for dev in run.devices:
-        label = f"{dev.profile or 'generic'}@{dev.ip or dev.key}"
+        label = device_label(dev.profile, dev.ip, dev.key, unmatched="generic")
         seen[label] = seen.get(label, 0) + 1
         out[dev.key] = label
     for key, label in list(out.items()):

@@ -34,15 +34,8 @@ from lanprobe.model import (
     Verdict,
 )
 from lanprobe.profile_schema import Profile
+from lanprobe.verdicts import worst_verdict
 
-# Worst first: the verdict a check gets when its results disagree.
-_VERDICT_ORDER = {
-    Verdict.fail: 0,
-    Verdict.error: 1,
-    Verdict.inconclusive: 2,
-    Verdict.passed: 3,
-    Verdict.not_applicable: 4,
-}
 _GRAVE = (Severity.high, Severity.critical)
 
 
@@ -63,7 +56,7 @@ def fold(results: Iterable[Result]) -> list[CheckOutcome]:
         by_check.setdefault(r.check_id, []).append(r)
     out = []
     for cid, rs in sorted(by_check.items()):
-        worst = min(rs, key=lambda r: _VERDICT_ORDER[r.verdict]).verdict
+        worst = worst_verdict(r.verdict for r in rs)  # the verdict when results disagree
         sev = max((r.severity for r in rs if r.verdict == worst), key=lambda s: s.rank)
         out.append(CheckOutcome(cid, rs[0].capability, worst, sev))
     return out

@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 from lanprobe.diff import Diff, device_label
+from lanprobe.labels import target_label
 from lanprobe.model import (
     Capability,
     Device,
@@ -32,6 +33,7 @@ from lanprobe.model import (
 )
 from lanprobe.report.transcript import Line, transcript
 from lanprobe.store import DeviceRow, RunSummary
+from lanprobe.verdicts import report_position
 from markupsafe import Markup
 from ruamel.yaml import YAML
 
@@ -54,13 +56,6 @@ FOUNDATIONAL_LABELS = {
     "support": "Support",
     "end_of_life": "End of life",
     "problem_reporting": "How to report problems",
-}
-_VERDICT_ORDER = {
-    Verdict.fail: 0,
-    Verdict.error: 1,
-    Verdict.inconclusive: 2,
-    Verdict.not_applicable: 3,
-    Verdict.passed: 4,
 }
 # `probe scan --out reports/<run_id>` puts each run's report beside the others'.
 REPORT_URL = "../{run_id}/report.html"
@@ -315,10 +310,7 @@ class ModelView:
 
 
 def _target(r: Result) -> str:
-    t = r.target
-    if t.port is None:
-        return t.service
-    return f"{t.port}/{t.transport}" + (f" {t.service}" if t.service else "")
+    return target_label(r.target)
 
 
 def _finding(r: Result) -> Finding:
@@ -337,7 +329,7 @@ def _finding(r: Result) -> Finding:
 
 
 def _sort_key(r: Result) -> tuple[int, int, str]:
-    return (_VERDICT_ORDER[r.verdict], -r.severity.rank, r.check_id)
+    return (report_position(r.verdict), -r.severity.rank, r.check_id)
 
 
 def _declarations(run: ScanRun, profile_id: str | None) -> dict[str, Any]:

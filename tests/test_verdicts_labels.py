@@ -1,0 +1,36 @@
+"""One verdict order and one way to name devices and targets (probe/verdicts.py, labels.py)."""
+
+from __future__ import annotations
+
+import pytest
+from lanprobe.labels import device_label, target_label
+from lanprobe.model import Target, Verdict
+from lanprobe.verdicts import WORST_FIRST, rank, report_position, worst_verdict
+
+
+def test_worst_first() -> None:
+    v = Verdict
+    assert worst_verdict([v.passed, v.fail, v.error]) == v.fail
+    assert worst_verdict([v.passed, v.inconclusive]) == v.inconclusive
+    assert worst_verdict([v.not_applicable, v.passed]) == v.passed
+    assert worst_verdict(iter([v.not_applicable])) == v.not_applicable
+    with pytest.raises(ValueError):
+        worst_verdict([])
+    assert [rank(x) for x in WORST_FIRST] == sorted((rank(x) for x in WORST_FIRST), reverse=True)
+    assert set(WORST_FIRST) == set(Verdict)
+
+
+def test_reports_list_findings_first_passes_last() -> None:
+    order = sorted(Verdict, key=report_position)
+    assert order[0] == Verdict.fail and order[-1] == Verdict.passed
+
+
+def test_labels() -> None:
+    assert device_label("acme", "198.18.0.2", "k") == "acme@198.18.0.2"
+    assert device_label(None, "", "02:aa") == "unmatched@02:aa"
+    assert device_label(None, "1.2.3.4", "k", unmatched="generic") == "generic@1.2.3.4"
+    assert target_label(Target(port=23, service="telnet")) == "23/tcp telnet"
+    assert target_label(Target(port=161, transport="udp")) == "161/udp"
+    assert target_label(Target()) == ""
+    assert target_label(Target(), no_port="device") == "device"
+    assert target_label(Target(service="mdns"), no_port="device") == "mdns"
