@@ -29,20 +29,23 @@ from typing import Any
 
 from lanprobe import paths
 from lanprobe.checks import snmp as snmp_checks
-from lanprobe.checks.clients import ftp as ftp_client
 from lanprobe.checks.clients import http as http_client
-from lanprobe.checks.clients import mqtt as mqtt_client
-from lanprobe.checks.clients import ssh as ssh_client
-from lanprobe.checks.clients import telnet as telnet_client
-from lanprobe.checks.clients.login import LoginAttempt, Prompts, is_named_lockout
+from lanprobe.checks.clients.login import LoginAttempt, is_named_lockout
 from lanprobe.checks.context import CheckContext, DeviceSession
+from lanprobe.checks.logins import (
+    LoginInterface,
+    attempt,
+    login_kinds,
+    method_for_kind,
+)
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
 from lanprobe.pacing import Limit
 from lanprobe.profile_schema import HttpLogin
 
-LOGIN_KINDS = ("http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts")
+# Every kind a registered login method logs in on (checks/logins.py).
+LOGIN_KINDS = login_kinds()
 # Services whose lockout access.no-lockout judges (MQTT brokers authenticate machines; a lockout
 # there would be a remote denial of service, so none is expected).
 LOCKOUT_KINDS = ("http", "https", "telnet", "ssh", "ftp")
@@ -141,34 +144,16 @@ def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
 # --- login interfaces --------------------------------------------------------------------------
 
 
-@dataclass
-class LoginInterface:
-    """How to log in on one service: the method and, for HTTP, where."""
-
-    kind: str
-    method: str  # basic | digest | form | telnet | ssh | ftp | mqtt
-    port: int
-    tls: bool
-    path: str = ""
-    form: HttpLogin | None = None
-    realm: str = ""
-
-    def describe(self) -> str:
-        if self.method in ("basic", "digest", "form"):
-            return f"HTTP {self.method} login on {self.kind}/{self.port} {self.path}"
-        return f"{self.method} login on port {self.port}"
-
-
 async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | str:
     """The login interface of a service, or why there is none."""
     kind = ctx.kind(svc)
-    tls = kind in ("https", "mqtts") or svc.tls
-    if kind in ("telnet", "ssh", "ftp"):
-        return LoginInterface(kind=kind, method=kind, port=svc.port, tls=False)
-    if kind in ("mqtt", "mqtts"):
-        return LoginInterface(kind=kind, method="mqtt", port=svc.port, tls=tls)
+    method = method_for_kind(kind)
+    if method is not None:
+        tls = kind in method.tls_kinds or svc.tls
+        return LoginInterface(kind=kind, method=method.name, port=svc.port, tls=tls)
     if kind not in ("http", "https"):
         return f"{kind} is not a login service"
+    tls = kind == "https" or svc.tls
     login = ctx.profile.interfaces.http_login
     if login is not None and login.port not in (None, svc.port):
         return f"the profile's HTTP login is on port {login.port}"
@@ -210,49 +195,6 @@ async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | Non
         form = http_client.parse_login_form(answer.body, path)
         return form.as_login(page=path) if form is not None else None
     return None
-
-
-def login_prompts(ctx: CheckContext) -> Prompts:
-    """Telnet prompts and the failure/lockout/token messages of logins (a data file)."""
-    return Prompts.load(ctx.options.data_file("login-prompts.txt"))
-
-
-async def attempt(
-    ctx: CheckContext, iface: LoginInterface, user: str, password: str
-) -> LoginAttempt:
-    """One login attempt through the right client (no guard here: callers hold it)."""
-    ip, t = ctx.ip, ctx.timeouts
-    prompts = login_prompts(ctx)
-    if iface.method in ("basic", "digest"):
-        return await http_client.auth_login(
-            ip, iface.port, iface.path, user, password, kind=iface.method, tls=iface.tls,
-            timeouts=t, prompts=prompts,
-        )  # fmt: skip
-    if iface.method == "form":
-        assert iface.form is not None
-        return await http_client.form_login(
-            ip, iface.port, iface.form, user, password, tls=iface.tls, timeouts=t, prompts=prompts
-        )
-    if iface.method == "telnet":
-        return await telnet_client.login(
-            ip, iface.port, user, password, prompts=prompts, timeouts=t
-        )
-    if iface.method == "ftp":
-        return await ftp_client.login(ip, iface.port, user, password, timeouts=t)
-    if iface.method == "mqtt":
-        return await mqtt_client.login(ip, iface.port, user, password, tls=iface.tls, timeouts=t)
-    if iface.method == "ssh":
-        result, key = await ssh_client.login(ip, iface.port, user, password, timeouts=t)
-        if key is not None:
-            record_host_key(ctx.session, iface.port, key)
-        return result
-    raise ValueError(f"unknown login method {iface.method}")
-
-
-def record_host_key(session: DeviceSession, port: int, key: ssh_client.HostKey) -> None:
-    """facts["ssh_host_keys"][port] = SHA-256 fingerprint (the form identification.py keeps):
-    every login attempt sees the host key, so the bench-wide shared-key check gets it for free."""
-    session.facts.setdefault("ssh_host_keys", {})[port] = key.fingerprint
 
 
 def login_limits(session: DeviceSession, kind: str, port: int, user: str) -> list[Limit]:
@@ -420,7 +362,7 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     lockout = ctx.profile.credentials.lockout
     if depth == "quick" and lockout is not None and lockout.scope == "source":
         # A device-wide budget (threshold - 1): share it out so that more services get a try.
-        n = sum(1 for s in ctx.services(*LOGIN_KINDS) if s.transport == "tcp")
+        n = sum(1 for s in ctx.services(*login_kinds()) if s.transport == "tcp")
         out.allowance = min(out.allowance, max(1, (lockout.threshold - 1) // max(1, n)))
     # Quick depth never waits for a lockout window (a candidate whose account is full is
     # skipped); deeper ones wait, until the campaign's time is up. The proof never waits: the
@@ -617,7 +559,7 @@ async def default_login(ctx: CheckContext) -> AsyncIterator[Result]:
             severity = Severity.critical if obs.writable and verdict is Verdict.fail else None
             yield ctx.result(verdict, f"port {svc.port}/udp: {title}", target=ctx.target(svc),
                              evidence=ev, severity=severity)  # fmt: skip
-    for svc in ctx.services(*LOGIN_KINDS):
+    for svc in ctx.services(*login_kinds()):
         if svc.transport != "tcp":
             continue
         try:

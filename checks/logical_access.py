@@ -56,12 +56,12 @@ from lanprobe.checks.clients.login import is_named_lockout
 from lanprobe.checks.configuration import (
     LOCKOUT_KINDS,
     Campaign,
-    attempt,
     campaign,
     guarded_attempt,
     wrong_password,
 )
 from lanprobe.checks.context import CheckContext
+from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict

@@ -405,8 +405,45 @@ def _form_server(form: bytes, bodies: list[bytes]) -> Any:
 
 def test_ssh_host_key_goes_into_facts_as_identification_keeps_it() -> None:
     from lanprobe.checks.clients.ssh import HostKey
-    from lanprobe.checks.configuration import record_host_key
+    from lanprobe.checks.logins import record_host_key
 
     session = _session(Profile(id="t"), 22, "ssh")
     record_host_key(session, 22, HostKey(algorithm="ssh-ed25519", fingerprint="SHA256:abc"))
     assert session.facts["ssh_host_keys"] == {22: "SHA256:abc"}
+
+
+# --- the login method registry (checks/logins.py) ---------------------------------------------
+
+
+def test_every_login_kind_has_one_registered_method() -> None:
+    from lanprobe.checks.logins import METHODS, login_kinds, login_method, method_for_kind
+
+    assert set(login_kinds()) >= {"http", "https", "telnet", "ssh", "ftp", "mqtt", "mqtts"}
+    assert method_for_kind("mqtts") is METHODS["mqtt"] and "mqtts" in METHODS["mqtt"].tls_kinds
+    assert method_for_kind("http") is None  # HTTP's method is found on the device
+    with pytest.raises(ValueError, match="registered twice"):
+        login_method("ssh")(METHODS["ssh"].attempt)
+    with pytest.raises(ValueError, match="already have a method"):
+        login_method("ssh2", kinds=("ssh",))(METHODS["ssh"].attempt)
+
+
+async def test_a_registered_method_is_what_the_campaign_uses() -> None:
+    """A new protocol is a registration: its kind gets a login interface and its attempts."""
+    from lanprobe.checks import logins
+
+    seen: list[tuple[str, str]] = []
+
+    async def toy(ctx: CheckContext, iface: Any, user: str, password: str) -> LoginAttempt:
+        seen.append((user, password))
+        return LoginAttempt(user, password, password == "toy")
+
+    logins.login_method("toy", kinds=("toy",))(toy)
+    try:
+        defaults = [Credential(user="t", password="toy", source="manual")]
+        profile = Profile(id="t", credentials=Credentials(pacing_s=0, defaults=defaults))
+        [res] = [r async for r in default_login(_ctx(_session(profile, 9, "toy")))]
+    finally:
+        del logins.METHODS["toy"]
+    assert res.verdict is Verdict.fail, res.title
+    assert res.evidence["interface"] == "toy login on port 9"
+    assert seen[0] == ("t", "toy") and seen[1][0] == "t"  # the default, then the proof

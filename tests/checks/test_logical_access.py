@@ -11,7 +11,7 @@ from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients.http import HttpAnswer
 from lanprobe.checks.clients.login import LoginAttempt
 from lanprobe.checks.clients.pages import same_page as same_answer
-from lanprobe.checks.configuration import Campaign, LoginInterface, Pair
+from lanprobe.checks.configuration import Campaign, Pair
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.logical_access import (
     generic_grade,
@@ -19,6 +19,7 @@ from lanprobe.checks.logical_access import (
     no_lockout,
     unauthenticated_interface,
 )
+from lanprobe.checks.logins import LoginInterface
 from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID, LAB_USER
 from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
