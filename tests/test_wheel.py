@@ -71,7 +71,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hook = f"from setuptools import build_meta; print(build_meta.build_wheel({str(dist)!r}))"
     # -S: no site-packages at all, so nothing but the declared backend can take part.
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(backend)}
-    _run([sys.executable, "-S", "-c", hook], cwd=src, env=env)
+    log = _run([sys.executable, "-S", "-c", hook], cwd=src, env=env)
+    # A folder setuptools "would ignore" ships today by accident, and may not tomorrow.
+    assert "would be ignored" not in log, log
     (whl,) = dist.glob("lanprobe-*.whl")
     return whl
 
