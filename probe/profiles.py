@@ -814,12 +814,15 @@ def profile_from_device(
 
     mine = [r for r in results if r.device == device.key]
     model = device.identifier("model") or device.ssdp.get("modelName", "")
-    # The maker's own name (mDNS/UPnP) beats the OUI owner (often the radio module's maker).
+    # Only the maker's own name (mDNS/UPnP): the OUI's owner is often the radio module's maker.
     vendor = device.identifier("manufacturer") or device.ssdp.get("manufacturer", "")
-    if not vendor and device.vendor:
-        vendor = device.vendor.split()[0]
     pid = profile_id or _slug(f"{vendor}-{model}") or _slug(device.key) or "new-model"
     match, said, notes = _match_rules(device, pin=pin)
+    if not vendor and device.vendor:
+        notes.append(
+            f"vendor left empty: the device did not name its maker; its OUI's owner "
+            f"({device.vendor}) is often the maker of a module inside it"
+        )
     ports = CommentedSeq()
     for svc in sorted(device.services, key=lambda s: (s.transport, s.port)):
         entry = CommentedMap(port=svc.port)

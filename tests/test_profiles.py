@@ -587,8 +587,14 @@ def test_init_never_takes_a_locally_administered_mac_for_an_oui() -> None:
     p = Profile_from(draft.text)
     assert p.match.oui == []
     assert any("locally administered" in n for n in draft.notes)
-    real = Profile_from(profile_from_device(_camera("dc:a6:32:00:00:07")).text)
-    assert real.match.oui == ["dc:a6:32"]
+    espressif = _camera("24:0a:c4:00:00:07")
+    espressif.vendor = "Espressif Inc."
+    draft = profile_from_device(espressif)
+    real = Profile_from(draft.text)
+    assert real.match.oui == ["24:0a:c4"]
+    # The OUI's owner is not taken for the maker: the device did not say who made it.
+    assert real.vendor == "" and real.id == "24-0a-c4-00-00-07"
+    assert any("Espressif Inc." in n and "vendor left empty" in n for n in draft.notes)
 
 
 def test_init_writes_the_strongest_identifiers_and_says_which() -> None:
