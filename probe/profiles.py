@@ -727,13 +727,19 @@ def _observed_auth(port: int, transport: str, results: Sequence[Result]) -> tupl
         decided = r.verdict in (Verdict.passed, Verdict.fail)
         if decided and r.check_id in _LOGIN_CHECKS:
             return True, f"observed: asks for credentials ({r.check_id} {r.verdict.value})"
+        # A login interface found, even where no attempt was made (budget, lockout).
+        login = r.evidence.get("interface") or r.evidence.get("login")
+        if r.check_id in _LOGIN_SEEN and isinstance(login, str) and login:
+            return True, f"observed: asks for credentials ({login})"
     return None, "unknown: the run shows no login and no open answer on this port"
 
 
 # A fail of these: the port answered without credentials. A decided verdict of these: a login
-# was asked for (a default accepted is still a login).
+# was asked for (a default accepted is still a login). _LOGIN_SEEN: checks whose evidence names
+# the login interface they found ("interface", "login") whatever their verdict.
 _OPEN_CHECKS = {"access.unauthenticated-interface", "access.anonymous-mqtt"}
 _LOGIN_CHECKS = {"configuration.default-login"}
+_LOGIN_SEEN = {"configuration.default-login", "data.tls-required"}
 
 
 def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str], list[str]]:

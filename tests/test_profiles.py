@@ -640,6 +640,16 @@ def test_init_writes_only_what_the_run_observed_of_auth() -> None:
     draft = profile_from_device(cam, results=results)
     auth = {x.port: x.auth for x in Profile_from(draft.text).ports}
     assert auth == {22: None, 80: True, 554: False}
+    # A login interface found without any attempt (budget spent, lockout avoided) still shows
+    # that the port asks for credentials; the wording of a title does not.
+    budget = _result(cam, "configuration.default-login", "inconclusive", 22, "budget spent")
+    budget.evidence = {"interface": "ssh login on port 22", "attempts": 0}
+    vague = _result(cam, "access.unauthenticated-interface", "inconclusive", 80, "login?")
+    auth = {
+        x.port: x.auth
+        for x in Profile_from(profile_from_device(cam, results=[budget, vague]).text).ports
+    }
+    assert auth == {22: True, 80: None, 554: None}
     assert "auth: false  # observed: RTSP stream without login" in draft.text
     assert "auth: null  # unknown:" in draft.text
     # Another device's results say nothing about this one.
