@@ -65,6 +65,7 @@ from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
+from lanprobe.observations import page_controls
 from lanprobe.paths import DATA_DIR, data_file
 
 # Service kinds and nmap names of cleartext admin services.
@@ -315,25 +316,9 @@ def paths_to_try(ctx: CheckContext) -> dict[str, tuple[str, str]]:
 
 
 async def controls(ctx: CheckContext, svc: Service) -> pages.PageControls:
-    """The port's random-path and login-page controls, fetched once per device and port (the
-    path checks of every capability compare their answers with them)."""
-    tls = ctx.kind(svc) == "https" or svc.tls
-    starts = ["/"]
-    login = ctx.profile.interfaces.http_login
-    if login is not None and login.port in (None, svc.port):
-        starts.insert(0, login.path)
-
-    async def make() -> pages.PageControls:
-        return await pages.page_controls(
-            ctx.ip,
-            svc.port,
-            tls=tls,
-            timeouts=ctx.timeouts,
-            random_path=f"/lanprobe-{secrets.token_hex(6)}",
-            login_starts=starts,
-        )
-
-    return await ctx.session.observe(f"page-controls:{svc.port}", make)
+    """The port's page controls (probe/observations.py), shared by every capability's path
+    checks."""
+    return await page_controls(ctx.session, svc)
 
 
 _SEVERITY_BY_ROLE = {"admin": Severity.high, "upload": Severity.high, "status": Severity.medium}

@@ -36,10 +36,10 @@ from lanprobe.checks.data_protection import (
     suite_problems,
     tls_observation,
 )
-from lanprobe.checks.logical_access import controls
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Target, Verdict
+from lanprobe.observations import page_controls
 
 TXT_UPDATE_KEYS = ("update", "update_url", "updateurl", "manifest", "fwupdate")
 INSTALLED_FIELDS = ("installed", "current", "current_version", "running", "installed_version")
@@ -519,7 +519,7 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
     same_as_any: list[str] = []
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
-        ctl = await controls(ctx, svc)
+        ctl = await page_controls(ctx.session, svc)
         control = await _random_post(ctx, svc.port, ctl.random_path, tls_on)
         for path in paths:
             try:

@@ -16,10 +16,10 @@ from typing import Any
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients.labauth import AuthorisedAnswer, authorised_get
 from lanprobe.checks.context import CheckContext
-from lanprobe.checks.logical_access import controls
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Target, Verdict
+from lanprobe.observations import page_controls
 
 PREVIEW_BYTES = 120
 
@@ -54,7 +54,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
     undecided = 0  # paths that did not answer (each already inconclusive)
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
-        ctl = await controls(ctx, svc)
+        ctl = await page_controls(ctx.session, svc)
         for path in paths:
             try:
                 answer = await web.fetch(

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     # 3 the device session with its observations and login pacing
     "lanprobe.session": SESSION,
     "lanprobe.pacing": SESSION,
+    "lanprobe.observations": SESSION,
     # 4 checks (pure judges of observations), their registry, scoring
     "lanprobe.checks": CHECKS,
     "lanprobe.scoring": CHECKS,
@@ -96,12 +97,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ),
     ("lanprobe.checks.software_update", "lanprobe.checks.outbound"): (
         "the gateway's update observations: to move to the session layer"
-    ),
-    ("lanprobe.checks.software_update", "lanprobe.checks.logical_access"): (
-        "the control-interface observations (controls): to move to the session layer"
-    ),
-    ("lanprobe.checks.state_awareness", "lanprobe.checks.logical_access"): (
-        "the control-interface observations (controls): to move to the session layer"
     ),
     ("lanprobe.lab.device", "lanprobe.discovery.snmp"): (
         "the lab waits for its net-snmp agent with our SNMP probe: to use a lab-side probe"
