@@ -435,7 +435,7 @@ def test_checks_read_data_and_lists_through_the_layers(tmp_path: Path) -> None:
 
     user = tmp_path / "mine"
     write(user, "data/admin-paths.txt", "status /our/status\n")
-    write(user, "credentials/generic.txt", "# source: ours\nqa:qa\n")
+    write(user, "credentials/generic.txt", "# source: ours, licence: internal\nqa:qa\n")
     opts = RunOptions(profiles_dir=user)
     assert load_admin_paths(opts.profile_layers) == {"/our/status": "status"}
     assert load_credential_list(opts.profile_layers, "generic").pairs == [("qa", "qa")]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from lanprobe.checks.configuration import validate_credential_lists
 from lanprobe.cli.common import (
     EXIT_CANNOT_RUN,
     EXIT_ERRORS,
@@ -24,6 +25,7 @@ from lanprobe.cli.common import (
     discovery_options,
 )
 from lanprobe.pacing import DEPTHS, depth_cost
+from lanprobe.paths import profile_layers
 
 if TYPE_CHECKING:
     from lanprobe.diff import Diff
@@ -264,6 +266,10 @@ def scan_command(
             raise ScopeError("--observe: 0 to 3600 seconds")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles, lab=lab)  # a broken profile is a usage error, before any traffic
+        try:  # and so is a broken credential list (file:line)
+            validate_credential_lists(profile_layers(profiles, lab=lab))
+        except (OSError, ValueError) as exc:
+            raise ProfileError(f"credential list: {exc}") from exc
         trusted = [p.resolve() for p in ca or []]
         for path in trusted:
             if not path.is_file():

@@ -447,3 +447,79 @@ async def test_a_registered_method_is_what_the_campaign_uses() -> None:
     assert res.verdict is Verdict.fail, res.title
     assert res.evidence["interface"] == "toy login on port 9"
     assert seen[0] == ("t", "toy") and seen[1][0] == "t"  # the default, then the proof
+
+
+# --- the credential data set: provenance, depth, vendor order ------------------------------------
+
+
+def test_every_shipped_list_names_source_and_licence_and_loads() -> None:
+    from lanprobe import paths
+    from lanprobe.checks.configuration import all_list_names, validate_credential_lists
+
+    layers = (paths.BUILTIN_PROFILES,)
+    assert {"generic", "mirai-telnet", "seclists-ssh", "seclists-telnet", "seclists-ftp"} <= set(
+        all_list_names(layers)
+    )
+    assert validate_credential_lists(layers) > 300
+    telnet = load_credential_list(layers, "seclists-telnet")
+    assert telnet.depth == "deep" and telnet.services == ("telnet",)
+    assert ("Root", "wago") in telnet.pairs  # the source's trailing space dropped
+
+
+def test_a_list_without_provenance_or_with_a_bad_line_is_refused_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "credentials").mkdir()
+    mine = tmp_path / "credentials" / "mine.txt"
+    mine.write_text("# services: ssh\nroot:toor\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{mine}:1: no '# Source:'"):
+        load_credential_list([tmp_path], "mine")
+    mine.write_text("# Source: our QA\n# Licence: internal\n\nno-colon\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{mine}:4: expected user:password"):
+        load_credential_list([tmp_path], "mine")
+    mine.write_text("# Source: x, licence y\n# depth: huge\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{mine}:2: depth: expected standard or deep"):
+        load_credential_list([tmp_path], "mine")
+
+
+def _layered_session(tmp_path: Path, profile: Profile, vendor: str = "") -> DeviceSession:
+    session = _session(profile, 23, "telnet")
+    session.device.vendor = vendor
+    session.options = RunOptions(profiles_dir=tmp_path, timeouts=session.options.timeouts)
+    return session
+
+
+def test_deep_depth_adds_the_large_lists(tmp_path: Path) -> None:
+    std = Profile(id="t", credentials=Credentials(depth="standard"))
+    deep = Profile(id="t", credentials=Credentials(depth="deep"))
+    n_std = len(candidates(_layered_session(tmp_path, std), "telnet")[0])
+    pairs, _ = candidates(_layered_session(tmp_path, deep), "telnet")
+    assert len(pairs) > n_std + 50
+    assert {p.source for p in pairs} >= {"mirai-telnet", "generic", "seclists-telnet"}
+    assert "seclists-ssh" not in {p.source for p in pairs}  # it fits SSH only
+
+
+def test_a_vendor_list_goes_first_when_the_evidence_names_the_vendor(tmp_path: Path) -> None:
+    (tmp_path / "credentials").mkdir()
+    (tmp_path / "credentials" / "acme.txt").write_text(
+        "# Source: Acme manual p. 3; licence: facts\n# vendors: acme\n# services: telnet\n"
+        "acme:s3cret\n",
+        encoding="utf-8",
+    )
+    profile = Profile(id="generic", credentials=Credentials(lists=["mirai-telnet"]))
+    pairs, _ = candidates(_layered_session(tmp_path, profile, vendor="Acme Corp"), "telnet")
+    assert (pairs[0].user, pairs[0].password, pairs[0].source) == ("acme", "s3cret", "acme")
+    others, _ = candidates(_layered_session(tmp_path, profile, vendor="Other Inc"), "telnet")
+    assert ("acme", "s3cret") not in {(p.user, p.password) for p in others}
+
+
+def test_scan_refuses_a_broken_credential_list_before_any_traffic(tmp_path: Path) -> None:
+    from lanprobe.cli import app
+    from typer.testing import CliRunner
+
+    (tmp_path / "credentials").mkdir()
+    bad = tmp_path / "credentials" / "bad.txt"
+    bad.write_text("# Source: x licence y\nroot\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["scan", "--cidr", "127.0.0.1/32", "--profiles", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert f"{bad}:2: expected user:password" in res.output
