@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from lanprobe.model import Capability, Result
 
 if TYPE_CHECKING:
+    from lanprobe.baseline import Baseline
     from lanprobe.checks.context import BenchContext, CheckContext
 
 CheckFn = Callable[["CheckContext"], AsyncIterator[Result]]
@@ -123,6 +124,22 @@ def load_all() -> dict[str, CheckSpec]:
     for mod in CHECK_MODULES:
         importlib.import_module(mod)
     return dict(sorted(_CATALOGUE.items()))
+
+
+def disagreements(catalogue: dict[str, CheckSpec], baseline: Baseline) -> list[str]:
+    """What the registrations and the baseline file disagree on: a registered check without a
+    baseline entry (it would run without its standard references), or another capability."""
+    out = []
+    for cid, spec in sorted(catalogue.items()):
+        cdef = baseline.checks.get(cid)
+        if cdef is None:
+            out.append(f"check {cid} is registered but has no entry under checks:")
+        elif cdef.capability != spec.capability:
+            out.append(
+                f"checks.{cid}.capability: {cdef.capability.value}, but the check is "
+                f"registered as {spec.capability.value}"
+            )
+    return out
 
 
 def catalogue() -> dict[str, CheckSpec]:

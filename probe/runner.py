@@ -42,7 +42,7 @@ from lanprobe.cancel import reap_children
 from lanprobe.checks import registry
 from lanprobe.checks.context import BenchContext, CheckContext
 from lanprobe.checks.registry import CheckSpec
-from lanprobe.errors import TargetError
+from lanprobe.errors import ProfileError, TargetError
 from lanprobe.gateway.observe import GatewayWatch
 from lanprobe.model import (
     Device,
@@ -440,6 +440,19 @@ def load_catalogue() -> tuple[dict[str, CheckSpec], list[str]]:
     return dict(sorted(registry._CATALOGUE.items())), missing
 
 
+def checked_catalogue(
+    baseline: Baseline | None = None,
+) -> tuple[dict[str, CheckSpec], list[str]]:
+    """`load_catalogue()`, checked against the baseline file before any traffic: a registered
+    check without a baseline entry, or with another capability, is a ProfileError."""
+    catalogue, missing = load_catalogue()
+    problems = registry.disagreements(catalogue, baseline or load_baseline())
+    if problems:
+        where = "the baseline (profiles/baseline/nistir-8259a.yaml)"
+        raise ProfileError(f"{where} and the registered checks disagree: " + "; ".join(problems))
+    return catalogue, missing
+
+
 def _select(specs: Iterable[CheckSpec], only: Iterable[str] | None) -> list[CheckSpec]:
     wanted = set(only or ())
     return [s for s in specs if not wanted or s.id in wanted or s.id.split(".")[0] in wanted]
@@ -476,7 +489,7 @@ async def scan(
     options.lab_profiles = lab
     missing_modules: list[str] = []
     if catalogue is None:
-        catalogue, missing_modules = load_catalogue()
+        catalogue, missing_modules = checked_catalogue(baseline)
     specs = _select(catalogue.values(), checks)
     run = ScanRun(
         run_id=uuid.uuid4().hex[:12],

@@ -241,7 +241,7 @@ def scan_command(
     from lanprobe.profiles import load_profiles
     from lanprobe.report.console import ProgressPrinter, print_summary
     from lanprobe.report.json import write_json
-    from lanprobe.runner import Limits, scan
+    from lanprobe.runner import Limits, checked_catalogue, scan
 
     formats = [f.strip() for f in fmt.split(",") if f.strip()]
     try:
@@ -270,6 +270,7 @@ def scan_command(
             validate_credential_lists(profile_layers(profiles, lab=lab))
         except (OSError, ValueError) as exc:
             raise ProfileError(f"credential list: {exc}") from exc
+        checked_catalogue()  # so is a check the baseline file does not describe
         trusted = [p.resolve() for p in ca or []]
         for path in trusted:
             if not path.is_file():
