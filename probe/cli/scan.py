@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from lanprobe.checks.configuration import validate_credential_lists
 from lanprobe.cli.common import (
     EXIT_CANNOT_RUN,
     EXIT_ERRORS,
@@ -24,8 +23,6 @@ from lanprobe.cli.common import (
     build_scope,
     discovery_options,
 )
-from lanprobe.pacing import DEPTHS, depth_cost
-from lanprobe.paths import profile_layers
 
 if TYPE_CHECKING:
     from lanprobe.diff import Diff
@@ -233,11 +230,14 @@ def scan_command(
     import asyncio
     import sys
 
+    from lanprobe.checks.configuration import validate_credential_lists
     from lanprobe.discovery import discover
     from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from lanprobe.model import DeviceVerdict, ScanRun, Verdict
     from lanprobe.options import RunOptions, Timeouts
+    from lanprobe.pacing import DEPTHS, depth_cost
+    from lanprobe.paths import profile_layers
     from lanprobe.profiles import load_profiles
     from lanprobe.report.console import ProgressPrinter, print_summary
     from lanprobe.report.json import write_json
