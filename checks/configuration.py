@@ -397,9 +397,10 @@ def _next_candidate(
     """The first pending candidate that need not wait for a lockout window (the list's order,
     a full account passed over for now); when all must wait, the one that waits least."""
     best: tuple[Pair, list[Limit], float] | None = None
+    now = session.pacer.clock()  # one instant for all: equal waits keep the list's order
     for pair in pending:
         limits = login_limits(session, kind, port, pair.user)
-        wait = session.pacer.wait_s(limits)
+        wait = session.pacer.wait_s(limits, now)
         if wait <= 0:
             return pair, limits, 0.0
         if best is None or wait < best[2]:

@@ -1,5 +1,9 @@
 """SSH password login attempts (asyncssh), and the host key seen on the way.
 
+The password goes where the server asks for it: `password` auth or a keyboard-interactive
+prompt with echo off (RFC 4256); a server that lets the user in without asking (`none` auth)
+is an acceptance with nothing asked, which the wrong-password proof shows as "accepts any".
+
 One attempt is one connection offering one password: no keys, no agent, no known_hosts (we
 measure the device, we do not trust it), no ~/.ssh/config. The server's host key fingerprint is
 kept from every attempt, so the bench-wide shared-key check can compare units.
@@ -8,6 +12,7 @@ kept from every attempt, so the bench-wide shared-key check can compare units.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncssh
@@ -26,6 +31,8 @@ class _Client(asyncssh.SSHClient):
     password: str
     asked: int = 0
     banner: str = ""
+    method: str = ""  # how the password was asked for: password | keyboard-interactive
+    prompts: list[str] = field(default_factory=list)
     conn: asyncssh.SSHClientConnection | None = field(default=None, repr=False)
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
@@ -37,12 +44,31 @@ class _Client(asyncssh.SSHClient):
     async def password_auth_requested(self) -> str | None:
         self.asked += 1
         if self.asked == 1:
+            self.method = "password"
             return self.password
         # Refused. Wait a moment before giving up, to hear the server's last word: a server that
         # locks the account often sends DISCONNECT right after the failure, and that reason is
         # the only lockout sign SSH has.
         await asyncio.sleep(LAST_WORD_S)
         return None
+
+    def kbdint_auth_requested(self) -> str | None:
+        # Keyboard-interactive (RFC 4256): many devices ask for the password this way only.
+        return "" if self.asked == 0 else None
+
+    async def kbdint_challenge_received(
+        self, name: str, instructions: str, lang: str, prompts: Sequence[tuple[str, bool]]
+    ) -> list[str] | None:
+        if not prompts:
+            return []  # an information round (a banner): nothing to answer
+        if self.asked:
+            await asyncio.sleep(LAST_WORD_S)  # asked again: refused (hear the last word)
+            return None
+        self.asked += 1
+        self.method = "keyboard-interactive"
+        self.prompts = [p for p, _ in prompts][:3]
+        # The password for a hidden prompt (echo off), nothing we could know for the others.
+        return [self.password if not echo else "" for _, echo in prompts]
 
 
 @dataclass
@@ -62,7 +88,8 @@ async def login(
     ip: str, port: int, user: str, password: str, *, timeouts: Timeouts
 ) -> tuple[LoginAttempt, HostKey | None]:
     """One password attempt. Accepted when auth completes; refused on PermissionDenied after
-    the password was asked for; `password_offered` False when the server never asked."""
+    the password was asked for (password or keyboard-interactive); `password_offered` False when
+    the server never asked."""
     request = f"SSH userauth password {user!r} {PASSWORD_MARK}"
     watch = Stopwatch()
     attempt = LoginAttempt(user, password, None, request=request)
@@ -78,7 +105,7 @@ async def login(
                 client_keys=None,
                 agent_path=None,
                 config=None,
-                preferred_auth="password",
+                preferred_auth="password,keyboard-interactive",
                 client_factory=lambda: client,
                 connect_timeout=timeouts.connect_s,
                 login_timeout=timeouts.read_s,
@@ -86,7 +113,10 @@ async def login(
             timeouts.connect_s + timeouts.read_s + 1.0,
         )
         attempt.accepted = True
-        attempt.answer = "authentication succeeded"
+        # No method asked for anything: the server let us in with `none` auth (RFC 4252 5.2).
+        attempt.answer = (
+            "authentication succeeded" if client.asked else "logged in without any credential"
+        )
     except asyncssh.PermissionDenied as exc:
         attempt.answer = f"permission denied: {exc.reason}"[:120]
         if client.asked:
@@ -113,7 +143,11 @@ async def login(
             conn.close()
             await conn.wait_closed()
     attempt.latency_s = watch.elapsed
-    attempt.details["password_offered"] = bool(client.asked)
+    attempt.details["password_offered"] = bool(client.asked) or attempt.accepted is True
+    if client.method:
+        attempt.details["auth_method"] = client.method
+    if client.prompts:
+        attempt.details["prompts"] = client.prompts
     if client.banner:
         attempt.details["banner"] = client.banner
     return attempt, host_key_of(client)
