@@ -51,7 +51,7 @@ LOGIN_KINDS = login_kinds()
 LOCKOUT_KINDS = ("http", "https", "telnet", "ssh", "ftp")
 # Lists used when the profile names none, in this order (each file says which services it fits):
 # a service's own list first (the Mirai pairs are what telnet devices were actually hit with).
-DEFAULT_LISTS = ("mirai-telnet", "generic")
+DEFAULT_LISTS = ("ftp-anonymous", "mirai-telnet", "generic")
 _FAMILY = {"https": "http", "mqtts": "mqtt"}
 # Consecutive attempts without any verdict (protocol errors) after which we stop guessing.
 MAX_UNJUDGED = 2
@@ -337,6 +337,7 @@ class Campaign:
     skipped: int = 0  # candidates passed over at quick depth (their account's window was full)
     waited_s: float = 0.0  # the device's time spent waiting for lockout windows so far
     resumed: list[str] = field(default_factory=list)  # bare signs waited out and retried
+    anonymous: bool = False  # the login that worked is FTP's anonymous account
 
     @property
     def refused(self) -> list[Pair]:
@@ -346,6 +347,10 @@ class Campaign:
     @property
     def defaults_tried(self) -> int:
         return sum(1 for pair, _ in self.tried if pair.source.startswith("profile default"))
+
+
+def is_anonymous_ftp(iface: LoginInterface, pair: Pair) -> bool:
+    return iface.method == "ftp" and pair.user.lower() in ("anonymous", "ftp")
 
 
 def lockout_reserve(session: DeviceSession, kind: str) -> int:
@@ -486,7 +491,11 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
         if unjudged >= MAX_UNJUDGED:
             out.stopped = f"no verdict from the device: {result.error or result.answer}"
             break
-    if out.success is not None:
+    if out.success is not None and is_anonymous_ftp(iface, out.success[0]):
+        # FTP's anonymous account takes any password by definition (RFC 1635): no proof to make,
+        # and no "accepts any password" to report; the anonymous login is the finding.
+        out.anonymous = True
+    elif out.success is not None:
         # The proof: the same user with a random password must be refused.
         user = out.success[0].user
         out.proof = await guarded_attempt(ctx, iface, user, wrong_password(), deadline=end)
@@ -534,6 +543,13 @@ def judge(ctx: CheckContext, svc: Service, c: Campaign) -> Result:
                           f"{c.not_applicable}", target=target,
                           evidence={"reason": c.not_applicable})  # fmt: skip
     ev = _summary(ctx, c)
+    if c.success is not None and c.anonymous:
+        pair, ok = c.success
+        ev["accepted"] = _shown(ctx, ok)
+        ev["anonymous"] = True
+        ev["source"] = pair.source
+        return ctx.result(Verdict.fail, f"anonymous FTP login accepted on port {svc.port} "
+                          f"(user {pair.user})", target=target, evidence=ev)  # fmt: skip
     if c.success is not None:
         pair, ok = c.success
         ev["accepted"] = _shown(ctx, ok)
