@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from lanprobe.checks import outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
@@ -609,19 +608,11 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
     url = web.base_url(ctx.ip, port, tls_on) + path
     target = f"{ctx.ip}:{port}"
     files = {"file": ("lanprobe-check.txt", UPLOAD_NOTE, "text/plain")}
-    from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
-
     deadline_s = web.answer_deadline_s(ctx.timeouts)  # a body that trickles in ends too
     try:
         async with (
             asyncio.timeout(deadline_s),
-            httpx.AsyncClient(
-                verify=web.probe_ssl_context() if tls_on else False,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(ctx.timeouts.read_s, connect=ctx.timeouts.connect_s),
-                headers={"User-Agent": web.USER_AGENT, "Accept-Encoding": "identity"},
-            ) as client,
+            web.new_client(tls_on, ctx.timeouts) as client,
             client.stream("POST", url, files=files) as resp,
         ):
             body = bytearray()
@@ -637,11 +628,5 @@ async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> w
                 truncated=len(body) > 4096,
                 elapsed_s=0.0,
             )
-    except TimeoutError as exc:
-        raise ProbeTimeout(f"POST {path}: not done within {deadline_s:g} s", target=target) from exc
-    except httpx.TimeoutException as exc:
-        raise ProbeTimeout(f"POST {path}: no answer in time", target=target) from exc
-    except httpx.ConnectError as exc:
-        raise Unreachable(f"POST {path}: {exc}", target=target) from exc
-    except web.HTTPX_ERRORS as exc:
-        raise ProtocolError(f"POST {path}: {exc}", target=target) from exc
+    except (TimeoutError, *web.HTTPX_ERRORS) as exc:
+        raise web.target_error(exc, f"POST {path}", target, deadline_s) from exc

@@ -29,7 +29,7 @@ from lanprobe.checks.clients.login import (
     Stopwatch,
     os_error_sign,
 )
-from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
+from lanprobe.errors import ProbeTimeout, ProtocolError, TargetError, Unreachable
 from lanprobe.options import Timeouts
 from lanprobe.profile_schema import HttpLogin
 from selectolax.lexbor import LexborHTMLParser
@@ -41,6 +41,21 @@ USER_AGENT = "lanprobe"
 HTTPX_ERRORS = (httpx.TransportError, httpx.DecodingError)
 
 log = logging.getLogger(__name__)
+
+
+def target_error(
+    exc: BaseException, what: str, target: str, deadline_s: float | None = None
+) -> TargetError:
+    """The device's doing, from what an HTTP exchange raised (TimeoutError: our own deadline of
+    the whole exchange; an httpx error): ProbeTimeout, Unreachable or ProtocolError."""
+    if isinstance(exc, TimeoutError):
+        within = f" within {deadline_s:g} s" if deadline_s is not None else ""
+        return ProbeTimeout(f"{what}: not done{within}", target=target)
+    if isinstance(exc, httpx.TimeoutException):
+        return ProbeTimeout(f"{what}: no answer in time", target=target)
+    if isinstance(exc, httpx.ConnectError):
+        return Unreachable(f"{what}: {exc}", target=target)
+    return ProtocolError(f"{what}: {exc}", target=target)
 
 
 def answer_deadline_s(timeouts: Timeouts) -> float:
@@ -110,7 +125,10 @@ class HttpAnswer:
         return out
 
 
-def _client(tls: bool, timeouts: Timeouts, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+def new_client(tls: bool, timeouts: Timeouts, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+    """The one way lanprobe sets up an HTTP client: no certificate check (we observe TLS, we do
+    not trust it), no redirects followed, no proxy or .netrc from the environment, the run's
+    timeouts, no compression (a body cap counts the bytes sent)."""
     return httpx.AsyncClient(
         verify=probe_ssl_context() if tls else False,
         follow_redirects=False,
@@ -134,7 +152,7 @@ async def fetch(
     max_bytes: int = MAX_BODY_BYTES,
 ) -> HttpAnswer:
     """One request, its body capped. Raises Unreachable, ProbeTimeout or ProtocolError."""
-    async with _client(tls, timeouts, auth) as client:
+    async with new_client(tls, timeouts, auth) as client:
         return await request(
             client, ip, port, path, tls=tls, timeouts=timeouts, method=method, data=data,
             max_bytes=max_bytes,
@@ -191,16 +209,8 @@ async def request(
                 elapsed_s=watch.elapsed,
                 set_cookies=cookies,
             )
-    except TimeoutError as exc:
-        raise ProbeTimeout(
-            f"HTTP {method} {path}: answer not complete within {deadline_s:g} s", target=target
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise ProbeTimeout(f"HTTP {method} {path}: no answer in time", target=target) from exc
-    except httpx.ConnectError as exc:
-        raise Unreachable(f"HTTP {method} {path}: {exc}", target=target) from exc
-    except HTTPX_ERRORS as exc:
-        raise ProtocolError(f"HTTP {method} {path}: {exc}", target=target) from exc
+    except (TimeoutError, *HTTPX_ERRORS) as exc:
+        raise target_error(exc, f"HTTP {method} {path}", target, deadline_s) from exc
 
 
 @dataclass(frozen=True)
@@ -408,7 +418,7 @@ async def form_login(
     watch = Stopwatch()
     details: dict[str, Any] = {}
     try:
-        async with _client(tls, timeouts) as client:
+        async with new_client(tls, timeouts) as client:
             page_path = login.page or login.path
             page = await request(client, ip, port, page_path, tls=tls, timeouts=timeouts)
             fields: dict[str, str] = {}

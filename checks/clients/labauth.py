@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import httpx
 from lanprobe.checks.clients import http as web
-from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 from lanprobe.options import Timeouts
 from lanprobe.profile_schema import Credential, HttpLogin
 
@@ -51,13 +50,7 @@ async def _form_get(
     try:
         async with (
             asyncio.timeout(deadline_s),
-            httpx.AsyncClient(
-                verify=web.probe_ssl_context() if tls else False,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
-                headers={"User-Agent": web.USER_AGENT, "Accept-Encoding": "identity"},
-            ) as client,
+            web.new_client(tls, timeouts) as client,
         ):
             form = {login.user_field: cred.user, login.password_field: cred.password}
             # Streamed and closed unread: the login answer's body is not needed, and a hostile
@@ -74,16 +67,8 @@ async def _form_get(
                     truncated=truncated,
                     elapsed_s=0.0,
                 )
-    except TimeoutError as exc:
-        raise ProbeTimeout(
-            f"form login then GET {path}: not done within {deadline_s:g} s", target=target
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise ProbeTimeout(f"form login then GET {path}: no answer in time", target=target) from exc
-    except httpx.ConnectError as exc:
-        raise Unreachable(f"form login then GET {path}: {exc}", target=target) from exc
-    except web.HTTPX_ERRORS as exc:
-        raise ProtocolError(f"form login then GET {path}: {exc}", target=target) from exc
+    except (TimeoutError, *web.HTTPX_ERRORS) as exc:
+        raise web.target_error(exc, f"form login then GET {path}", target, deadline_s) from exc
 
 
 async def authorised_get(
