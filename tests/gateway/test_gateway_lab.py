@@ -236,7 +236,9 @@ def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -
         """
     )
     try:
-        result = pytester.runpytest(
+        # In a subprocess: an in-process run would leave the check modules it imported out of
+        # sys.modules while the catalogue keeps them (a later import registers them twice).
+        result = pytester.runpytest_subprocess(
             "--probe-lab", f"--probe-bridge={BRIDGE}", f"--probe-subnet={SUBNET}",
             "--probe-lab-models=cloudy-c1", "--probe-gateway", "--probe-observe=8",
             "--probe-check=data", f"--probe-out={tmp_path / 'out'}",
