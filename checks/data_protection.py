@@ -19,234 +19,33 @@ What "weak" means here:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cryptography import x509
 from lanprobe.checks import snmp as snmp_checks
 from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import pages, ssh_kex, tls
-from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
-from lanprobe.checks.context import CheckContext, DeviceSession, service_kind
+from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
+from lanprobe.checks.tls_findings import (
+    certificate_problems,
+    certificate_trust,
+    protocol_problems,
+    suite_problems,
+    trusted_cas,
+)
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Verdict
-
-TLS_KINDS = ("https", "mqtts", "tls")
-# Kinds known to be something else: no speculative TLS handshake on them.
-KNOWN_CLEAR = ("http", "telnet", "ssh", "ftp", "mqtt", "rtsp", "domain", "dns")
-# How long a speculative handshake on an unknown port may wait before it is taken as "not TLS".
-SPECULATIVE_READ_S = 2.0
-# Tier 2: at most this many sslyze scans at once (each in a worker thread), per event loop.
-DEEP_SCANS_AT_ONCE = 4
-DEEP_CONNECTIONS_PER_DEVICE = 2
-
-
-# --- observations shared by checks --------------------------------------------------------------
-
-
-def service_kind_of(session: DeviceSession, svc: Service) -> str:
-    declared = session.profile.allowed_port(svc.port, svc.transport)
-    return service_kind(svc, declared.service if declared else "")
-
-
-def tls_candidates(session: DeviceSession) -> list[tuple[Service, bool]]:
-    """TCP services that are or may be TLS: (service, speculative)."""
-    out: list[tuple[Service, bool]] = []
-    for svc in session.device.services:
-        if svc.transport != "tcp":
-            continue
-        declared = session.profile.allowed_port(svc.port, svc.transport)
-        kind = service_kind_of(session, svc)
-        if kind in TLS_KINDS or svc.tls or (declared is not None and declared.tls):
-            out.append((svc, False))
-        elif kind not in KNOWN_CLEAR:
-            out.append((svc, True))
-    return out
-
-
-def record_tls_facts(session: DeviceSession, obs: tls.TlsObservation) -> None:
-    """Keep what bench checks compare (key fingerprints, certificate subjects)."""
-    if obs.cert is None:
-        return
-    session.facts.setdefault("tls_keys", {})[obs.port] = obs.cert.spki_sha256
-    session.facts.setdefault("tls_subjects", {})[obs.port] = obs.cert.subject
-
-
-async def tls_observation(
-    session: DeviceSession, port: int, *, speculative: bool = False
-) -> tls.TlsObservation:
-    """Tier 1 of one port, measured once per device and port."""
-    timeouts = session.options.timeouts
-
-    async def make() -> tls.TlsObservation:
-        read_s = min(timeouts.read_s, SPECULATIVE_READ_S) if speculative else timeouts.read_s
-        obs = await tls.observe(
-            session.ip,
-            port,
-            connect_s=timeouts.connect_s,
-            read_s=read_s,
-            deadline_s=max(5.0, min(timeouts.check_s / 3, 30.0)),
-        )
-        record_tls_facts(session, obs)
-        return obs
-
-    return await session.observe(f"tls:{port}", make)
-
-
-async def tls_ports(session: DeviceSession) -> list[tuple[Service, tls.TlsObservation]]:
-    """Every port of the device that speaks TLS or should (speculative misses left out)."""
-
-    async def make() -> list[tuple[Service, tls.TlsObservation]]:
-        out = []
-        for svc, speculative in tls_candidates(session):
-            obs = await tls_observation(session, svc.port, speculative=speculative)
-            if speculative and not obs.is_tls:
-                continue
-            out.append((svc, obs))
-        return out
-
-    return await session.observe("tls-ports", make)
-
-
-_DEEP_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
+from lanprobe.observations import (
+    TLS_KINDS,
+    deep_scans,
+    tls_observation,
+    tls_ports,
 )
 
-
-def _deep_limit() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _DEEP_LIMITS.get(loop)
-    if sem is None:
-        sem = _DEEP_LIMITS[loop] = asyncio.Semaphore(DEEP_SCANS_AT_ONCE)
-    return sem
-
-
-async def deep_scans(session: DeviceSession) -> dict[int, DeepObservation]:
-    """Tier 2 (sslyze) of every TLS port of the device, one port after the other."""
-    timeouts = session.options.timeouts
-
-    async def make() -> dict[int, DeepObservation]:
-        out: dict[int, DeepObservation] = {}
-        for _svc, obs in await tls_ports(session):
-            if not obs.is_tls:
-                continue
-            async with _deep_limit():
-                out[obs.port] = await deep_scan(
-                    session.ip,
-                    obs.port,
-                    connections=DEEP_CONNECTIONS_PER_DEVICE,
-                    network_timeout_s=max(1, int(timeouts.connect_s)),
-                    deadline_s=max(10.0, timeouts.check_s * 0.6),
-                )
-        return out
-
-    return await session.observe("tls-deep", make)
-
-
-def trusted_cas(session: DeviceSession) -> tuple[list[x509.Certificate], list[str]]:
-    """The CAs a device's certificates must chain to (profile CA + the run's), and load notes."""
-    paths: list[Path] = []
-    if session.profile.tls_ca_file:
-        paths.append(Path(session.profile.tls_ca_file))
-    paths.extend(Path(p) for p in session.options.trusted_ca_files)
-    certs: list[x509.Certificate] = []
-    notes: list[str] = []
-    for path in dict.fromkeys(paths):
-        try:
-            certs.extend(tls.load_ca_certs([path]))
-        except (OSError, ValueError) as exc:
-            notes.append(f"CA file {path} unreadable: {exc}")
-    return certs, notes
-
-
-NO_ANCHOR = "no CA given for this issuer; pass --ca or name it in the profile"
-
-
-@dataclass(frozen=True)
-class Trust:
-    """Whether a certificate chains to a CA that can vouch for it: "trusted", "untrusted" (a CA
-    that covers the issuer, or the profile's CA, does not verify it) or "unknown" (no CA given
-    covers the issuer: nothing was verified)."""
-
-    state: str
-    text: str
-
-
-def certificate_trust(session: DeviceSession, obs: tls.TlsObservation) -> Trust:
-    """Trust in the port's certificate. The profile's CA is the model's own anchor: a certificate
-    that does not chain to it is untrusted. The run's CAs (--ca, the lab CA) judge only the
-    chains whose issuer they are; a self-signed certificate or another issuer is unknown."""
-    cert = obs.cert
-    if cert is None:
-        return Trust("untrusted", "no certificate (anonymous TLS)")
-    what = "self-signed" if cert.self_signed else f"issued by {cert.issuer}"
-    chain = list(obs.chain_der)
-    profile_cas: list[x509.Certificate] = []
-    if session.profile.tls_ca_file:
-        with contextlib.suppress(OSError, ValueError):  # trusted_cas notes the unreadable file
-            profile_cas = tls.load_ca_certs([Path(session.profile.tls_ca_file)])
-    if profile_cas:
-        if tls.chains_to(cert.der, chain, profile_cas):
-            return Trust("trusted", f"chains to the profile's CA ({_names(profile_cas)})")
-        return Trust("untrusted", f"{what}, not chained to the profile's CA")
-    cas, _ = trusted_cas(session)
-    if cas and tls.chains_to(cert.der, chain, cas):
-        return Trust("trusted", f"chains to a given CA ({_names(cas)})")
-    if cas and tls.covers(cas, cert.der, chain):
-        return Trust("untrusted", f"{what}, not chained to a trusted CA (the signature fails)")
-    return Trust("unknown", f"{what}: {NO_ANCHOR}")
-
-
-def _names(cas: list[x509.Certificate]) -> str:
-    return "; ".join(dict.fromkeys(c.subject.rfc4514_string() for c in cas))
-
-
-def certificate_problems(session: DeviceSession, obs: tls.TlsObservation) -> list[str]:
-    """Why the port's certificate fails data.tls-certificate ([] when it holds, or when only its
-    trust is unknown: see `certificate_trust`)."""
-    if obs.cert is None:
-        return ["no certificate (anonymous TLS)"]
-    hostnames = [session.device.hostname] if session.device.hostname else []
-    problems = tls.cert_problems(
-        obs.cert,
-        ips=list(session.device.ips),
-        hostnames=hostnames,
-        chain_der=obs.chain_der,
-        judge_trust=False,
-    )
-    trust = certificate_trust(session, obs)
-    if trust.state == "untrusted":
-        problems.append(trust.text)
-    return problems
-
-
-def suite_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> dict[str, Any]:
-    """Broken and not-forward-secret suites, and TLS implementation flaws, from both tiers."""
-    broken = {s: tls.broken_reason(s) or "broken" for s in obs.broken_suites}
-    weak = list(obs.static_kx_suites)
-    vulns: list[str] = []
-    if deep is not None and deep.ok:
-        broken.update(deep.broken_suites())
-        weak.extend(s for s in deep.no_forward_secrecy() if s not in broken and s not in weak)
-        if deep.heartbleed:
-            vulns.append("Heartbleed")
-        if deep.robot.startswith("VULNERABLE"):
-            vulns.append(f"ROBOT ({deep.robot})")
-    return {"broken": broken, "no_forward_secrecy": weak, "vulnerabilities": vulns}
-
-
-def protocol_problems(obs: tls.TlsObservation, deep: DeepObservation | None) -> list[str]:
-    old = list(obs.old_versions)
-    if deep is not None and deep.ok:
-        old = [v for v in tls.OLD_VERSIONS if deep.versions.get(v) or v in old]
-    return old
+# The TLS observations (probe/observations.py) and TLS findings (checks/tls_findings.py) live
+# below the checks: data.tls-*, identification and update checks share them.
 
 
 # --- checks -------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ import asyncssh
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession
-from lanprobe.checks.data_protection import service_kind_of, tls_ports
 from lanprobe.checks.registry import Cost, bench_check, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Device, Result, Target, Verdict
+from lanprobe.observations import service_kind_of, tls_ports
 
 # Identifier kinds that name one unit (model, fw, manufacturer name many).
 UNIT_IDENTIFIERS = ("serial", "udn", "uuid", "device_id", "mac_id")

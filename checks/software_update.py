@@ -26,19 +26,16 @@ from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import pages, update_discovery
 from lanprobe.checks.clients.labauth import authorised_get
 from lanprobe.checks.context import CheckContext, DeviceSession
-from lanprobe.checks.data_protection import (
+from lanprobe.checks.registry import Cost, check
+from lanprobe.checks.tls_findings import (
     certificate_problems,
     certificate_trust,
-    deep_scans,
     protocol_problems,
-    service_kind_of,
     suite_problems,
-    tls_observation,
 )
-from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Target, Verdict
-from lanprobe.observations import page_controls
+from lanprobe.observations import deep_scans, page_controls, service_kind_of, tls_observation
 
 TXT_UPDATE_KEYS = ("update", "update_url", "updateurl", "manifest", "fwupdate")
 INSTALLED_FIELDS = ("installed", "current", "current_version", "running", "installed_version")

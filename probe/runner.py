@@ -406,7 +406,7 @@ def _deep_workers() -> contextlib.AbstractAsyncContextManager[object]:
     instead of once per TLS port); they end with the phase, also when it is cancelled."""
     try:
         from lanprobe.checks.clients.tls_deep import worker_pool
-        from lanprobe.checks.data_protection import DEEP_SCANS_AT_ONCE
+        from lanprobe.observations import DEEP_SCANS_AT_ONCE
     except ImportError:
         return contextlib.nullcontext()
     # sslyze is CPU-bound: workers beyond the cores add memory (~60 MB each), not speed
