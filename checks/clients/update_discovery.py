@@ -6,17 +6,22 @@ Sources, in order (each bounded; every request goes to the device itself, same o
   2. its web UI: the front page of each HTTP(S) port (body capped), parsed as HTML5
      (selectolax/Lexbor): links, scripts, forms and frames, and quoted paths inside inline
      scripts, that point at firmware/update/OTA resources on the same origin,
-  3. retained MQTT messages that carried URLs (read by access.anonymous-mqtt's subscription),
+  3. URLs in retained MQTT messages (an anonymous '#' subscription, when the broker allows it),
   4. the common OTA manifest paths of the data file (`path` lines, sources given there).
-Candidates are fetched (at most MAX_FETCHES) and the first that reads as a manifest (JSON, XML
-or a plain version text, checks/clients/manifest.py `parse_any`) wins; else the first that
-answered 200. Update polls the device made itself (gateway mode) point off the device: they are
-returned as evidence (`observed`), judged by update.transport from the observation.
+A path that cannot exist is asked first: on a server that answers it 200 (a catch-all app) no
+path is guessed and that answer is ignored. Candidates are fetched (at most MAX_FETCHES); the
+first that reads as a manifest (JSON, XML or a plain version text, checks/clients/manifest.py
+`parse_any`) wins; else the first non-HTML 200 the device itself pointed at (its format unknown:
+update.signature is inconclusive); a guessed path never counts unless it reads as a manifest.
+Update polls the device made itself (gateway mode) point off the device: they are returned as
+evidence (`observed`), judged by update.transport from the observation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +37,9 @@ MAX_FETCHES = 12
 MAX_LINKS = 200
 # Quoted absolute or relative paths inside scripts: "/api/ota/check", '/fw/manifest.json'.
 SCRIPT_PATH = re.compile(r"""["'](/[A-Za-z0-9._~!$&()*+,;=:@%/?-]{1,200})["']""")
+GUESSED = "common OTA path (profiles/data/update-paths.txt)"
+LINK_ATTRIBUTES = (("a", "href"), ("link", "href"), ("script", "src"), ("form", "action"),
+                   ("iframe", "src"), ("frame", "src"))  # fmt: skip
 URL_IN_TEXT = re.compile(r"""https?://[^\s"'<>]{1,300}""")
 
 
@@ -69,8 +77,7 @@ def links_in_page(html: str, base: str, words: set[str]) -> list[str]:
 
     tree = LexborHTMLParser(html)
     raw: list[str] = []
-    for selector, attr in (("a", "href"), ("link", "href"), ("script", "src"), ("form", "action"),
-                           ("iframe", "src"), ("frame", "src")):  # fmt: skip
+    for selector, attr in LINK_ATTRIBUTES:
         for node in tree.css(selector)[:MAX_LINKS]:
             value = node.attributes.get(attr)
             if value:
@@ -150,8 +157,17 @@ async def discover(
     for url in mqtt_urls or []:
         if same_origin(url, device.ip) and looks_like_update(urlsplit(url).path, words):
             candidates.append(Candidate(url, "retained MQTT message"))
+    # A web server that answers every path (a catch-all app) proves nothing by a 200: guessed
+    # paths are not tried there, and what it sends for a path that cannot exist is ignored.
+    catch_all: set[bytes] = set()
     for base in bases:
-        candidates += [Candidate(base + p, "common OTA path (profiles/data)") for p in paths]
+        with contextlib.suppress(TargetError):
+            nowhere = f"{base}/lanprobe-no-such-{secrets.token_hex(4)}.json"
+            probe = await _get(nowhere, timeouts, mf.MAX_MANIFEST_BYTES)
+            if probe.status == 200:
+                catch_all.add(probe.body)
+                continue
+        candidates += [Candidate(base + p, GUESSED) for p in paths]
     first_ok: tuple[Candidate, str] | None = None
     for cand in list({c.url: c for c in reversed(candidates)}.values())[::-1][:MAX_FETCHES]:
         found.tried.append(cand.url)
@@ -159,14 +175,16 @@ async def discover(
             answer = await _get(cand.url, timeouts, mf.MAX_MANIFEST_BYTES)
         except TargetError:
             continue
-        if answer.status != 200:
+        if answer.status != 200 or answer.body in catch_all:
             continue
         man = mf.parse_any(answer.body, answer.headers.get("content-type", ""))
         if not man.error and man.version:
             found.endpoint, found.source = to_endpoint(cand.url), cand.source
             found.manifest_format = man.format
             return found
-        if first_ok is None and not _html(answer.body):
+        # Something the device itself points at that is no manifest we read: inconclusive
+        # downstream. A guessed path must read as a manifest to count.
+        if first_ok is None and cand.source != GUESSED and not _html(answer.body):
             first_ok = (cand, man.error)
     if first_ok is not None:
         found.endpoint, found.source = to_endpoint(first_ok[0].url), first_ok[0].source

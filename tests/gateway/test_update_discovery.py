@@ -4,9 +4,11 @@ manifests in several formats (checks/clients/manifest.py parse_any), from record
 from __future__ import annotations
 
 import contextlib
+import http.server
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +122,49 @@ async def test_retained_mqtt_urls(broker: int) -> None:
         "127.0.0.1", broker, tls=False, timeouts=Timeouts(), subscribe_wait_s=2.0
     )
     assert out.accepted and out.urls == ["http://127.0.0.1/fw/manifest.json"]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    catch_all = False
+
+    def do_GET(self) -> None:
+        if self.path == "/":
+            body, ctype = b'<html><a href="/fw/latest.txt">update</a></html>', "text/html"
+        elif self.path == "/fw/latest.txt" or self.catch_all:
+            body, ctype = b"2.0.1\n", "text/plain"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("catch_all", [False, True])
+async def test_discover_against_a_web_server(catch_all: bool) -> None:
+    """A real HTTP server on loopback: the link on its front page leads to a version text; a
+    server that answers every path so is a catch-all, and nothing there counts."""
+    from lanprobe.checks.context import Timeouts
+    from lanprobe.model import Service
+
+    handler = type("H", (_Handler,), {"catch_all": catch_all})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        dev = Device(key="k", ips=["127.0.0.1"], services=[Service(port=port, name="http")])
+        found = await ud.discover(dev, {port: "http"}, Timeouts())
+    finally:
+        server.shutdown()
+        server.server_close()
+    if catch_all:
+        assert found.endpoint is None and found.why_none().startswith("no update endpoint")
+    else:
+        assert found.endpoint is not None and found.endpoint.path == "/fw/latest.txt"
+        assert found.source.startswith("web UI") and found.manifest_format == "text"
