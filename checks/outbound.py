@@ -21,170 +21,19 @@ Verdict rules:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator
 
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
-from lanprobe.model import Capability, DeviceTraffic, Result, Target, Verdict
 
-OLD_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1")
-# Ports whose payload the sinkhole reads (probe/gateway/sinkhole.py LISTENERS), and UDP whose
-# content carries no device data of its own.
-SEEN_TCP_PORTS = {21, 23, 80, 443, 1883, 8080, 8443, 8883}
-PLAIN_UDP_PORTS = {53, 67, 68, 123, 1900, 5353}
-GATEWAY_OFF = "gateway mode was off: nothing the device sends on its own was observed"
-
-
-@dataclass
-class Judgement:
-    verdict: Verdict
-    title: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    port: int | None = None
-
-
-def _silent(t: DeviceTraffic) -> Judgement:
-    return Judgement(
-        Verdict.inconclusive,
-        f"the device sent nothing during the {t.window_s:g} s observation window",
-        {"window_s": t.window_s, "pcap": t.pcap},
-    )
-
-
-def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
-    if t is None:
-        return Judgement(Verdict.not_applicable, GATEWAY_OFF)
-    if t.silent:
-        return _silent(t)
-    if not t.tls:
-        return Judgement(
-            Verdict.not_applicable,
-            f"the device opened no TLS connection in the {t.window_s:g} s window",
-            {"window_s": t.window_s, "pcap": t.pcap},
-        )
-    problems: list[str] = []
-    undecided: list[str] = []
-    for c in t.tls:
-        where = f"port {c.port}" + (f" ({c.sni})" if c.sni else "")
-        old = [v for v in c.versions if v in OLD_VERSIONS]
-        if old:
-            problems.append(f"{where}: offers {', '.join(old)}")
-        if c.weak_suites:
-            problems.append(f"{where}: offers broken suites {', '.join(c.weak_suites[:5])}")
-        if c.accepted_untrusted_cert:
-            went_on = " and sent data over it" if c.sent_data else ""
-            problems.append(f"{where}: accepted an untrusted certificate for another name{went_on}")
-        elif c.accepted_untrusted_cert is None:
-            undecided.append(f"{where}: handshake {c.handshake} ({c.reason or 'no reason'})")
-    evidence = {
-        "connections": [c.model_dump(exclude={"suites"}) for c in t.tls],
-        "pcap": t.pcap,
-    }
-    if problems:
-        return Judgement(
-            Verdict.fail,
-            "as a TLS client: " + "; ".join(problems),
-            {**evidence, "problems": problems},
-        )
-    if undecided:
-        return Judgement(
-            Verdict.inconclusive,
-            "certificate validation not shown: " + "; ".join(undecided),
-            evidence,
-        )
-    return Judgement(
-        Verdict.passed,
-        f"{len(t.tls)} TLS client connection kinds offer TLS 1.2+ and refused an untrusted "
-        "certificate",
-        evidence,
-    )
-
-
-def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
-    if t is None:
-        return Judgement(Verdict.not_applicable, GATEWAY_OFF)
-    if t.silent:
-        return _silent(t)
-    leaks: list[str] = []
-    for use in t.cleartext:
-        carried = [
-            *(f"login ({c})" for c in use.credentials),
-            *(f"identifier {i}" for i in use.identifiers),
-            *(["telemetry"] if use.telemetry else []),
-        ]
-        if carried:
-            leaks.append(f"{use.protocol} port {use.port}: {use.summary}: {', '.join(carried)}")
-    evidence: dict[str, Any] = {
-        "cleartext": [u.model_dump() for u in t.cleartext],
-        "names": t.names[:50],
-        "pcap": t.pcap,
-    }
-    if leaks:
-        port = t.cleartext[0].port if t.cleartext else None
-        return Judgement(
-            Verdict.fail,
-            "sends in cleartext: " + "; ".join(leaks),
-            {**evidence, "leaks": leaks},
-            port,
-        )
-    unseen = [
-        f"{d.transport}/{d.port} to {d.address}"
-        for d in t.destinations
-        if (d.transport == "tcp" and d.port not in SEEN_TCP_PORTS)
-        or (d.transport == "udp" and d.port not in PLAIN_UDP_PORTS)
-    ]
-    if unseen:
-        return Judgement(
-            Verdict.inconclusive,
-            "traffic the sinkhole could not read: " + ", ".join(unseen[:10]),
-            {**evidence, "unread": unseen},
-        )
-    return Judgement(
-        Verdict.passed,
-        f"no login, identifier or telemetry in cleartext in {t.window_s:g} s "
-        f"({len(t.tls)} TLS connection kinds, {len(t.cleartext)} cleartext without data)",
-        evidence,
-    )
-
-
-def update_poll_verdicts(t: DeviceTraffic | None) -> Iterator[Judgement]:
-    """One judgement per observed update poll (none when gateway mode saw none)."""
-    if t is None:
-        return
-    for poll in t.update_polls:
-        evidence = {"poll": poll.model_dump(), "pcap": t.pcap, "source": "gateway observation"}
-        old = [v for v in poll.tls_versions if v in OLD_VERSIONS]
-        if poll.transport == "http":
-            yield Judgement(Verdict.fail, f"update poll over plain HTTP: {poll.url}", evidence)
-        elif poll.validated_certificate is False:
-            yield Judgement(
-                Verdict.fail,
-                f"update client accepted an untrusted certificate: {poll.url}",
-                evidence,
-            )
-        elif old:
-            yield Judgement(
-                Verdict.fail, f"update client offers {', '.join(old)}: {poll.url}", evidence
-            )
-        elif poll.validated_certificate:
-            yield Judgement(
-                Verdict.passed,
-                f"update poll over TLS 1.2+ that refused an untrusted certificate ({poll.url})",
-                evidence,
-            )
-        else:
-            yield Judgement(
-                Verdict.inconclusive,
-                f"update poll over TLS, certificate checks not shown: {poll.url}",
-                evidence,
-            )
-
-
-def as_result(ctx: CheckContext, j: Judgement, service: str = "") -> Result:
-    target = Target(port=j.port, service=service) if j.port or service else None
-    return ctx.result(j.verdict, j.title, target=target, evidence=j.evidence)
+# The judges live in checks/traffic_findings.py (update.transport shares them); named here too.
+from lanprobe.checks.traffic_findings import (
+    as_result,
+    judge_cleartext,
+    judge_client_tls,
+)
+from lanprobe.checks.traffic_findings import update_poll_verdicts as update_poll_verdicts
+from lanprobe.model import Capability, Result
 
 
 @check("data.client-tls", Capability.data_protection, cost=Cost(requests=0))

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanprobe.checks import outbound
+from lanprobe.checks import traffic_findings as outbound
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import manifest as mf
 from lanprobe.checks.clients import mqtt as mqtt_client
