@@ -42,6 +42,7 @@ from lanprobe.cancel import reap_children
 from lanprobe.checks import registry
 from lanprobe.checks.context import BenchContext, CheckContext
 from lanprobe.checks.registry import CheckSpec
+from lanprobe.datafiles import validate_data_files
 from lanprobe.errors import ProfileError, TargetError
 from lanprobe.gateway.observe import GatewayWatch
 from lanprobe.model import (
@@ -57,6 +58,7 @@ from lanprobe.model import (
     utcnow,
 )
 from lanprobe.options import RunOptions
+from lanprobe.paths import profile_layers
 from lanprobe.profiles import ProfileSet, load_profiles, match_note
 from lanprobe.scope import Scope
 from lanprobe.scoring import score_device
@@ -484,6 +486,7 @@ async def scan(
     """
     lab = scope.lab if lab_profiles is None else lab_profiles
     profiles = load_profiles(profiles_dir, lab=lab)
+    validate_data_files(profile_layers(profiles_dir, lab=lab))  # file:line, before any traffic
     baseline = baseline or load_baseline()
     options.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
     options.lab_profiles = lab

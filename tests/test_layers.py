@@ -36,7 +36,6 @@ LAYERS: dict[str, int] = {
     "lanprobe.service_kind": CORE,
     "lanprobe.labels": CORE,
     "lanprobe.verdicts": CORE,
-    "lanprobe.datafiles": CORE,
     "lanprobe.logs": CORE,
     "lanprobe.cancel": CORE,
     "lanprobe.profile_schema": CORE,
@@ -57,6 +56,7 @@ LAYERS: dict[str, int] = {
     "lanprobe.scoring": CHECKS,
     # 5 the runner
     "lanprobe.runner": RUNNER,
+    "lanprobe.datafiles": RUNNER,  # calls the loaders of the checks and of discovery
     # 6 CLI, pytest plugin, device API, reports, history and diff
     "lanprobe.cli": TOP,
     "lanprobe.pytest_plugin": TOP,

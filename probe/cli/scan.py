@@ -230,7 +230,7 @@ def scan_command(
     import asyncio
     import sys
 
-    from lanprobe.checks.configuration import validate_credential_lists
+    from lanprobe.datafiles import validate_data_files
     from lanprobe.discovery import discover
     from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
@@ -266,10 +266,7 @@ def scan_command(
             raise ScopeError("--observe: 0 to 3600 seconds")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles, lab=lab)  # a broken profile is a usage error, before any traffic
-        try:  # and so is a broken credential list (file:line)
-            validate_credential_lists(profile_layers(profiles, lab=lab))
-        except (OSError, ValueError) as exc:
-            raise ProfileError(f"credential list: {exc}") from exc
+        validate_data_files(profile_layers(profiles, lab=lab))  # and so is a broken data file
         checked_catalogue()  # so is a check the baseline file does not describe
         trusted = [p.resolve() for p in ca or []]
         for path in trusted:
