@@ -323,7 +323,20 @@ def has_password_input(body: bytes) -> bool:
 
 
 def _text(body: bytes) -> str:
-    return body.decode("utf-8", "replace")
+    """What a page says to its reader: the visible text of HTML (not its markup, where a hidden
+    `csrfmiddlewaretoken` field would read as a token complaint), or the body as it is (JSON,
+    plain text)."""
+    raw = body.decode("utf-8", "replace")
+    if "<" not in raw:
+        return raw
+    try:
+        tree = LexborHTMLParser(body)
+    except (ValueError, RuntimeError):
+        return raw
+    for node in tree.css("script, style"):
+        node.decompose()
+    root = tree.body or tree.root
+    return root.text(separator=" ") if root is not None else raw
 
 
 def lockout_sign(answer: HttpAnswer, prompts: Prompts | None) -> str:
