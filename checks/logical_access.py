@@ -18,9 +18,11 @@ seen are the evidence), medium when nothing arrived in that time; refused passes
 
 `access.unauthenticated-interface` (LAI-2): the profile's admin, status and upload paths and a
 small generic list (profiles/data/admin-paths.txt) are fetched without credentials on every HTTP(S)
-port; a 2xx answer fails (admin and upload high, status medium). A random path is fetched first:
-when it too answers 2xx, a path whose answer looks the same (same body, or nearly the same size)
-is the server's catch-all, not a finding. A login service that accepts a wrong password (seen by
+port; a 2xx answer with content of its own fails (admin and upload high, status medium). Every
+answer is compared with the port's controls (`controls`, checks/clients/pages.py): a random path
+and the login page. A 2xx that is the login page is no finding; one that is the page any path
+gets (generic HTML similarity) is no finding either, and a port where no path could be told
+apart from that page is inconclusive. A login service that accepts a wrong password (seen by
 the shared login campaign of configuration.default-login) fails here too. On every RTSP port
 the stream paths of profiles/data/rtsp-paths.txt are asked with DESCRIBE (never SETUP or PLAY)
 without credentials: a stream description (SDP) fails high; no description and a login asked for

@@ -504,7 +504,9 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
     """A firmware upload endpoint accepts a request without authentication.
 
     The request is a multipart POST whose only part is a short text note: nothing a device could
-    install, flash or even take for an image.
+    install, flash or even take for an image. The same POST to a random path is the control: an
+    upload path that answers it alike cannot be told apart (inconclusive); a 2xx that is the login
+    page asks for a login (`judge_upload`).
     """
     paths = list(dict.fromkeys(ctx.profile.interfaces.upload_paths))
     if not paths:
