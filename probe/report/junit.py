@@ -103,6 +103,9 @@ def build(run: ScanRun) -> ET.Element:
             "verdict": score.verdict.value if score else "",
             "score": "" if score is None or score.score is None else f"{score.score:.1f}",
             "coverage": f"{score.coverage:.2f}" if score else "",
+            # why not conforms; the capabilities below the baseline's minimum coverage
+            "verdict_reasons": "; ".join(score.reasons) if score else "",
+            "lacking_evidence": " ".join(score.lacking_evidence) if score else "",
             "baseline": run.baseline.get("version", ""),
             "bench": run.bench,
             "probe_host": run.host.hostname,

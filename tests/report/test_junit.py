@@ -151,3 +151,14 @@ def test_empty_run_is_valid(schema: xmlschema.XMLSchema) -> None:
     text = render_junit(make_run("empty", [], []))
     schema.validate(text)
     assert ET.fromstring(text).get("tests") == "0"
+
+
+def test_why_a_device_does_not_conform_is_a_suite_property() -> None:
+    run = sample_run()
+    key = run.devices[0].key
+    run.scores[key].reasons = ["software_update: coverage 0% below the minimum 15% (SU-2, SU-4)"]
+    run.scores[key].lacking_evidence = ["software_update"]
+    suite = ET.fromstring(render_junit(run)).findall("testsuite")[0]
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["verdict_reasons"].startswith("software_update: coverage 0%")
+    assert props["lacking_evidence"] == "software_update"
