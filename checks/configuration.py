@@ -1,13 +1,15 @@
 """Device configuration checks: `configuration.default-login`.
 
 A default login is tried on every login interface of the device: HTTP Basic, Digest and form
-logins, telnet, SSH, FTP and MQTT. The profile's documented defaults come first, then the
-credential lists (profiles/credentials/, the profile's `lists` or the generic ones), all within
-the service's login guard: the profile's attempt budget, its pacing, and a stop at the first sign
-of lockout. When the profile documents an account lockout, no username gets more than
-threshold - 1 failures, and threshold + 1 attempts of the budget stay for `access.no-lockout`.
-When it documents a ban of the source address, the device-wide budget (threshold - 1) is shared
-out over the login services, so that the scan never gets the bench banned.
+logins, telnet, SSH, FTP, MQTT and RTSP (Basic/Digest on the first stream path that asks for a
+login; a camera that describes its stream to anyone has no login to guess). The profile's
+documented defaults come first, then the credential lists (profiles/credentials/, the profile's
+`lists` or the generic ones), all within the service's login guard: the profile's attempt budget,
+its pacing, and a stop at the first sign of lockout. When the profile documents an account lockout,
+no username gets more than threshold - 1 failures, and threshold + 1 attempts of the budget stay
+for `access.no-lockout`. When it documents a ban of the source address, the device-wide budget
+(threshold - 1) is shared out over the login services, so that the scan never gets the bench
+banned.
 
 A finding proves itself: after a pair is accepted, one wrong (random) password for the same user
 must be refused on the same interface. A device that takes the wrong password too accepts
@@ -30,6 +32,7 @@ from typing import Any
 from lanprobe import paths
 from lanprobe.checks import snmp as snmp_checks
 from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients.login import LoginAttempt, is_named_lockout
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.logins import (
@@ -211,10 +214,13 @@ def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
 async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | str:
     """The login interface of a service, or why there is none."""
     kind = ctx.kind(svc)
+    if kind == "rtsp":  # the login sits on a stream path: find one that asks for it
+        return await _find_rtsp_login(ctx, svc)
     method = method_for_kind(kind)
     if method is not None:
         tls = kind in method.tls_kinds or svc.tls
-        return LoginInterface(kind=kind, method=method.name, port=svc.port, tls=tls)
+        return LoginInterface(kind=kind, method=method.name, port=svc.port, tls=tls,
+                              ip=ctx.address(svc))  # fmt: skip
     if kind not in ("http", "https"):
         return f"{kind} is not a login service"
     tls = kind == "https" or svc.tls
@@ -237,6 +243,19 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
         return f"no HTTP Basic or Digest challenge or login form on {', '.join(paths)}"
     return LoginInterface(kind=kind, method=challenge.kind, port=svc.port, tls=tls,
                           path=challenge.path, realm=challenge.realm)  # fmt: skip
+
+
+async def _find_rtsp_login(ctx: CheckContext, svc: Service) -> LoginInterface | str:
+    """The first stream path (profiles/data/rtsp-paths.txt) whose DESCRIBE asks for a login."""
+    paths = rtsp_client.load_paths(ctx.options.data_file("rtsp-paths.txt"))
+    for path in paths:
+        answer = await rtsp_client.describe(ctx.ip, svc.port, path, ctx.timeouts)
+        if answer.is_sdp:
+            return f"RTSP stream {path} is described without a login"
+        if answer.status == 401 and answer.challenge() in ("basic", "digest"):
+            return LoginInterface(kind="rtsp", method="rtsp", port=svc.port, tls=False, path=path,
+                                  realm=answer.challenge())  # fmt: skip
+    return f"no RTSP path of {len(paths)} asks for a login"
 
 
 async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | None:

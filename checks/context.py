@@ -65,6 +65,13 @@ class CheckContext:
         """The device address, checked against the scope."""
         return self.session.ip
 
+    def address(self, svc: Service) -> str:
+        """Where to reach `svc`: the device address, or for a port found open on IPv6 only, the
+        IPv6 address it was found on (checked against the scope)."""
+        if svc.ipv6_only:
+            return self.session.scope.check(svc.addresses[0])
+        return self.ip
+
     def kind(self, svc: Service) -> str:
         declared = self.profile.allowed_port(svc.port, svc.transport)
         return service_kind(svc, declared.service if declared else "")

@@ -1,13 +1,15 @@
 """Logical access to interfaces (NIST IR 8259A LAI-1..3).
 
-`access.unexpected-port` (LAI-1). With a model profile (`strict_ports: true`) every open port the
-profile does not list fails: medium, high when it is a cleartext admin service or answers with a
-shell prompt unasked (unauthenticated). With a generic profile (`strict_ports: false`) nothing is
-known of the maker's intent, so each open port the profile does not list is graded by what it
-is: an encrypted standard service (https, ssh, mqtts, other TLS) passes; plain HTTP fails low;
-other named cleartext services (mqtt, rtsp, ...) fail medium; telnet, FTP, r-services, raw shells
-and unidentified services fail high (an unknown open port is the riskiest: nobody knows what it
-does).
+`access.unexpected-port` (LAI-1). A port found open on the device's IPv6 addresses only fails
+whatever the profile says (medium; high for a cleartext admin service): IPv4 filtering and
+IPv4-only testing never see it; the evidence names the address family and the addresses. With a
+model profile (`strict_ports: true`) every open port the profile does not list fails: medium, high
+when it is a cleartext admin service or answers with a shell prompt unasked (unauthenticated). With
+a generic profile (`strict_ports: false`) nothing is known of the maker's intent, so each open port
+the profile does not list is graded by what it is: an encrypted standard service (https, ssh,
+mqtts, other TLS) passes; plain HTTP fails low; other named cleartext services (mqtt, rtsp, ...)
+fail medium; telnet, FTP, r-services, raw shells and unidentified services fail high (an unknown
+open port is the riskiest: nobody knows what it does).
 
 `access.cleartext-admin` (LAI-1): telnet, FTP, TFTP and the r-services (rlogin/rsh/rexec), and any
 port that shows a shell prompt without being asked to log in, fail per port; none passes.
@@ -27,6 +29,14 @@ the shared login campaign of configuration.default-login) fails here too. On eve
 the stream paths of profiles/data/rtsp-paths.txt are asked with DESCRIBE (never SETUP or PLAY)
 without credentials: a stream description (SDP) fails high; no description and a login asked for
 (401/403) passes; only 404s or no answer is inconclusive (a stream may live at another path).
+A TFTP server (UDP) gets a read request of a random name (nothing to transfer): TFTP has no
+authentication, so one that looks the name up ("file not found") or sends data fails high. A
+device with a UPnP description (SSDP LOCATION) gets the read-only control actions of
+profiles/data/upnp-read-actions.txt (GetExternalIPAddress, GetGenericPortMappingEntry, ...) on
+its services' control URLs without credentials: an action that runs fails high (the same URL
+takes AddPortMapping); refusals (HTTP 401/403, UPnP 606+) pass. On a CoAP port the resources
+that /.well-known/core lists are read with GET (never PUT or POST): one read without auth fails
+(high when the device describes it as an actuator or parameter), 4.01/4.03 on all passes.
 
 `access.no-lockout` (LAI-3) runs after the login checks (order 10) and judges each login
 service's guard: a named lockout after failures passes (HTTP 429, a lockout page in a 200/401/403
@@ -51,7 +61,7 @@ from typing import Any
 
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
-from lanprobe.checks.clients import pages
+from lanprobe.checks.clients import pages, upnp
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.clients.login import is_named_lockout
@@ -65,6 +75,7 @@ from lanprobe.checks.configuration import (
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check
+from lanprobe.discovery import coap, datagram, udp
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
 from lanprobe.observations import page_controls
@@ -76,6 +87,9 @@ CLEARTEXT_ADMIN = frozenset(
 )
 # snmpv3: an agent that answered SNMPv3 only (user-based security), no v1/v2c community.
 ENCRYPTED = frozenset({"https", "ssh", "mqtts", "tls", "ssl", "imaps", "pop3s", "ldaps", "snmpv3"})
+# Standard services that carry no login and no data worth protecting (time): a generic profile
+# passes them.
+NO_CLEARTEXT_LOGIN = frozenset({"ntp"})
 # Kinds we know are a protocol other than a raw shell: no banner probe for those.
 KNOWN_PROTOCOLS = frozenset(
     {"http", "https", "ssh", "mqtt", "mqtts", "rtsp", "tls", "ftp", "telnet", "ssdp", "upnp",
@@ -98,7 +112,8 @@ async def shell_banner(ctx: CheckContext, svc: Service) -> str | None:
 
     async def probe() -> str | None:
         try:
-            text = await telnet_client.read_banner(ctx.ip, svc.port, timeouts=ctx.timeouts)
+            text = await telnet_client.read_banner(ctx.address(svc), svc.port,
+                                                   timeouts=ctx.timeouts)  # fmt: skip
         except TargetError:
             return None
         if _prompts(ctx).match(text, ("shell",)) and not _prompts(ctx).match(
@@ -143,11 +158,27 @@ def generic_grade(kind: str, shell: bool) -> Severity | None:
     """Severity of an unlisted port under a generic profile; None when it passes."""
     if shell or kind in CLEARTEXT_ADMIN or kind in UNKNOWN_NAMES:
         return Severity.high
-    if kind in ENCRYPTED:
+    if kind in ENCRYPTED or kind in NO_CLEARTEXT_LOGIN:
         return None
     if kind == "http":
         return Severity.low
     return Severity.medium
+
+
+def families(svc: Service) -> list[str]:
+    return sorted({"ipv6" if ":" in a else "ipv4" for a in svc.addresses})
+
+
+def _ipv6_only(ctx: CheckContext, svc: Service) -> Result:
+    """A port open on the device's IPv6 addresses and not on its IPv4 ones: whatever the profile
+    says, it escapes IPv4 filtering and IPv4-only testing, so it is reported."""
+    kind = ctx.kind(svc)
+    ev = {**_svc_ev(ctx, svc), "family": "ipv6", "addresses": list(svc.addresses),
+          "note": "open over IPv6 but not over IPv4"}  # fmt: skip
+    severity = Severity.high if kind in CLEARTEXT_ADMIN else Severity.medium
+    return ctx.result(Verdict.fail, f"port {svc.port}/{svc.transport} ({kind}) is open on IPv6 "
+                      f"only ({svc.addresses[0]})", target=ctx.target(svc), evidence=ev,
+                      severity=severity)  # fmt: skip
 
 
 @check("access.unexpected-port", Capability.logical_access, cost=Cost(requests=1))
@@ -160,6 +191,10 @@ async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
     found = False
     listed: list[int] = []
     for svc in ctx.device.services:
+        if svc.ipv6_only:
+            found = True
+            yield _ipv6_only(ctx, svc)
+            continue
         if ctx.profile.allowed_port(svc.port, svc.transport) is not None:
             listed.append(svc.port)
             continue
@@ -176,11 +211,13 @@ async def unexpected_port(ctx: CheckContext) -> AsyncIterator[Result]:
                              f"but not in the {ctx.profile.id} profile", target=ctx.target(svc),
                              evidence=ev, severity=severity)  # fmt: skip
             continue
-        grade = generic_grade(grading_kind(kind, svc), bool(shell))
+        graded = grading_kind(kind, svc)
+        grade = generic_grade(graded, bool(shell))
         ev["rule"] = "generic profile: graded by service"
         if grade is None:
-            yield ctx.result(Verdict.passed, f"port {svc.port} ({kind}) is an encrypted "
-                             "standard service", target=ctx.target(svc), evidence=ev,
+            what = "an encrypted" if graded in ENCRYPTED else "a login-free"
+            yield ctx.result(Verdict.passed, f"port {svc.port} ({kind}) is {what} standard "
+                             "service", target=ctx.target(svc), evidence=ev,
                              severity=Severity.info)  # fmt: skip
         else:
             found = True
@@ -454,7 +491,7 @@ def judge_rtsp(seen: RtspSeen) -> tuple[Verdict, str, dict[str, Any]]:
 
 async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
     seen: RtspSeen = {}
-    for path in rtsp_client.load_paths(RTSP_PATHS_FILE):
+    for path in rtsp_client.load_paths(ctx.options.data_file(RTSP_PATHS_FILE.name)):
         try:
             seen[path] = await rtsp_client.describe(ctx.ip, svc.port, path, ctx.timeouts)
         except TargetError as exc:
@@ -468,6 +505,149 @@ async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
     severity = Severity.high if verdict is Verdict.fail else None
     return ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev,
                       severity=severity)  # fmt: skip
+
+
+# --- TFTP reads -------------------------------------------------------------------------------
+
+
+def judge_tftp(name: str, reply: dict[str, Any] | None) -> tuple[Verdict, str, dict[str, Any]]:
+    """A read request of a name no device has -> verdict. TFTP has no authentication at all
+    (RFC 1350 section 1): a server that looks the name up ("file not found") or sends data
+    serves reads to anyone; "access violation" may mean reads are closed; silence tells nothing."""
+    ev: dict[str, Any] = {"request": f"RRQ {name} (octet)", "answer": reply}
+    if reply is None:
+        ev["reason"] = "no answer to the read request"
+        return Verdict.inconclusive, "TFTP did not answer", ev
+    if reply["reply"] == "data" or reply.get("code") in (1, 0):
+        ev["note"] = "TFTP has no authentication (RFC 1350): any file it has is readable"
+        return Verdict.fail, "TFTP serves reads without authentication", ev
+    ev["reason"] = f"the read was refused ({reply.get('meaning') or reply['reply']})"
+    return Verdict.inconclusive, "TFTP refused the read; whether any file is served is unknown", ev
+
+
+async def _tftp_port(ctx: CheckContext, svc: Service) -> Result:
+    name = f"lanprobe-{secrets.token_hex(6)}.bin"
+    timeout_s = min(ctx.timeouts.read_s, 2.0)
+    try:
+        got = await datagram.exchange(ctx.ip, svc.port, udp.tftp_read_request(name),
+                                      any_port=True, timeout_s=timeout_s, retries=1,
+                                      after=udp.tftp_stop)  # fmt: skip
+    except OSError as exc:
+        got = None
+        name = f"{name} (send failed: {exc})"
+    reply = udp.parse_tftp(got[0]) if got is not None else None
+    verdict, title, ev = judge_tftp(name, reply)
+    severity = Severity.high if verdict is Verdict.fail else None
+    return ctx.result(verdict, f"port {svc.port}/udp: {title}", target=ctx.target(svc),
+                      evidence=ev, severity=severity)  # fmt: skip
+
+
+# --- CoAP resources -----------------------------------------------------------------------------
+
+
+def judge_coap(
+    links: list[coap.Link] | None, answers: dict[str, str]
+) -> tuple[Verdict, str, dict[str, Any]]:
+    """GETs without credentials (path -> CoAP code) -> verdict. A resource read (2.xx) fails,
+    high when the device describes it as writable (an actuator or parameter, if=core.a/core.p:
+    never written here); 4.01/4.03 on every resource passes; else inconclusive."""
+    ev: dict[str, Any] = {"answers": answers}
+    if links is None:
+        ev["reason"] = "no readable /.well-known/core"
+        return Verdict.inconclusive, "CoAP resources not listed", ev
+    ev["resources"] = [link.path for link in links]
+    read = [p for p, code in answers.items() if code.startswith("2.")]
+    if read:
+        writable = [link.path for link in links if link.path in read and link.declared_writable]
+        ev["request"] = f"GET {read[0]} (CoAP, no credentials)"
+        ev["read"] = read
+        if writable:
+            ev["declared_writable"] = writable
+            ev["note"] = "declared writable by the device (if=core.a/core.p); never written here"
+        return Verdict.fail, f"CoAP resources readable without auth: {', '.join(read)}", ev
+    if answers and all(code in ("4.01", "4.03") for code in answers.values()):
+        return Verdict.passed, f"CoAP refuses every resource without auth ({len(answers)})", ev
+    ev["reason"] = "no resource was read or refused"
+    return Verdict.inconclusive, "CoAP resources could not be judged", ev
+
+
+async def _coap_port(ctx: CheckContext, svc: Service) -> Result:
+    timeout_s = min(ctx.timeouts.read_s, 2.0)
+    links: list[coap.Link] | None = None
+    answers: dict[str, str] = {}
+    try:
+        wkc = await coap.get(ctx.ip, "/.well-known/core", port=svc.port, timeout_s=timeout_s)
+        if wkc is not None and wkc.ok:
+            links = coap.parse_links(wkc.payload.decode("utf-8", "replace"))
+        for link in (links or [])[:8]:
+            if not link.path.startswith("/") or link.path == "/.well-known/core":
+                continue
+            got = await coap.get(ctx.ip, link.path, port=svc.port, timeout_s=timeout_s)
+            answers[link.path] = got.code if got is not None else "no answer"
+    except (OSError, ValueError) as exc:
+        answers["error"] = str(exc)
+    verdict, title, ev = judge_coap(links, answers)
+    writable = bool(ev.get("declared_writable"))
+    severity = (Severity.high if writable else Severity.medium) if verdict is Verdict.fail else None
+    return ctx.result(verdict, f"port {svc.port}/udp: {title}", target=ctx.target(svc),
+                      evidence=ev, severity=severity)  # fmt: skip
+
+
+# --- UPnP control -------------------------------------------------------------------------------
+
+UPNP_ACTIONS_FILE = DATA_DIR / "upnp-read-actions.txt"
+
+
+def judge_upnp(calls: list[upnp.CallOutcome]) -> tuple[Verdict, str, dict[str, Any]] | None:
+    """Read-only control actions called without credentials -> verdict; None when no known
+    action applies (nothing to say). A call that ran fails; refusals with none run pass; only
+    unanswered or unknown-action calls are inconclusive."""
+    tried = [c for c in calls if c.upnp_error != upnp.INVALID_ACTION]
+    if not tried:
+        return None
+    ev: dict[str, Any] = {"calls": [c.summary() for c in calls]}
+    ran = [c for c in tried if c.callable]
+    if ran:
+        ev.update(ran[0].summary())
+        ev["note"] = ("read-only actions only; the same control URL takes AddPortMapping, which "
+                      "opens the firewall (never called)")  # fmt: skip
+        services = sorted({c.service_type.rsplit(":", 2)[-2] for c in ran})
+        return Verdict.fail, f"UPnP control ({', '.join(services)}) answers without auth", ev
+    if any(c.refused for c in tried):
+        return Verdict.passed, "UPnP control actions refuse callers without credentials", ev
+    ev["reason"] = "no control action answered or refused"
+    return Verdict.inconclusive, "UPnP control could not be judged", ev
+
+
+async def _upnp(ctx: CheckContext) -> Result | None:
+    location = ctx.device.ssdp.get("location", "")
+    if not location:
+        return None
+    desc = upnp.control_path(ctx.ip, location, location)
+    if desc is None:
+        return None
+    port, tls, path = desc
+    target = ctx.target(port=port, service="upnp")
+    try:
+        services = await upnp.description_services(ctx.ip, port, tls, path, ctx.timeouts)
+    except TargetError as exc:
+        return ctx.result(Verdict.inconclusive, f"UPnP description not read: {exc}",
+                          target=target, evidence={"reason": str(exc)})  # fmt: skip
+    calls: list[upnp.CallOutcome] = []
+    for action in upnp.load_actions(ctx.options.data_file(UPNP_ACTIONS_FILE.name)):
+        for stype, control in services:
+            where = upnp.control_path(ctx.ip, location, control)
+            if where is None or not stype.startswith(action.service_prefix):
+                continue
+            c_port, c_tls, c_path = where
+            calls.append(await upnp.call(ctx.ip, c_port, c_tls, c_path, stype, action,
+                                         ctx.timeouts))  # fmt: skip
+    judged = judge_upnp(calls)
+    if judged is None:
+        return None
+    verdict, title, ev = judged
+    severity = Severity.high if verdict is Verdict.fail else None
+    return ctx.result(verdict, title, target=target, evidence=ev, severity=severity)
 
 
 @check(
@@ -485,6 +665,18 @@ async def unauthenticated_interface(ctx: CheckContext) -> AsyncIterator[Result]:
     for svc in ctx.services("rtsp"):
         produced = True
         yield await _rtsp_port(ctx, svc)
+    for svc in ctx.services("tftp"):
+        if svc.transport == "udp":
+            produced = True
+            yield await _tftp_port(ctx, svc)
+    for svc in ctx.services("coap"):
+        if svc.transport == "udp":
+            produced = True
+            yield await _coap_port(ctx, svc)
+    control = await _upnp(ctx)
+    if control is not None:
+        produced = True
+        yield control
     for svc in ctx.services(*LOCKOUT_KINDS):
         if svc.transport != "tcp":
             continue

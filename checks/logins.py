@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lanprobe.checks.clients import ftp as ftp_client
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import ssh as ssh_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.clients.login import LoginAttempt, Prompts
@@ -32,6 +33,7 @@ class LoginInterface:
     method: str  # a registered method: basic | digest | form | telnet | ssh | ftp | mqtt | ...
     port: int
     tls: bool
+    ip: str = ""  # "" = the device address; an IPv6 one for a port open over IPv6 only
     path: str = ""
     form: HttpLogin | None = None
     realm: str = ""
@@ -39,6 +41,8 @@ class LoginInterface:
     def describe(self) -> str:
         if self.method in HTTP_METHODS:
             return f"HTTP {self.method} login on {self.kind}/{self.port} {self.path}"
+        if self.method == "rtsp":
+            return f"RTSP {self.realm} login on port {self.port} {self.path}"
         return f"{self.method} login on port {self.port}"
 
 
@@ -139,25 +143,34 @@ async def _form(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) ->
 @login_method("telnet", kinds=("telnet",))
 async def _telnet(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     return await telnet_client.login(
-        ctx.ip, iface.port, user, pw, prompts=login_prompts(ctx), timeouts=ctx.timeouts
+        iface.ip or ctx.ip, iface.port, user, pw, prompts=login_prompts(ctx), timeouts=ctx.timeouts
     )
 
 
 @login_method("ftp", kinds=("ftp",))
 async def _ftp(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    return await ftp_client.login(ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts)
+    return await ftp_client.login(iface.ip or ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts)
 
 
 @login_method("mqtt", kinds=("mqtt", "mqtts"), tls_kinds=("mqtts",))
 async def _mqtt(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     return await mqtt_client.login(
-        ctx.ip, iface.port, user, pw, tls=iface.tls, timeouts=ctx.timeouts
+        iface.ip or ctx.ip, iface.port, user, pw, tls=iface.tls, timeouts=ctx.timeouts
     )
 
 
 @login_method("ssh", kinds=("ssh",))
 async def _ssh(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    result, key = await ssh_client.login(ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts)
+    result, key = await ssh_client.login(
+        iface.ip or ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts
+    )
     if key is not None:
         record_host_key(ctx.session, iface.port, key)
     return result
+
+
+@login_method("rtsp", kinds=("rtsp",))
+async def _rtsp(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+    """DESCRIBE with Basic or Digest on the stream path configuration.find_interface found."""
+    return await rtsp_client.login(iface.ip or ctx.ip, iface.port, iface.path, user, pw,
+                                   ctx.timeouts)  # fmt: skip

@@ -30,6 +30,7 @@ COMMUNITIES_FILE = DATA_DIR / "snmp-communities.txt"
 MAX_COMMUNITIES = 16  # requests to one agent stay few (two versions each)
 TIMEOUT_S = 1.0
 RETRIES = 1
+AT_ONCE = 8  # communities in flight to one agent
 
 
 def load_communities(path: Path = COMMUNITIES_FILE) -> list[str]:
@@ -69,7 +70,8 @@ def candidates(session: DeviceSession) -> list[tuple[str, str]]:
     for cred in session.profile.credentials.defaults:
         if "snmp" in cred.services:
             out.append((cred.password, f"profile default ({cred.source or 'documented'})"))
-    out += [(c, "snmp-communities") for c in load_communities()]
+    path = session.options.data_file(COMMUNITIES_FILE.name)  # a layer's own list first
+    out += [(c, "snmp-communities") for c in load_communities(path)]
     unique = dict(reversed(out))  # the first source of a community wins
     return [(c, unique[c]) for c in dict.fromkeys(c for c, _ in out)][:MAX_COMMUNITIES]
 
@@ -95,10 +97,18 @@ async def measure(ip: str, port: int, pairs: list[tuple[str, str]]) -> SnmpObser
         obs.engine_id = snmp.parse_message(raw).engine_id if raw is not None else ""
     except (OSError, ValueError):
         obs.engine_id = ""
-    for community, source in pairs:
+    # A wrong community gets silence (RFC 3584 section 5.2.1: dropped, counted): waiting for
+    # each in turn would cost timeout x retries per candidate, so they are asked a few at once.
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def ask(community: str) -> list[str]:
+        async with gate:
+            return await _reads(ip, port, community)
+
+    answers = await asyncio.gather(*(ask(c) for c, _ in pairs))
+    for (community, source), versions in zip(pairs, answers, strict=True):
         obs.tried.append(community)
         obs.sources[community] = source
-        versions = await _reads(ip, port, community)
         if versions:
             obs.readable[community] = versions
     if obs.readable:

@@ -64,6 +64,7 @@ class LabDevice:
     ports: list[int] = field(default_factory=list)
     mqtt_pid: int | None = None
     group: int = 1
+    ip6: str = ""  # unique-local address on a dual-stack bench
 
     @property
     def alive(self) -> bool:
@@ -81,6 +82,13 @@ class BenchState:
     started: str = ""
     up_seconds: float = 0.0
     complete: bool = False
+    # `up(..., ipv6=True)`: a unique-local /64 beside the IPv4 subnet (host ::1, devices ::<n>,
+    # link-local addresses on every link); "" = the bench is IPv4 only.
+    ipv6_prefix: str = ""
+
+    @property
+    def host_ip6(self) -> str:
+        return str(ipaddress.ip_network(self.ipv6_prefix)[1]) if self.ipv6_prefix else ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -157,8 +165,10 @@ def up(
     models: list[str] | None = None,
     *,
     ready_timeout_s: float | None = None,
+    ipv6: bool = False,
 ) -> BenchState:
-    """Build the bench and return once every device's TCP ports accept connections."""
+    """Build the bench and return once every device's TCP ports accept connections.
+    `ipv6`: the bench is dual-stack (ipv6_prefix_for(subnet))."""
     t0 = time.monotonic()
     check_bridge(bridge)
     net = check_subnet(subnet)
@@ -191,6 +201,7 @@ def up(
         state_dir=sdir,
         ca_file=sdir / "ca.pem",
         started=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        ipv6_prefix=ipv6_prefix_for(net) if ipv6 else "",
     )
     try:
         if sdir.exists():
@@ -216,9 +227,10 @@ def up(
                 group=group,
             )
             state.devices.append(dev)
+            dev.ip6 = device_ip6(state, dev_ip)
             cfg = prov.device(
                 model, name=name, ip=dev_ip, mac=dev.mac, serial=serial, group=group,
-                host_ip=host_ip,
+                host_ip=host_ip, ip6=dev.ip6,
             )  # fmt: skip
             dev.ports = cfg["ports"]
             configs.append(cfg)
@@ -241,14 +253,36 @@ def up(
     return state
 
 
+def ipv6_prefix_for(net: ipaddress.IPv4Network) -> str:
+    """The bench's unique-local /64 (RFC 4193), derived from its IPv4 subnet so that two benches
+    never share one: 198.18.130.0/24 -> fd00:0:18:130::/64 (the octets read as hex digits)."""
+    octets = str(net.network_address).split(".")
+    return f"fd00:0:{octets[1]}:{octets[2]}::/64"
+
+
+def device_ip6(state: BenchState, ip4: str) -> str:
+    """A device's unique-local address: the prefix and the last octet of its IPv4 address."""
+    if not state.ipv6_prefix:
+        return ""
+    net = ipaddress.ip_network(state.ipv6_prefix)
+    return str(net[int(ip4.rsplit(".", 1)[1])])
+
+
 def _build_network(state: BenchState, prefixlen: int) -> None:
     br = state.bridge
     ip("link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0",
        "mcast_snooping", "0")  # fmt: skip
     ip("addr", "add", f"{state.host_ip}/{prefixlen}", "dev", br)
+    if state.ipv6_prefix:
+        # Dual-stack: the bridge keeps IPv6, but sends no router solicitations, takes no RA and
+        # runs no DAD (its link-local address is usable at once).
+        for key, value in (("accept_ra", "0"), ("router_solicitations", "0"), ("accept_dad", "0")):
+            _sysctl(f"net/ipv6/conf/{br}/{key}", value)
+        ip("addr", "add", f"{state.host_ip6}/64", "dev", br, "nodad")
+    else:
+        # Keep the host side quiet and IPv4-only; failures here are cosmetic.
+        _sysctl(f"net/ipv6/conf/{br}/disable_ipv6", "1")
     ip("link", "set", br, "up")
-    # Keep the host side quiet and IPv4-only; failures here are cosmetic.
-    _sysctl(f"net/ipv6/conf/{br}/disable_ipv6", "1")
     ip_batch([f"netns add {d.netns}" for d in state.devices])
     lines = []
     for d in state.devices:
@@ -265,6 +299,11 @@ def _build_network(state: BenchState, prefixlen: int) -> None:
             [
                 "link set lo up",
                 *([] if dhcp else [f"addr add {d.ip}/{prefixlen} dev eth0"]),
+                *(
+                    [f"addr add {device_ip6(state, d.ip)}/64 dev eth0 nodad"]
+                    if state.ipv6_prefix and not dhcp
+                    else []
+                ),
                 "link set eth0 up",
                 # No default route: the device reaches its own subnet and multicast, nothing else.
                 "route add 224.0.0.0/4 dev eth0",

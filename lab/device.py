@@ -13,9 +13,11 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from lanprobe.lab.services import udpready
 from lanprobe.lab.services.common import Device, Guard
 
 
@@ -78,7 +80,15 @@ async def run(cfg: dict[str, Any]) -> None:
         background.append(asyncio.create_task(adv.start()))
         closers.append(adv)
 
-    snmpd = await start_snmpd(cfg) if cfg.get("snmp") else None
+    if model.get("coap"):
+        from lanprobe.lab.services.coap import start_coap
+
+        closers.append(_CoapCloser(await start_coap(dev, model["coap"])))
+    daemons = [await start_snmpd(cfg)] if cfg.get("snmp") else []
+    if model.get("tftp"):
+        daemons.append(await start_tftpd(cfg))
+    if model.get("ntp"):
+        daemons.append(await start_chronyd(cfg))
 
     Path(cfg["ready_file"]).write_text(str(os.getpid()))
     dev.event(f"device {cfg['name']} up")
@@ -95,29 +105,84 @@ async def run(cfg: dict[str, Any]) -> None:
         task.cancel()
     for closer in closers:
         await closer.stop()
-    if snmpd is not None and snmpd.returncode is None:
-        snmpd.terminate()
-        await snmpd.wait()
+    for proc in daemons:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
 
 
-async def start_snmpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
-    """The device's real net-snmp agent, in its namespace; returns once it answers on UDP 161
-    (an SNMPv3 engine discovery, which every configuration answers) or after 10 s."""
-    from lanprobe.discovery import snmp
+class _CoapCloser:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
 
-    conf = cfg["snmp"]
-    env = {**os.environ, "SNMP_PERSISTENT_DIR": conf["persistent_dir"], "MIBS": ""}
+    async def stop(self) -> None:
+        await self.ctx.shutdown()
+
+
+async def _daemon(
+    argv: list[str], ready: Callable[[], Awaitable[bool]], env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """A real Debian daemon in the device's namespace; returns once `ready()` or after ~10 s."""
     proc = await asyncio.create_subprocess_exec(
-        "snmpd", "-f", "-Lf", str(Path(conf["persistent_dir"]) / "snmpd.log"), "-C",
-        "-c", conf["conf"], "-p", conf["pid_file"], "-I", "-smux",  # no SMUX on TCP 199
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL, env=env,
     )  # fmt: skip
     for _ in range(40):
-        answer = await snmp.exchange(cfg["ip"], 161, snmp.engine_discovery(1), timeout_s=0.25)
-        if answer is not None or proc.returncode is not None:
+        if proc.returncode is not None or await ready():
             break
     return proc
+
+
+async def start_snmpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
+    """net-snmp's agent; ready when it answers an SNMPv3 engine discovery (every setup does)."""
+
+    conf = cfg["snmp"]
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": conf["persistent_dir"], "MIBS": ""}
+    argv = [
+        "snmpd",
+        "-f",
+        "-Lf",
+        str(Path(conf["persistent_dir"]) / "snmpd.log"),
+        "-C",
+        "-c",
+        conf["conf"],
+        "-p",
+        conf["pid_file"],
+        "-I",
+        "-smux",
+    ]  # no SMUX on TCP 199
+
+    async def ready() -> bool:
+        return await udpready.answers(cfg["ip"], 161, udpready.SNMP_V3_DISCOVERY)
+
+    return await _daemon(argv, ready, env)
+
+
+async def start_tftpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
+    root = str(Path(cfg["udp_dir"]) / "tftp")
+    argv = ["in.tftpd", "--foreground", "--listen", "--address", f"{cfg['ip']}:69",
+            "--secure", "--user", "nobody", root]  # fmt: skip
+
+    async def ready() -> bool:
+        return await udpready.answers(cfg["ip"], 69, udpready.TFTP_READ, any_port=True)
+
+    return await _daemon(argv, ready)
+
+
+async def start_chronyd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
+    base = Path(cfg["udp_dir"])
+    conf = base / "chrony.conf"
+    conf.write_text(
+        f"bindaddress {cfg['ip']}\nport 123\nallow all\nlocal stratum 8\ncmdport 0\n"
+        f"pidfile {base / 'chronyd.pid'}\n"
+    )
+    # -x: never adjust the clock; no `server` line: it asks nobody.
+    argv = ["chronyd", "-d", "-x", "-f", str(conf)]
+
+    async def ready() -> bool:
+        return await udpready.answers(cfg["ip"], 123, udpready.NTP_CLIENT)
+
+    return await _daemon(argv, ready)
 
 
 def _quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -68,6 +68,9 @@ class Login:
     # (TCP RST) right after the username arrives, mid-login (telnet and FTP).
     banner_drip_s: float = 0.0
     reset_after: str = ""
+    # "ipv4" (the device's IPv4 address) or "ipv6" (only its unique-local address: on a
+    # dual-stack bench, a service IPv4 filtering never sees)
+    family: str = "ipv4"
     # SSH only: "strong" (curve25519/SHA-2 key exchange, Ed25519 host key, AEAD/CTR, SHA-2 MACs)
     # or "weak" (also SHA-1 key exchange, CBC and 3DES, MD5 and SHA-1 MACs, an RSA-1024 host
     # key offered as ssh-rsa).
@@ -110,6 +113,14 @@ class Snmp:
     ro: tuple[str, ...] = ()
     rw: tuple[str, ...] = ()
     v3_user: str = ""
+
+
+@dataclass(frozen=True)
+class Coap:
+    """A CoAP server (lab/services/coap.py, aiocoap): resources open, or all 4.01 without auth."""
+
+    port: int = 5683
+    auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,9 @@ class Model:
     mqtt: Mqtt | None = None
     rtsp: Rtsp | None = None
     snmp: Snmp | None = None
+    coap: Coap | None = None
+    tftp: bool = False  # Debian tftpd-hpa on UDP 69, serving an empty directory (reads only)
+    ntp: bool = False  # Debian chronyd on UDP 123 (-x: never touches the clock; no upstream)
     mdns: Mdns | None = None
     ssdp: bool = False
     ssdp_port: int = 80  # which HTTP(S) server has /upnp/description.xml
@@ -204,6 +218,7 @@ LAB_PASSWORDS = {
     "hubco-h1": "Hub-Lab-x8Vq2mT!",
     "acme-ipcam300": "Cam3-Lab-R4n8Wz!",
     "sentry-s3": "Sentry-Lab-p2Lk7H!",
+    "dualstack-d1": "Duo-Lab-k3Vn8Qp!",
     "quirk-q1": "Quirk-Lab-w6Tn3c!",
 }
 
@@ -234,6 +249,7 @@ IPCAM200 = Model(
                 "/api/config": R("config"),
                 "/logs": R("logs"),
                 "/upnp/description.xml": R("upnp"),
+                "/upnp/control/wanip": R("upnp_control"),  # IGD control without auth
             },
         ),
     ),
@@ -242,6 +258,7 @@ IPCAM200 = Model(
     debug_shell=9999,
     rtsp=Rtsp(554, "/live", auth="none"),
     snmp=Snmp(ro=("public",), rw=("private",)),
+    tftp=True,
     mdns=Mdns("_http._tcp.local.", 80),
     ssdp=True,
     ssdp_port=80,
@@ -270,6 +287,7 @@ PLUGCO = Model(
         ),
     ),
     mqtt=Mqtt(port=1883, tls_port=8883, tls_cert="expired", anonymous=True),
+    coap=Coap(5683, auth=False),
     mdns=Mdns("_plugco._tcp.local.", 80),
 )
 
@@ -327,6 +345,7 @@ HUBCO = Model(
                 "/logs": R("logs", auth=True),
                 "/.well-known/security.txt": R("security_txt"),
                 "/upnp/description.xml": R("upnp"),
+                "/upnp/control/wanip": R("upnp_control", auth=True),
             },
         ),
     ),
@@ -341,6 +360,7 @@ HUBCO = Model(
         users=_lab("hubco-h1"),
     ),
     snmp=Snmp(v3_user=LAB_USER),
+    ntp=True,
     mdns=Mdns("_hubco._tcp.local.", 443),
     ssdp=True,
     ssdp_port=443,
@@ -369,7 +389,8 @@ IPCAM300 = Model(
         ),
     ),
     ssh=Login(22, {"admin": "admin"}, algorithms="weak"),
-    rtsp=Rtsp(8554, "/stream1", auth="digest", users=_lab("acme-ipcam300")),
+    # RTSP asks for a Digest login; its documented default (admin:admin, like SSH) still works
+    rtsp=Rtsp(8554, "/stream1", auth="digest", users={"admin": "admin", **_lab("acme-ipcam300")}),
     mdns=Mdns("_http._tcp.local.", 443),
     units=2,
 )
@@ -393,6 +414,7 @@ SENTRY = Model(
     ),
     ftp=Login(21, _lab("sentry-s3")),
     ssh=Login(22, _lab("sentry-s3")),
+    coap=Coap(5683, auth=True),  # the CoAP control: every resource 4.01 without auth
     ban=Limit(failures=3, seconds=20),
     expose_identifiers=False,
 )
@@ -546,9 +568,32 @@ QUIRK_Q1 = Model(
     manifest=Manifest("/fw", 80, signed=None, garbled=True),
 )
 
+# Dual-stack (only on a bench brought up with ipv6=True; only when named, like the hostile model):
+# its web UI on IPv4, its telnet only on IPv6, where an IPv4-only scan never looks.
+DUALSTACK_D1 = Model(
+    id="dualstack-d1",
+    vendor="Duo",
+    model="D1",
+    serial_prefix="D1",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="B8:27:EB",  # Raspberry Pi Foundation
+    server="Duo-D1/1.0.0",
+    http=(
+        Http(
+            port=80,
+            auth="basic",
+            users=_lab("dualstack-d1"),
+            routes={"/": R("index", auth=True), "/api/status": R("status", auth=True)},
+        ),
+    ),
+    telnet=Login(23, {"root": "xc3511"}, family="ipv6"),  # the first Mirai pair
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
-HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1)  # brought up only when named
+# brought up only when named
+HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1)
 CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 

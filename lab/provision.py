@@ -88,6 +88,14 @@ class Provisioner:
         path.write_text("\n".join(lines) + "\n")
         return {"conf": str(path), "persistent_dir": str(base), "pid_file": str(base / "pid")}
 
+    def _udp_dir(self, name: str) -> Path:
+        """Where the device's TFTP root (empty) and chronyd files live."""
+        base = self.dir / "udp" / name
+        (base / "tftp").mkdir(parents=True, exist_ok=True)
+        base.chmod(0o755)
+        (base / "tftp").chmod(0o755)
+        return base
+
     def _manifest(self, model: Model, ip: str) -> dict[str, str] | None:
         man = model.manifest
         if man is None:
@@ -204,6 +212,7 @@ class Provisioner:
         serial: str,
         group: int,
         host_ip: str,
+        ip6: str = "",
     ) -> dict[str, Any]:
         tls = {
             str(h.port): {
@@ -219,6 +228,7 @@ class Provisioner:
         cfg: dict[str, Any] = {
             "name": name,
             "ip": ip,
+            "ip6": ip6,
             "mac": mac,
             "serial": serial,
             "host_ip": host_ip,
@@ -229,6 +239,7 @@ class Provisioner:
             "manifest": self._manifest(model, ip),
             "mqtt": self._mosquitto(model, name, ip, serial, group) if model.mqtt else None,
             "snmp": self._snmpd(model, name, ip, serial) if model.snmp else None,
+            "udp_dir": str(self._udp_dir(name)) if model.tftp or model.ntp else None,
             "security_txt_expires": (now + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "pid_file": str(self.dir / "pids" / f"{name}.pid"),
             "ready_file": str(self.dir / "ready" / name),
@@ -244,7 +255,7 @@ def device_ports(model: Model) -> list[int]:
     """Every TCP port the device listens on (the bench waits for all before `up` returns)."""
     ports = [h.port for h in model.http]
     for svc in (model.telnet, model.ssh, model.ftp):
-        if svc:
+        if svc and svc.family == "ipv4":  # the bench checks readiness over IPv4
             ports.append(svc.port)
     if model.debug_shell:
         ports.append(model.debug_shell)

@@ -81,6 +81,13 @@ class Service(_Model):
     version: str = ""
     banner: str = ""
     tls: bool = False
+    # The device addresses the port was found open on (IPv4 and IPv6); [] when not recorded.
+    addresses: list[str] = Field(default_factory=list)
+
+    @property
+    def ipv6_only(self) -> bool:
+        """Found only on IPv6 addresses: IPv4 filtering or an IPv4-only scan never sees it."""
+        return bool(self.addresses) and all(":" in a for a in self.addresses)
 
 
 class MdnsService(_Model):

@@ -39,6 +39,15 @@ def is_public(net: Network | Address) -> bool:
     return bool(net.is_global) and not net.is_multicast
 
 
+# IPv6 a bench may use without --allow-public: unique-local (RFC 4193, fd00::/8; fc00::/8 is
+# unassigned) and link-local (RFC 4291).
+IPV6_LAB = (ipaddress.ip_network("fd00::/8"), ipaddress.ip_network("fe80::/10"))
+
+
+def outside_ipv6_lab(net: Network) -> bool:
+    return net.version == 6 and not any(net.subnet_of(lab) for lab in IPV6_LAB)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Scope:
     networks: tuple[Network, ...]
@@ -61,9 +70,10 @@ class Scope:
         if not nets:
             raise ScopeError("empty scope: give --lab or at least one --cidr")
         for net in nets:
-            if is_public(net) and not allow_public:
+            if (is_public(net) or outside_ipv6_lab(net)) and not allow_public:
+                what = "outside fd00::/8 and link-local" if net.version == 6 else "a public network"
                 raise ScopeError(
-                    f"{net} is a public network; lanprobe scans lab benches. "
+                    f"{net} is {what}; lanprobe scans lab benches. "
                     "Pass --allow-public if you really own it."
                 )
             if net.prefixlen < (16 if net.version == 4 else 48):
@@ -78,7 +88,7 @@ class Scope:
 
     def contains(self, address: str) -> bool:
         try:
-            addr = parse_address(address)
+            addr = parse_address(address.split("%", 1)[0])  # fe80::1%plab0: the zone is no host
         except ScopeError:
             return False
         if addr in self.excluded:
@@ -94,9 +104,13 @@ class Scope:
         return address
 
     def hosts(self) -> list[str]:
-        """Every host address in scope, excluding network/broadcast and excluded addresses."""
+        """Every IPv4 host address in scope, excluding network/broadcast and excluded addresses.
+        (IPv6 networks are never swept, host by host: their devices are found by neighbour
+        discovery, probe/discovery/ipv6.py.)"""
         out: list[str] = []
         for net in self.networks:
+            if net.version != 4:
+                continue
             for addr in net.hosts() if net.num_addresses > 2 else net:
                 if addr not in self.excluded:
                     out.append(str(addr))

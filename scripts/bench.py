@@ -4,6 +4,11 @@
     sudo .venv/bin/python scripts/bench.py [--bridge plab9 --subnet 198.18.9.0/24]
         [--big-bridge plab9x --big-subnet 198.18.90.0/24] [--sizes 10,50] [--repeat 3]
         [--cooldown-s 20] [--no-nmap] [--nmap-host-timeout-s 300] [--nmap-wall-s 900]
+        [--no-ipv6]
+
+The benches are dual-stack (bench.up(ipv6=True)) unless --no-ipv6, so discovery runs its IPv6
+neighbour discovery and IPv6 port scan, and its UDP requests, as on a real dual-stack LAN; the
+report prints each of those phases' time.
 
 For each size it builds a bench (the small sizes on --bridge, 50 and more on --big-bridge), then:
   * `probe discover --lab --json`: wall time of the whole command (median of --repeat);
@@ -226,7 +231,7 @@ def nmap_baseline(
 def measure(bridge: str, subnet: str, size: int, args: argparse.Namespace) -> Row:
     row = Row(size=size)
     bench.down(bridge)
-    state = bench.up(bridge, subnet, devices=size)
+    state = bench.up(bridge, subnet, devices=size, ipv6=args.ipv6)
     try:
         time.sleep(2.0)  # let every mDNS responder finish probing and announcing
         for _ in range(args.repeat):
@@ -314,6 +319,14 @@ def report(rows: list[Row], repeat: int) -> str:
             "wait4 ru_maxrss "
             f"(largest single process) {maxrss:.0f} MB"
         )
+        t = r.discover_timings
+        lines.append(
+            f"  - discovery with UDP and IPv6: whole {t.get('discovery', float('nan')):.1f} s "
+            f"(IPv6 neighbour discovery {t.get('ndp', float('nan')):.1f} s, alongside ARP/mDNS/"
+            f"SSDP); TCP port scan {t.get('nmap', float('nan')):.1f} s, UDP requests "
+            f"{t.get('udp', float('nan')):.1f} s (alongside it), fingerprinting "
+            f"{t.get('fingerprint', float('nan')):.1f} s"
+        )
         lines.append(f"  - nmap + NSE: {r.nmap_note or 'not run'}")
         lines.append(f"  - nmap without telnet-brute: {r.nmap_nobrute_note or 'not run'}")
     sizes = {r.size: _median([m.wall_s for m in r.scans if m.rc == 0]) for r in rows}
@@ -332,6 +345,12 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="scans per size (median), 1-5")
     ap.add_argument("--cooldown-s", type=float, default=20.0, help="pause between scans")
     ap.add_argument("--no-nmap", dest="nmap", action="store_false")
+    ap.add_argument(
+        "--no-ipv6",
+        dest="ipv6",
+        action="store_false",
+        help="IPv4-only benches (default: dual-stack, so discovery runs IPv6 too)",
+    )
     ap.add_argument("--nmap-host-timeout-s", type=int, default=300)
     ap.add_argument("--nmap-wall-s", type=float, default=900.0, help="per nmap run")
     args = ap.parse_args()

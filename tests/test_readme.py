@@ -38,9 +38,10 @@ def test_first_screen_gives_every_exit_code_of_the_cli() -> None:
 
 def test_first_screen_says_what_a_scan_covers() -> None:
     text = " ".join(_first_screen().split())
-    assert "IPv4 only" in text and "IPv6 networks in scope are not swept" in text
+    assert "IPv6 where the scope names IPv6 networks" in text
     assert "TCP: nmap's 100 most common ports" in text
-    assert f"UDP: SNMP on {UdpOptions().snmp_port}" in text
+    assert f"UDP (IPv4 addresses): SNMP on {UdpOptions().snmp_port}" in text
+    assert "TFTP on 69" in text and "NTP on 123" in text and "CoAP on 5683" in text
 
 
 def test_what_it_says_about_coverage_is_what_the_code_does() -> None:
@@ -50,10 +51,11 @@ def test_what_it_says_about_coverage_is_what_the_code_does() -> None:
     from lanprobe import discovery
     from lanprobe.cli import scan
 
-    assert "IPv6 networks in scope are not swept" in inspect.getsource(discovery)
+    assert "neighbours6" in inspect.getsource(discovery)  # IPv6 neighbour discovery
     sig = inspect.signature(scan.scan_command)
     assert sig.parameters["top_ports"].default == 100
     udp = inspect.getsource(discovery.udp.udp_discovery)
-    assert "snmp_service" in udp and "coap" not in udp.lower(), (
-        "UDP discovery asks more than SNMP now: update the README's 'What a scan covers'"
+    asked = {n for n in ("snmp", "tftp", "ntp", "coap", "mdns", "bacnet") if f"{n}_service" in udp}
+    assert asked == {"snmp", "tftp", "ntp", "coap"}, (
+        "UDP discovery asks other protocols now: update the README's 'What a scan covers'"
     )

@@ -150,12 +150,15 @@ async def fetch(
     auth: httpx.Auth | None = None,
     data: dict[str, str] | None = None,
     max_bytes: int = MAX_BODY_BYTES,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
-    """One request, its body capped. Raises Unreachable, ProbeTimeout or ProtocolError."""
+    """One request, its body capped. Raises Unreachable, ProbeTimeout or ProtocolError.
+    `data` is a form body; `content` a raw one (SOAP), sent with `headers`."""
     async with new_client(tls, timeouts, auth) as client:
         return await request(
             client, ip, port, path, tls=tls, timeouts=timeouts, method=method, data=data,
-            max_bytes=max_bytes,
+            max_bytes=max_bytes, content=content, headers=headers,
         )  # fmt: skip
 
 
@@ -171,6 +174,8 @@ async def request(
     data: dict[str, str] | None = None,
     json_body: Any = None,
     max_bytes: int = MAX_BODY_BYTES,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
     """One request on `client` (whose cookie jar a login session keeps), its body capped."""
     url = base_url(ip, port, tls) + (path if path.startswith("/") else "/" + path)
@@ -182,7 +187,9 @@ async def request(
     try:
         async with (
             asyncio.timeout(deadline_s),
-            client.stream(method, url, data=data, json=json_body) as resp,
+            client.stream(
+                method, url, data=data, json=json_body, content=content, headers=headers
+            ) as resp,
         ):
             body = bytearray()
             truncated = False

@@ -205,6 +205,8 @@ class HttpService:
             return Response(200, _security_txt(self.dev, self.port), "text/plain; charset=utf-8")
         if kind == "upnp":
             return Response(200, upnp_description(self.dev), "text/xml; charset=utf-8")
+        if kind == "upnp_control":
+            return upnp_control(req)
         return Response(404, "not found\n", "text/plain")
 
     def _firmware(self, req: Request, src: str) -> Response:
@@ -438,10 +440,50 @@ def upnp_description(dev: Device) -> str:
 <modelName>{m["model"]}</modelName>
 <modelNumber>{m["fw"]}</modelNumber>
 <serialNumber>{cfg["serial"]}</serialNumber>
-<UDN>uuid:{device_uuid(cfg["mac"])}</UDN>
+<UDN>uuid:{device_uuid(cfg["mac"])}</UDN>{_upnp_services(dev)}
 </device>
 </root>
 """
+
+
+WANIP = "urn:schemas-upnp-org:service:WANIPConnection:1"
+
+
+def _upnp_services(dev: Device) -> str:
+    """A WANIPConnection service (IGD) where the model has a control route for it."""
+    paths = [p for h in dev.model["http"] for p, r in h["routes"].items()
+             if r["kind"] == "upnp_control"]  # fmt: skip
+    if not paths:
+        return ""
+    return (f"\n<serviceList><service><serviceType>{WANIP}</serviceType>"
+            f"<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId>"
+            f"<controlURL>{paths[0]}</controlURL><eventSubURL>{paths[0]}/evt</eventSubURL>"
+            f"<SCPDURL>/upnp/wanip.xml</SCPDURL></service></serviceList>")  # fmt: skip
+
+
+def upnp_control(req: Request) -> Response:
+    """IGD WANIPConnection:1 control, read actions only: GetExternalIPAddress answers a
+    documentation address (RFC 5737, never contacted); GetGenericPortMappingEntry has no entry
+    (713); every other action is refused (401 Invalid Action): the lab changes nothing."""
+    action = req.header("soapaction").strip('"').rpartition("#")[2]
+    if req.method != "POST":
+        return Response(405, "use POST\n", "text/plain", {"Allow": "POST"})
+    env = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+           's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>{}</s:Body>'
+           "</s:Envelope>")  # fmt: skip
+    if action == "GetExternalIPAddress":
+        body = (f'<u:GetExternalIPAddressResponse xmlns:u="{WANIP}">'
+                "<NewExternalIPAddress>203.0.113.7</NewExternalIPAddress>"
+                "</u:GetExternalIPAddressResponse>")  # fmt: skip
+        return Response(200, env.format(body), 'text/xml; charset="utf-8"')
+    code, text = 401, "Invalid Action"
+    if action == "GetGenericPortMappingEntry":
+        code, text = 713, "SpecifiedArrayIndexInvalid"
+    fault = ("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring>"
+             '<detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0">'
+             f"<errorCode>{code}</errorCode><errorDescription>{text}</errorDescription>"
+             "</UPnPError></detail></s:Fault>")  # fmt: skip
+    return Response(500, env.format(fault), 'text/xml; charset="utf-8"')
 
 
 def device_uuid(mac: str) -> str:

@@ -46,7 +46,9 @@ class TelnetService:
         self.dev, self.conf = dev, conf
 
     async def start(self) -> asyncio.Server:
-        return await asyncio.start_server(self._client, self.dev.ip, self.conf["port"])
+        # family "ipv6": only on the device's unique-local address (a dual-stack bench)
+        host = self.dev.cfg["ip6"] if self.conf.get("family") == "ipv6" else self.dev.ip
+        return await asyncio.start_server(self._client, host, self.conf["port"])
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         src = peer_ip(writer)

@@ -44,6 +44,9 @@ def up(
     bridge: str = BRIDGE,
     subnet: str = typer.Option("198.18.0.0/24", "--subnet", help="inside 198.18.0.0/15"),
     models: str = typer.Option("", "--models", help="comma-separated model ids (default: all)"),
+    ipv6: bool = typer.Option(
+        False, "--ipv6", help="dual-stack: a unique-local /64 (fd00:0:<subnet>::/64) too"
+    ),
 ) -> None:
     """Build the bench and wait until every device answers."""
     from lanprobe.errors import ProbeError, ScopeError
@@ -53,7 +56,11 @@ def up(
     console = _console()
     try:
         state = bench.up(
-            bridge, subnet, devices, [m for m in models.split(",") if m.strip()] or None
+            bridge,
+            subnet,
+            devices,
+            [m for m in models.split(",") if m.strip()] or None,
+            ipv6=ipv6,
         )
     except bench.BenchExists as exc:
         console.print(f"[yellow]{escape(str(exc))}[/yellow]")

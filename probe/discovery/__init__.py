@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from lanprobe.discovery.arp import ArpOptions, arp_sweep, has_raw_sockets, neighbour_table
 from lanprobe.discovery.fingerprint import FingerprintOptions, fingerprint_hosts, unidentified
 from lanprobe.discovery.inventory import Inventory, Sighting, merge
+from lanprobe.discovery.ipv6 import neighbours6, preferred
 from lanprobe.discovery.mdns import MdnsOptions
 from lanprobe.discovery.mdns import browse as mdns_browse
 from lanprobe.discovery.ports import tcp_scan_ports
@@ -208,7 +209,14 @@ async def _fast_services(
     once; with "both", nmap -sV afterwards on the ports ours left unidentified."""
     report(DiscoveryEvent("nmap", 0, 1))
     t1 = time.perf_counter()
-    scanned, notes = await port_scan(scope, hosts, ports, opts.nmap, privileged=nmap_root)
+    v4 = [h for h in hosts if ":" not in h]
+    v6 = [h for h in hosts if ":" in h]
+    (scanned, notes), (scanned6, notes6) = await asyncio.gather(
+        port_scan(scope, v4, ports, opts.nmap, privileged=nmap_root),
+        port_scan(scope, v6, ports, opts.nmap, privileged=nmap_root, ipv6=True),
+    )
+    scanned += scanned6
+    notes += notes6
     inv.timings_s["nmap"] = round(time.perf_counter() - t1, 3)
     report(DiscoveryEvent("nmap", 1, 1, f"{sum(len(h.services) for h in scanned)} open ports"))
 
@@ -282,8 +290,9 @@ async def discover(
                     port_scan_timeout_s=max(opts.nmap.port_scan_timeout_s, 1200),
                 ),
             )
-    if any(net.version != 4 for net in scope.networks):
-        inv.notes.append("IPv6 networks in scope are not swept (IPv4 discovery only)")
+    v6_scope = any(net.version == 6 for net in scope.networks)
+    if v6_scope and not scope.interfaces:
+        inv.notes.append("IPv6 networks in scope need --iface (neighbour discovery); not swept")
     if not raw:
         inv.partial = True
         inv.notes.append(
@@ -306,6 +315,8 @@ async def discover(
         if raw and link.networks:
             targets = _hosts_of(scope, link.networks)
             jobs.append(("arp", arp_sweep(scope, link.iface, link.address, targets, opts.arp)))
+        if v6_scope:
+            jobs.append(("ndp", neighbours6(scope, link.iface)))
         jobs.append(("mdns", _mdns(scope, link.address, opts.mdns)))
         jobs.append(("ssdp", _ssdp(scope, link.address, opts.ssdp)))
     sweep_nets = routed if raw else [str(n) for n in scope.networks if n.version == 4]
@@ -330,15 +341,21 @@ async def discover(
                 if scope.contains(ip)
             )
     # The sighting order puts ARP first, so a device's first address is the one ARP saw.
-    order = {"arp": 0, "arp-cache": 1, "hosts": 2, "nmap": 2, "mdns": 3, "ssdp": 4}
+    order = {"arp": 0, "arp-cache": 1, "hosts": 2, "nmap": 2, "mdns": 3, "ssdp": 4, "ndp": 5}
     sightings.sort(key=lambda s: order.get(s.source, 9))
     inv.timings_s["discovery"] = round(time.perf_counter() - t0, 3)
 
     if opts.services:
         hosts = sorted(
-            {s.ip for s in sightings if scope.contains(s.ip)},
+            {s.ip for s in sightings if scope.contains(s.ip) and ":" not in s.ip},
             key=lambda ip: ipaddress.ip_address(ip),
         )
+        # IPv6: per device (MAC), its unique-local addresses, or else its link-local one.
+        by_mac: dict[str, list[str]] = {}
+        for s in sightings:
+            if ":" in s.ip and s.mac and scope.contains(s.ip):
+                by_mac.setdefault(s.mac, []).append(s.ip)
+        hosts += sorted({ip for addrs in by_mac.values() for ip in preferred(addrs)})
         tcp = (
             _nmap_versions(scope, hosts, scan_ports, opts, nmap_root, report, inv)
             if opts.version_detection == "nmap"

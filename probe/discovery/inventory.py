@@ -17,7 +17,7 @@ from lanprobe.discovery.oui import normalize_mac
 from lanprobe.discovery.oui import vendor as oui_vendor
 from lanprobe.model import Device, Identifier, MdnsService, Service
 
-SOURCES = ("arp", "mdns", "ssdp", "nmap", "udp")
+SOURCES = ("arp", "ndp", "mdns", "ssdp", "nmap", "udp")
 
 
 @dataclass
@@ -64,11 +64,14 @@ def _ip_sort_key(ip: str) -> tuple[int, int]:
     return (addr.version, int(addr))
 
 
-def _merge_service(dev: Device, svc: Service) -> None:
+def _merge_service(dev: Device, svc: Service, ip: str) -> None:
     have = dev.service(svc.port, svc.transport)
     if have is None:
-        dev.services.append(svc.model_copy())
-        return
+        have = svc.model_copy()
+        have.addresses = list(svc.addresses)
+        dev.services.append(have)
+    if ip not in have.addresses:
+        have.addresses.append(ip)
     # Fill what the earlier sighting did not know; a TLS sighting is never unlearned.
     for name in ("name", "product", "version", "banner"):
         if not getattr(have, name) and getattr(svc, name):
@@ -131,7 +134,7 @@ def merge(
         for name, ident in s.identifiers.items():
             _merge_identifier(dev, name, ident, notes)
         for svc in s.services:
-            _merge_service(dev, svc)
+            _merge_service(dev, svc, s.ip)
 
     out = sorted(devices.values(), key=lambda d: _ip_sort_key(d.ip))
     for dev in out:

@@ -332,8 +332,10 @@ async def port_scan(
     opts: NmapOptions,
     *,
     privileged: bool,
+    ipv6: bool = False,
 ) -> tuple[list[NmapHost], list[str]]:
     """Open TCP ports of many hosts, no version detection: one nmap run per chunk of hosts.
+    `ipv6`: the hosts are IPv6 addresses (nmap -6; link-local ones carry their %zone).
 
     Services carry nmap's port-table names (method "table"); probe/discovery/fingerprint.py then
     names them from what they answer. A host that hits `fallback_timeout_s` is a note.
@@ -343,7 +345,7 @@ async def port_scan(
         return [], []
     for ip in ips:
         scope.check(ip)
-    args = scan_arguments(opts, privileged=privileged, versions=False)
+    args = scan_arguments(opts, privileged=privileged, versions=False) + (" -6" if ipv6 else "")
     chunks = [list(ips[i : i + opts.chunk_hosts]) for i in range(0, len(ips), opts.chunk_hosts)]
     gate = asyncio.Semaphore(max(1, opts.port_scan_workers))
     found: list[NmapHost] = []
@@ -358,10 +360,11 @@ async def port_scan(
             except ToolError as exc:
                 notes.append(f"nmap: {exc}")
                 return
-        wanted = set(chunk)
+        wanted = {ip.split("%", 1)[0]: ip for ip in chunk}
         for host in hosts:
-            if host.ip not in wanted:
+            if host.ip.split("%", 1)[0] not in wanted:
                 continue
+            host.ip = wanted[host.ip.split("%", 1)[0]]  # keep the zone we asked with
             if host.timed_out:
                 notes.append(
                     f"nmap: {host.ip} hit the {opts.fallback_timeout_s} s port-scan host "

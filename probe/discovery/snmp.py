@@ -8,11 +8,11 @@ nothing here changes an agent's state (see `write_probe` for why the SET changes
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+
+from lanprobe.discovery import datagram
 
 SNMP_PORT = 161
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -20,7 +20,7 @@ SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
 ENT_SERIAL = "1.3.6.1.2.1.47.1.1.1.1.11.1"  # ENTITY-MIB entPhysicalSerialNum.1 (RFC 6933)
-MAX_DATAGRAM = 65507
+MAX_DATAGRAM = datagram.MAX_DATAGRAM
 
 # BER tags (X.690) and SNMP PDU tags (RFC 3416 section 3).
 INTEGER, OCTETS, NULL, OID, SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
@@ -217,28 +217,12 @@ def parse_message(data: bytes) -> SnmpAnswer:
 # --- transport -----------------------------------------------------------------------------------
 
 
-class _Proto(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.answers.put_nowait(data[:MAX_DATAGRAM])
-
-
 async def exchange(
     ip: str, port: int, message: bytes, *, timeout_s: float = 1.0, retries: int = 1
 ) -> bytes | None:
     """Send one datagram, wait for one answer; resend up to `retries` times. None: silence."""
-    loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Proto, remote_addr=(ip, port))
-    try:
-        for _ in range(1 + max(0, retries)):
-            transport.sendto(message)
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(proto.answers.get(), timeout_s)
-        return None
-    finally:
-        transport.close()
+    got = await datagram.exchange(ip, port, message, timeout_s=timeout_s, retries=retries)
+    return got[0] if got is not None else None
 
 
 async def get(

@@ -139,8 +139,8 @@ def _refuse_dtd(data: bytes) -> None:
         raise ProtocolError(f"description is not XML: {exc}") from exc
 
 
-def parse_description(data: bytes) -> dict[str, str]:
-    """The root device's fields from a UPnP description. Raises ProtocolError when unsafe/bad."""
+def _safe_root(data: bytes) -> ET.Element:
+    """The XML root of a description, refused when too large, carrying a DTD or not XML."""
     if len(data) > MAX_DESCRIPTION_BYTES:
         raise ProtocolError(f"description larger than {MAX_DESCRIPTION_BYTES} bytes")
     head = data.upper()
@@ -149,9 +149,28 @@ def parse_description(data: bytes) -> dict[str, str]:
         raise ProtocolError("description carries a DTD; refused")
     _refuse_dtd(data)  # the same, whatever the document's encoding (UTF-16 hides the bytes above)
     try:
-        root = ET.fromstring(data)
+        return ET.fromstring(data)
     except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding=
         raise ProtocolError(f"description is not XML: {exc}") from exc
+
+
+def parse_services(data: bytes) -> list[tuple[str, str]]:
+    """(serviceType, controlURL) of every service of every (embedded) device in a description
+    (UPnP Device Architecture 2.0 section 2.3). Raises ProtocolError when unsafe/bad."""
+    out: list[tuple[str, str]] = []
+    for el in _safe_root(data).iter():
+        if _local(el.tag) != "service":
+            continue
+        fields = {_local(c.tag): (c.text or "").strip() for c in el}
+        stype, control = fields.get("serviceType", ""), fields.get("controlURL", "")
+        if stype and control and len(out) < 64:
+            out.append((stype[:MAX_VALUE_LEN], control[:MAX_VALUE_LEN]))
+    return out
+
+
+def parse_description(data: bytes) -> dict[str, str]:
+    """The root device's fields from a UPnP description. Raises ProtocolError when unsafe/bad."""
+    root = _safe_root(data)
     device = next((el for el in root.iter() if _local(el.tag) == "device"), None)
     if device is None:
         raise ProtocolError("description has no <device>")

@@ -1,8 +1,11 @@
 """UDP discovery with protocol-correct requests (never an empty datagram).
 
 Each host found gets, per UDP protocol, one request with bounded retries, under a global rate
-limit: SNMP (v2c GetRequest of sysDescr/sysObjectID/sysName with the `public` community, then v1,
-and SNMPv3 engine discovery, which needs no community at all). An answer makes a service with
+limit, all protocols at once: SNMP (v2c and v1 GetRequest of sysDescr/sysObjectID/sysName with
+the `public` community, and SNMPv3 engine discovery, which needs no community at all); TFTP (a
+read request of a random name no device has, so nothing is transferred; a DATA answer is ended
+with an ERROR, never acknowledged); NTP (one mode 3 client request); CoAP (a NON GET of
+/.well-known/core, RFC 6690). An answer makes a service with
 `transport: udp` in the inventory; sysDescr, sysObjectID and sysName feed identification. Silence
 is not an error: a UDP port that does not answer is simply not listed.
 (SSDP stays in ssdp.py, mDNS in mdns.py.)
@@ -11,11 +14,13 @@ is not an error: a UDP port that does not answer is simply not listed.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from lanprobe.discovery import snmp
+from lanprobe.discovery import coap, datagram, snmp
 from lanprobe.discovery.inventory import Sighting
 from lanprobe.model import Identifier, Service
 from lanprobe.scope import Scope
@@ -116,9 +121,113 @@ async def udp_discovery(
     async def one(ip: str) -> None:
         scope.check(ip)
         async with gate:
-            sighting = await snmp_service(ip, opts, rate)
-        if sighting is not None:
+            sighting, *more = await asyncio.gather(
+                snmp_service(ip, opts, rate), tftp_service(ip, opts, rate),
+                ntp_service(ip, opts, rate), coap_service(ip, opts, rate),
+            )  # fmt: skip
+        sighting = sighting or Sighting(source="udp", ip=ip)
+        sighting.services += [s for s in more if s is not None]
+        if sighting.services:
             found.append(sighting)
 
     await asyncio.gather(*(one(ip) for ip in hosts))
     return found, []
+
+
+# --- TFTP and NTP -------------------------------------------------------------------------------
+
+TFTP_PORT, NTP_PORT = 69, 123
+TFTP_ERRORS = {0: "not defined", 1: "file not found", 2: "access violation", 3: "disk full",
+               4: "illegal operation", 5: "unknown transfer ID", 6: "file exists",
+               7: "no such user"}  # fmt: skip
+
+
+def tftp_read_request(name: str) -> bytes:
+    """RRQ (RFC 1350 section 5): opcode 1, filename, 0, mode "octet", 0. Reads only."""
+    return b"\x00\x01" + name.encode("ascii") + b"\x00octet\x00"
+
+
+def tftp_stop(answer: bytes, _port: int) -> bytes | None:
+    """After a DATA block: an ERROR ends the transfer (RFC 1350 section 7) instead of an ACK."""
+    if answer[:2] == b"\x00\x03":
+        return b"\x00\x05\x00\x00lanprobe: no transfer wanted\x00"
+    return None
+
+
+def parse_tftp(answer: bytes) -> dict[str, Any]:
+    """What a TFTP server said to a read request: {"reply": data|error|other, ...}."""
+    op = int.from_bytes(answer[:2], "big") if len(answer) >= 2 else 0
+    if op == 3:
+        block = int.from_bytes(answer[2:4], "big")
+        return {"reply": "data", "block": block, "bytes": len(answer) - 4}
+    if op == 5 and len(answer) >= 4:
+        code = int.from_bytes(answer[2:4], "big")
+        msg = answer[4:].split(b"\x00", 1)[0].decode("latin-1")[:80]
+        meaning = TFTP_ERRORS.get(code, "?")
+        return {"reply": "error", "code": code, "meaning": meaning, "message": msg}
+    return {"reply": "other", "opcode": op}
+
+
+NTP_REQUEST = b"\x23" + b"\x00" * 47  # LI 0, version 4, mode 3 (client); RFC 5905 section 7.3
+
+
+def parse_ntp(answer: bytes) -> dict[str, Any] | None:
+    """A server answer (mode 4) to NTP_REQUEST: version and stratum; None if it is not one."""
+    if len(answer) < 48 or answer[0] & 0x07 != 4:
+        return None
+    return {"version": (answer[0] >> 3) & 0x07, "stratum": answer[1]}
+
+
+async def tftp_service(
+    ip: str, opts: UdpOptions, rate: RateLimit, port: int = TFTP_PORT
+) -> Service | None:
+    name = f"lanprobe-{secrets.token_hex(6)}.bin"  # a name no device has: nothing is served
+    await rate.wait()
+    try:
+        got = await datagram.exchange(ip, port, tftp_read_request(name), any_port=True,
+                                      timeout_s=opts.timeout_s, retries=opts.retries,
+                                      after=tftp_stop)  # fmt: skip
+    except OSError:
+        return None
+    if got is None:
+        return None
+    reply = parse_tftp(got[0])
+    if reply["reply"] == "other":
+        return None
+    banner = f"RRQ {name}: " + (reply.get("meaning", "") or reply["reply"])
+    return Service(port=port, transport="udp", name="tftp", product="TFTP", banner=banner)
+
+
+async def ntp_service(
+    ip: str, opts: UdpOptions, rate: RateLimit, port: int = NTP_PORT
+) -> Service | None:
+    await rate.wait()
+    try:
+        got = await datagram.exchange(ip, port, NTP_REQUEST, timeout_s=opts.timeout_s,
+                                      retries=opts.retries)  # fmt: skip
+    except OSError:
+        return None
+    info = parse_ntp(got[0]) if got is not None else None
+    if info is None:
+        return None
+    product, banner = f"NTPv{info['version']}", f"stratum {info['stratum']}"
+    return Service(port=port, transport="udp", name="ntp", product=product, banner=banner)
+
+
+async def coap_service(
+    ip: str, opts: UdpOptions, rate: RateLimit, port: int = coap.COAP_PORT
+) -> Service | None:
+    """GET /.well-known/core (RFC 6690): any CoAP answer names the service."""
+    await rate.wait()
+    try:
+        answer = await coap.get(ip, "/.well-known/core", port=port, timeout_s=opts.timeout_s,
+                                retries=opts.retries)  # fmt: skip
+    except (OSError, ValueError):
+        return None
+    if answer is None:
+        return None
+    banner = f"/.well-known/core: {answer.code}"
+    if answer.ok:
+        links = coap.parse_links(answer.payload.decode("utf-8", "replace"))
+        banner += f", {len(links)} resources"
+    return Service(port=port, transport="udp", name="coap", product="CoAP", banner=banner)

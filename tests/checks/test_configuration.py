@@ -292,7 +292,9 @@ def test_insecure_camera_default_logins(lab_run: ScanRun, lab_bench: Any) -> Non
         21: Verdict.fail,
         23: Verdict.fail,
         80: Verdict.fail,
+        554: Verdict.not_applicable,  # its RTSP describes the stream to anyone: no login
     }
+    assert "described without a login" in res[554].title
     web = res[80].evidence
     assert web["interface"].startswith("HTTP basic login")
     assert web["accepted"]["user"] == "admin" and web["accepted"]["answer"] == "200 OK"

@@ -57,7 +57,8 @@ MINE = (
         ("https", False, None),
         ("ssh", False, None),
         ("snmp", False, Severity.medium),
-        ("snmpv3", False, None),
+        ("snmpv3", False, None),  # SNMP where no v1/v2c community answered
+        ("ntp", False, None),  # time: no login, no data
     ],
 )
 def test_generic_grading(kind: str, shell: bool, grade: Severity | None) -> None:
@@ -193,7 +194,8 @@ def test_unexpected_port(lab_run: ScanRun, lab_bench: Any) -> None:
 @pytest.mark.lab
 def test_cleartext_admin(lab_run: ScanRun, lab_bench: Any) -> None:
     cam = _verdicts(_results(lab_run, lab_bench, "acme-ipcam200", "access.cleartext-admin"))
-    assert cam == {21: {Verdict.fail}, 23: {Verdict.fail}, 9999: {Verdict.fail}}
+    # 69 is TFTP (UDP): cleartext and without any login by design
+    assert cam == {21: {Verdict.fail}, 23: {Verdict.fail}, 69: {Verdict.fail}, 9999: {Verdict.fail}}
     sentry = _verdicts(_results(lab_run, lab_bench, "sentry-s3", "access.cleartext-admin"))
     assert sentry == {21: {Verdict.fail}}
     hub = _results(lab_run, lab_bench, "hubco-h1", "access.cleartext-admin")

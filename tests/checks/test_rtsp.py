@@ -130,3 +130,16 @@ async def test_rtsp_login_client(lab_bench: Any) -> None:
     cam = next(d.ip for d in lab_bench.devices if d.model == "acme-ipcam200")
     open_ = await rtsp.login(cam, 554, "/live", "admin", "admin", T)
     assert open_.accepted is None and "no login asked for" in open_.error
+
+
+@pytest.mark.lab
+def test_rtsp_default_login(lab_run: ScanRun, lab_bench: Any) -> None:
+    """RTSP logins join configuration.default-login: the twin camera's Digest login takes its
+    documented default."""
+    cam = device_of(lab_run, lab_bench, "acme-ipcam300")
+    [login] = [r for r in results_of(lab_run, cam, "configuration.default-login")
+               if r.target.port == 8554]  # fmt: skip
+    assert login.verdict is Verdict.fail
+    assert login.evidence["interface"].startswith("RTSP digest login on port 8554")
+    assert login.evidence["accepted"]["user"] == "admin"
+    assert login.evidence["wrong_password"]["accepted"] is False

@@ -92,7 +92,8 @@ def test_device_without_mdns_found_by_arp_alone(
 ) -> None:
     (sentry,) = lab_bench.by_model("sentry-s3")
     dev = _device(lab_inventory, sentry)
-    assert dev.seen_by == ["arp", "nmap"]
+    # found by ARP; its ports by nmap, its CoAP (UDP 5683) by UDP discovery afterwards
+    assert dev.seen_by == ["arp", "nmap", "udp"]
     assert dev.mdns == [] and dev.ssdp == {}
     assert "serial" not in dev.identifiers and "model" not in dev.identifiers
 

@@ -3,7 +3,8 @@ loopback, and port 53 on every interface. What the scanning host sent stays insi
 
 - bridge: every frame the host sent (source MAC = the bridge's) is ARP for a lab address, or IPv4
   to a lab address, to the mDNS/SSDP groups (224.0.0.251, 239.255.255.250), or IGMP membership
-  reports for them; nothing else (no IPv6, no other address).
+  reports for them; nothing else (no IPv6, no other address). UDP discovery's requests (SNMP 161,
+  TFTP 69, NTP 123, CoAP 5683) are among them: seen, and only to lab addresses.
 - loopback: no packet to or from an address that is not loopback (that would be the host's own
   bench or LAN address, which the scope excludes), and no connection attempt to 127/8 on a port
   the lab devices serve (the signature of a scan leaking to localhost). Loopback is shared with
@@ -54,6 +55,7 @@ def test_bridge_traffic_stays_in_scope(full_run: FullRun) -> None:
     host_mac = Path(f"/sys/class/net/{bench.bridge}/address").read_text().strip().lower()
     outside: list[str] = []
     reached: Counter[str] = Counter()
+    udp_ports: Counter[int] = Counter()  # UDP discovery's requests to lab addresses
     for pkt in _packets(full_run.captures["bridge"].path):
         if Ether not in pkt or pkt[Ether].src.lower() != host_mac:
             continue  # the devices' own chatter is not the probe's doing
@@ -67,6 +69,8 @@ def test_bridge_traffic_stays_in_scope(full_run: FullRun) -> None:
         dst = ipaddress.ip_address(pkt[IP].dst)
         if dst in subnet:
             reached[str(dst)] += 1
+            if UDP in pkt:
+                udp_ports[pkt[UDP].dport] += 1
         elif str(dst) in (MDNS, SSDP) and UDP in pkt:
             continue
         elif pkt[IP].proto == 2 and str(dst) in IGMP_GROUPS:
@@ -78,6 +82,8 @@ def test_bridge_traffic_stays_in_scope(full_run: FullRun) -> None:
     assert not outside, f"{len(outside)} frames left the scope:\n" + "\n".join(outside[:20])
     # The capture saw the scan: every device was reached.
     assert {d.ip for d in bench.devices} <= set(reached), reached
+    # ...and UDP discovery too (SNMP, TFTP, NTP, CoAP), only ever to lab addresses (above).
+    assert {161, 69, 123, 5683} <= set(udp_ports), udp_ports
 
 
 def test_nothing_on_loopback(full_run: FullRun) -> None:

@@ -1,0 +1,41 @@
+"""Is a lab UDP daemon up? One request it must answer, from the lab's own side (the lab imports
+only core modules, not the probe's clients): fixed, protocol-correct datagrams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+# SNMPv3 engine discovery (RFC 3414 section 4): noAuthNoPriv, empty engine ID and user, reportable.
+SNMP_V3_DISCOVERY = bytes.fromhex(
+    "3038020103300e020101020300ffe30401040201030410300e0400020100020100040004000400301104000400"
+    "a00b0201010201000201003000"
+)
+TFTP_READ = b"\x00\x01lanprobe-ready\x00octet\x00"  # RRQ (RFC 1350 section 5) of a missing name
+NTP_CLIENT = b"\x23" + b"\x00" * 47  # NTPv4 mode 3 (RFC 5905 section 7.3)
+
+
+class _First(asyncio.DatagramProtocol):
+    def __init__(self, ip: str) -> None:
+        self.ip, self.got = ip, asyncio.Event()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if addr and addr[0] == self.ip:
+            self.got.set()
+
+
+async def answers(
+    ip: str, port: int, payload: bytes, *, any_port: bool = False, timeout_s: float = 0.25
+) -> bool:
+    """True when `ip` answers `payload` within the timeout (TFTP answers from a new port)."""
+    loop = asyncio.get_running_loop()
+    where = {"local_addr": ("0.0.0.0", 0)} if any_port else {"remote_addr": (ip, port)}
+    transport, proto = await loop.create_datagram_endpoint(lambda: _First(ip), **where)
+    try:
+        transport.sendto(payload, (ip, port) if any_port else None)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proto.got.wait(), timeout_s)
+        return proto.got.is_set()
+    finally:
+        transport.close()

@@ -1,0 +1,107 @@
+"""IPv6: the scope's IPv6 rules, neighbour-table parsing, and a dual-stack bench of its own
+($LANPROBE_IPV6_BRIDGE / $LANPROBE_IPV6_SUBNET, default plab6d / 198.18.146.0/24) whose
+dualstack-d1 serves telnet on its unique-local address only: discovery ties the IPv6 addresses
+to the device by MAC, scans them, access.unexpected-port reports the IPv6-only port, and the
+login checks reach it over IPv6.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lanprobe.discovery.ipv6 import parse_neighbours, preferred
+from lanprobe.errors import ScopeError
+from lanprobe.lab.bench import BenchState, ipv6_prefix_for
+from lanprobe.scope import Scope
+
+BRIDGE = os.environ.get("LANPROBE_IPV6_BRIDGE", "plab6d")
+SUBNET = os.environ.get("LANPROBE_IPV6_SUBNET", "198.18.146.0/24")
+
+
+def test_scope_ipv6_rules() -> None:
+    scope = Scope.build(["198.18.0.0/24", "fd00:0:18:0::/64", "fe80::/64"], ["plab0"])
+    assert scope.contains("fd00:0:18:0::10") and scope.contains("fe80::1%plab0")
+    assert not scope.contains("fd00:0:18:1::10")
+    assert len(scope.hosts()) == 254  # IPv6 is never swept host by host
+    for outside in ("2001:db8::/64", "fc00::/64", "2a00::/48"):
+        with pytest.raises(ScopeError, match="outside fd00::/8"):
+            Scope.build([outside])
+    Scope.build(["2001:db8::/64"], allow_public=True)
+
+
+def test_neighbour_table_parsing() -> None:
+    scope = Scope.build(["198.18.0.0/24", "fd00:0:18:0::/64", "fe80::/64"], ["plab0"])
+    table = json.dumps([
+        {"dst": "fe80::ba27:ebff:fe12:a", "lladdr": "B8:27:EB:12:00:0A", "state": ["REACHABLE"]},
+        {"dst": "fd00:0:18:0::a", "lladdr": "b8:27:eb:12:00:0a", "state": ["STALE"]},
+        {"dst": "fd00:0:99::1", "lladdr": "02:00:00:00:00:01", "state": ["REACHABLE"]},  # out
+        {"dst": "fd00:0:18:0::b", "state": ["FAILED"]},
+        {"dst": "ff02::1", "lladdr": "33:33:00:00:00:01", "state": ["NOARP"]},
+    ])  # fmt: skip
+    assert parse_neighbours(table, "plab0", scope) == [
+        ("fe80::ba27:ebff:fe12:a%plab0", "b8:27:eb:12:00:0a"),
+        ("fd00:0:18:0::a", "b8:27:eb:12:00:0a"),
+    ]
+    assert preferred(["fe80::1%plab0", "fd00::a"]) == ["fd00::a"]
+    assert preferred(["fe80::1%plab0"]) == ["fe80::1%plab0"]
+
+
+def test_bench_prefix_is_unique_local() -> None:
+    import ipaddress
+
+    prefix = ipaddress.ip_network(ipv6_prefix_for(ipaddress.IPv4Network("198.18.130.0/24")))
+    assert str(prefix) == "fd00:0:18:130::/64"
+    assert prefix.subnet_of(ipaddress.ip_network("fd00::/8"))
+
+
+@pytest.fixture(scope="module")
+def dual_bench() -> Iterator[BenchState]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab bench needs root (network namespaces)")
+    from lanprobe.lab import bench
+
+    bench.down(BRIDGE)
+    try:
+        yield bench.up(BRIDGE, SUBNET, models=["dualstack-d1"], ipv6=True)
+    finally:
+        bench.down(BRIDGE)
+
+
+@pytest.mark.lab
+def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
+    [lab_dev] = dual_bench.devices
+    out = tmp_path / "scan"
+    cmd = [sys.executable, "-m", "lanprobe.cli", "scan", "--lab", "--bridge", BRIDGE,
+           "--out", str(out), "--format", "json", "--top-ports", "0", "--no-iot-ports",
+           "--check", "access.unexpected-port", "--check", "access.cleartext-admin",
+           "--check", "configuration.default-login"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    assert (out / "run.json").exists(), proc.stderr
+    run = json.loads((out / "run.json").read_text())
+    [dev] = run["devices"]
+    # one device, tied by MAC: its IPv4, unique-local and link-local addresses
+    assert dev["mac"] == lab_dev.mac.lower()
+    assert lab_dev.ip in dev["ips"] and lab_dev.ip6 in dev["ips"]
+    assert any(ip.startswith("fe80::") for ip in dev["ips"])
+    services = {(s["port"], s["transport"]): s for s in dev["services"]}
+    telnet, web = services[(23, "tcp")], services[(80, "tcp")]
+    assert telnet["addresses"] == [lab_dev.ip6]  # IPv6 only
+    assert lab_dev.ip in web["addresses"]
+    [v6] = [r for r in run["results"]
+            if r["check_id"] == "access.unexpected-port" and r["target"]["port"] == 23]  # fmt: skip
+    assert v6["verdict"] == "fail" and v6["severity"] == "high"
+    assert v6["evidence"]["family"] == "ipv6" and v6["evidence"]["addresses"] == [lab_dev.ip6]
+    admin = {r["target"]["port"] for r in run["results"]
+             if r["check_id"] == "access.cleartext-admin" and r["verdict"] == "fail"}  # fmt: skip
+    assert admin == {23}
+    # the checks reach the IPv6-only telnet on its IPv6 address: its default login is found
+    logins = [r for r in run["results"] if r["check_id"] == "configuration.default-login"]
+    [login] = [r for r in logins if r["target"]["port"] == 23]
+    assert login["verdict"] == "fail", login["evidence"]
+    assert login["evidence"]["accepted"]["user"] == "root"
