@@ -227,9 +227,9 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
     login = ctx.profile.interfaces.http_login
     if login is not None and login.port not in (None, svc.port):
         return f"the profile's HTTP login is on port {login.port}"
-    if login is not None and login.kind == "form":
-        return LoginInterface(kind=kind, method="form", port=svc.port, tls=tls, path=login.path,
-                              form=login)  # fmt: skip
+    if login is not None and login.kind in ("form", "json"):
+        return LoginInterface(kind=kind, method=login.kind, port=svc.port, tls=tls,
+                              path=login.path, form=login)  # fmt: skip
     paths = [login.path] if login is not None else ["/", *ctx.profile.interfaces.admin_paths]
     challenge = await http_client.find_challenge(
         ctx.ip, svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts

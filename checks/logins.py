@@ -58,7 +58,7 @@ class LoginMethod:
 
 
 METHODS: dict[str, LoginMethod] = {}
-HTTP_METHODS = ("basic", "digest", "form")
+HTTP_METHODS = ("basic", "digest", "form", "json")
 
 
 def login_method(
@@ -136,6 +136,14 @@ async def _digest(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) 
 async def _form(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     assert iface.form is not None
     return await http_client.form_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
+                                        timeouts=ctx.timeouts,
+                                        prompts=login_prompts(ctx))  # fmt: skip
+
+
+@login_method("json")
+async def _json(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+    assert iface.form is not None
+    return await http_client.json_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
                                         timeouts=ctx.timeouts,
                                         prompts=login_prompts(ctx))  # fmt: skip
 

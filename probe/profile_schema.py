@@ -76,7 +76,8 @@ class Port(_Strict):
 class HttpLogin(_Strict):
     """How the web admin logs in."""
 
-    kind: Literal["basic", "digest", "form"] = "basic"
+    # json: a single-page admin's login API (POST a JSON object; token or cookie answers)
+    kind: Literal["basic", "digest", "form", "json"] = "basic"
     port: int | None = None  # default: every HTTP(S) port of the device
     path: str = "/"  # where the login is sent (a form's action)
     page: str = ""  # form logins: the page that shows the form ("" = path); read for its
@@ -85,6 +86,8 @@ class HttpLogin(_Strict):
     password_field: str = "password"
     success_status: list[int] = Field(default_factory=lambda: [200, 302, 303])
     failure_marker: str = ""  # text a refused form login shows; "" = judge by status/cookie
+    # form/json logins: fixed fields sent with every attempt (e.g. an OAuth client_id)
+    extra_fields: dict[str, str] = Field(default_factory=dict)
 
 
 class Credential(_Strict):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import json
 import logging
 import re
 import ssl
@@ -418,6 +419,29 @@ def form_accepted(
     return judge_form(answer, login, prompts).accepted
 
 
+def _judged(
+    user: str,
+    password: str,
+    request_text: str,
+    watch: Stopwatch,
+    answer: HttpAnswer,
+    verdict: FormJudgement,
+    details: dict[str, Any] | None = None,
+) -> LoginAttempt:
+    """The attempt of a judged form or JSON login answer."""
+    return LoginAttempt(
+        user,
+        password,
+        verdict.accepted,
+        latency_s=watch.elapsed,
+        sign=verdict.sign,
+        request=request_text,
+        answer=answer.status_line,
+        error="" if verdict.accepted is not None else verdict.why,
+        details={**(details or {}), "http": answer.summary(), "judged": verdict.why},
+    )
+
+
 async def form_login(
     ip: str,
     port: int,
@@ -447,6 +471,7 @@ async def form_login(
                 fields.update(form.hidden)
                 if form.hidden:
                     details["hidden_fields"] = sorted(form.hidden)
+            fields.update(login.extra_fields)
             fields[login.user_field] = user
             fields[login.password_field] = password
             answer = await request(
@@ -468,19 +493,80 @@ async def form_login(
         attempt = _attempt_from_error(user, password, request_text, exc)
         attempt.latency_s = watch.elapsed
         return attempt
-    details["http"] = answer.summary()
-    details["judged"] = verdict.why
-    return LoginAttempt(
-        user,
-        password,
-        verdict.accepted,
-        latency_s=watch.elapsed,
-        sign=verdict.sign,
-        request=request_text,
-        answer=answer.status_line,
-        error="" if verdict.accepted is not None else verdict.why,
-        details=details,
-    )
+    return _judged(user, password, request_text, watch, answer, verdict, details)
+
+
+# Keys of a JSON answer that carry a session: a login API that returns one let us in.
+TOKEN_KEYS = ("token", "access_token", "accesstoken", "jwt", "id_token", "sid", "session",
+              "session_id", "sessionid", "auth_token", "authtoken")  # fmt: skip
+_ERROR_KEYS = ("error", "errors", "message", "msg", "detail", "reason")
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def judge_json(answer: HttpAnswer, prompts: Prompts | None = None) -> FormJudgement:
+    """Judge a JSON login API's answer. Accepted: a 2xx whose JSON carries a token or session
+    (TOKEN_KEYS, also one level down, e.g. {"data": {"token": ...}}) or says success/ok true.
+    Refused: 401, or a 2xx/4xx whose text refuses the credentials (failure messages), or
+    success/ok false. A 403/400 without a credentials message, a 2xx without either: no verdict."""
+    sign = lockout_sign(answer, prompts)
+    if sign:
+        return FormJudgement(None, sign, sign)
+    if answer.status >= 500:
+        return FormJudgement(None, "", f"status {answer.status}")
+    data = _json_object(answer.body) or {}
+    text = _text(answer.body)
+    failure = prompts.message(text, "failure") if prompts is not None else ""
+    token = prompts.message(text, "token") if prompts is not None else ""
+    if answer.status == 401:
+        return FormJudgement(False, "", "401")
+    if 200 <= answer.status < 300:
+        inner = [v for v in data.values() if isinstance(v, dict)]
+        keys = {k.lower() for d in (data, *inner) for k, v in d.items() if v}
+        if keys & set(TOKEN_KEYS) and not keys & set(_ERROR_KEYS[:2]):
+            return FormJudgement(True, "", "a token in the answer")
+        flag = next((data[k] for k in ("success", "ok") if isinstance(data.get(k), bool)), None)
+        if flag is True:
+            return FormJudgement(True, "", "success: true")
+        if flag is False or (failure and not token):
+            return FormJudgement(False, "", failure or "success: false")
+        return FormJudgement(None, "", "2xx without a token, a cookie verdict or an error")
+    if failure and not token:
+        return FormJudgement(False, "", f"{answer.status}: {failure}")
+    return FormJudgement(None, "", f"{answer.status} without a refusal of the credentials")
+
+
+async def json_login(
+    ip: str,
+    port: int,
+    login: HttpLogin,
+    user: str,
+    password: str,
+    *,
+    tls: bool,
+    timeouts: Timeouts,
+    prompts: Prompts | None = None,
+) -> LoginAttempt:
+    """One JSON login attempt: POST {user_field: user, password_field: password, ...extra}."""
+    request_text = (f"POST {login.path} JSON {login.user_field}={user} "
+                    f"{login.password_field}={PASSWORD_MARK}")  # fmt: skip
+    watch = Stopwatch()
+    body = {**login.extra_fields, login.user_field: user, login.password_field: password}
+    try:
+        async with new_client(tls, timeouts) as client:
+            answer = await request(client, ip, port, login.path, tls=tls, timeouts=timeouts,
+                                   method="POST", json_body=body)  # fmt: skip
+    except (Unreachable, ProbeTimeout, ProtocolError) as exc:
+        attempt = _attempt_from_error(user, password, request_text, exc)
+        attempt.latency_s = watch.elapsed
+        return attempt
+    return _judged(user, password, request_text, watch, answer, judge_json(answer, prompts))
 
 
 @dataclass(frozen=True)

@@ -525,3 +525,30 @@ def test_scan_refuses_a_broken_credential_list_before_any_traffic(tmp_path: Path
     res = CliRunner().invoke(app, ["scan", "--cidr", "127.0.0.1/32", "--profiles", str(tmp_path)])
     assert res.exit_code == 2, res.output
     assert f"{bad}:2: expected user:password" in res.output
+
+
+async def test_json_login_api_default_found_and_proven() -> None:
+    """An OAuth-style token endpoint (the shape of Node-RED's adminAuth /auth/token): JSON in,
+    a token out, invalid_grant (RFC 6749 5.2) for wrong credentials."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path != "/auth/token" or method != "POST":
+            return 404, b"", {}
+        data = json.loads(body)
+        bodies.append(data)
+        if (data.get("username"), data.get("password")) == ("admin", "admin123"):
+            return 200, b'{"access_token": "t0k", "expires_in": 604800}', {}
+        return 400, b'{"error": "invalid_grant"}', {}
+
+    extra = {"client_id": "node-red-admin", "grant_type": "password"}
+    login = HttpLogin(kind="json", path="/auth/token", extra_fields=extra)
+    creds = Credentials(lists=["generic"], pacing_s=0, depth="standard", window=None)
+    profile = Profile(id="t", interfaces=Interfaces(http_login=login), credentials=creds)
+    async with http_server(handler) as port:
+        [res] = await _run(_ctx(_session(profile, port)))
+    assert res.verdict is Verdict.fail, res.title
+    assert res.evidence["interface"] == f"HTTP json login on http/{port} /auth/token"
+    assert res.evidence["accepted"]["judged"] == "a token in the answer"
+    assert res.evidence["wrong_password"]["accepted"] is False
+    assert bodies[0]["client_id"] == "node-red-admin" and len(bodies) == 20  # 19 + the proof

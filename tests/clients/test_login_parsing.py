@@ -240,3 +240,35 @@ def test_login_form_parsing() -> None:
     elsewhere = b'<form method=post action="http://evil.example/x"><input type=password name=p>'
     assert http.parse_login_form(elsewhere + b"</form>", "/") is None
     assert http.parse_login_form(b"<form method=post><input name=a></form>", "/") is None
+
+
+# --- JSON login APIs (single-page admin UIs) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "accepted"),
+    [
+        (200, b'{"access_token": "abc", "expires_in": 604800, "token_type": "Bearer"}', True),
+        (200, b'{"data": {"token": "abc"}}', True),
+        (200, b'{"success": true}', True),
+        (200, b'{"success": false}', False),
+        (200, b'{"error": "Invalid username or password"}', False),
+        (401, b'{"error": "unauthorized"}', False),
+        (403, b'{"error": "unauthorized", "error_description": "Invalid credentials"}', False),
+        (403, b'{"detail": "CSRF Failed: CSRF token missing."}', None),
+        (400, b'{"error": "bad request"}', None),
+        (200, b'{"status": "pending"}', None),
+        (200, b'{"token": "", "error": "Wrong password"}', False),
+        (503, b"", None),
+    ],
+)
+def test_json_login_judgement(status: int, body: bytes, accepted: bool | None) -> None:
+    got = http.judge_json(_answer(status, body), PROMPTS)
+    assert got.accepted is accepted, got.why
+
+
+def test_json_lockout_answer_is_a_named_sign() -> None:
+    got = http.judge_json(_answer(429, b'{"error": "too many requests"}'), PROMPTS)
+    assert (got.accepted, got.sign) == (None, "HTTP 429")
+    got = http.judge_json(_answer(403, b'{"error": "Account locked"}'), PROMPTS)
+    assert got.accepted is None and got.sign.startswith("lockout page (403)")
