@@ -652,13 +652,27 @@ def judge(ctx: CheckContext, svc: Service, c: Campaign) -> Result:
 )
 async def default_login(ctx: CheckContext) -> AsyncIterator[Result]:
     """A documented default or a listed weak credential logs in (SNMP: a community reads)."""
-    for svc in ctx.services("snmp"):
-        if svc.transport == "udp":
-            obs = await snmp_checks.observe(ctx.session, svc.port)
+    # SNMP waits on silence (a wrong community gets none): measured while the logins run.
+    snmp = [
+        (svc, asyncio.ensure_future(snmp_checks.observe(ctx.session, svc.port)))
+        for svc in ctx.services("snmp")
+        if svc.transport == "udp"
+    ]
+    try:
+        async for res in _login_results(ctx):
+            yield res
+        for svc, pending in snmp:
+            obs = await pending
             verdict, title, ev = snmp_checks.judge_communities(obs, ctx.redact)
             severity = Severity.critical if obs.writable and verdict is Verdict.fail else None
             yield ctx.result(verdict, f"port {svc.port}/udp: {title}", target=ctx.target(svc),
                              evidence=ev, severity=severity)  # fmt: skip
+    finally:
+        for _svc, pending in snmp:
+            pending.cancel()
+
+
+async def _login_results(ctx: CheckContext) -> AsyncIterator[Result]:
     for svc in ctx.services(*login_kinds()):
         if svc.transport != "tcp":
             continue

@@ -30,7 +30,7 @@ COMMUNITIES_FILE = DATA_DIR / "snmp-communities.txt"
 MAX_COMMUNITIES = 16  # requests to one agent stay few (two versions each)
 TIMEOUT_S = 1.0
 RETRIES = 1
-AT_ONCE = 8  # communities in flight to one agent
+AT_ONCE = 16  # communities in flight to one agent (each a GetRequest of sysDescr)
 
 
 def load_communities(path: Path = COMMUNITIES_FILE) -> list[str]:

@@ -31,7 +31,7 @@ class UdpOptions:
     enabled: bool = True
     timeout_s: float = 0.8  # one datagram's wait for its answer
     retries: int = 1  # resends of an unanswered request
-    per_second: float = 200.0  # datagrams a second, all hosts together
+    per_second: float = 400.0  # datagrams a second, all hosts together
     hosts_at_once: int = 32
     snmp_port: int = snmp.SNMP_PORT
     communities: tuple[bytes, ...] = (b"public",)  # what discovery asks with (read-only GET)
