@@ -29,10 +29,10 @@ from lanprobe.scope import Scope
 @dataclass
 class UdpOptions:
     enabled: bool = True
-    timeout_s: float = 0.8  # one datagram's wait for its answer
+    timeout_s: float = 0.5  # one datagram's wait for its answer (a LAN agent answers in ms)
     retries: int = 1  # resends of an unanswered request
     per_second: float = 400.0  # datagrams a second, all hosts together
-    hosts_at_once: int = 32
+    hosts_at_once: int = 64  # a silent host costs (1 + retries) x timeout_s: ask many at once
     snmp_port: int = snmp.SNMP_PORT
     communities: tuple[bytes, ...] = (b"public",)  # what discovery asks with (read-only GET)
 
