@@ -51,6 +51,9 @@ def load_communities(path: Path = COMMUNITIES_FILE) -> list[str]:
 class SnmpObservation:
     port: int
     engine_id: str = ""  # answered SNMPv3 engine discovery
+    # SNMPv3 discovery answered again after the communities: silence to them was the agent's
+    # refusal, not a device that went away mid-check (a pass needs both answers).
+    alive_after: bool = False
     readable: dict[str, list[str]] = field(default_factory=dict)  # community -> ["v2c", "v1"]
     writable: dict[str, str] = field(default_factory=dict)  # community -> error that proved it
     refused_write: dict[str, str] = field(default_factory=dict)  # community -> the refusal
@@ -89,14 +92,18 @@ async def _reads(ip: str, port: int, community: str) -> list[str]:
     return [v for v, ok in (("v2c", v2c), ("v1", v1)) if ok]
 
 
-async def measure(ip: str, port: int, pairs: list[tuple[str, str]]) -> SnmpObservation:
-    obs = SnmpObservation(port=port)
+async def _engine_id(ip: str, port: int) -> str:
+    """The agent's SNMPv3 engine id from a discovery request ("" for no answer)."""
     try:
         raw = await snmp.exchange(ip, port, snmp.engine_discovery(secrets.randbelow(2**30)),
                                   timeout_s=TIMEOUT_S, retries=RETRIES)  # fmt: skip
-        obs.engine_id = snmp.parse_message(raw).engine_id if raw is not None else ""
+        return snmp.parse_message(raw).engine_id if raw is not None else ""
     except (OSError, ValueError):
-        obs.engine_id = ""
+        return ""
+
+
+async def measure(ip: str, port: int, pairs: list[tuple[str, str]]) -> SnmpObservation:
+    obs = SnmpObservation(port=port, engine_id=await _engine_id(ip, port))
     # A wrong community gets silence (RFC 3584 section 5.2.1: dropped, counted): waiting for
     # each in turn would cost timeout x retries per candidate, so they are asked a few at once.
     gate = asyncio.Semaphore(AT_ONCE)
@@ -111,6 +118,8 @@ async def measure(ip: str, port: int, pairs: list[tuple[str, str]]) -> SnmpObser
         obs.sources[community] = source
         if versions:
             obs.readable[community] = versions
+    if obs.engine_id and not obs.readable:
+        obs.alive_after = bool(await _engine_id(ip, port))
     if obs.readable:
         obs.any_community = bool(await _reads(ip, port, f"lanprobe-{secrets.token_hex(6)}"))
         for community, versions in obs.readable.items():
@@ -161,6 +170,10 @@ def judge_communities(
         rw = [c for c in obs.readable if c in obs.writable]
         what = "read-write" if rw else "read-only"
         return Verdict.fail, f"SNMP {what} community accepted ({len(obs.readable)})", ev
+    if not obs.alive_after:
+        ev["reason"] = ("the agent stopped answering SNMPv3 discovery after the communities were "
+                        "tried: their silence may be a device gone, not a refusal")  # fmt: skip
+        return Verdict.inconclusive, "SNMP agent went silent during the community check", ev
     ev["note"] = "no listed community reads; the agent answers SNMPv3 (user-based security)"
     return Verdict.passed, f"no default SNMP community of {len(obs.tried)} is accepted", ev
 

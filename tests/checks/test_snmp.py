@@ -104,7 +104,10 @@ def test_judge_communities_branches() -> None:
     assert [c["write"] for c in ev["communities"]] == [False, True]
     verdict, title, _ = judge_communities(_obs(readable={"public": ["v1"]}))
     assert verdict is Verdict.fail and "read-only" in title
-    assert judge_communities(_obs(engine_id="80"))[0] is Verdict.passed
+    assert judge_communities(_obs(engine_id="80", alive_after=True))[0] is Verdict.passed
+    # Answered SNMPv3 before the communities, silent after: a device gone, not a refusal.
+    verdict, title, ev = judge_communities(_obs(engine_id="80"))
+    assert verdict is Verdict.inconclusive and "went silent" in title and ev["reason"]
     assert judge_communities(_obs())[0] is Verdict.inconclusive  # silent agent: no pass
     any_ = _obs(readable={"public": ["v2c"]}, any_community=True)
     assert judge_communities(any_)[0] is Verdict.not_applicable
@@ -204,7 +207,7 @@ def test_real_snmpd_v3_only(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert obs.engine_id and not obs.readable
+    assert obs.engine_id and obs.alive_after and not obs.readable
     assert judge_communities(obs)[0] is Verdict.passed and judge_cleartext(obs) is None
 
 
