@@ -391,7 +391,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             examined.append(f"{svc.port}/{kind}: TLS")
         else:
             not_examined.append(f"{svc.port}/tcp ({kind or 'unknown'}): not identified, no TLS")
-    evidence: dict[str, Any] = {"examined": examined, "not_examined": not_examined}
+    summary: dict[str, Any] = {"examined": examined, "not_examined": not_examined}
     tcp_unknown = [n for n in not_examined if "/tcp " in n]
     if failed or undecided:
         return
@@ -400,19 +400,19 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             Verdict.inconclusive,
             f"{len(tcp_unknown)} port(s) could not be identified: cleartext logins or data there "
             "cannot be ruled out",
-            evidence={**evidence, "reason": "; ".join(tcp_unknown)},
+            evidence={**summary, "reason": "; ".join(tcp_unknown)},
         )
     elif not examined:
         yield ctx.result(
             Verdict.not_applicable,
             "no TCP service found on the device: nothing to examine",
-            evidence=evidence,
+            evidence=summary,
         )
     else:
         yield ctx.result(
             Verdict.passed,
             f"no login or data interface in cleartext on {len(examined)} examined port(s)",
-            evidence=evidence,
+            evidence=summary,
         )
 
 

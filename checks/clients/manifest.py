@@ -165,8 +165,9 @@ def _parse_xml(raw: bytes, text: str) -> Manifest:
         name = node.tag.rsplit("}", 1)[-1].lower()
         for key, value in node.attrib.items():
             data.setdefault(key.rsplit("}", 1)[-1].lower(), value)
-        if len(node) == 0 and (node.text or "").strip():
-            data.setdefault(name, node.text.strip())
+        text_value = (node.text or "").strip()
+        if len(node) == 0 and text_value:
+            data.setdefault(name, text_value)
     return Manifest(raw=raw, data=data, format="xml")
 
 
