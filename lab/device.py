@@ -119,13 +119,21 @@ class _CoapCloser:
         await self.ctx.shutdown()
 
 
+def _die_with_parent() -> None:
+    """In the daemon's child: SIGKILL when the device process dies (PR_SET_PDEATHSIG), so a
+    killed or crashed device takes its snmpd/tftpd/chronyd along, as a real unit would."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 async def _daemon(
     argv: list[str], ready: Callable[[], Awaitable[bool]], env: dict[str, str] | None = None
 ) -> asyncio.subprocess.Process:
     """A real Debian daemon in the device's namespace; returns once `ready()` or after ~10 s."""
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, env=env,
+        stderr=asyncio.subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent,
     )  # fmt: skip
     for _ in range(40):
         if proc.returncode is not None or await ready():
