@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from lanprobe.discovery.inventory import Sighting
 from lanprobe.scope import Scope
@@ -87,7 +88,7 @@ def echo_all_nodes(iface: str, sources: Sequence[str], wait_s: float) -> list[tu
                   / ICMPv6EchoRequest(id=ident, seq=seq), iface=iface, verbose=0)  # fmt: skip
         time.sleep(0.3)
     time.sleep(wait_s)
-    packets = sniffer.stop() or []
+    packets: list[Any] = list(sniffer.stop() or [])
     found: dict[str, str] = {}
     for pkt in packets:
         ours = ICMPv6EchoReply in pkt and IPv6 in pkt and Ether in pkt

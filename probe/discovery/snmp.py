@@ -190,7 +190,8 @@ def _value(node: Node) -> Any:
 
 def parse_message(data: bytes) -> SnmpAnswer:
     """An agent's answer (v1/v2c Response, v3 Report); ValueError when it is not one."""
-    [msg] = decode(data)[:1] or [None]
+    nodes = decode(data)
+    msg = nodes[0] if nodes else None
     if msg is None or msg.tag != SEQUENCE or len(msg.children) < 3:
         raise ValueError("not an SNMP message")
     version = msg.children[0].int()

@@ -79,7 +79,9 @@ async def snmp_service(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting |
 
     # All at once: a silent host costs one timeout (with its retries), not one per request.
     asks = [(c, v) for c in opts.communities for v in (1, 0)]
-    *answers, engine_id = await asyncio.gather(*(get(c, v) for c, v in asks), engine())
+    engine_id, answers = await asyncio.gather(
+        engine(), asyncio.gather(*(get(c, v) for c, v in asks))
+    )
     versions_seen = sorted(
         {"v2c" if v == 1 else "v1" for (_, v), a in zip(asks, answers, strict=True) if a}
     )
@@ -88,7 +90,6 @@ async def snmp_service(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting |
     )
     if engine_id is not None:
         versions_seen.append("v3")
-    engine = engine_id or ""
     if not versions_seen:
         return None
     values = answer.values if answer is not None else {}
@@ -102,8 +103,8 @@ async def snmp_service(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting |
         value = values.get(oid_)
         if value:
             sighting.identifiers[key] = Identifier(value=str(value)[:200], source="snmp")
-    if engine:
-        sighting.identifiers["snmp_engine_id"] = Identifier(value=engine, source="snmp v3")
+    if engine_id:
+        sighting.identifiers["snmp_engine_id"] = Identifier(value=engine_id, source="snmp v3")
     return sighting
 
 
