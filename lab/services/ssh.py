@@ -51,7 +51,10 @@ class _Server(asyncssh.SSHServer):
     def validate_password(self, username: str, password: str) -> bool:
         guard = self.dev.guard
         if guard.locked(username):
-            self._locked_out()
+            # DISCONNECT goes out before any USERAUTH_FAILURE: a failure first invites the client's
+            # next request, which then meets the closed socket as a reset and hides the lockout.
+            if self.conn is not None:
+                self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, "account locked")
             return False
         ok = check_login(self.conf["users"], self.conf["accept_any"], username, password)
         if ok:
