@@ -59,9 +59,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lanprobe.checks.clients import datagram, pages, upnp
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import mqtt as mqtt_client
-from lanprobe.checks.clients import pages, upnp
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.clients.login import is_named_lockout
@@ -75,7 +75,7 @@ from lanprobe.checks.configuration import (
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check
-from lanprobe.discovery import coap, datagram, udp
+from lanprobe.discovery import coap, udp
 from lanprobe.errors import TargetError
 from lanprobe.model import Capability, Result, Service, Severity, Verdict
 from lanprobe.observations import page_controls

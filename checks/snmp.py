@@ -3,9 +3,9 @@
 `observe(session, port)` asks the agent, read-only: an SNMPv3 engine discovery; a v2c and a v1
 GetRequest of sysDescr with each candidate community (the profile's documented SNMP defaults,
 then profiles/data/snmp-communities.txt); a random community (an agent that answers it checks no
-community at all); and for each community that reads, the write probe of
-lanprobe.discovery.snmp.write_probe, a SetRequest that no agent can carry out (wrong type), whose
-error tells a write community (wrongType/badValue) from a read-only one (noAccess and the like).
+community at all); and for each community that reads, the write probe (checks/clients/snmp.py
+write_probe), a SetRequest that no agent can carry out (wrong type), whose error tells a write
+community (wrongType/badValue) from a read-only one (noAccess and the like).
 Nothing on the agent changes.
 
 Judged by configuration.default-login (`judge_communities`: a community that reads fails, critical
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanprobe.checks.clients import snmp
 from lanprobe.checks.context import DeviceSession
-from lanprobe.discovery import snmp
 from lanprobe.model import Verdict
 from lanprobe.paths import DATA_DIR
 

@@ -1,5 +1,5 @@
-"""Is a lab UDP daemon up? One request it must answer, from the lab's own side (the lab imports
-only core modules, not the probe's clients): fixed, protocol-correct datagrams."""
+"""Is a lab UDP daemon up? One request it must answer: SNMP's from the probe's own codec (a leaf
+protocol client, checks/clients/snmp.py), TFTP's and NTP's fixed, protocol-correct datagrams."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-# SNMPv3 engine discovery (RFC 3414 section 4): noAuthNoPriv, empty engine ID and user, reportable.
-SNMP_V3_DISCOVERY = bytes.fromhex(
-    "3038020103300e020101020300ffe30401040201030410300e0400020100020100040004000400301104000400"
-    "a00b0201010201000201003000"
-)
+from lanprobe.checks.clients import snmp
+
+SNMP_V3_DISCOVERY = snmp.engine_discovery(1)  # RFC 3414 section 4: every agent answers it
 TFTP_READ = b"\x00\x01lanprobe-ready\x00octet\x00"  # RRQ (RFC 1350 section 5) of a missing name
 NTP_CLIENT = b"\x23" + b"\x00" * 47  # NTPv4 mode 3 (RFC 5905 section 7.3)
 

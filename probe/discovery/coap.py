@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from lanprobe.discovery import datagram
+from lanprobe.checks.clients import datagram
 
 COAP_PORT = 5683
 GET = 0x01

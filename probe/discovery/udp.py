@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lanprobe.discovery import coap, datagram, snmp
+from lanprobe.checks.clients import datagram, snmp
+from lanprobe.discovery import coap
 from lanprobe.discovery.inventory import Sighting
 from lanprobe.model import Identifier, Service
 from lanprobe.scope import Scope

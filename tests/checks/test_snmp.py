@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from lanprobe.checks import snmp as snmp_checks
+from lanprobe.checks.clients import snmp
 from lanprobe.checks.snmp import SnmpObservation, judge_cleartext, judge_communities
-from lanprobe.discovery import snmp
 from lanprobe.discovery.udp import RateLimit
 from lanprobe.model import ScanRun, Severity, Verdict
 

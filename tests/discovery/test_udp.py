@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lanprobe.checks.clients import datagram
 from lanprobe.checks.logical_access import judge_tftp
-from lanprobe.discovery import datagram, udp
+from lanprobe.discovery import udp
 from lanprobe.model import Verdict
 
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanprobe.discovery import datagram
+from lanprobe.checks.clients import datagram
 
 SNMP_PORT = 161
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
