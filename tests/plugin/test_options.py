@@ -146,14 +146,23 @@ def test_plugin_load_imports_no_engine() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_plain_pytest_run_time_is_not_changed_much(pytester: pytest.Pytester) -> None:
-    # Loading and running with the plugin vs without it: no scan, no engine import.
-    pytester.makepyfile("def test_x(): pass")
-    with_plugin = pytester.runpytest_subprocess("-q", "-pno:cacheprovider")
-    without = pytester.runpytest_subprocess("-q", "-pno:cacheprovider", "-pno:lanprobe")
-    with_plugin.assert_outcomes(passed=1)
-    without.assert_outcomes(passed=1)
-    assert with_plugin.duration < without.duration + 1.0
+def test_plain_pytest_run_loads_no_engine(pytester: pytest.Pytester) -> None:
+    # A run that uses no lanprobe option or fixture pays only for the plugin module: no engine,
+    # network or report library is imported (what the run sees is checked, not how long it took).
+    pytester.makepyfile(
+        """
+        import sys
+
+        HEAVY = ("lanprobe.runner", "lanprobe.checks", "lanprobe.discovery", "httpx", "scapy",
+                 "asyncssh", "jinja2", "zeroconf")
+
+        def test_x():
+            loaded = [m for m in HEAVY if m in sys.modules]
+            assert loaded == [], loaded
+            assert "lanprobe.pytest_plugin" in sys.modules
+        """
+    )
+    pytester.runpytest_subprocess("-q", "-pno:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_a_users_project_sees_no_warning_it_did_not_cause(
@@ -168,7 +177,8 @@ def test_a_users_project_sees_no_warning_it_did_not_cause(
             assert True
 
         def test_device(device):
-            assert device.result("configuration.default-login").failed or True
+            got = device.result("configuration.default-login")
+            assert got.check_id == "configuration.default-login" and len(got) >= 1
         """
     )
     result = pytester.runpytest_subprocess(f"--probe-run={fake_run_json}", "-p", "no:cacheprovider")
