@@ -59,19 +59,19 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lanprobe.checks.clients import datagram, pages, upnp
-from lanprobe.checks.clients import http as http_client
-from lanprobe.checks.clients import mqtt as mqtt_client
-from lanprobe.checks.clients import rtsp as rtsp_client
-from lanprobe.checks.clients import telnet as telnet_client
-from lanprobe.checks.clients.login import is_named_lockout
-from lanprobe.checks.configuration import (
+from lanprobe.checks.campaign import (
     LOCKOUT_KINDS,
     Campaign,
     campaign,
     guarded_attempt,
     wrong_password,
 )
+from lanprobe.checks.clients import datagram, pages, upnp
+from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import rtsp as rtsp_client
+from lanprobe.checks.clients import telnet as telnet_client
+from lanprobe.checks.clients.login import is_named_lockout
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check

@@ -3,7 +3,7 @@
 `configuration.default-login` and `access.no-lockout` reach every protocol through here: a new
 login interface is a client (checks/clients/) and one `@login_method(...)` registration below,
 not edits across modules. HTTP is the one kind with several methods (Basic, Digest, forms): its
-interface is found on the device (configuration.find_interface), the others by kind.
+interface is found on the device (campaign.find_interface), the others by kind.
 
 An attempt function makes ONE attempt and returns the measured `LoginAttempt` (never judged
 here, never guarded here: the campaign holds the guard and the pacer).
@@ -133,19 +133,13 @@ async def _digest(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) 
 
 
 @login_method("form")
-async def _form(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    assert iface.form is not None
-    return await http_client.form_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
-                                        timeouts=ctx.timeouts,
-                                        prompts=login_prompts(ctx))  # fmt: skip
-
-
 @login_method("json")
-async def _json(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+async def _web(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+    """A form or JSON login (the interface's `form` says which)."""
     assert iface.form is not None
-    return await http_client.json_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
-                                        timeouts=ctx.timeouts,
-                                        prompts=login_prompts(ctx))  # fmt: skip
+    return await http_client.web_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
+                                       timeouts=ctx.timeouts,
+                                       prompts=login_prompts(ctx))  # fmt: skip
 
 
 @login_method("telnet", kinds=("telnet",))
@@ -179,6 +173,6 @@ async def _ssh(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> 
 
 @login_method("rtsp", kinds=("rtsp",))
 async def _rtsp(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    """DESCRIBE with Basic or Digest on the stream path configuration.find_interface found."""
+    """DESCRIBE with Basic or Digest on the stream path campaign.find_interface found."""
     return await rtsp_client.login(iface.ip or ctx.ip, iface.port, iface.path, user, pw,
                                    ctx.timeouts)  # fmt: skip

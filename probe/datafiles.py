@@ -20,7 +20,7 @@ from lanprobe.paths import data_file
 def _loaders(layers: Sequence[Path]) -> list[tuple[str, Callable[[], Any]]]:
     from lanprobe.checks.clients import rtsp
     from lanprobe.checks.clients.login import Prompts
-    from lanprobe.checks.configuration import validate_credential_lists
+    from lanprobe.checks.credentials import validate_credential_lists
     from lanprobe.checks.logical_access import load_admin_paths
     from lanprobe.checks.snmp import load_communities
     from lanprobe.checks.ssh_policy import load_policy

@@ -515,7 +515,8 @@ class DeviceUnderTest:
         self, service: str, user: str, password: str, *, port: int | None = None
     ) -> Login:
         """One live login attempt (async form of `login`)."""
-        from lanprobe.checks import configuration as cfg
+        from lanprobe.checks.campaign import find_interface
+        from lanprobe.checks.logins import attempt as login_attempt
 
         svc = self._login_service(service, port)
         ctx = CheckContext(
@@ -523,10 +524,10 @@ class DeviceUnderTest:
             check_id="pytest.login",
             meta=CheckMeta(capability=Capability.device_configuration, severity=Severity.info),
         )
-        iface = await cfg.find_interface(ctx, svc)
+        iface = await find_interface(ctx, svc)
         if isinstance(iface, str):
             raise LookupError(f"{self.label} port {svc.port}: {iface}")
-        attempt = await cfg.attempt(ctx, iface, user, password)
+        attempt = await login_attempt(ctx, iface, user, password)
         shown = ctx.redact(password)
         return Login(
             service=ctx.kind(svc),

@@ -429,8 +429,8 @@ def test_a_missing_credential_list_names_every_layer(tmp_path: Path) -> None:
 
 
 def test_checks_read_data_and_lists_through_the_layers(tmp_path: Path) -> None:
-    from lanprobe.checks.configuration import load_credential_list
     from lanprobe.checks.context import RunOptions
+    from lanprobe.checks.credentials import load_credential_list
     from lanprobe.checks.logical_access import load_admin_paths
 
     user = tmp_path / "mine"

@@ -252,14 +252,18 @@ async def find_challenge(
     return None
 
 
-def _attempt_from_error(user: str, password: str, request: str, exc: Exception) -> LoginAttempt:
+def _attempt_from_error(
+    user: str, password: str, request: str, exc: Exception, watch: Stopwatch
+) -> LoginAttempt:
+    """The attempt an exchange that raised ends in: no verdict, the sign it showed."""
     cause = exc.__cause__ or exc
     sign = os_error_sign(cause)
     if not sign and isinstance(exc, ProbeTimeout):
         sign = "no answer in time"
     if not sign and isinstance(exc, ProtocolError):
         sign = "connection reset"
-    return LoginAttempt(user, password, None, sign=sign, request=request, error=str(exc))
+    return LoginAttempt(user, password, None, latency_s=watch.elapsed, sign=sign,
+                        request=request, error=str(exc))  # fmt: skip
 
 
 async def auth_login(
@@ -284,9 +288,7 @@ async def auth_login(
     try:
         answer = await fetch(ip, port, path, tls=tls, timeouts=timeouts, auth=auth, max_bytes=4096)
     except (Unreachable, ProbeTimeout, ProtocolError) as exc:
-        attempt = _attempt_from_error(user, password, request, exc)
-        attempt.latency_s = watch.elapsed
-        return attempt
+        return _attempt_from_error(user, password, request, exc, watch)
     accepted: bool | None
     sign = lockout_sign(answer, prompts)
     if sign:
@@ -363,6 +365,32 @@ def _error_in_query(location: str) -> bool:
     return any(w in query for w in ("error", "fail", "invalid", "denied", "wrong"))
 
 
+@dataclass(frozen=True)
+class _Said:
+    """What a login answer says before its kind (form or JSON) is judged: a verdict already
+    (a lockout sign, a 5xx, the failure marker, a 401), else its failure and token messages."""
+
+    verdict: FormJudgement | None
+    failure: str = ""
+    token: str = ""
+
+
+def _said(answer: HttpAnswer, prompts: Prompts | None, marker: str = "") -> _Said:
+    sign = lockout_sign(answer, prompts)
+    if sign:
+        return _Said(FormJudgement(None, sign, sign))
+    if answer.status >= 500:
+        return _Said(FormJudgement(None, "", f"status {answer.status}"))
+    if marker and marker.encode() in answer.body:
+        return _Said(FormJudgement(False, "", f"failure marker {marker!r}"))
+    if answer.status == 401:
+        return _Said(FormJudgement(False, "", "401"))
+    text = _text(answer.body)
+    failure = prompts.message(text, "failure") if prompts is not None else ""
+    token = prompts.message(text, "token") if prompts is not None else ""
+    return _Said(None, failure, token)
+
+
 def judge_form(
     answer: HttpAnswer, login: HttpLogin, prompts: Prompts | None = None
 ) -> FormJudgement:
@@ -372,18 +400,10 @@ def judge_form(
     stale CSRF token), the login page served again without an error, a 5xx: no verdict (None).
     Accepted: a redirect elsewhere, or a 2xx page without the login form.
     """
-    sign = lockout_sign(answer, prompts)
-    if sign:
-        return FormJudgement(None, sign, sign)
-    if answer.status >= 500:
-        return FormJudgement(None, "", f"status {answer.status}")
-    text = _text(answer.body)
-    failure = prompts.message(text, "failure") if prompts is not None else ""
-    token = prompts.message(text, "token") if prompts is not None else ""
-    if login.failure_marker and login.failure_marker.encode() in answer.body:
-        return FormJudgement(False, "", f"failure marker {login.failure_marker!r}")
-    if answer.status == 401:
-        return FormJudgement(False, "", "401")
+    said = _said(answer, prompts, login.failure_marker)
+    if said.verdict is not None:
+        return said.verdict
+    failure, token = said.failure, said.token
     if 400 <= answer.status < 500:
         if failure and not token:
             return FormJudgement(False, "", f"{answer.status}: {failure}")
@@ -442,7 +462,7 @@ def _judged(
     )
 
 
-async def form_login(
+async def web_login(
     ip: str,
     port: int,
     login: HttpLogin,
@@ -453,47 +473,81 @@ async def form_login(
     timeouts: Timeouts,
     prompts: Prompts | None = None,
 ) -> LoginAttempt:
-    """One form login attempt as a browser makes it, in one cookie session: GET the login page
-    (cookies, hidden fields and CSRF token of its form), POST them with the user and password,
-    and when sent back to the login page, GET it to read the error it shows."""
-    request_text = (
-        f"POST {login.path} {login.user_field}={user}&{login.password_field}={PASSWORD_MARK}"
-    )
+    """One form or JSON login attempt (`login.kind`) as a browser makes it, in one cookie
+    session. A form: GET the login page (cookies, hidden fields and CSRF token of its form), POST
+    them with the user and password, and when sent back to the login page, GET it to read the
+    error it shows. JSON: POST {user_field: user, password_field: password, ...extra_fields}."""
+    as_json = login.kind == "json"
+    request_text = (f"POST {login.path} {'JSON ' if as_json else ''}{login.user_field}={user}"
+                    f"{' ' if as_json else '&'}{login.password_field}={PASSWORD_MARK}")  # fmt: skip
     watch = Stopwatch()
     details: dict[str, Any] = {}
     try:
         async with new_client(tls, timeouts) as client:
-            page_path = login.page or login.path
-            page = await request(client, ip, port, page_path, tls=tls, timeouts=timeouts)
-            fields: dict[str, str] = {}
-            form = parse_login_form(page.body, page_path) if page.status == 200 else None
-            if form is not None and form.path == login.path:
-                fields.update(form.hidden)
-                if form.hidden:
-                    details["hidden_fields"] = sorted(form.hidden)
-            fields.update(login.extra_fields)
-            fields[login.user_field] = user
-            fields[login.password_field] = password
-            answer = await request(
-                client, ip, port, login.path, tls=tls, timeouts=timeouts, method="POST",
-                data=fields,
-            )  # fmt: skip
-            verdict = judge_form(answer, login, prompts)
-            if verdict.accepted is None and verdict.why.startswith("redirected back"):
-                # Post/redirect/get: the error is on the page we are sent back to.
-                again = await request(client, ip, port, answer.location, tls=tls,
-                                      timeouts=timeouts)  # fmt: skip
-                shown = prompts.message(_text(again.body), "failure") if prompts else ""
-                sign = lockout_sign(again, prompts)
-                if sign:
-                    verdict = FormJudgement(None, sign, sign)
-                elif shown:
-                    verdict = FormJudgement(False, "", f"the login page again, showing {shown!r}")
+            session = _Session(client, ip, port, tls, timeouts)
+            if as_json:
+                body = {
+                    **login.extra_fields,
+                    login.user_field: user,
+                    login.password_field: password,
+                }
+                answer = await session.send("POST", login.path, json_body=body)
+                verdict = judge_json(answer, prompts)
+            else:
+                answer, verdict = await _post_form(session, login, user, password, prompts,
+                                                   details)  # fmt: skip
     except (Unreachable, ProbeTimeout, ProtocolError) as exc:
-        attempt = _attempt_from_error(user, password, request_text, exc)
-        attempt.latency_s = watch.elapsed
-        return attempt
+        return _attempt_from_error(user, password, request_text, exc, watch)
     return _judged(user, password, request_text, watch, answer, verdict, details)
+
+
+@dataclass
+class _Session:
+    """One login's client and where it talks to (a browser tab's cookie jar)."""
+
+    client: httpx.AsyncClient
+    ip: str
+    port: int
+    tls: bool
+    timeouts: Timeouts
+
+    async def send(self, method: str, path: str, **kw: Any) -> HttpAnswer:
+        return await request(self.client, self.ip, self.port, path, tls=self.tls,
+                             timeouts=self.timeouts, method=method, **kw)  # fmt: skip
+
+
+async def _post_form(
+    session: _Session,
+    login: HttpLogin,
+    user: str,
+    password: str,
+    prompts: Prompts | None,
+    details: dict[str, Any],
+) -> tuple[HttpAnswer, FormJudgement]:
+    """The form login's exchange: the page, the POST, the page it sends back to."""
+    page_path = login.page or login.path
+    page = await session.send("GET", page_path)
+    fields: dict[str, str] = {}
+    form = parse_login_form(page.body, page_path) if page.status == 200 else None
+    if form is not None and form.path == login.path:
+        fields.update(form.hidden)
+        if form.hidden:
+            details["hidden_fields"] = sorted(form.hidden)
+    fields.update(login.extra_fields)
+    fields[login.user_field] = user
+    fields[login.password_field] = password
+    answer = await session.send("POST", login.path, data=fields)
+    verdict = judge_form(answer, login, prompts)
+    if verdict.accepted is None and verdict.why.startswith("redirected back"):
+        # Post/redirect/get: the error is on the page we are sent back to.
+        again = await session.send("GET", answer.location)
+        shown = prompts.message(_text(again.body), "failure") if prompts else ""
+        sign = lockout_sign(again, prompts)
+        if sign:
+            verdict = FormJudgement(None, sign, sign)
+        elif shown:
+            verdict = FormJudgement(False, "", f"the login page again, showing {shown!r}")
+    return answer, verdict
 
 
 # Keys of a JSON answer that carry a session: a login API that returns one let us in.
@@ -515,17 +569,11 @@ def judge_json(answer: HttpAnswer, prompts: Prompts | None = None) -> FormJudgem
     (TOKEN_KEYS, also one level down, e.g. {"data": {"token": ...}}) or says success/ok true.
     Refused: 401, or a 2xx/4xx whose text refuses the credentials (failure messages), or
     success/ok false. A 403/400 without a credentials message, a 2xx without either: no verdict."""
-    sign = lockout_sign(answer, prompts)
-    if sign:
-        return FormJudgement(None, sign, sign)
-    if answer.status >= 500:
-        return FormJudgement(None, "", f"status {answer.status}")
+    said = _said(answer, prompts)
+    if said.verdict is not None:
+        return said.verdict
+    failure, token = said.failure, said.token
     data = _json_object(answer.body) or {}
-    text = _text(answer.body)
-    failure = prompts.message(text, "failure") if prompts is not None else ""
-    token = prompts.message(text, "token") if prompts is not None else ""
-    if answer.status == 401:
-        return FormJudgement(False, "", "401")
     if 200 <= answer.status < 300:
         inner = [v for v in data.values() if isinstance(v, dict)]
         keys = {k.lower() for d in (data, *inner) for k, v in d.items() if v}
@@ -540,33 +588,6 @@ def judge_json(answer: HttpAnswer, prompts: Prompts | None = None) -> FormJudgem
     if failure and not token:
         return FormJudgement(False, "", f"{answer.status}: {failure}")
     return FormJudgement(None, "", f"{answer.status} without a refusal of the credentials")
-
-
-async def json_login(
-    ip: str,
-    port: int,
-    login: HttpLogin,
-    user: str,
-    password: str,
-    *,
-    tls: bool,
-    timeouts: Timeouts,
-    prompts: Prompts | None = None,
-) -> LoginAttempt:
-    """One JSON login attempt: POST {user_field: user, password_field: password, ...extra}."""
-    request_text = (f"POST {login.path} JSON {login.user_field}={user} "
-                    f"{login.password_field}={PASSWORD_MARK}")  # fmt: skip
-    watch = Stopwatch()
-    body = {**login.extra_fields, login.user_field: user, login.password_field: password}
-    try:
-        async with new_client(tls, timeouts) as client:
-            answer = await request(client, ip, port, login.path, tls=tls, timeouts=timeouts,
-                                   method="POST", json_body=body)  # fmt: skip
-    except (Unreachable, ProbeTimeout, ProtocolError) as exc:
-        attempt = _attempt_from_error(user, password, request_text, exc)
-        attempt.latency_s = watch.elapsed
-        return attempt
-    return _judged(user, password, request_text, watch, answer, judge_json(answer, prompts))
 
 
 @dataclass(frozen=True)

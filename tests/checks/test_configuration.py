@@ -8,19 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients.login import LoginAttempt
-from lanprobe.checks.configuration import (
+from lanprobe.checks.configuration import default_login, judge
+from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.credentials import (
     DEFAULT_LISTS,
-    Campaign,
-    LoginInterface,
     Pair,
     candidates,
-    default_login,
-    judge,
     load_credential_list,
     parse_credential_list,
 )
-from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.logins import LoginInterface
 from lanprobe.model import Capability, Device, Result, ScanRun, Service, Severity, Verdict
 from lanprobe.profile_schema import (
     Credential,
@@ -456,7 +455,7 @@ async def test_a_registered_method_is_what_the_campaign_uses() -> None:
 
 def test_every_shipped_list_names_source_and_licence_and_loads() -> None:
     from lanprobe import paths
-    from lanprobe.checks.configuration import all_list_names, validate_credential_lists
+    from lanprobe.checks.credentials import all_list_names, validate_credential_lists
 
     layers = (paths.BUILTIN_PROFILES,)
     assert {"generic", "mirai-telnet", "seclists-ssh", "seclists-telnet", "seclists-ftp"} <= set(

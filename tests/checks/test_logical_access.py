@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients.http import HttpAnswer
 from lanprobe.checks.clients.login import LoginAttempt
 from lanprobe.checks.clients.pages import same_page as same_answer
-from lanprobe.checks.configuration import Campaign, Pair
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.credentials import Pair
 from lanprobe.checks.logical_access import (
     generic_grade,
     load_admin_paths,

@@ -117,16 +117,16 @@ async def test_http_basic_and_digest(lab_bench: BenchState) -> None:
 
 async def test_form_login_on_weak_tls(lab_bench: BenchState) -> None:
     ip = dev(lab_bench, "therma-t1").ip  # RSA-1024/SHA-1 certificate: the probe still talks
-    ok = await http.form_login(ip, 443, FORM, "admin", "1234", tls=True, timeouts=T)
+    ok = await http.web_login(ip, 443, FORM, "admin", "1234", tls=True, timeouts=T)
     assert ok.accepted is True
     assert ok.details["http"]["status"] == 302
-    bad = await http.form_login(ip, 443, FORM, stranger(), "x", tls=True, timeouts=T)
+    bad = await http.web_login(ip, 443, FORM, stranger(), "x", tls=True, timeouts=T)
     assert bad.accepted is False
 
 
 async def test_form_lockout_answers_429(lab_bench: BenchState) -> None:
     ip, user = dev(lab_bench, "hubco-h1").ip, stranger()
-    results = [await http.form_login(ip, 443, FORM, user, "x", tls=True, timeouts=T)
+    results = [await http.web_login(ip, 443, FORM, user, "x", tls=True, timeouts=T)
                for _ in range(6)]  # fmt: skip
     assert [r.accepted for r in results[:5]] == [False] * 5
     assert results[5].accepted is None

@@ -58,7 +58,7 @@ async def _device(dev: LabDevice, model: Model) -> list[Outcome]:
         tls = web.tls is not None
         for user, password in _pairs(web.users, web.auth == "any"):
             if web.auth == "form":
-                a = await http.form_login(dev.ip, web.port, FORM, user, password, tls=tls,
+                a = await http.web_login(dev.ip, web.port, FORM, user, password, tls=tls,
                                           timeouts=TIMEOUTS)  # fmt: skip
             else:
                 kind = "digest" if web.auth == "digest" else "basic"

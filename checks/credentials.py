@@ -1,0 +1,166 @@
+"""Default-credential candidates: the credential lists (profiles/credentials/, each with its
+source and licence) and the order a login campaign tries them in on one service.
+
+The profile's documented defaults come first, then the lists the profile names (or
+DEFAULT_LISTS): lists whose `# vendors:` words the device's evidence names go first, and the
+large `# depth: deep` lists join at deep depth only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lanprobe import paths
+from lanprobe.checks.context import DeviceSession
+
+# Lists used when the profile names none, in this order (each file says which services it fits):
+# a service's own list first (the Mirai pairs are what telnet devices were actually hit with).
+DEFAULT_LISTS = ("ftp-anonymous", "mirai-telnet", "generic")
+_FAMILY = {"https": "http", "mqtts": "mqtt"}
+
+
+@dataclass(frozen=True)
+class Pair:
+    user: str
+    password: str
+    source: str  # "profile default (<where>)" or "<list name>"
+
+
+@dataclass
+class CredentialList:
+    name: str
+    pairs: list[tuple[str, str]]
+    services: tuple[str, ...] = ()  # () = every login service
+    header: list[str] = field(default_factory=list)  # the comment lines (source, licence)
+    depth: str = "standard"  # "deep": the large lists, tried at --depth deep only
+    # Words that pick this list first when the device's evidence names them (vendor, product,
+    # HTTP realm or Server, banner, hostname): vendor-specific defaults before generic ones.
+    vendors: tuple[str, ...] = ()
+
+    def fits(self, kind: str) -> bool:
+        return not self.services or kind in self.services or _family(kind) in self.services
+
+
+_HEADER_KEYS = ("services:", "depth:", "vendors:")
+
+
+def parse_credential_list(text: str, name: str, where: str = "") -> CredentialList:
+    """`user:password` lines (split at the first colon); `#` comment lines. Comments
+    `# services: a b c` (the service kinds it fits), `# depth: deep` (the large lists) and
+    `# vendors: w1 w2` (evidence words that put it first). Errors read `where:line: ...`."""
+    where = where or name
+    pairs: list[tuple[str, str]] = []
+    out = CredentialList(name=name, pairs=pairs)
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
+            comment = line.lstrip()[1:].strip()
+            out.header.append(comment)
+            key, _, value = comment.partition(":")
+            words = tuple(value.lower().split())
+            if key.lower() == "services":
+                out.services = words
+            elif key.lower() == "depth":
+                if words not in (("standard",), ("deep",)):
+                    raise ValueError(f"{where}:{lineno}: depth: expected standard or deep")
+                out.depth = words[0]
+            elif key.lower() == "vendors":
+                out.vendors = words
+            continue
+        if ":" not in line:
+            raise ValueError(f"{where}:{lineno}: expected user:password")
+        user, password = line.split(":", 1)
+        if any(c in user + password for c in "\r\n\x00"):
+            raise ValueError(f"{where}:{lineno}: control character in a credential")
+        if (user, password) not in pairs:
+            pairs.append((user, password))
+    return out
+
+
+def check_provenance(clist: CredentialList, where: str) -> None:
+    """Every shipped or user list names its source and licence (DESIGN.md): refused otherwise."""
+    head = " ".join(clist.header).lower()
+    if "source" not in head:
+        raise ValueError(f"{where}:1: no '# Source:' comment (where the pairs come from)")
+    if "licence" not in head and "license" not in head:
+        raise ValueError(f"{where}:1: no licence named in the comments")
+
+
+def load_credential_list(layers: Path | Sequence[Path], name: str) -> CredentialList:
+    """A credential list by name, from the highest profile layer that has it (probe/paths.py),
+    validated: file:line errors for bad lines, no list without its source and licence."""
+    roots = (layers,) if isinstance(layers, Path) else tuple(layers)
+    path = paths.credential_list(name, roots) or paths.CREDENTIALS_DIR / f"{name}.txt"
+    clist = parse_credential_list(path.read_text(encoding="utf-8"), name, str(path))
+    check_provenance(clist, str(path))
+    return clist
+
+
+def all_list_names(layers: Sequence[Path]) -> list[str]:
+    """Every credential list of every profile layer (built-in first), by name."""
+    names = {p.stem for p in paths.CREDENTIALS_DIR.glob("*.txt")}
+    for root in layers:
+        names |= {p.stem for p in (root / "credentials").glob("*.txt")}
+    return sorted(names)
+
+
+def validate_credential_lists(layers: Sequence[Path]) -> int:
+    """Load every credential list of every layer (before any traffic): ValueError with
+    file:line on the first bad one. Returns how many pairs there are in all."""
+    return sum(len(load_credential_list(layers, n).pairs) for n in all_list_names(layers))
+
+
+def evidence_words(session: DeviceSession) -> str:
+    """What the device says about itself, lower-cased: OUI vendor, hostname, service products,
+    versions and banners, mDNS names and TXT, the profile's vendor (for vendor lists)."""
+    dev = session.device
+    parts = [dev.vendor or "", dev.hostname or "", session.profile.vendor]
+    for svc in dev.services:
+        parts += [svc.product or "", svc.version or "", svc.banner or ""]
+    for m in dev.mdns:
+        parts += [m.name, *m.txt.values()]
+    return " ".join(parts).lower()
+
+
+def _family(kind: str) -> str:
+    return _FAMILY.get(kind, kind)
+
+
+def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
+    """The pairs to try on a service of `kind`, in order, and how many are documented defaults."""
+    creds = session.profile.credentials
+    out: list[Pair] = []
+    seen: set[tuple[str, str]] = set()
+    for cred in creds.defaults:
+        fits = not cred.services or any(
+            s == kind or _family(s) == _family(kind) for s in cred.services
+        )
+        if fits and (cred.user, cred.password) not in seen:
+            seen.add((cred.user, cred.password))
+            out.append(
+                Pair(cred.user, cred.password, f"profile default ({cred.source or 'documented'})")
+            )
+    n_defaults = len(out)
+    layers = session.options.profile_layers
+    names = list(creds.lists or DEFAULT_LISTS)
+    extra = [n for n in all_list_names(layers) if n not in names]
+    said = evidence_words(session)
+    lists = [load_credential_list(layers, n) for n in names]
+    others = [load_credential_list(layers, n) for n in extra]
+    # Vendor lists the evidence names come first; the large lists join at deep depth only.
+    vendor = [c for c in lists + others if c.vendors and any(w in said for w in c.vendors)]
+    chosen = vendor + [c for c in lists if c not in vendor]
+    if session.depth == "deep":
+        chosen += [c for c in others if c.depth == "deep" and c not in chosen]
+    for clist in chosen:
+        if not clist.fits(kind):
+            continue
+        for user, password in clist.pairs:
+            if (user, password) not in seen:
+                seen.add((user, password))
+                out.append(Pair(user, password, clist.name))
+    return out, n_defaults
