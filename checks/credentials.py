@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lanprobe import paths
+from lanprobe import datacache, paths
 from lanprobe.checks.context import DeviceSession
 
 # Lists used when the profile names none, in this order (each file says which services it fits):
@@ -95,7 +95,11 @@ def load_credential_list(layers: Path | Sequence[Path], name: str) -> Credential
     validated: file:line errors for bad lines, no list without its source and licence."""
     roots = (layers,) if isinstance(layers, Path) else tuple(layers)
     path = paths.credential_list(name, roots) or paths.CREDENTIALS_DIR / f"{name}.txt"
-    clist = parse_credential_list(path.read_text(encoding="utf-8"), name, str(path))
+    return datacache.load(path, _parse_credential_file)  # once a run, shared by every attempt
+
+
+def _parse_credential_file(path: Path) -> CredentialList:
+    clist = parse_credential_list(path.read_text(encoding="utf-8"), path.stem, str(path))
     check_provenance(clist, str(path))
     return clist
 

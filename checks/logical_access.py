@@ -59,6 +59,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.checks.campaign import (
     LOCKOUT_KINDS,
     Campaign,
@@ -323,9 +324,13 @@ async def anonymous_mqtt(ctx: CheckContext) -> AsyncIterator[Result]:
 
 def load_admin_paths(layers: Path | Sequence[Path]) -> dict[str, str]:
     """data/admin-paths.txt (of the highest profile layer that has one): `<role> <path>` lines,
-    `#` comments."""
-    out: dict[str, str] = {}
+    `#` comments. Parsed once (probe/datacache.py); the dict is shared, never changed."""
     path = data_file("admin-paths.txt", (layers,) if isinstance(layers, Path) else tuple(layers))
+    return datacache.load(path, _parse_admin_paths)
+
+
+def _parse_admin_paths(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):

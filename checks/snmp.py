@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.checks.clients import snmp
 from lanprobe.checks.context import DeviceSession
 from lanprobe.model import Verdict
@@ -34,7 +35,12 @@ AT_ONCE = 16  # communities in flight to one agent (each a GetRequest of sysDesc
 
 
 def load_communities(path: Path = COMMUNITIES_FILE) -> list[str]:
-    """One community a line, `#` comments; ValueError names file and line."""
+    """One community a line, `#` comments; ValueError names file and line. Parsed once
+    (probe/datacache.py); the list is shared, never changed."""
+    return datacache.load(path, _parse_communities)
+
+
+def _parse_communities(path: Path) -> list[str]:
     out: list[str] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.rstrip("\r\n")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.checks.clients.ssh_kex import KexInit
 from lanprobe.discovery.fingerprint import read_yaml
 from lanprobe.errors import ProfileError
@@ -75,8 +75,12 @@ def parse_policy(data: Any, source: str = "ssh-algorithms") -> Policy:
     return Policy(weak=weak, advisory=advisory, rsa_min_bits=bits, source=source)
 
 
-@cache
 def load_policy(path: Path = POLICY_FILE) -> Policy:
+    """Parsed once (probe/datacache.py); shared, never changed."""
+    return datacache.load(path, _parse_policy)
+
+
+def _parse_policy(path: Path) -> Policy:
     return parse_policy(read_yaml(path, "the SSH algorithm policy"), str(path))
 
 

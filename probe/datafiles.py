@@ -1,10 +1,12 @@
 """Every data file a scan reads, validated once before any traffic.
 
-Credential lists, login prompts, admin and stream paths, SNMP communities, update words, the SSH
-algorithm policy, fingerprint rules and the IoT port list: each is parsed here by the loader the
-code uses (of the highest profile layer that has the file, probe/paths.py) and a broken one is a
-ProfileError naming `file:line: message` before discovery sends a packet. (Layer 5: it calls the
-loaders of the checks and of discovery.)
+Credential lists, login prompts, admin and stream paths, SNMP communities, UPnP read actions,
+update words, the SSH algorithm policy, fingerprint rules and the IoT port list: each is parsed
+here by the loader the code uses (of the highest profile layer that has the file,
+probe/paths.py) and a broken one is a ProfileError naming `file:line: message` before discovery
+sends a packet. The loaders keep what they parsed (probe/datacache.py), so the checks reuse it
+on every device and attempt instead of reading the file again. (Layer 5: it calls the loaders of
+the checks and of discovery.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lanprobe.paths import data_file
 
 
 def _loaders(layers: Sequence[Path]) -> list[tuple[str, Callable[[], Any]]]:
-    from lanprobe.checks.clients import rtsp
+    from lanprobe.checks.clients import rtsp, upnp
     from lanprobe.checks.clients.login import Prompts
     from lanprobe.checks.credentials import validate_credential_lists
     from lanprobe.checks.logical_access import load_admin_paths
@@ -37,6 +39,7 @@ def _loaders(layers: Sequence[Path]) -> list[tuple[str, Callable[[], Any]]]:
         ("admin-paths.txt", lambda: load_admin_paths(layers)),
         ("rtsp-paths.txt", lambda: rtsp.load_paths(file("rtsp-paths.txt"))),
         ("snmp-communities.txt", lambda: load_communities(file("snmp-communities.txt"))),
+        ("upnp-read-actions.txt", lambda: upnp.load_actions(file("upnp-read-actions.txt"))),
         ("update-paths.txt", lambda: load_update_words(file("update-paths.txt").parent)),
         ("ssh-algorithms.yaml", lambda: load_policy(file("ssh-algorithms.yaml"))),
         ("fingerprints.yaml", lambda: load_rules(file("fingerprints.yaml"))),

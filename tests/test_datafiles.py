@@ -5,6 +5,7 @@ built-in set, is a ProfileError naming it; `probe scan` exits 2 before touching 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lanprobe.cli import app
@@ -22,6 +23,7 @@ BROKEN = {
     "data/ssh-algorithms.yaml": ("kex: [\n", "not valid YAML"),
     "data/fingerprints.yaml": ("rules: 3\n", "version: 1"),
     "data/iot-ports.yaml": ("- port: 1\n", "version: 1"),
+    "data/upnp-read-actions.txt": ("urn:x GetX\nnot-a-urn GetY\n", ":2:"),
     "credentials/broken.txt": ("admin:admin\nno-colon\n", ":2:"),
 }
 
@@ -55,3 +57,55 @@ def test_probe_scan_refuses_a_broken_data_file_before_any_traffic(tmp_path: Path
     assert res.exit_code == 2, res.output
     assert "rtsp-paths.txt:1:" in res.output
     assert not (tmp_path / "out").exists()
+
+
+async def test_each_data_file_is_parsed_once_and_shared_by_every_check_and_attempt() -> None:
+    """validate_data_files parses every shipped data file once, before any traffic; the checks'
+    loaders then reuse that parse: two devices' default-login campaigns (attempts against
+    a local Basic login that refuses all) and the other check-time loaders parse nothing again."""
+    from lanprobe import datacache
+    from lanprobe.checks import snmp
+    from lanprobe.checks.logical_access import load_admin_paths
+    from lanprobe.checks.ssh_policy import load_policy
+    from lanprobe.model import Service
+    from lanprobe.paths import CREDENTIALS_DIR, DATA_DIR
+    from lanprobe.profile_schema import Credentials, HttpLogin, Interfaces, Profile
+
+    from tests.checks import recorded
+    from tests.clients.localhttp import basic_user, http_server
+
+    datacache.clear()
+    layers = profile_layers(None)
+    validate_data_files(layers)
+    parsed = dict(datacache.parses)
+    shipped = {
+        p.resolve() for p in [*DATA_DIR.iterdir(), *CREDENTIALS_DIR.iterdir()] if p.is_file()
+    }
+    assert shipped <= {path for _, path in parsed}, "a shipped data file is not validated"
+    assert set(parsed.values()) == {1}
+
+    tries: list[tuple[str, str]] = []
+
+    def refuse(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        pair = basic_user(headers)
+        if pair is not None:
+            tries.append(pair)
+        return 401, b"no", {"WWW-Authenticate": 'Basic realm="t"'}
+
+    creds = Credentials(max_attempts=6, pacing_s=0)
+    profile = Profile(id="t", interfaces=Interfaces(http_login=HttpLogin(kind="basic")),
+                      credentials=creds)  # fmt: skip
+    async with http_server(refuse) as port:
+        for n in (1, 2):
+            dev = recorded.device(n, services=[Service(port=port, name="http")])
+            sess = recorded.session(dev, profile)
+            [res] = await recorded.run("configuration.default-login", sess)
+            assert res.verdict.value in ("pass", "inconclusive"), res
+            snmp.candidates(sess)
+    load_admin_paths(layers)
+    load_policy()
+    validate_data_files(layers)
+    assert len(tries) >= 6  # several attempts on each device
+    assert dict(datacache.parses) == parsed, "a data file was parsed again at check time"
+    reused = {path.name for (_, path), n in datacache.hits.items() if n}
+    assert {"generic.txt", "snmp-communities.txt", "admin-paths.txt"} <= reused

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "lanprobe.errors": CORE,
     "lanprobe.scope": CORE,
     "lanprobe.paths": CORE,
+    "lanprobe.datacache": CORE,
     "lanprobe.options": CORE,
     "lanprobe.checkmeta": CORE,
     "lanprobe.service_kind": CORE,

@@ -18,12 +18,13 @@ the failure, lockout and token (CSRF) messages that HTTP bodies and telnet dialo
 from __future__ import annotations
 
 import errno
-import functools
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lanprobe import datacache
 
 # Sentinel for the password inside request descriptions: the check substitutes it (redacted).
 PASSWORD_MARK = "<password>"
@@ -124,7 +125,8 @@ class Prompts:
 
     @classmethod
     def load(cls, path: Path) -> Prompts:
-        return _load_prompts(str(path))
+        """Parsed once (probe/datacache.py): every login attempt asks for it."""
+        return datacache.load(path, _parse_prompts)
 
     def match(self, text: str, kinds: tuple[str, ...]) -> str | None:
         """The first kind (in the order given) whose pattern matches. Prompt kinds look at the
@@ -145,7 +147,5 @@ class Prompts:
         return ""
 
 
-@functools.lru_cache(maxsize=8)
-def _load_prompts(path: str) -> Prompts:
-    # Read once per run: every login attempt asks for it.
-    return Prompts.parse(Path(path).read_text(encoding="utf-8"), source=path)
+def _parse_prompts(path: Path) -> Prompts:
+    return Prompts.parse(path.read_text(encoding="utf-8"), source=str(path))

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lanprobe import datacache
 from lanprobe.checks.clients.login import PASSWORD_MARK, LoginAttempt, Stopwatch, os_error_sign
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
 from lanprobe.options import Timeouts
@@ -83,7 +84,12 @@ def parse_answer(data: bytes) -> RtspAnswer:
 
 
 def load_paths(path: Path) -> list[str]:
-    """Stream paths, one a line (`#` comments), from a data file."""
+    """Stream paths, one a line (`#` comments), from a data file (parsed once: probe/datacache.py;
+    the list is shared, never changed)."""
+    return datacache.load(path, _parse_paths)
+
+
+def _parse_paths(path: Path) -> list[str]:
     out: list[str] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()

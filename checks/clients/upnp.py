@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 from xml.sax.saxutils import escape
 
+from lanprobe import datacache
 from lanprobe.checks.clients import http
 from lanprobe.discovery.ssdp import parse_services
 from lanprobe.errors import ProbeTimeout, ProtocolError, Unreachable
@@ -36,6 +37,12 @@ class ReadAction:
 
 
 def load_actions(path: Path) -> list[ReadAction]:
+    """profiles/data/upnp-read-actions.txt: `<service type prefix> <action> [name=value ...]`
+    lines (parsed once: probe/datacache.py; the list is shared, never changed)."""
+    return datacache.load(path, _parse_actions)
+
+
+def _parse_actions(path: Path) -> list[ReadAction]:
     out: list[ReadAction] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()

@@ -25,10 +25,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.errors import ProfileError
 from lanprobe.model import Service
 from lanprobe.paths import DATA_DIR
@@ -191,8 +191,12 @@ def read_yaml(path: Path, what: str, *, typ: str = "safe") -> Any:
         raise ProfileError(f"not valid YAML: {exc}", file=str(path)) from exc
 
 
-@cache
 def load_rules(path: Path = RULES_FILE) -> Rules:
+    """Parsed once (probe/datacache.py); shared, never changed."""
+    return datacache.load(path, _parse_rules)
+
+
+def _parse_rules(path: Path) -> Rules:
     return parse_rules(read_yaml(path, "fingerprint rules"), str(path))
 
 

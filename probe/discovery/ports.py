@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.discovery.fingerprint import read_yaml
 from lanprobe.errors import ProfileError
 from lanprobe.paths import DATA_DIR
@@ -79,8 +79,12 @@ def parse_iot_ports(data: Any, source: str = "iot-ports") -> tuple[IotPort, ...]
     return tuple(out)
 
 
-@cache
 def load_iot_ports(path: Path = IOT_PORTS_FILE) -> tuple[IotPort, ...]:
+    """Parsed once (probe/datacache.py)."""
+    return datacache.load(path, _parse_iot_ports)
+
+
+def _parse_iot_ports(path: Path) -> tuple[IotPort, ...]:
     return parse_iot_ports(read_yaml(path, "the IoT port list", typ="rt"), str(path))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanprobe import datacache
 from lanprobe.gateway import control, dnsmasq
 from lanprobe.model import (
     CleartextUse,
@@ -64,8 +65,12 @@ BROKEN_SUITE_PARTS = ("_NULL_", "_anon_", "_EXPORT", "_RC4_", "_DES_", "_3DES_",
 
 
 def load_update_words(data_dir: Path = DATA_DIR) -> tuple[set[str], list[str]]:
-    """profiles/data/update-paths.txt: (words that mark an update poll, common manifest paths)."""
-    path = data_dir / "update-paths.txt"
+    """profiles/data/update-paths.txt: (words that mark an update poll, common manifest paths).
+    Parsed once (probe/datacache.py); the set and list are shared, never changed."""
+    return datacache.load(data_dir / "update-paths.txt", _parse_update_words)
+
+
+def _parse_update_words(path: Path) -> tuple[set[str], list[str]]:
     words: set[str] = set()
     paths: list[str] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

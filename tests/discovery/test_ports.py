@@ -70,7 +70,7 @@ def _write(tmp_path: Path, body: str) -> Path:
 def test_bad_list_names_file_line_field(tmp_path: Path, body: str, field: str, line: int) -> None:
     path = _write(tmp_path, body)
     with pytest.raises(ProfileError) as err:
-        load_iot_ports.__wrapped__(path)
+        load_iot_ports(path)
     assert err.value.field == field and err.value.line == line
     assert str(path) in str(err.value)
 
