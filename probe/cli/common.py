@@ -92,6 +92,41 @@ VERSION_DETECTION_HELP = (
     "nmap (nmap -sV, slow), or both (ours, then -sV on the ports ours left unknown)."
 )
 
+# The port options `discover` and `scan` share.
+TopPortsOpt = Annotated[
+    int,
+    typer.Option(
+        "--top-ports", help="Also scan nmap's N most common TCP ports (0: profile ports only)."
+    ),
+]
+IotPortsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--iot-ports/--no-iot-ports",
+        help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
+    ),
+]
+PortsOpt = Annotated[
+    str,
+    typer.Option(
+        "--ports",
+        help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
+        "and nmap's top ports are scanned anyway).",
+    ),
+]
+# Gateway mode's (`probe gateway up`, `probe scan --gateway`).
+UpstreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--upstream",
+        help="Gateway mode, OFF by default: forward DNS to the host's resolvers and hand out the "
+        "host as router, for benches that must reach the real cloud.",
+    ),
+]
+VersionDetectionOpt = Annotated[
+    str, typer.Option("--version-detection", help=VERSION_DETECTION_HELP)
+]
+
 
 def discovery_options(
     version_detection: str, profiles_dir: Path | None, *, services: bool = True

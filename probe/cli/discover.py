@@ -14,12 +14,15 @@ import typer
 from lanprobe.cli.common import (
     EXIT_CANNOT_RUN,
     EXIT_USAGE,
-    VERSION_DETECTION_HELP,
     AllowPublicOpt,
     BridgeOpt,
     CidrOpt,
     IfaceOpt,
+    IotPortsOpt,
     LabOpt,
+    PortsOpt,
+    TopPortsOpt,
+    VersionDetectionOpt,
     build_scope,
     discovery_options,
     profile_ports,
@@ -123,24 +126,9 @@ def discover_command(
     iface: IfaceOpt = None,
     cidr: CidrOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the devices as JSON.")] = False,
-    top_ports: Annotated[
-        int, typer.Option(help="Also scan nmap's N most common TCP ports (0: profile ports only).")
-    ] = 100,
-    iot_ports: Annotated[
-        bool,
-        typer.Option(
-            "--iot-ports/--no-iot-ports",
-            help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
-        ),
-    ] = True,
-    ports: Annotated[
-        str,
-        typer.Option(
-            "--ports",
-            help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
-            "and nmap's top ports are scanned anyway).",
-        ),
-    ] = "",
+    top_ports: TopPortsOpt = 100,
+    iot_ports: IotPortsOpt = True,
+    ports: PortsOpt = "",
     profiles: Annotated[
         Path | None,
         typer.Option(help="Your profiles, over the built-in ones: their ports are scanned too."),
@@ -149,9 +137,7 @@ def discover_command(
         bool, typer.Option("--no-services", help="Skip the nmap service scan.")
     ] = False,
     allow_public: AllowPublicOpt = False,
-    version_detection: Annotated[
-        str, typer.Option("--version-detection", help=VERSION_DETECTION_HELP)
-    ] = "ours",
+    version_detection: VersionDetectionOpt = "ours",
 ) -> None:
     """Find the devices in scope (ARP, mDNS, SSDP, nmap) and print the inventory."""
     import asyncio

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_USAGE
+from lanprobe.cli.common import EXIT_CANNOT_RUN, EXIT_USAGE, UpstreamOpt
 
 gateway_app = typer.Typer(
     help="Be the bench's network: DHCP/DNS (dnsmasq), NTP, a sinkhole and a packet capture.",
@@ -54,14 +54,7 @@ def up(
     lab: GwLabOpt = False,
     bridge: GwBridgeOpt = "plab0",
     iface: GwIfaceOpt = None,
-    upstream: Annotated[
-        bool,
-        typer.Option(
-            "--upstream",
-            help="OFF by default: forward DNS to the host's resolvers and hand out the host as "
-            "router, for benches that must reach the real cloud.",
-        ),
-    ] = False,
+    upstream: UpstreamOpt = False,
     capture_max_s: Annotated[
         float, typer.Option("--capture-max-s", help="Stop the capture after this many seconds.")
     ] = 3600.0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
@@ -23,6 +25,23 @@ def _console() -> Console:
     from rich.console import Console
 
     return Console(width=None if Console().is_terminal else 160)
+
+
+@contextmanager
+def _exits(console: Console, action: str) -> Iterator[None]:
+    """A refused bridge, subnet or model is exit 2; a bench that cannot be built, read or removed
+    is `<action> failed`, exit 3 (probe/cli/common.py exit codes)."""
+    from lanprobe.errors import ProbeError, ScopeError
+    from rich.markup import escape
+
+    try:
+        yield
+    except (ScopeError, ValueError) as exc:
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ProbeError as exc:
+        console.print(f"[red]{action} failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
 
 
 def _table(state: BenchState) -> Table:
@@ -49,28 +68,17 @@ def up(
     ),
 ) -> None:
     """Build the bench and wait until every device answers."""
-    from lanprobe.errors import ProbeError, ScopeError
     from lanprobe.lab import bench
     from rich.markup import escape
 
     console = _console()
-    try:
-        state = bench.up(
-            bridge,
-            subnet,
-            devices,
-            [m for m in models.split(",") if m.strip()] or None,
-            ipv6=ipv6,
-        )
-    except bench.BenchExists as exc:
-        console.print(f"[yellow]{escape(str(exc))}[/yellow]")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except (ScopeError, ValueError) as exc:
-        console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except ProbeError as exc:
-        console.print(f"[red]lab up failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    with _exits(console, "lab up"):
+        try:
+            wanted = [m for m in models.split(",") if m.strip()] or None
+            state = bench.up(bridge, subnet, devices, wanted, ipv6=ipv6)
+        except bench.BenchExists as exc:
+            console.print(f"[yellow]{escape(str(exc))}[/yellow]")
+            raise typer.Exit(EXIT_USAGE) from exc
     console.print(_table(state))
     console.print(f"{len(state.devices)} devices up in {state.up_seconds:.1f} s; "
                   f"lab CA: {state.ca_file}")  # fmt: skip
@@ -79,16 +87,11 @@ def up(
 @lab_app.command()
 def status(bridge: str = BRIDGE) -> None:
     """Show the bench; exit 1 when there is none or a device process is gone."""
-    from lanprobe.errors import ScopeError
     from lanprobe.lab import bench
-    from rich.markup import escape
 
     console = _console()
-    try:
+    with _exits(console, "lab status"):
         state = bench.status(bridge)
-    except ScopeError as exc:
-        console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
     if state is None:
         console.print(f"no lab bench on {bridge}")
         raise typer.Exit(1)
@@ -102,19 +105,11 @@ def status(bridge: str = BRIDGE) -> None:
 @lab_app.command()
 def down(bridge: str = BRIDGE) -> None:
     """Remove everything the bench on BRIDGE made (also after a crash)."""
-    from lanprobe.errors import LabError, ScopeError
     from lanprobe.lab import bench
-    from rich.markup import escape
 
     console = _console()
-    try:
+    with _exits(console, "lab down"):
         removed = bench.down(bridge)
-    except ScopeError as exc:
-        console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except LabError as exc:
-        console.print(f"[red]lab down failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_CANNOT_RUN) from exc
     if removed:
         console.print(f"removed: {len(removed)} items on {bridge} ({', '.join(removed[:4])} ...)")
     else:
@@ -127,17 +122,9 @@ def restart(
     bridge: str = BRIDGE,
 ) -> None:
     """Restart one device's process, as a power cycle: it boots again (DHCP models ask again)."""
-    from lanprobe.errors import ProbeError, ScopeError
     from lanprobe.lab import bench
-    from rich.markup import escape
 
     console = _console()
-    try:
+    with _exits(console, "restart"):
         dev = bench.restart(bridge, name, lambda cfg: None)
-    except ScopeError as exc:
-        console.print(f"[red]refused:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except ProbeError as exc:
-        console.print(f"[red]restart failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_CANNOT_RUN) from exc
     console.print(f"restarted {dev.name} (pid {dev.pid})")

@@ -19,7 +19,12 @@ from lanprobe.cli.common import (
     BridgeOpt,
     CidrOpt,
     IfaceOpt,
+    IotPortsOpt,
     LabOpt,
+    PortsOpt,
+    TopPortsOpt,
+    UpstreamOpt,
+    VersionDetectionOpt,
     build_scope,
     discovery_options,
 )
@@ -155,31 +160,10 @@ def scan_command(
     device_concurrency: Annotated[
         int, typer.Option("--device-concurrency", help="Check runs at once on one device.")
     ] = 4,
-    top_ports: Annotated[
-        int, typer.Option("--top-ports", help="Also scan nmap's N most common TCP ports.")
-    ] = 100,
-    iot_ports: Annotated[
-        bool,
-        typer.Option(
-            "--iot-ports/--no-iot-ports",
-            help="Also scan the IoT port list (profiles/data/iot-ports.yaml).",
-        ),
-    ] = True,
-    ports: Annotated[
-        str,
-        typer.Option(
-            "--ports",
-            help="Extra TCP ports (80,8000-8010), or 'full' for all 65535 (the IoT port list "
-            "and nmap's top ports are scanned anyway).",
-        ),
-    ] = "",
-    version_detection: Annotated[
-        str,
-        typer.Option(
-            "--version-detection",
-            help="How open ports are named: ours (fast, default), nmap (-sV, slow), or both.",
-        ),
-    ] = "ours",
+    top_ports: TopPortsOpt = 100,
+    iot_ports: IotPortsOpt = True,
+    ports: PortsOpt = "",
+    version_detection: VersionDetectionOpt = "ours",
     gateway: Annotated[
         bool,
         typer.Option(
@@ -201,14 +185,7 @@ def scan_command(
             "one that power-cycles the units, so that their boot-time traffic is seen.",
         ),
     ] = None,
-    upstream: Annotated[
-        bool,
-        typer.Option(
-            "--upstream",
-            help="Gateway mode, OFF by default: forward DNS to the host's resolvers (for "
-            "benches that must reach the real cloud).",
-        ),
-    ] = False,
+    upstream: UpstreamOpt = False,
     db: Annotated[
         str | None,
         typer.Option(
