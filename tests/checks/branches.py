@@ -1,0 +1,213 @@
+"""Verdict branches of the check modules, and recorded cases (JSON) that reach them without a lab.
+
+A verdict branch is one `ctx.result(...)` call in a module of checks/registry.py CHECK_MODULES
+(or in the judge helpers next to them). A recorded case (tests/fixtures/recorded/*.json) is what a
+scan observed of one device: the device as run.json has it (services, identifiers, mDNS, traffic),
+its profile, and the session observations the check reads (`observations`: cache key -> JSON,
+decoded into the observation's own type, see OBSERVATION_TYPES). The case runs the registered
+check through the runner's `run_check` (tests/checks/recorded.py) with those observations already
+in the session's cache, on a scope that holds no device address: a check that would need more
+than was recorded meets a ScopeError (inconclusive) instead of sending anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import dataclasses
+import json
+import sys
+import types
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from lanprobe.checks.clients.pages import PageControls
+from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions
+from lanprobe.checks.snmp import SnmpObservation
+from lanprobe.model import Device, Result
+from lanprobe.paths import BUILTIN_PROFILES
+from lanprobe.profile_schema import Profile
+from lanprobe.scope import Scope
+from pydantic import BaseModel
+
+from tests.checks import recorded
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES_DIR = ROOT / "tests" / "fixtures" / "recorded"
+# Every module of checks/ (not its clients) may hold verdict branches: the check modules and
+# their judge helpers (tls_findings, traffic_findings); a new module is mapped without a change here.
+BRANCH_MODULES = tuple(sorted(p.stem for p in (ROOT / "checks").glob("*.py")))
+# Observation cache keys (up to the first ':') -> the type the session holds for them.
+OBSERVATION_TYPES: dict[str, Any] = {
+    "identifiers": dict[str, tuple[str, str]],
+    "ssh-hostkey": str,
+    "snmp": SnmpObservation,
+    "page-controls": PageControls,
+}
+# A scope without 127.0.0.1: what was not recorded is refused before any packet.
+NO_TRAFFIC = Scope.build(["127.0.0.2/32"])
+
+
+# --- decoding recorded JSON into observation types ------------------------------------------------
+
+
+def decode(tp: Any, data: Any) -> Any:
+    """JSON -> a value of type `tp` (dataclasses, pydantic models, enums, containers)."""
+    if data is None:
+        return None
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return decode(arg, data)
+            except (TypeError, ValueError, KeyError) as exc:
+                errors.append(exc)
+        raise TypeError(f"{data!r} fits none of {tp}: {errors}")
+    if origin is list:
+        return [decode(args[0], x) for x in data]
+    if origin in (set, frozenset):
+        return origin(decode(args[0], x) for x in data)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(args[0], x) for x in data)
+        return tuple(decode(a, x) for a, x in zip(args, data, strict=True))
+    if origin is dict:
+        return {decode(args[0], k): decode(args[1], v) for k, v in data.items()}
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp.model_validate(data)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(data)
+    if dataclasses.is_dataclass(tp):
+        hints = get_type_hints(tp, vars(sys.modules[tp.__module__]))
+        return tp(**{k: decode(hints[k], v) for k, v in data.items()})  # type: ignore[operator]
+    if tp is bytes and isinstance(data, str):
+        return data.encode("latin-1")
+    return data
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Case:
+    file: str
+    name: str
+    check: str
+    devices: list[dict[str, Any]]  # one device; several for a bench check
+    expect: dict[str, str]  # verdict, and a part of the title ("title")
+
+
+def load_cases() -> list[Case]:
+    out = []
+    for path in sorted(CASES_DIR.glob("*.json")):
+        for item in json.loads(path.read_text(encoding="utf-8"))["cases"]:
+            devices = item.get("devices") or [
+                {k: item[k] for k in ("device", "profile", "observations") if k in item}
+            ]
+            out.append(Case(path.name, item["name"], item["check"], devices, item["expect"]))
+    return out
+
+
+def _session(spec: dict[str, Any], n: int) -> DeviceSession:
+    dev = Device.model_validate({"key": f"02:00:00:00:01:{n:02x}", **spec.get("device", {})})
+    dev.ips = ["127.0.0.1"]
+    profile = Profile.model_validate(spec.get("profile") or {"id": "generic"})
+    options = RunOptions(timeouts=recorded.FAST, profiles_dir=BUILTIN_PROFILES)
+    sess = DeviceSession(device=dev, profile=profile, scope=NO_TRAFFIC, options=options)
+    loop = asyncio.get_running_loop()
+    for key, value in (spec.get("observations") or {}).items():
+        fut = loop.create_future()
+        fut.set_result(decode(OBSERVATION_TYPES[key.split(":", 1)[0]], value))
+        sess._cache[key] = fut
+    return sess
+
+
+class Sites:
+    """Records where each result was made: (file, line) of the ctx.result call."""
+
+    def __init__(self) -> None:
+        self.hits: set[tuple[str, int]] = set()
+
+    def __enter__(self) -> Sites:
+        self._saved = CheckContext.result, BenchContext.result
+        hits = self.hits
+        check_result, bench_result = self._saved
+
+        def on_check(ctx: CheckContext, *a: Any, **kw: Any) -> Result:
+            f = sys._getframe(1)
+            hits.add((f.f_code.co_filename, f.f_lineno))
+            return check_result(ctx, *a, **kw)
+
+        def on_bench(ctx: BenchContext, *a: Any, **kw: Any) -> Result:
+            f = sys._getframe(1)
+            hits.add((f.f_code.co_filename, f.f_lineno))
+            return bench_result(ctx, *a, **kw)
+
+        CheckContext.result, BenchContext.result = on_check, on_bench  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        CheckContext.result, BenchContext.result = self._saved  # type: ignore[method-assign]
+
+
+async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
+    """The case's results and the (file, line) of every ctx.result call it reached."""
+    sessions = [_session(spec, n) for n, spec in enumerate(case.devices, 1)]
+    with Sites() as sites:
+        if recorded.SPECS[case.check].bench:
+            results = await recorded.run_bench(case.check, sessions)
+        else:
+            results = await recorded.run(case.check, sessions[0])
+    return results, sites.hits
+
+
+# --- the branches themselves ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Branch:
+    module: str
+    function: str
+    line: int
+    end_line: int
+
+    @property
+    def where(self) -> str:
+        return f"checks/{self.module}.py:{self.line} ({self.function})"
+
+
+def branches() -> Iterator[Branch]:
+    """Every `<ctx>.result(...)` call of the branch modules, with its innermost function."""
+    for module in BRANCH_MODULES:
+        tree = ast.parse((ROOT / "checks" / f"{module}.py").read_text(encoding="utf-8"))
+        found: dict[int, Branch] = {}
+        for fn in ast.walk(tree):  # outer functions first: an inner one overwrites its calls
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "result"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("ctx", "bctx")
+                ):
+                    end = node.end_lineno or node.lineno
+                    found[node.lineno] = Branch(module, fn.name, node.lineno, end)
+        yield from sorted(found.values(), key=lambda b: b.line)
+
+
+def covered(all_branches: list[Branch], hits: set[tuple[str, int]]) -> set[Branch]:
+    """The branches whose call a hit falls in (a multi-line call reports one of its lines)."""
+    out = set()
+    for file, line in hits:
+        path = Path(file)
+        if path.parent.name != "checks":
+            continue
+        for b in all_branches:
+            if b.module == path.stem and b.line <= line <= b.end_line:
+                out.add(b)
+    return out
