@@ -37,7 +37,7 @@ from tests.checks import recorded
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "fixtures" / "recorded"
 # Every module of checks/ (not its clients) may hold verdict branches: the check modules and
-# their judge helpers (tls_findings, traffic_findings); a new module is mapped without a change here.
+# their judge helpers (tls_findings, traffic_findings); a new module is mapped without a change.
 BRANCH_MODULES = tuple(sorted(p.stem for p in (ROOT / "checks").glob("*.py")))
 # Observation cache keys (up to the first ':') -> the type the session holds for them.
 OBSERVATION_TYPES: dict[str, Any] = {
