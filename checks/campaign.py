@@ -68,7 +68,7 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
                               path=login.path, form=login)  # fmt: skip
     paths = [login.path] if login is not None else ["/", *ctx.profile.interfaces.admin_paths]
     challenge = await http_client.find_challenge(
-        ctx.ip, svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts
+        ctx.address(svc), svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts
     )
     if challenge is None and login is None:
         form = await _find_form(ctx, svc.port, tls)
@@ -85,7 +85,7 @@ async def _find_rtsp_login(ctx: CheckContext, svc: Service) -> LoginInterface | 
     """The first stream path (profiles/data/rtsp-paths.txt) whose DESCRIBE asks for a login."""
     paths = rtsp_client.load_paths(ctx.options.data_file("rtsp-paths.txt"))
     for path in paths:
-        answer = await rtsp_client.describe(ctx.ip, svc.port, path, ctx.timeouts)
+        answer = await rtsp_client.describe(ctx.address(svc), svc.port, path, ctx.timeouts)
         if answer.is_sdp:
             return f"RTSP stream {path} is described without a login"
         if answer.status == 401 and answer.challenge() in ("basic", "digest"):
@@ -98,14 +98,18 @@ async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | Non
     """A login form on the front page or where it redirects (same device only), if any."""
     path = "/"
     for _ in range(3):  # follow at most two local redirects
-        answer = await http_client.fetch(ctx.ip, port, path, tls=tls, timeouts=ctx.timeouts)
+        answer = await http_client.fetch(
+            ctx.address(port), port, path, tls=tls, timeouts=ctx.timeouts
+        )
         if 300 <= answer.status < 400 and answer.location:
             loc = http_client.split_url(answer.location)
             if loc is None:
                 return None  # a Location that is no URL
             loc_scheme, loc_host, loc_port, loc_path = loc
             scheme = "https" if tls else "http"
-            if loc_host and (loc_host != ctx.ip or (loc_port or port) != port):
+            if loc_host and (
+                loc_host not in (ctx.address(port), ctx.device.ip) or (loc_port or port) != port
+            ):
                 return None  # another host or port: not this interface's form
             if loc_scheme and loc_scheme != scheme:
                 return None

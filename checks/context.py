@@ -65,12 +65,11 @@ class CheckContext:
         """The device address, checked against the scope."""
         return self.session.ip
 
-    def address(self, svc: Service) -> str:
-        """Where to reach `svc`: the device address, or for a port found open on IPv6 only, the
-        IPv6 address it was found on (checked against the scope)."""
-        if svc.ipv6_only:
-            return self.session.scope.check(svc.addresses[0])
-        return self.ip
+    def address(self, svc: Service | int, transport: str = "tcp") -> str:
+        """Where to reach `svc` (or the device's service on that port): the device address, or
+        for a port found open on IPv6 only, the IPv6 address it was found on (checked against
+        the scope). Every check that connects to a service asks here, never `ip`."""
+        return self.session.address(svc, transport)
 
     def kind(self, svc: Service) -> str:
         declared = self.profile.allowed_port(svc.port, svc.transport)
@@ -83,9 +82,18 @@ class CheckContext:
     def target(
         self, svc: Service | None = None, *, port: int | None = None, service: str = ""
     ) -> Target:
+        """What a result is about; `address` is named when the service was reached elsewhere
+        than the device's (IPv4) address: a port open on IPv6 only."""
         if svc is not None:
-            return Target(port=svc.port, transport=svc.transport, service=service or self.kind(svc))
-        return Target(port=port, service=service)
+            return Target(port=svc.port, transport=svc.transport, service=service or self.kind(svc),
+                          address=self._elsewhere(svc))  # fmt: skip
+        return Target(port=port, service=service,
+                      address=self._elsewhere(port) if port is not None else "")  # fmt: skip
+
+    def _elsewhere(self, svc: Service | int) -> str:
+        if isinstance(svc, int):
+            svc = self.session.service(svc)
+        return svc.addresses[0] if svc.ipv6_only else ""
 
     def result(
         self,

@@ -261,7 +261,12 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
                 break
             chain.append(path)
             answer = await web.fetch(
-                ctx.ip, svc.port, path, tls=False, timeouts=ctx.timeouts, max_bytes=16 * 1024
+                ctx.address(svc),
+                svc.port,
+                path,
+                tls=False,
+                timeouts=ctx.timeouts,
+                max_bytes=16 * 1024,
             )
             seen.append({"path": path, **answer.summary()})
             where = (
@@ -276,7 +281,7 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
             if answer.shows_password_form():
                 return "login", {"answers": seen, "login": f"password form at {where}"}
             if 300 <= answer.status < 400 and answer.location:
-                path = pages.local_redirect(answer.location, ctx.ip, svc.port, tls=False)
+                path = pages.local_redirect(answer.location, ctx.address(svc), svc.port, tls=False)
                 if path == "https":
                     to_tls = True
                     break
@@ -433,10 +438,10 @@ async def ssh_algorithms(ctx: CheckContext) -> AsyncIterator[Result]:
         if svc.transport != "tcp":
             continue
         try:
-            offer = await ssh_kex.read_kexinit(ctx.ip, svc.port, ctx.timeouts)
+            offer = await ssh_kex.read_kexinit(ctx.address(svc), svc.port, ctx.timeouts)
         except TargetError as exc:
             verdict, title, ev = ssh_policy.judge_ssh(None, None, policy, str(exc))
         else:
-            bits = await ssh_kex.rsa_key_bits(ctx.ip, svc.port, offer, ctx.timeouts)
+            bits = await ssh_kex.rsa_key_bits(ctx.address(svc), svc.port, offer, ctx.timeouts)
             verdict, title, ev = ssh_policy.judge_ssh(offer, bits, policy)
         yield ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev)

@@ -76,7 +76,7 @@ async def _security_txt(ctx: CheckContext) -> tuple[dict[str, Any] | None, list[
         for path in (securitytxt.WELL_KNOWN, securitytxt.LEGACY):
             try:
                 answer = await web.fetch(
-                    ctx.ip,
+                    ctx.address(svc),
                     svc.port,
                     path,
                     tls=tls_on,
@@ -92,7 +92,7 @@ async def _security_txt(ctx: CheckContext) -> tuple[dict[str, Any] | None, list[
                 parsed = securitytxt.parse(answer.body.decode("utf-8", "replace"))
                 if parsed.fields:
                     return {
-                        "url": f"{'https' if tls_on else 'http'}://{ctx.ip}:{svc.port}{path}",
+                        "url": web.base_url(ctx.address(svc), svc.port, tls_on) + path,
                         "parsed": parsed,
                         "content_type": ctype,
                     }, tried

@@ -128,7 +128,7 @@ async def api_identifiers(session: DeviceSession) -> dict[str, tuple[str, str]]:
             try:
                 if cred is not None:
                     got = await authorised_get(
-                        session.ip,
+                        session.address(svc),
                         svc.port,
                         path,
                         tls=kind == "https",
@@ -139,7 +139,7 @@ async def api_identifiers(session: DeviceSession) -> dict[str, tuple[str, str]]:
                     answer = got.answer
                 else:
                     answer = await web.fetch(
-                        session.ip, svc.port, path, tls=kind == "https", timeouts=timeouts
+                        session.address(svc), svc.port, path, tls=kind == "https", timeouts=timeouts
                     )
             except TargetError:
                 continue
@@ -182,7 +182,7 @@ async def ssh_host_key(session: DeviceSession, port: int) -> str:
     async def make() -> str:
         try:
             async with asyncio.timeout(timeouts.connect_s + timeouts.read_s):
-                key = await asyncssh.get_server_host_key(session.ip, port, config=None)
+                key = await asyncssh.get_server_host_key(session.address(port), port, config=None)
         except (TimeoutError, OSError, asyncssh.Error):
             return ""
         if key is None:

@@ -285,7 +285,7 @@ async def anonymous_mqtt(ctx: CheckContext) -> AsyncIterator[Result]:
                              target=target, evidence={"guard": guard.evidence()})  # fmt: skip
             continue
         out = await mqtt_client.connect(
-            ctx.ip,
+            ctx.address(svc),
             svc.port,
             tls=kind == "mqtts" or svc.tls,
             timeouts=ctx.timeouts,
@@ -384,7 +384,9 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     told_apart = 0  # paths whose answer differs from the random path's
     for path, (role, origin) in paths_to_try(ctx).items():
         try:
-            answer = await http_client.fetch(ctx.ip, svc.port, path, tls=tls, timeouts=ctx.timeouts)
+            answer = await http_client.fetch(
+                ctx.address(svc), svc.port, path, tls=tls, timeouts=ctx.timeouts
+            )
         except TargetError as exc:
             errors += 1
             seen[path] = f"error: {exc}"
@@ -498,7 +500,7 @@ async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
     seen: RtspSeen = {}
     for path in rtsp_client.load_paths(ctx.options.data_file(RTSP_PATHS_FILE.name)):
         try:
-            seen[path] = await rtsp_client.describe(ctx.ip, svc.port, path, ctx.timeouts)
+            seen[path] = await rtsp_client.describe(ctx.address(svc), svc.port, path, ctx.timeouts)
         except TargetError as exc:
             seen[path] = str(exc)
             if sum(isinstance(a, str) for a in seen.values()) >= MAX_FETCH_ERRORS:
@@ -534,7 +536,7 @@ async def _tftp_port(ctx: CheckContext, svc: Service) -> Result:
     name = f"lanprobe-{secrets.token_hex(6)}.bin"
     timeout_s = min(ctx.timeouts.read_s, 2.0)
     try:
-        got = await datagram.exchange(ctx.ip, svc.port, udp.tftp_read_request(name),
+        got = await datagram.exchange(ctx.address(svc), svc.port, udp.tftp_read_request(name),
                                       any_port=True, timeout_s=timeout_s, retries=1,
                                       after=udp.tftp_stop)  # fmt: skip
     except OSError as exc:
@@ -581,13 +583,15 @@ async def _coap_port(ctx: CheckContext, svc: Service) -> Result:
     links: list[coap.Link] | None = None
     answers: dict[str, str] = {}
     try:
-        wkc = await coap.get(ctx.ip, "/.well-known/core", port=svc.port, timeout_s=timeout_s)
+        wkc = await coap.get(
+            ctx.address(svc), "/.well-known/core", port=svc.port, timeout_s=timeout_s
+        )
         if wkc is not None and wkc.ok:
             links = coap.parse_links(wkc.payload.decode("utf-8", "replace"))
         for link in (links or [])[:8]:
             if not link.path.startswith("/") or link.path == "/.well-known/core":
                 continue
-            got = await coap.get(ctx.ip, link.path, port=svc.port, timeout_s=timeout_s)
+            got = await coap.get(ctx.address(svc), link.path, port=svc.port, timeout_s=timeout_s)
             answers[link.path] = got.code if got is not None else "no answer"
     except (OSError, ValueError) as exc:
         answers["error"] = str(exc)
@@ -628,6 +632,7 @@ async def _upnp(ctx: CheckContext) -> Result | None:
     location = ctx.device.ssdp.get("location", "")
     if not location:
         return None
+    # the description and control URLs name the (IPv4) address SSDP answered from
     desc = upnp.control_path(ctx.ip, location, location)
     if desc is None:
         return None

@@ -118,16 +118,23 @@ def record_host_key(session: DeviceSession, port: int, key: ssh_client.HostKey) 
 # --- the built-in methods -------------------------------------------------------------------------
 
 
+def _where(ctx: CheckContext, iface: LoginInterface) -> str:
+    """The address the interface was found on, else where its port is reached (IPv6 only too)."""
+    return iface.ip or ctx.address(iface.port)
+
+
 @login_method("basic")
 async def _basic(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    return await http_client.auth_login(ctx.ip, iface.port, iface.path, user, pw, kind="basic",
+    ip = _where(ctx, iface)
+    return await http_client.auth_login(ip, iface.port, iface.path, user, pw, kind="basic",
                                         tls=iface.tls, timeouts=ctx.timeouts,
                                         prompts=login_prompts(ctx))  # fmt: skip
 
 
 @login_method("digest")
 async def _digest(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    return await http_client.auth_login(ctx.ip, iface.port, iface.path, user, pw, kind="digest",
+    ip = _where(ctx, iface)
+    return await http_client.auth_login(ip, iface.port, iface.path, user, pw, kind="digest",
                                         tls=iface.tls, timeouts=ctx.timeouts,
                                         prompts=login_prompts(ctx))  # fmt: skip
 
@@ -137,7 +144,8 @@ async def _digest(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) 
 async def _web(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     """A form or JSON login (the interface's `form` says which)."""
     assert iface.form is not None
-    return await http_client.web_login(ctx.ip, iface.port, iface.form, user, pw, tls=iface.tls,
+    ip = _where(ctx, iface)
+    return await http_client.web_login(ip, iface.port, iface.form, user, pw, tls=iface.tls,
                                        timeouts=ctx.timeouts,
                                        prompts=login_prompts(ctx))  # fmt: skip
 
@@ -145,26 +153,26 @@ async def _web(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> 
 @login_method("telnet", kinds=("telnet",))
 async def _telnet(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     return await telnet_client.login(
-        iface.ip or ctx.ip, iface.port, user, pw, prompts=login_prompts(ctx), timeouts=ctx.timeouts
+        _where(ctx, iface), iface.port, user, pw, prompts=login_prompts(ctx), timeouts=ctx.timeouts
     )
 
 
 @login_method("ftp", kinds=("ftp",))
 async def _ftp(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    return await ftp_client.login(iface.ip or ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts)
+    return await ftp_client.login(_where(ctx, iface), iface.port, user, pw, timeouts=ctx.timeouts)
 
 
 @login_method("mqtt", kinds=("mqtt", "mqtts"), tls_kinds=("mqtts",))
 async def _mqtt(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     return await mqtt_client.login(
-        iface.ip or ctx.ip, iface.port, user, pw, tls=iface.tls, timeouts=ctx.timeouts
+        _where(ctx, iface), iface.port, user, pw, tls=iface.tls, timeouts=ctx.timeouts
     )
 
 
 @login_method("ssh", kinds=("ssh",))
 async def _ssh(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     result, key = await ssh_client.login(
-        iface.ip or ctx.ip, iface.port, user, pw, timeouts=ctx.timeouts
+        _where(ctx, iface), iface.port, user, pw, timeouts=ctx.timeouts
     )
     if key is not None:
         record_host_key(ctx.session, iface.port, key)
@@ -174,5 +182,5 @@ async def _ssh(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> 
 @login_method("rtsp", kinds=("rtsp",))
 async def _rtsp(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
     """DESCRIBE with Basic or Digest on the stream path campaign.find_interface found."""
-    return await rtsp_client.login(iface.ip or ctx.ip, iface.port, iface.path, user, pw,
+    return await rtsp_client.login(_where(ctx, iface), iface.port, iface.path, user, pw,
                                    ctx.timeouts)  # fmt: skip

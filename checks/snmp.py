@@ -146,8 +146,7 @@ async def observe(session: DeviceSession, port: int) -> SnmpObservation:
     """The SNMP measurement of one port, once per device (both checks judge the same one)."""
 
     async def make() -> SnmpObservation:
-        session.scope.check(session.ip)
-        return await measure(session.ip, port, candidates(session))
+        return await measure(session.address(port, "udp"), port, candidates(session))
 
     return await session.observe(f"snmp:{port}", make)
 

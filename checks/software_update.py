@@ -67,7 +67,9 @@ def update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | None, str]:
         if https:
             port, scheme = https[0], "https"
     try:
-        endpoint = mf.resolve(spec, session.ip, scheme=scheme, port=port)
+        endpoint = mf.resolve(
+            spec, session.address(port) if port else session.ip, scheme=scheme, port=port
+        )
     except ValueError as exc:
         return None, str(exc)
     if not session.scope.contains(endpoint.ip):  # a URL to another address must be in scope
@@ -84,14 +86,13 @@ async def find_update_endpoint(session: DeviceSession) -> tuple[mf.Endpoint | No
 
     async def make() -> update_discovery.Discovery:
         kinds = {s.port: service_kind_of(session, s) for s in session.device.services}
-        ip = session.ip  # in scope, or ScopeError
         urls: list[str] = []
         for port, kind in kinds.items():  # retained messages of a broker that lets anyone in
             if kind in ("mqtt", "mqtts"):
                 timeouts = session.options.timeouts
                 tls = kind == "mqtts"
                 out = await mqtt_client.connect(
-                    ip, port, tls=tls, timeouts=timeouts, subscribe_wait_s=1.5
+                    session.address(port), port, tls=tls, timeouts=timeouts, subscribe_wait_s=1.5
                 )
                 urls += out.urls
         return await update_discovery.discover(
@@ -181,7 +182,7 @@ async def fetch_manifest(session: DeviceSession) -> ManifestFetch | None:
             return out
         # A detached signature: the profile's, else the usual "<manifest>.sig" beside it.
         sig_ep = (
-            mf.resolve(sig_spec, session.ip, scheme=endpoint.scheme, port=endpoint.port)
+            mf.resolve(sig_spec, endpoint.ip, scheme=endpoint.scheme, port=endpoint.port)
             if sig_spec
             else mf.Endpoint(endpoint.scheme, endpoint.ip, endpoint.port, endpoint.path + ".sig")
         )
@@ -403,7 +404,7 @@ async def _json_source(ctx: CheckContext, spec: str) -> tuple[str, str]:
         try:
             if lab is not None:
                 got = await authorised_get(
-                    ctx.ip,
+                    ctx.address(svc),
                     svc.port,
                     path,
                     tls=tls_on,
@@ -413,7 +414,9 @@ async def _json_source(ctx: CheckContext, spec: str) -> tuple[str, str]:
                 )
                 answer, how = got.answer, got.how
             else:
-                answer = await web.fetch(ctx.ip, svc.port, path, tls=tls_on, timeouts=ctx.timeouts)
+                answer = await web.fetch(
+                    ctx.address(svc), svc.port, path, tls=tls_on, timeouts=ctx.timeouts
+                )
                 how = "no credentials"
         except TargetError:
             continue
@@ -604,8 +607,9 @@ async def _random_post(
 
 async def _post_note(ctx: CheckContext, port: int, path: str, tls_on: bool) -> web.HttpAnswer:
     """One unauthenticated multipart POST carrying a harmless text note."""
-    url = web.base_url(ctx.ip, port, tls_on) + path
-    target = f"{ctx.ip}:{port}"
+    ip = ctx.address(port)
+    url = web.base_url(ip, port, tls_on) + path
+    target = f"{ip}:{port}"
     files = {"file": ("lanprobe-check.txt", UPLOAD_NOTE, "text/plain")}
     deadline_s = web.answer_deadline_s(ctx.timeouts)  # a body that trickles in ends too
     try:

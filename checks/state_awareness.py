@@ -18,7 +18,7 @@ from lanprobe.checks.clients.labauth import AuthorisedAnswer, authorised_get
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
 from lanprobe.errors import TargetError
-from lanprobe.model import Capability, Result, Target, Verdict
+from lanprobe.model import Capability, Result, Verdict
 from lanprobe.observations import page_controls
 
 PREVIEW_BYTES = 120
@@ -58,7 +58,12 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
         for path in paths:
             try:
                 answer = await web.fetch(
-                    ctx.ip, svc.port, path, tls=tls_on, timeouts=ctx.timeouts, max_bytes=16 * 1024
+                    ctx.address(svc),
+                    svc.port,
+                    path,
+                    tls=tls_on,
+                    timeouts=ctx.timeouts,
+                    max_bytes=16 * 1024,
                 )
             except TargetError as exc:
                 undecided += 1
@@ -140,14 +145,19 @@ async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
         kinds = ("https",) if tls_on else ("http",)
         found = ctx.services(*kinds)
         port = found[0].port if found else (443 if tls_on else 80)
-    target = Target(port=port, service=state.scheme)
-    url = f"{state.scheme}://{ctx.ip}:{port}{state.path}"
+    target = ctx.target(port=port, service=state.scheme)
+    url = web.base_url(ctx.address(port), port, tls_on) + state.path
     cred = ctx.profile.credentials.lab
     try:
         if cred is None:
             # Without credentials only a missing endpoint can be told apart.
             first = await web.fetch(
-                ctx.ip, port, state.path, tls=tls_on, timeouts=ctx.timeouts, max_bytes=16 * 1024
+                ctx.address(port),
+                port,
+                state.path,
+                tls=tls_on,
+                timeouts=ctx.timeouts,
+                max_bytes=16 * 1024,
             )
             if first.status in (401, 403):
                 yield ctx.result(
@@ -161,7 +171,7 @@ async def reporting(ctx: CheckContext) -> AsyncIterator[Result]:
             got = AuthorisedAnswer(first, "no credentials (the profile gives none)")
         else:
             got = await authorised_get(
-                ctx.ip,
+                ctx.address(port),
                 port,
                 state.path,
                 tls=tls_on,

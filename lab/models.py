@@ -54,6 +54,7 @@ class Http:
     # A single-page app's server (off by default): every unknown path answers 200 with the same
     # app page instead of 404, so a path's answer tells nothing by its status.
     catch_all: bool = False
+    family: str = "ipv4"  # or "ipv6": only on the unit's unique-local address (like Login's)
 
 
 @dataclass(frozen=True)
@@ -569,7 +570,8 @@ QUIRK_Q1 = Model(
 )
 
 # Dual-stack (only on a bench brought up with ipv6=True; only when named, like the hostile model):
-# its web UI on IPv4, its telnet only on IPv6, where an IPv4-only scan never looks.
+# its web UI on IPv4; its telnet and a TLS 1.0 admin UI only on IPv6, where an IPv4-only scan
+# never looks (the checks must reach them there).
 DUALSTACK_D1 = Model(
     id="dualstack-d1",
     vendor="Duo",
@@ -585,6 +587,14 @@ DUALSTACK_D1 = Model(
             auth="basic",
             users=_lab("dualstack-d1"),
             routes={"/": R("index", auth=True), "/api/status": R("status", auth=True)},
+        ),
+        Http(
+            port=8443,
+            auth="basic",
+            users=_lab("dualstack-d1"),
+            tls=Tls(cert="selfsigned", min_version="TLSv1", ciphers=WEAK_CIPHERS),
+            routes={"/": R("index", auth=True)},
+            family="ipv6",
         ),
     ),
     telnet=Login(23, {"root": "xc3511"}, family="ipv6"),  # the first Mirai pair

@@ -253,7 +253,7 @@ class Provisioner:
 
 def device_ports(model: Model) -> list[int]:
     """Every TCP port the device listens on (the bench waits for all before `up` returns)."""
-    ports = [h.port for h in model.http]
+    ports = [h.port for h in model.http if h.family == "ipv4"]
     for svc in (model.telnet, model.ssh, model.ftp):
         if svc and svc.family == "ipv4":  # the bench checks readiness over IPv4
             ports.append(svc.port)

@@ -302,6 +302,7 @@ class Target(_Model):
     port: int | None = None
     transport: str = "tcp"
     service: str = ""
+    address: str = ""  # where the check reached it, when not the device's address (IPv6 only)
 
 
 class Result(_Model):

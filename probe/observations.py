@@ -25,7 +25,7 @@ async def page_controls(session: DeviceSession, svc: Service) -> pages.PageContr
 
     async def make() -> pages.PageControls:
         return await pages.page_controls(
-            session.ip,
+            session.address(svc),
             svc.port,
             tls=tls_on,
             timeouts=session.options.timeouts,
@@ -86,7 +86,7 @@ async def tls_observation(
     async def make() -> tls.TlsObservation:
         read_s = min(timeouts.read_s, SPECULATIVE_READ_S) if speculative else timeouts.read_s
         obs = await tls.observe(
-            session.ip,
+            session.address(port),
             port,
             connect_s=timeouts.connect_s,
             read_s=read_s,
@@ -137,7 +137,7 @@ async def deep_scans(session: DeviceSession) -> dict[int, DeepObservation]:
                 continue
             async with _deep_limit():
                 out[obs.port] = await deep_scan(
-                    session.ip,
+                    session.address(obs.port),
                     obs.port,
                     connections=DEEP_CONNECTIONS_PER_DEVICE,
                     network_timeout_s=max(1, int(timeouts.connect_s)),

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lanprobe.model import Device
+from lanprobe.model import Device, Service
 from lanprobe.options import RunOptions
 from lanprobe.pacing import Pacer
 from lanprobe.profile_schema import Profile
@@ -161,6 +161,21 @@ class DeviceSession:
     @property
     def ip(self) -> str:
         return self.scope.check(self.device.ip)
+
+    def service(self, port: int, transport: str = "tcp") -> Service:
+        """The device's service on that port (a bare one when discovery did not see it)."""
+        found = [s for s in self.device.services if (s.port, s.transport) == (port, transport)]
+        return found[0] if found else Service(port=port, transport=transport)
+
+    def address(self, svc: Service | int, transport: str = "tcp") -> str:
+        """Where to reach a service (or the device's service on that port): the device address,
+        or for a port found open on IPv6 only, the IPv6 address it was found on. Checked
+        against the scope (ScopeError)."""
+        if isinstance(svc, int):
+            svc = self.service(svc, transport)
+        if svc.ipv6_only:
+            return self.scope.check(svc.addresses[0])
+        return self.ip
 
     def guard(self, service: str, port: int) -> LoginGuard:
         key = (service, port)

@@ -49,7 +49,8 @@ class Endpoint:
         return self.scheme == "https"
 
     def url(self) -> str:
-        return f"{self.scheme}://{self.ip}:{self.port}{self.path}"
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
 def resolve(spec: str, ip: str, *, scheme: str = "", port: int | None = None) -> Endpoint:
@@ -57,7 +58,8 @@ def resolve(spec: str, ip: str, *, scheme: str = "", port: int | None = None) ->
 
     A URL must name an address: the probe resolves no names (ValueError otherwise).
     """
-    text = spec.replace("{ip}", ip).strip()
+    in_url = "://" in spec and ":" in ip  # an IPv6 address in a URL goes in brackets
+    text = spec.replace("{ip}", f"[{ip}]" if in_url else ip).strip()
     if text.lower().startswith(("http://", "https://")):
         parts = urlsplit(text)
         host = parts.hostname or ""

@@ -108,9 +108,10 @@ def announced(device: Device, words: set[str]) -> list[Candidate]:
 
 
 def web_bases(device: Device, kind_of: dict[int, str]) -> list[str]:
-    """`http(s)://ip:port` of each web port (the session's service kinds name them)."""
+    """`http(s)://ip:port` of each web port (the session's service kinds name them); a port open
+    on IPv6 only at the IPv6 address it was found on."""
     return [
-        f"{kind_of[s.port]}://{device.ip}:{s.port}"
+        f"{kind_of[s.port]}://{f'[{s.addresses[0]}]' if s.ipv6_only else device.ip}:{s.port}"
         for s in device.services
         if kind_of.get(s.port) in ("http", "https")
     ]

@@ -80,7 +80,9 @@ class HttpService:
         self.manifest = man if man and man["http_port"] == self.port else None
 
     async def start(self) -> asyncio.Server:
-        return await asyncio.start_server(self._client, self.dev.ip, self.port, limit=65536)
+        # family "ipv6": only on the device's unique-local address (a dual-stack bench)
+        host = self.dev.cfg["ip6"] if self.conf.get("family") == "ipv6" else self.dev.ip
+        return await asyncio.start_server(self._client, host, self.port, limit=65536)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         src = peer_ip(writer)

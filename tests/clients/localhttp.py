@@ -38,9 +38,9 @@ async def _serve(handler: Handler, reader: asyncio.StreamReader,
 
 
 @asynccontextmanager
-async def http_server(handler: Handler) -> AsyncIterator[int]:
-    """Serve `handler` on 127.0.0.1; yields the port."""
-    server = await asyncio.start_server(lambda r, w: _serve(handler, r, w), "127.0.0.1", 0)
+async def http_server(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[int]:
+    """Serve `handler` on 127.0.0.1 (or `host`, e.g. ::1); yields the port."""
+    server = await asyncio.start_server(lambda r, w: _serve(handler, r, w), host, 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield port

@@ -1,8 +1,8 @@
 """IPv6: the scope's IPv6 rules, neighbour-table parsing, and a dual-stack bench of its own
 ($LANPROBE_IPV6_BRIDGE / $LANPROBE_IPV6_SUBNET, default plab6d / 198.18.146.0/24) whose
-dualstack-d1 serves telnet on its unique-local address only: discovery ties the IPv6 addresses
-to the device by MAC, scans them, access.unexpected-port reports the IPv6-only port, and the
-login checks reach it over IPv6.
+dualstack-d1 serves telnet and a TLS 1.0 HTTPS UI on its unique-local address only: discovery ties
+the IPv6 addresses to the device by MAC, scans them, access.unexpected-port reports the IPv6-only
+ports, and the login, lockout and TLS checks reach them over IPv6 (their results name the address).
 """
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     out = tmp_path / "scan"
     cmd = [sys.executable, "-m", "lanprobe.cli", "scan", "--lab", "--bridge", BRIDGE,
            "--out", str(out), "--format", "json", "--top-ports", "0", "--no-iot-ports",
+           "--ports", "23,80,8443",
            "--check", "access.unexpected-port", "--check", "access.cleartext-admin",
-           "--check", "configuration.default-login"]  # fmt: skip
+           "--check", "configuration.default-login", "--check", "access.no-lockout",
+           "--check", "data.tls-protocol", "--check", "data.tls-cipher"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
     assert (out / "run.json").exists(), proc.stderr
     run = json.loads((out / "run.json").read_text())
@@ -92,6 +94,7 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     services = {(s["port"], s["transport"]): s for s in dev["services"]}
     telnet, web = services[(23, "tcp")], services[(80, "tcp")]
     assert telnet["addresses"] == [lab_dev.ip6]  # IPv6 only
+    assert services[(8443, "tcp")]["addresses"] == [lab_dev.ip6]
     assert lab_dev.ip in web["addresses"]
     [v6] = [r for r in run["results"]
             if r["check_id"] == "access.unexpected-port" and r["target"]["port"] == 23]  # fmt: skip
@@ -105,3 +108,17 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     [login] = [r for r in logins if r["target"]["port"] == 23]
     assert login["verdict"] == "fail", login["evidence"]
     assert login["evidence"]["accepted"]["user"] == "root"
+    assert login["target"]["address"] == lab_dev.ip6
+    # every result about an IPv6-only port names the address it was reached on, and the device
+    # answered there: the Basic login refused the tries, TLS 1.0 was seen
+    on_v6 = [r for r in run["results"] if r["target"]["port"] in (23, 8443)]
+    assert {r["target"]["address"] for r in on_v6} == {lab_dev.ip6}
+    by = {(r["check_id"], r["target"]["port"]): r for r in on_v6}
+    basic = by[("configuration.default-login", 8443)]  # refusals seen (the budget may end it)
+    assert basic["verdict"] != "fail" and basic["evidence"]["guard"]["failures"] >= 2, basic
+    assert by[("data.tls-protocol", 8443)]["verdict"] == "fail"
+    assert by[("data.tls-cipher", 8443)]["verdict"] in ("pass", "fail")  # suites were read
+    lockout = by[("access.no-lockout", 23)]  # quick depth: too few failures to judge, but seen
+    assert lockout["evidence"]["guard"]["failures"] >= 1, lockout
+    web_results = [r for r in run["results"] if r["target"]["port"] == 80]
+    assert web_results and not any(r["target"]["address"] for r in web_results)  # IPv4
