@@ -14,19 +14,28 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import dataclasses
 import json
 import sys
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from lanprobe.checks.campaign import Campaign
+from lanprobe.checks.clients import tls as tls_client
 from lanprobe.checks.clients.pages import PageControls
+from lanprobe.checks.clients.tls import TlsObservation
+from lanprobe.checks.clients.tls_deep import DeepObservation
+from lanprobe.checks.clients.update_discovery import Discovery
 from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions
 from lanprobe.checks.snmp import SnmpObservation
-from lanprobe.model import Device, Result
+from lanprobe.checks.software_update import ManifestFetch
+from lanprobe.model import Device, Result, Service
 from lanprobe.paths import BUILTIN_PROFILES
 from lanprobe.profile_schema import Profile
 from lanprobe.scope import Scope
@@ -45,12 +54,39 @@ OBSERVATION_TYPES: dict[str, Any] = {
     "ssh-hostkey": str,
     "snmp": SnmpObservation,
     "page-controls": PageControls,
+    "tls": TlsObservation,
+    "tls-ports": list[tuple[Service, TlsObservation]],
+    "tls-deep": dict[int, DeepObservation],
+    "login-campaign": Campaign,
+    "shell-banner": str | None,
+    "update-discovery": Discovery,
+    "update-manifest": ManifestFetch | None,
 }
 # A scope without 127.0.0.1: what was not recorded is refused before any packet.
 NO_TRAFFIC = Scope.build(["127.0.0.2/32"])
 
 
-# --- decoding recorded JSON into observation types ------------------------------------------------
+# --- observations to JSON and back ---------------------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """An observation as JSON (what `decode` reads back, given the type)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [encode(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    return value
 
 
 def decode(tp: Any, data: Any) -> Any:
@@ -82,9 +118,14 @@ def decode(tp: Any, data: Any) -> Any:
         return tp(data)
     if dataclasses.is_dataclass(tp):
         hints = get_type_hints(tp, vars(sys.modules[tp.__module__]))
-        return tp(**{k: decode(hints[k], v) for k, v in data.items()})  # type: ignore[operator]
-    if tp is bytes and isinstance(data, str):
-        return data.encode("latin-1")
+        init = {f.name for f in dataclasses.fields(tp) if f.init}
+        return tp(**{k: decode(hints[k], v) for k, v in data.items() if k in init})  # type: ignore[operator]
+    if tp is bytes:
+        return base64.b64decode(data)
+    if tp is datetime:
+        return datetime.fromisoformat(data)
+    if tp is int and isinstance(data, str):
+        return int(data)  # a JSON object's key
     return data
 
 
@@ -98,6 +139,7 @@ class Case:
     check: str
     devices: list[dict[str, Any]]  # one device; several for a bench check
     expect: dict[str, str]  # verdict, and a part of the title ("title")
+    recorded_at: str = ""  # certificate dates are judged as of then (ISO time; "" = now)
 
 
 def load_cases() -> list[Case]:
@@ -107,7 +149,8 @@ def load_cases() -> list[Case]:
             devices = item.get("devices") or [
                 {k: item[k] for k in ("device", "profile", "observations") if k in item}
             ]
-            out.append(Case(path.name, item["name"], item["check"], devices, item["expect"]))
+            out.append(Case(path.name, item["name"], item["check"], devices, item["expect"],
+                            item.get("recorded_at", "")))  # fmt: skip
     return out
 
 
@@ -156,12 +199,33 @@ class Sites:
 async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
     """The case's results and the (file, line) of every ctx.result call it reached."""
     sessions = [_session(spec, n) for n, spec in enumerate(case.devices, 1)]
-    with Sites() as sites:
+    with Sites() as sites, _clock(case.recorded_at):
         if recorded.SPECS[case.check].bench:
             results = await recorded.run_bench(case.check, sessions)
         else:
             results = await recorded.run(case.check, sessions[0])
     return results, sites.hits
+
+
+@contextmanager
+def _clock(at: str) -> Iterator[None]:
+    """Certificates judged as of the recording (an expired one stays expired, a valid one valid)."""
+    if not at:
+        yield
+        return
+    when = datetime.fromisoformat(at)
+
+    class Recorded(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return when.astimezone(tz)
+
+    saved = tls_client.datetime
+    tls_client.datetime = Recorded  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        tls_client.datetime = saved  # type: ignore[misc]
 
 
 # --- the branches themselves ---------------------------------------------------------------------

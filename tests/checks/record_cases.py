@@ -1,0 +1,191 @@
+"""Record verdict-branch cases (tests/fixtures/recorded/*.json) from a running lab bench.
+
+    probe lab up --bridge plabX --subnet 198.18.N.0/24
+    probe scan --lab --bridge plabX --format json --out /tmp/run
+    python -m tests.checks.record_cases /tmp/run/run.json --bridge plabX
+    probe lab down --bridge plabX
+
+For every device of the run (its device record and profile as the scan found them), every check
+runs again on one DeviceSession per device, rounds in `CheckSpec.order` as the runner does, and
+the session observations each check read are kept. A case is written only when replaying it
+(tests/checks/branches.py `run_case`: the recorded observations, no traffic) gives the verdict
+the live run gave and reaches a verdict branch no earlier case reached. Existing cases are kept;
+the new ones go into <module>.json beside them. Lab traffic only: the scope is the bench's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
+from lanprobe.lab.scope import lab_scope
+from lanprobe.model import Result, ScanRun
+from lanprobe.profiles import load_profiles
+from lanprobe.runner import run_check
+
+from tests.checks import recorded
+from tests.checks.branches import (
+    CASES_DIR,
+    OBSERVATION_TYPES,
+    Case,
+    branches,
+    covered,
+    encode,
+    load_cases,
+    run_case,
+)
+
+
+class Reads:
+    """The observation keys each check read from its session."""
+
+    def __init__(self) -> None:
+        self.by_check: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.current: dict[str, str] = {}  # device key -> check running (one at a time)
+
+    def install(self) -> None:
+        original = DeviceSession.observe
+        reads = self
+
+        async def observe(session: DeviceSession, key: str, make: Any) -> Any:
+            check = reads.current.get(session.device.key)
+            if check:
+                reads.by_check[(session.device.key, check)].add(key)
+            return await original(session, key, make)
+
+        DeviceSession.observe = observe  # type: ignore[method-assign]
+
+
+def _case(
+    name: str, check: str, sessions: list[DeviceSession], keys: dict[str, set[str]]
+) -> dict[str, Any]:
+    devices = []
+    for s in sessions:
+        obs = {}
+        for key in sorted(keys.get(s.device.key, ())):
+            task = s._cache.get(key)
+            if key.split(":", 1)[0] not in OBSERVATION_TYPES or task is None:
+                continue
+            if task.done() and not task.cancelled() and task.exception() is None:
+                obs[key] = encode(task.result())
+        dev = s.device.model_dump(mode="json", exclude_defaults=True)
+        dev.pop("key", None)
+        devices.append({"device": dev, "profile": s.profile.model_dump(mode="json",
+                        exclude_defaults=True), "observations": obs})  # fmt: skip
+    if len(devices) == 1:
+        return {"name": name, "check": check, **devices[0]}
+    return {"name": name, "check": check, "devices": devices}
+
+
+def _title_part(live: str, replayed: str) -> str:
+    """The part of the live title the replay gives too (addresses differ: 127.0.0.1)."""
+    if live == replayed:
+        return live
+    n = 0
+    while n < min(len(live), len(replayed)) and live[n] == replayed[n]:
+        n += 1
+    return live[:n] if n >= 15 else ""
+
+
+async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]:
+    run = ScanRun.model_validate_json(run_path.read_text(encoding="utf-8"))
+    scope = lab_scope(bridge)
+    profiles = load_profiles(None, lab=True)
+    reads = Reads()
+    reads.install()
+    options = RunOptions(timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0))
+    sessions = []
+    for dev in run.devices:
+        profile = profiles.get(dev.profile or "") or profiles.generic()
+        sessions.append(DeviceSession(device=dev, profile=profile, scope=scope, options=options))
+    specs = sorted(recorded.SPECS.values(), key=lambda s: s.order)
+    live: dict[tuple[str, str], list[Result]] = {}
+
+    async def device_checks(session: DeviceSession) -> None:
+        for spec in specs:
+            if spec.bench:
+                continue
+            reads.current[session.device.key] = spec.id
+            live[(session.device.key, spec.id)] = await run_check(
+                spec, session, recorded.BASELINE, deadline_s=options.timeouts.check_s
+            )
+        reads.current.pop(session.device.key, None)
+
+    await asyncio.gather(*(device_checks(s) for s in sessions))
+    for spec in specs:
+        if spec.bench:
+            for s in sessions:
+                reads.current[s.device.key] = spec.id
+            results = await recorded.run_bench(spec.id, sessions)
+            for s in sessions:
+                live[(s.device.key, spec.id)] = [r for r in results if r.device == s.device.key]
+
+    all_branches = list(branches())
+    have: set[Any] = set()
+    for case in load_cases():
+        have |= covered(all_branches, (await run_case(case))[1])
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for spec in specs:
+        module = spec.fn.__module__.rsplit(".", 1)[-1]
+        group = sessions if spec.bench else None
+        for s in sessions:
+            members = group or [s]
+            keys = {m.device.key: reads.by_check.get((m.device.key, spec.id), set())
+                    for m in members}  # fmt: skip
+            name = f"{s.profile.id} {s.device.key}: {spec.id}"
+            raw = _case(name, spec.id, members, keys)
+            case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
+                        run.started.isoformat())  # fmt: skip
+            results, hits = await run_case(case)
+            new = covered(all_branches, hits) - have
+            if not new or not results:
+                continue
+            # Replayed device i is members[i] (keys 02:00:00:00:01:<i+1>): same verdicts?
+            pairs: list[tuple[Result, Result]] = []
+            same = True
+            for i, m in enumerate(members, 1):
+                got = [r for r in results if r.device == f"02:00:00:00:01:{i:02x}"]
+                want = live.get((m.device.key, spec.id), [])
+                same = same and sorted(r.verdict.value for r in got) == sorted(
+                    r.verdict.value for r in want
+                )
+                pairs += list(zip(want, got, strict=False))
+            if not same or not pairs:
+                continue
+            pairs.sort(key=lambda p: p[0].verdict.value != "fail")
+            want_r, got_r = pairs[0]
+            raw["recorded_at"] = run.started.isoformat()
+            raw["expect"] = {"verdict": want_r.verdict.value,
+                             "title": _title_part(want_r.title, got_r.title)}  # fmt: skip
+            have |= new
+            out[module].append(raw)
+            print(f"+ {module}: {name} -> {want_r.verdict.value}: {want_r.title[:70]}")
+            if spec.bench:
+                break  # one case holds every device
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--bridge", required=True)
+    args = ap.parse_args()
+    found = asyncio.run(record(args.run, args.bridge))
+    for module, cases in found.items():
+        path = CASES_DIR / f"{module}.json"
+        doc = json.loads(path.read_text()) if path.exists() else {
+            "source": f"recorded from a lab bench (tests/checks/record_cases.py, {args.run.name})",
+            "cases": [],
+        }  # fmt: skip
+        doc["cases"] += cases
+        path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        print(f"{path}: {len(cases)} new case(s)")
+
+
+if __name__ == "__main__":
+    main()
