@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import rtsp as rtsp_client
+from lanprobe.checks.clients import weblogin
 from lanprobe.checks.clients.login import LoginAttempt, is_named_lockout
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.credentials import Pair, candidates
@@ -64,21 +65,47 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
     if login is not None and login.port not in (None, svc.port):
         return f"the profile's HTTP login is on port {login.port}"
     if login is not None and login.kind in ("form", "json"):
+        login, how = await _with_proof(ctx, svc.port, tls, login)
         return LoginInterface(kind=kind, method=login.kind, port=svc.port, tls=tls,
-                              path=login.path, form=login)  # fmt: skip
+                              path=login.path, form=login, how=how)  # fmt: skip
     paths = [login.path] if login is not None else ["/", *ctx.profile.interfaces.admin_paths]
     challenge = await http_client.find_challenge(
         ctx.address(svc), svc.port, list(dict.fromkeys(paths)), tls=tls, timeouts=ctx.timeouts
     )
     if challenge is None and login is None:
-        form = await _find_form(ctx, svc.port, tls)
-        if form is not None:
-            return LoginInterface(kind=kind, method="form", port=svc.port, tls=tls,
-                                  path=form.path, form=form)  # fmt: skip
+        where, known = ctx.address(svc), web_login_paths(ctx)
+        found = await weblogin.discover(where, svc.port, tls=tls, timeouts=ctx.timeouts,
+                                        known=known)  # fmt: skip
+        if found is not None:
+            return LoginInterface(kind=kind, method=found.login.kind, port=svc.port, tls=tls,
+                                  path=found.login.path, form=found.login,
+                                  how=tuple(found.how))  # fmt: skip
     if challenge is None:
-        return f"no HTTP Basic or Digest challenge or login form on {', '.join(paths)}"
+        return f"no HTTP Basic or Digest challenge or web login found from {', '.join(paths)}"
     return LoginInterface(kind=kind, method=challenge.kind, port=svc.port, tls=tls,
                           path=challenge.path, realm=challenge.realm)  # fmt: skip
+
+
+def web_login_paths(ctx: CheckContext) -> weblogin.WebLoginPaths:
+    return weblogin.load_web_login_paths(ctx.options.data_file("web-login-paths.txt"))
+
+
+async def _with_proof(
+    ctx: CheckContext, port: int, tls: bool, login: HttpLogin
+) -> tuple[HttpLogin, tuple[str, ...]]:
+    """The profile's form/JSON login with a proof path: the profile's, else the first of `/`
+    and the data file's protected paths that refuses without a login."""
+    if login.protected:
+        return login, (f"proof path {login.protected} (profile)",)
+    found = await weblogin.find_protected(
+        ctx.address(port), port, tls=tls, timeouts=ctx.timeouts, login=login,
+        candidates=["/", *web_login_paths(ctx).protected],
+    )  # fmt: skip
+    if found is None:
+        return login, ("no path that refuses without a login found",)
+    path, status = found
+    how = (f"proof path {path} refuses without a login ({status})",)
+    return login.model_copy(update={"protected": path}), how
 
 
 async def _find_rtsp_login(ctx: CheckContext, svc: Service) -> LoginInterface | str:
@@ -92,32 +119,6 @@ async def _find_rtsp_login(ctx: CheckContext, svc: Service) -> LoginInterface | 
             return LoginInterface(kind="rtsp", method="rtsp", port=svc.port, tls=False, path=path,
                                   realm=answer.challenge())  # fmt: skip
     return f"no RTSP path of {len(paths)} asks for a login"
-
-
-async def _find_form(ctx: CheckContext, port: int, tls: bool) -> HttpLogin | None:
-    """A login form on the front page or where it redirects (same device only), if any."""
-    path = "/"
-    for _ in range(3):  # follow at most two local redirects
-        answer = await http_client.fetch(
-            ctx.address(port), port, path, tls=tls, timeouts=ctx.timeouts
-        )
-        if 300 <= answer.status < 400 and answer.location:
-            loc = http_client.split_url(answer.location)
-            if loc is None:
-                return None  # a Location that is no URL
-            loc_scheme, loc_host, loc_port, loc_path = loc
-            scheme = "https" if tls else "http"
-            if loc_host and (
-                loc_host not in (ctx.address(port), ctx.device.ip) or (loc_port or port) != port
-            ):
-                return None  # another host or port: not this interface's form
-            if loc_scheme and loc_scheme != scheme:
-                return None
-            path = loc_path or "/"
-            continue
-        form = http_client.parse_login_form(answer.body, path)
-        return form.as_login(page=path) if form is not None else None
-    return None
 
 
 def login_limits(session: DeviceSession, kind: str, port: int, user: str) -> list[Limit]:

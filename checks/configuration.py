@@ -48,6 +48,8 @@ def _summary(ctx: CheckContext, c: Campaign) -> dict[str, Any]:
         "waited_s": c.waited_s,
         "tried": [f"{p.user}:{ctx.redact(p.password)} ({p.source})" for p, _ in c.tried],
     }
+    if c.iface is not None and c.iface.how:
+        ev["found"] = list(c.iface.how)
     if c.resumed:
         ev["resumed"] = c.resumed
     if c.skipped:

@@ -37,6 +37,7 @@ class LoginInterface:
     path: str = ""
     form: HttpLogin | None = None
     realm: str = ""
+    how: tuple[str, ...] = ()  # how the login was found (web logins: the pages and scripts)
 
     def describe(self) -> str:
         if self.method in HTTP_METHODS:

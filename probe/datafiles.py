@@ -20,7 +20,7 @@ from lanprobe.paths import data_file
 
 
 def _loaders(layers: Sequence[Path]) -> list[tuple[str, Callable[[], Any]]]:
-    from lanprobe.checks.clients import rtsp, upnp
+    from lanprobe.checks.clients import rtsp, upnp, weblogin
     from lanprobe.checks.clients.login import Prompts
     from lanprobe.checks.credentials import validate_credential_lists
     from lanprobe.checks.logical_access import load_admin_paths
@@ -38,6 +38,7 @@ def _loaders(layers: Sequence[Path]) -> list[tuple[str, Callable[[], Any]]]:
         ("login-prompts.txt", lambda: Prompts.load(file("login-prompts.txt"))),
         ("admin-paths.txt", lambda: load_admin_paths(layers)),
         ("rtsp-paths.txt", lambda: rtsp.load_paths(file("rtsp-paths.txt"))),
+        ("web-login-paths.txt", lambda: weblogin.load_web_login_paths(file("web-login-paths.txt"))),
         ("snmp-communities.txt", lambda: load_communities(file("snmp-communities.txt"))),
         ("upnp-read-actions.txt", lambda: upnp.load_actions(file("upnp-read-actions.txt"))),
         ("update-paths.txt", lambda: load_update_words(file("update-paths.txt").parent)),

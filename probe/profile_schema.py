@@ -88,6 +88,11 @@ class HttpLogin(_Strict):
     failure_marker: str = ""  # text a refused form login shows; "" = judge by status/cookie
     # form/json logins: fixed fields sent with every attempt (e.g. an OAuth client_id)
     extra_fields: dict[str, str] = Field(default_factory=dict)
+    # json logins: how the fields are posted (an OAuth 2.0 token endpoint takes a form body)
+    body: Literal["json", "form"] = "json"
+    # form/json logins: a path that refuses without a login and answers after one (the proof
+    # that a login worked; "" = found on the device, else the answer to the login is judged)
+    protected: str = ""
 
 
 class Credential(_Strict):

@@ -491,14 +491,49 @@ async def web_login(
                     login.user_field: user,
                     login.password_field: password,
                 }
-                answer = await session.send("POST", login.path, json_body=body)
+                sent = {"json_body": body} if login.body == "json" else {"data": body}
+                answer = await session.send("POST", login.path, **sent)
                 verdict = judge_json(answer, prompts)
             else:
                 answer, verdict = await _post_form(session, login, user, password, prompts,
                                                    details)  # fmt: skip
+            verdict = await _proven(session, login, answer, verdict, details)
     except (Unreachable, ProbeTimeout, ProtocolError) as exc:
         return _attempt_from_error(user, password, request_text, exc, watch)
     return _judged(user, password, request_text, watch, answer, verdict, details)
+
+
+async def _proven(
+    session: _Session,
+    login: HttpLogin,
+    answer: HttpAnswer,
+    verdict: FormJudgement,
+    details: dict[str, Any],
+) -> FormJudgement:
+    """Success by positive proof: the protected path, which refused without a login, answers
+    in this session now (its cookies, and the token a JSON login returned as a Bearer header).
+    An answer that looked accepted while the path still refuses is no verdict; a 2xx page alone,
+    with no path to prove it on, is none either (a login page may answer 200 to anything)."""
+    if verdict.accepted is False or verdict.sign:
+        return verdict
+    if not login.protected:
+        if verdict.accepted and 200 <= answer.status < 300 and login.kind == "form":
+            return FormJudgement(None, "", f"{verdict.why}: a 200 alone proves no login, and no "
+                                 "page that refuses without one was found")  # fmt: skip
+        return verdict
+    token = token_of(answer) if login.kind == "json" else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    after = await session.send("GET", login.protected, headers=headers)
+    opened = 200 <= after.status < 300 and not after.shows_password_form()
+    details["proof"] = {"path": login.protected, "status": after.status, "answers": opened,
+                        "bearer": bool(token)}  # fmt: skip
+    if opened:
+        return FormJudgement(True, "", f"{login.protected} answers {after.status} after the "
+                             "login (it refused without one)")  # fmt: skip
+    if verdict.accepted:
+        return FormJudgement(None, "", f"{verdict.why}, but {login.protected} still answers "
+                             f"{after.status}")  # fmt: skip
+    return verdict
 
 
 @dataclass
@@ -562,6 +597,16 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def token_of(answer: HttpAnswer) -> str:
+    """The session token a JSON login answer carries (TOKEN_KEYS, also one level down)."""
+    data = _json_object(answer.body) or {}
+    for d in (data, *[v for v in data.values() if isinstance(v, dict)]):
+        for k, v in d.items():
+            if k.lower() in TOKEN_KEYS and isinstance(v, str) and v:
+                return v
+    return ""
 
 
 def judge_json(answer: HttpAnswer, prompts: Prompts | None = None) -> FormJudgement:

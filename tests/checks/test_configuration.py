@@ -390,6 +390,8 @@ async def test_generic_form_login_is_found_and_tried() -> None:
 
 def _form_server(form: bytes, bodies: list[bytes]) -> Any:
     def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/" and "s=1" in headers.get("cookie", ""):
+            return 200, b"<h1>Home</h1>", {}  # the proof: it refused without the session
         if path == "/":
             return 302, b"", {"Location": "/signin"}
         if path == "/signin":
