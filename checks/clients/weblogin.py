@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lanprobe import datacache
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients.pages import local_redirect, same_page
 from lanprobe.errors import TargetError
@@ -83,7 +84,12 @@ class WebLoginPaths:
 
 
 def load_web_login_paths(path: Path) -> WebLoginPaths:
-    """Parse the data file; ValueError `file:line: ...` on a bad line."""
+    """The data file, parsed once (probe/datacache.py); ValueError `file:line: ...` on a bad
+    line. Shared: never changed by callers."""
+    return datacache.load(path, _parse_web_login_paths)
+
+
+def _parse_web_login_paths(path: Path) -> WebLoginPaths:
     forms: list[str] = []
     apis: list[ApiEndpoint] = []
     protected: list[str] = []
