@@ -6,8 +6,9 @@ scan observed of one device: the device as run.json has it (services, identifier
 its profile, and the session observations the check reads (`observations`: cache key -> JSON,
 decoded into the observation's own type, see OBSERVATION_TYPES). The case runs the registered
 check through the runner's `run_check` (tests/checks/recorded.py) with those observations already
-in the session's cache, on a scope that holds no device address: a check that would need more
-than was recorded meets a ScopeError (inconclusive) instead of sending anything.
+in the session's cache, and its HTTP exchanges (`http`) answered from the recording; every socket
+connect and send is refused meanwhile, so a check that would need more than was recorded meets a
+closed port instead of sending anything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import ast
 import asyncio
 import base64
 import dataclasses
+import errno
 import json
+import socket
 import sys
 import types
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from lanprobe.checks.campaign import Campaign
+from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import tls as tls_client
 from lanprobe.checks.clients.pages import PageControls
 from lanprobe.checks.clients.tls import TlsObservation
@@ -35,6 +39,7 @@ from lanprobe.checks.clients.update_discovery import Discovery
 from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions
 from lanprobe.checks.snmp import SnmpObservation
 from lanprobe.checks.software_update import ManifestFetch
+from lanprobe.errors import ProbeTimeout, ProtocolError, TargetError, Unreachable
 from lanprobe.model import Device, Result, Service
 from lanprobe.paths import BUILTIN_PROFILES
 from lanprobe.profile_schema import Profile
@@ -62,8 +67,58 @@ OBSERVATION_TYPES: dict[str, Any] = {
     "update-discovery": Discovery,
     "update-manifest": ManifestFetch | None,
 }
-# A scope without 127.0.0.1: what was not recorded is refused before any packet.
-NO_TRAFFIC = Scope.build(["127.0.0.2/32"])
+# The replayed device is 127.0.0.1 and in scope, but no socket may connect or send while a case
+# runs (`no_network`): what was not recorded meets a refused connection, on any machine.
+SCOPE = Scope.build(["127.0.0.1/32"])
+TARGET_ERRORS = {c.__name__: c for c in (Unreachable, ProbeTimeout, ProtocolError, TargetError)}
+
+
+# --- HTTP exchanges: recorded answers by request ------------------------------------------------
+
+
+def http_key(client: Any, port: int, path: str, tls: bool, kw: dict[str, Any]) -> str:
+    """What identifies one HTTP request in a recording: method, port, TLS, path, credentials
+    and body (the login checks send the same path with different pairs)."""
+    auth = getattr(client, "auth", None)
+    who = ""
+    if auth is not None:
+        who = getattr(auth, "_auth_header", "") or (
+            f"{getattr(auth, '_username', b'')!r}:{getattr(auth, '_password', b'')!r}"
+        )
+    body = {k: kw.get(k) for k in ("data", "json_body", "content") if kw.get(k) is not None}
+    if isinstance(body.get("content"), bytes):
+        body["content"] = body["content"].decode("latin-1")
+    method = kw.get("method", "GET")
+    return json.dumps([method, port, tls, path, str(who), body], sort_keys=True, default=str)
+
+
+@contextmanager
+def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
+    """http.request answers from the recording (in the order recorded, the last repeating); a
+    request not recorded is Unreachable. Nothing is sent."""
+    if exchanges is None:
+        yield
+        return
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for ex in exchanges:
+        answers.setdefault(ex["request"], []).append(ex)
+
+    async def request(client: Any, ip: str, port: int, path: str, *, tls: bool,
+                      timeouts: Any, **kw: Any) -> http_client.HttpAnswer:  # fmt: skip
+        queue = answers.get(http_key(client, port, path, tls, kw))
+        if not queue:
+            raise Unreachable(f"HTTP {kw.get('method', 'GET')} {path}: not in the recording")
+        ex = queue.pop(0) if len(queue) > 1 else queue[0]
+        if "error" in ex:
+            raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
+        return decode(http_client.HttpAnswer, ex["answer"])  # type: ignore[no-any-return]
+
+    saved = http_client.request
+    http_client.request = request  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        http_client.request = saved  # type: ignore[assignment]
 
 
 # --- observations to JSON and back ---------------------------------------------------------------
@@ -147,7 +202,7 @@ def load_cases() -> list[Case]:
     for path in sorted(CASES_DIR.glob("*.json")):
         for item in json.loads(path.read_text(encoding="utf-8"))["cases"]:
             devices = item.get("devices") or [
-                {k: item[k] for k in ("device", "profile", "observations") if k in item}
+                {k: item[k] for k in ("device", "profile", "observations", "http") if k in item}
             ]
             out.append(Case(path.name, item["name"], item["check"], devices, item["expect"],
                             item.get("recorded_at", "")))  # fmt: skip
@@ -159,7 +214,7 @@ def _session(spec: dict[str, Any], n: int) -> DeviceSession:
     dev.ips = ["127.0.0.1"]
     profile = Profile.model_validate(spec.get("profile") or {"id": "generic"})
     options = RunOptions(timeouts=recorded.FAST, profiles_dir=BUILTIN_PROFILES)
-    sess = DeviceSession(device=dev, profile=profile, scope=NO_TRAFFIC, options=options)
+    sess = DeviceSession(device=dev, profile=profile, scope=SCOPE, options=options)
     loop = asyncio.get_running_loop()
     for key, value in (spec.get("observations") or {}).items():
         fut = loop.create_future()
@@ -199,12 +254,31 @@ class Sites:
 async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
     """The case's results and the (file, line) of every ctx.result call it reached."""
     sessions = [_session(spec, n) for n, spec in enumerate(case.devices, 1)]
-    with Sites() as sites, _clock(case.recorded_at):
+    http = case.devices[0].get("http") if len(case.devices) == 1 else None
+    with Sites() as sites, _clock(case.recorded_at), http_replay(http), no_network():
         if recorded.SPECS[case.check].bench:
             results = await recorded.run_bench(case.check, sessions)
         else:
             results = await recorded.run(case.check, sessions[0])
     return results, sites.hits
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Every socket connect or send is refused (ECONNREFUSED), as from a closed port."""
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise ConnectionRefusedError(errno.ECONNREFUSED, "no network while replaying a case")
+
+    names = ("connect", "connect_ex", "sendto", "sendmsg")
+    saved = {n: getattr(socket.socket, n) for n in names}
+    for n in names:
+        setattr(socket.socket, n, refuse)
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(socket.socket, n, fn)
 
 
 @contextmanager

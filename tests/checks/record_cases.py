@@ -22,7 +22,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
+from lanprobe.errors import TargetError
 from lanprobe.lab.scope import lab_scope
 from lanprobe.model import Result, ScanRun
 from lanprobe.profiles import load_profiles
@@ -36,21 +38,45 @@ from tests.checks.branches import (
     branches,
     covered,
     encode,
+    http_key,
     load_cases,
     run_case,
 )
 
 
 class Reads:
-    """The observation keys each check read from its session."""
+    """The observation keys each check read from its session, and its HTTP exchanges."""
 
     def __init__(self) -> None:
         self.by_check: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.http: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.current: dict[str, str] = {}  # device key -> check running (one at a time)
+        self.device_of: dict[str, str] = {}  # ip -> device key
 
     def install(self) -> None:
         original = DeviceSession.observe
+        original_request = http_client.request
         reads = self
+
+        async def request(client: Any, ip: str, port: int, path: str, *, tls: bool,
+                          timeouts: Any, **kw: Any) -> http_client.HttpAnswer:  # fmt: skip
+            dev = reads.device_of.get(ip, "")
+            check = reads.current.get(dev)
+            ex: dict[str, Any] = {"request": http_key(client, port, path, tls, kw)}
+            try:
+                answer = await original_request(client, ip, port, path, tls=tls,
+                                                timeouts=timeouts, **kw)  # fmt: skip
+            except TargetError as exc:
+                ex.update(error=str(exc), error_type=type(exc).__name__)
+                if check:
+                    reads.http[(dev, check)].append(ex)
+                raise
+            ex["answer"] = encode(answer)
+            if check:
+                reads.http[(dev, check)].append(ex)
+            return answer
+
+        http_client.request = request  # type: ignore[assignment]
 
         async def observe(session: DeviceSession, key: str, make: Any) -> Any:
             check = reads.current.get(session.device.key)
@@ -62,7 +88,11 @@ class Reads:
 
 
 def _case(
-    name: str, check: str, sessions: list[DeviceSession], keys: dict[str, set[str]]
+    name: str,
+    check: str,
+    sessions: list[DeviceSession],
+    keys: dict[str, set[str]],
+    http: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     devices = []
     for s in sessions:
@@ -78,6 +108,8 @@ def _case(
         devices.append({"device": dev, "profile": s.profile.model_dump(mode="json",
                         exclude_defaults=True), "observations": obs})  # fmt: skip
     if len(devices) == 1:
+        if http:
+            devices[0]["http"] = http
         return {"name": name, "check": check, **devices[0]}
     return {"name": name, "check": check, "devices": devices}
 
@@ -101,6 +133,7 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
     options = RunOptions(timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0))
     sessions = []
     for dev in run.devices:
+        reads.device_of.update({ip: dev.key for ip in dev.ips})
         profile = profiles.get(dev.profile or "") or profiles.generic()
         sessions.append(DeviceSession(device=dev, profile=profile, scope=scope, options=options))
     specs = sorted(recorded.SPECS.values(), key=lambda s: s.order)
@@ -138,7 +171,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
             keys = {m.device.key: reads.by_check.get((m.device.key, spec.id), set())
                     for m in members}  # fmt: skip
             name = f"{s.profile.id} {s.device.key}: {spec.id}"
-            raw = _case(name, spec.id, members, keys)
+            http = None if spec.bench else reads.http.get((s.device.key, spec.id))
+            raw = _case(name, spec.id, members, keys, http)
             case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
                         run.started.isoformat())  # fmt: skip
             results, hits = await run_case(case)
