@@ -20,6 +20,10 @@ sysdeps:
 		echo "installing system packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# node and npm for tests/clients/test_nodered.py (npm installs Node-RED): Debian's nodejs and
+	@# npm packages where no node/npm is installed (a NodeSource nodejs brings its own npm).
+	@command -v npm >/dev/null 2>&1 || { echo "installing system packages: nodejs npm"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 
 venv: $(VENV)/.installed
 

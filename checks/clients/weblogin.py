@@ -34,7 +34,7 @@ from selectolax.lexbor import LexborHTMLParser
 MAX_HOPS = 4  # pages followed from `/` (redirects, meta refresh, script redirects)
 MAX_SCRIPTS = 4  # same-origin scripts read for a login API
 SCRIPT_BYTES = 512 * 1024  # a single-page app's bundle is large; past this it is not read
-MAX_PROTECTED = 4  # candidate proof paths asked before giving up
+MAX_PROTECTED = 8  # candidate proof paths asked before giving up
 
 _META_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
 _SCRIPT_REDIRECT = re.compile(
@@ -308,15 +308,19 @@ async def _from_scripts(
             path = resolve(url, page, ip, port, tls)
             if path is not None:
                 walk.api_paths.append(path)
+    named: list[tuple[str, ApiEndpoint]] = []
     for where, text in texts:
         for api in script_login_apis(text):
             path = resolve(api.path, page, ip, port, tls)
-            if path is None:
-                continue
-            entry = next((k for k in known.apis if k.path == path), None)
-            entry = entry or ApiEndpoint(path, api.body, api.user_field, api.password_field)
-            login = entry.as_login()
-            return Found(login, [f"login API {path} named in the script {where}"])
+            if path is not None:
+                named.append((where, ApiEndpoint(path, api.body, api.user_field,
+                                                 api.password_field)))  # fmt: skip
+    # An endpoint the data file knows first (its fixed fields, e.g. an OAuth client_id).
+    by_path = {k.path: k for k in known.apis}
+    named.sort(key=lambda n: n[1].path not in by_path)
+    for where, api in named[:1]:
+        login = by_path.get(api.path, api).as_login()
+        return Found(login, [f"login API {api.path} named in the script {where}"])
     return None
 
 
