@@ -284,7 +284,7 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     out.iface = iface = found
     session = ctx.session
     out.depth = depth = session.depth
-    pairs, out.defaults = candidates(session, kind)
+    pairs, out.defaults = candidates(session, kind, iface.realm)
     out.total = len(pairs)
     guard = session.guard(kind, svc.port)
     # The proof attempt is always reserved (issue 12): a found default must be provable.

@@ -8,8 +8,10 @@ large `# depth: deep` lists join at deep depth only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from lanprobe import datacache, paths
@@ -118,24 +120,49 @@ def validate_credential_lists(layers: Sequence[Path]) -> int:
     return sum(len(load_credential_list(layers, n).pairs) for n in all_list_names(layers))
 
 
-def evidence_words(session: DeviceSession) -> str:
-    """What the device says about itself, lower-cased: OUI vendor, hostname, service products,
-    versions and banners, mDNS names and TXT, the profile's vendor (for vendor lists)."""
+def evidence_words(session: DeviceSession, realm: str = "") -> str:
+    """What the device says about itself, lower-cased: OUI vendor, hostname, the model
+    and manufacturer it reported, service products, versions and banners (an HTTP Server header,
+    an SSH banner), mDNS names and TXT, SSDP headers, the login's HTTP realm, the profile's
+    vendor."""
     dev = session.device
-    parts = [dev.vendor or "", dev.hostname or "", session.profile.vendor]
+    said = [dev.identifier("manufacturer") or "", dev.identifier("model") or "", dev.model]
+    parts = [dev.vendor or "", dev.hostname or "", *said, session.profile.vendor, realm]
     for svc in dev.services:
         parts += [svc.product or "", svc.version or "", svc.banner or ""]
     for m in dev.mdns:
         parts += [m.name, *m.txt.values()]
+    parts += dev.ssdp.values()
     return " ".join(parts).lower()
+
+
+# A vendor word is whole when no letter or digit touches it (evidence is lower-cased).
+_NOT_ALNUM = "(?![a-z0-9])"
+_NOT_ALNUM_BEFORE = "(?<![a-z0-9])"
+
+
+@lru_cache(maxsize=256)
+def _vendor_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alts = [re.escape(w[:-1]) if w.endswith("*") else re.escape(w) + _NOT_ALNUM for w in words]
+    return re.compile(_NOT_ALNUM_BEFORE + "(?:" + "|".join(alts) + ")")
+
+
+def names_vendor(said: str, words: Sequence[str]) -> bool:
+    """Whether lower-cased evidence names one of a list's `# vendors:` words as a whole word:
+    letters and digits around it do not count ("axis" is not in "stereotaxis", "zte" not in
+    "aztech", "avtech" not in "navtech"); a word ending in `*` is a prefix ("ds-2cd*" names
+    "ds-2cd2032-i")."""
+    words = tuple(w for w in words if w.rstrip("*"))
+    return bool(words) and _vendor_pattern(words).search(said) is not None
 
 
 def _family(kind: str) -> str:
     return _FAMILY.get(kind, kind)
 
 
-def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
-    """The pairs to try on a service of `kind`, in order, and how many are documented defaults."""
+def candidates(session: DeviceSession, kind: str, realm: str = "") -> tuple[list[Pair], int]:
+    """The pairs to try on a service of `kind` (whose login names `realm`, if any), in order, and
+    how many are documented defaults."""
     creds = session.profile.credentials
     out: list[Pair] = []
     seen: set[tuple[str, str]] = set()
@@ -152,11 +179,11 @@ def candidates(session: DeviceSession, kind: str) -> tuple[list[Pair], int]:
     layers = session.options.profile_layers
     names = list(creds.lists or DEFAULT_LISTS)
     extra = [n for n in all_list_names(layers) if n not in names]
-    said = evidence_words(session)
+    said = evidence_words(session, realm)
     lists = [load_credential_list(layers, n) for n in names]
     others = [load_credential_list(layers, n) for n in extra]
     # Vendor lists the evidence names come first; the large lists join at deep depth only.
-    vendor = [c for c in lists + others if c.vendors and any(w in said for w in c.vendors)]
+    vendor = [c for c in lists + others if names_vendor(said, c.vendors)]
     chosen = vendor + [c for c in lists if c not in vendor]
     if session.depth == "deep":
         chosen += [c for c in others if c.depth == "deep" and c not in chosen]
