@@ -278,6 +278,10 @@ def _browse(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        # no name lookups at all (it still asked the machine's resolver for its Google update
+        # and account hosts: DNS off the machine, which the scope capture test caught)
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
         *extra,
