@@ -161,7 +161,7 @@ async def start_snmpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
     ]  # no SMUX on TCP 199
 
     async def ready() -> bool:
-        return await udpready.answers(cfg["ip"], 161, udpready.SNMP_V3_DISCOVERY)
+        return await udpready.answers(conf["ip"], 161, udpready.SNMP_V3_DISCOVERY)
 
     return await _daemon(argv, ready, env)
 

@@ -114,6 +114,7 @@ class Snmp:
     ro: tuple[str, ...] = ()
     rw: tuple[str, ...] = ()
     v3_user: str = ""
+    family: str = "ipv4"  # or "ipv6": only on the unit's unique-local address (like Login's)
 
 
 @dataclass(frozen=True)
@@ -570,8 +571,8 @@ QUIRK_Q1 = Model(
 )
 
 # Dual-stack (only on a bench brought up with ipv6=True; only when named, like the hostile model):
-# its web UI on IPv4; its telnet and a TLS 1.0 admin UI only on IPv6, where an IPv4-only scan
-# never looks (the checks must reach them there).
+# its web UI on IPv4; its telnet, a TLS 1.0 admin UI and an SNMP agent (community public) only on
+# IPv6, where an IPv4-only scan never looks (discovery and the checks must reach them there).
 DUALSTACK_D1 = Model(
     id="dualstack-d1",
     vendor="Duo",
@@ -598,6 +599,7 @@ DUALSTACK_D1 = Model(
         ),
     ),
     telnet=Login(23, {"root": "xc3511"}, family="ipv6"),  # the first Mirai pair
+    snmp=Snmp(ro=("public",), family="ipv6"),
 )
 
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).

@@ -67,26 +67,30 @@ class Provisioner:
             certs.ssh_host_key(path, rsa_bits=1024 if weak else None)
         return str(path)
 
-    def _snmpd(self, model: Model, name: str, ip: str, serial: str) -> dict[str, str]:
+    def _snmpd(self, model: Model, name: str, ip: str, serial: str, ip6: str) -> dict[str, str]:
         """snmpd.conf for the device's real net-snmp agent (started by lab/device.py)."""
         conf = model.snmp
         assert conf is not None
         base = self.dir / "snmp" / name
         base.mkdir(parents=True, exist_ok=True)
-        lines = [f"agentAddress udp:{ip}:161", f"sysName {name}",
+        v6 = conf.family == "ipv6"
+        where = f"udp6:[{ip6}]:161" if v6 else f"udp:{ip}:161"
+        lines = [f"agentAddress {where}", f"sysName {name}",
                  f"sysDescr {model.vendor} {model.model} firmware {model.fw}"]  # fmt: skip
         if model.expose_identifiers:
             # ENTITY-MIB entPhysicalSerialNum.1 (RFC 6933), where real devices put the serial
             lines.append(f"override 1.3.6.1.2.1.47.1.1.1.1.11.1 octet_str {serial}")
-        lines += [f"rocommunity {c} default" for c in conf.ro]
-        lines += [f"rwcommunity {c} default" for c in conf.rw]
+        six = "6" if v6 else ""  # net-snmp's rocommunity covers IPv4 sources only
+        lines += [f"rocommunity{six} {c} default" for c in conf.ro]
+        lines += [f"rwcommunity{six} {c} default" for c in conf.rw]
         if conf.v3_user:
             pw = model.lab_password()
             lines += [f'createUser {conf.v3_user} SHA "{pw}" AES "{pw}"',
                       f"rouser {conf.v3_user} priv"]  # fmt: skip
         path = base / "snmpd.conf"
         path.write_text("\n".join(lines) + "\n")
-        return {"conf": str(path), "persistent_dir": str(base), "pid_file": str(base / "pid")}
+        return {"conf": str(path), "persistent_dir": str(base), "pid_file": str(base / "pid"),
+                "ip": ip6 if v6 else ip}  # fmt: skip
 
     def _udp_dir(self, name: str) -> Path:
         """Where the device's TFTP root (empty) and chronyd files live."""
@@ -238,7 +242,7 @@ class Provisioner:
             "ssh_host_key": self._host_key(model, name, group) if model.ssh else None,
             "manifest": self._manifest(model, ip),
             "mqtt": self._mosquitto(model, name, ip, serial, group) if model.mqtt else None,
-            "snmp": self._snmpd(model, name, ip, serial) if model.snmp else None,
+            "snmp": self._snmpd(model, name, ip, serial, ip6) if model.snmp else None,
             "udp_dir": str(self._udp_dir(name)) if model.tftp or model.ntp else None,
             "security_txt_expires": (now + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "pid_file": str(self.dir / "pids" / f"{name}.pid"),

@@ -28,7 +28,8 @@ async def answers(
 ) -> bool:
     """True when `ip` answers `payload` within the timeout (TFTP answers from a new port)."""
     loop = asyncio.get_running_loop()
-    where = {"local_addr": ("0.0.0.0", 0)} if any_port else {"remote_addr": (ip, port)}
+    anywhere = "::" if ":" in ip else "0.0.0.0"
+    where = {"local_addr": (anywhere, 0)} if any_port else {"remote_addr": (ip, port)}
     transport, proto = await loop.create_datagram_endpoint(lambda: _First(ip), **where)
     try:
         transport.sendto(payload, (ip, port) if any_port else None)

@@ -30,6 +30,7 @@ from lanprobe.discovery.inventory import Inventory, Sighting, merge
 from lanprobe.discovery.ipv6 import neighbours6, preferred
 from lanprobe.discovery.mdns import MdnsOptions
 from lanprobe.discovery.mdns import browse as mdns_browse
+from lanprobe.discovery.mdns_unicast import unicast_browse
 from lanprobe.discovery.ports import tcp_scan_ports
 from lanprobe.discovery.services import (
     NmapHost,
@@ -361,13 +362,17 @@ async def discover(
             if opts.version_detection == "nmap"
             else _fast_services(scope, hosts, scan_ports, opts, nmap_root, report, inv)
         )
-        # UDP requests go out while nmap scans TCP: they wait on answers, not on the CPU.
-        (scanned, notes), (on_udp, udp_notes) = await asyncio.gather(
-            tcp, _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp))
+        # UDP requests (and mDNS asked of each host over unicast: a second chance for late
+        # multicast answerers) go out while nmap scans TCP: they wait on answers, not the CPU.
+        (scanned, notes), (on_udp, udp_notes), (on_mdns, mdns_notes) = await asyncio.gather(
+            tcp,
+            _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp)),
+            _timed("mdns_unicast", inv.timings_s, unicast_browse(scope, hosts, opts.udp)),
         )
         sightings.extend(scanned)
         sightings.extend(on_udp)
-        inv.notes.extend(notes + udp_notes)
+        sightings.extend(on_mdns)
+        inv.notes.extend(notes + udp_notes + mdns_notes)
 
     inv.devices = merge(sightings, notes=inv.notes)
     inv.notes = list(dict.fromkeys(inv.notes))

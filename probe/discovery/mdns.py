@@ -225,23 +225,37 @@ def _add_sightings(
     from zeroconf.asyncio import AsyncServiceInfo
 
     assert isinstance(info, AsyncServiceInfo)
-    addresses = info.parsed_addresses(IPVersion.V4Only)
+    add_instance(result, scope, service_type, name, info.parsed_addresses(IPVersion.V4Only),
+                 info.port or 0, info.text or b"", info.server or "")  # fmt: skip
+
+
+def add_instance(
+    result: MdnsResult,
+    scope: Scope,
+    service_type: str,
+    name: str,
+    addresses: list[str],
+    port: int,
+    text: bytes,
+    server: str,
+) -> None:
+    """One resolved instance -> a sighting per in-scope address (notes for what is dropped)."""
     inside = [a for a in addresses if scope.contains(a)]
     if not inside:
         shown = ", ".join(addresses[:3]) or "no address"
         result.notes.append(f"mDNS: {_clean(name, 80)!r} ({shown}) is outside the scope; ignored")
         return
-    txt, txt_notes = decode_txt(info.text or b"")
+    txt, txt_notes = decode_txt(text)
     result.notes.extend(f"mDNS: {_clean(name, 80)!r}: {n}" for n in txt_notes)
     source = f"mdns:{service_type}"
     svc = MdnsService(
         type=service_type,
         name=_clean(name, MAX_NAME_LEN),
-        port=info.port or 0,
+        port=port,
         txt=txt,
         addresses=inside,
     )
-    hostname = _clean((info.server or "").rstrip("."), MAX_NAME_LEN)
+    hostname = _clean(server.rstrip("."), MAX_NAME_LEN)
     idents = txt_identifiers(txt, source)
     for ip in inside:
         result.sightings.append(

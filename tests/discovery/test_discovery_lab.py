@@ -121,6 +121,32 @@ def test_mdns_txt_identifiers_land_on_the_right_device(
     assert checked == len(lab_bench.devices) - 1  # all but sentry-s3
 
 
+def test_mdns_unicast_is_a_second_chance(lab_bench: BenchState) -> None:
+    """Multicast mDNS cut short (50 ms: no responder answers that fast): the unicast query to
+    each host's 5353 still finds every unit's DNS-SD service, TXT identifiers and all."""
+    from lanprobe.discovery.mdns import MdnsOptions
+    from lanprobe.discovery.services import NmapOptions
+
+    opts = DiscoveryOptions(
+        mdns=MdnsOptions(min_window_s=0.0, quiet_s=0.0, max_window_s=0.05),
+        nmap=NmapOptions(top_ports=0),
+        iot_ports=False,
+    )
+    inv = asyncio.run(discover(lab_scope(lab_bench.bridge), ports=[80], options=opts))
+    assert "mdns_unicast" in inv.timings_s
+    for lab_dev in lab_bench.devices:
+        model = lab_models.BY_ID[lab_dev.model]
+        dev = _device(inv, lab_dev)
+        if model.mdns is None:
+            assert not dev.mdns
+            continue
+        (svc,) = dev.mdns
+        assert (svc.type, svc.port, svc.addresses) == (model.mdns.type, model.mdns.port,
+                                                       [lab_dev.ip])  # fmt: skip
+        assert dev.identifier("serial") == lab_dev.serial
+        assert dev.hostname == f"{lab_dev.name}.local"
+
+
 def test_ssdp_identifiers_land_on_the_right_device(
     lab_bench: BenchState, lab_inventory: Inventory
 ) -> None:

@@ -1,8 +1,9 @@
 """IPv6: the scope's IPv6 rules, neighbour-table parsing, and a dual-stack bench of its own
 ($LANPROBE_IPV6_BRIDGE / $LANPROBE_IPV6_SUBNET, default plab6d / 198.18.146.0/24) whose
-dualstack-d1 serves telnet and a TLS 1.0 HTTPS UI on its unique-local address only: discovery ties
-the IPv6 addresses to the device by MAC, scans them, access.unexpected-port reports the IPv6-only
-ports, and the login, lockout and TLS checks reach them over IPv6 (their results name the address).
+dualstack-d1 serves telnet, a TLS 1.0 HTTPS UI and SNMP (real snmpd) on its unique-local address
+only: discovery ties the IPv6 addresses to the device by MAC, scans them (TCP with nmap -6, UDP
+with our probes), access.unexpected-port reports the IPv6-only ports, and the login, community,
+lockout and TLS checks reach them over IPv6 (their results name the address).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     telnet, web = services[(23, "tcp")], services[(80, "tcp")]
     assert telnet["addresses"] == [lab_dev.ip6]  # IPv6 only
     assert services[(8443, "tcp")]["addresses"] == [lab_dev.ip6]
+    assert services[(161, "udp")]["addresses"] == [lab_dev.ip6]  # UDP discovery over IPv6
     assert lab_dev.ip in web["addresses"]
     [v6] = [r for r in run["results"]
             if r["check_id"] == "access.unexpected-port" and r["target"]["port"] == 23]  # fmt: skip
@@ -111,9 +113,11 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     assert login["target"]["address"] == lab_dev.ip6
     # every result about an IPv6-only port names the address it was reached on, and the device
     # answered there: the Basic login refused the tries, TLS 1.0 was seen
-    on_v6 = [r for r in run["results"] if r["target"]["port"] in (23, 8443)]
+    on_v6 = [r for r in run["results"] if r["target"]["port"] in (23, 8443, 161)]
     assert {r["target"]["address"] for r in on_v6} == {lab_dev.ip6}
     by = {(r["check_id"], r["target"]["port"]): r for r in on_v6}
+    community = by[("configuration.default-login", 161)]
+    assert community["verdict"] == "fail" and community["target"]["transport"] == "udp", community
     basic = by[("configuration.default-login", 8443)]  # refusals seen (the budget may end it)
     assert basic["verdict"] != "fail" and basic["evidence"]["guard"]["failures"] >= 2, basic
     assert by[("data.tls-protocol", 8443)]["verdict"] == "fail"

@@ -72,3 +72,26 @@ def test_valid_type() -> None:
     assert not valid_type("_this-name-is-far-too-long-for-a-service._tcp.local.")
     assert not valid_type("_bad\x00type._tcp.local.")
     assert not valid_type("no-underscore._tcp.local.")
+
+
+def test_unicast_answers_must_match_the_query() -> None:
+    """mDNS unicast (mdns_unicast.py): only a response carrying the query's ID counts; junk,
+    a query, or a response to another ID give no records."""
+    from lanprobe.discovery.mdns_unicast import query, records
+    from zeroconf import DNSOutgoing, DNSPointer
+
+    asked = query(("_services._dns-sd._udp.local.", 12))
+    qid = int.from_bytes(asked[:2], "big")
+
+    def response(id_: int) -> bytes:
+        out = DNSOutgoing(0x8400, multicast=False, id_=id_)
+        out.add_answer_at_time(
+            DNSPointer("_services._dns-sd._udp.local.", 12, 1, 120, "_http._tcp.local."), 0
+        )
+        return out.packets()[0]
+
+    [ptr] = records(response(qid), asked)
+    assert ptr.alias == "_http._tcp.local."
+    assert records(response(qid ^ 1), asked) == []
+    assert records(asked, asked) == []  # a query is no answer
+    assert records(b"\x00\x01garbage", asked) == []
