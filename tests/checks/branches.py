@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import errno
 import json
@@ -28,6 +29,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from unittest import mock
 
 from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import http as http_client
@@ -113,12 +115,8 @@ def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
             raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
         return decode(http_client.HttpAnswer, ex["answer"])  # type: ignore[no-any-return]
 
-    saved = http_client.request
-    http_client.request = request  # type: ignore[assignment]
-    try:
+    with mock.patch.object(http_client, "request", request):
         yield
-    finally:
-        http_client.request = saved  # type: ignore[assignment]
 
 
 # --- observations to JSON and back ---------------------------------------------------------------
@@ -270,15 +268,10 @@ def no_network() -> Iterator[None]:
     def refuse(*args: Any, **kw: Any) -> Any:
         raise ConnectionRefusedError(errno.ECONNREFUSED, "no network while replaying a case")
 
-    names = ("connect", "connect_ex", "sendto", "sendmsg")
-    saved = {n: getattr(socket.socket, n) for n in names}
-    for n in names:
-        setattr(socket.socket, n, refuse)
-    try:
+    with contextlib.ExitStack() as stack:
+        for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+            stack.enter_context(mock.patch.object(socket.socket, name, refuse))
         yield
-    finally:
-        for n, fn in saved.items():
-            setattr(socket.socket, n, fn)
 
 
 @contextmanager
@@ -294,12 +287,8 @@ def _clock(at: str) -> Iterator[None]:
         def now(cls, tz: Any = None) -> Any:
             return when.astimezone(tz)
 
-    saved = tls_client.datetime
-    tls_client.datetime = Recorded  # type: ignore[misc]
-    try:
+    with mock.patch.object(tls_client, "datetime", Recorded):
         yield
-    finally:
-        tls_client.datetime = saved  # type: ignore[misc]
 
 
 # --- the branches themselves ---------------------------------------------------------------------

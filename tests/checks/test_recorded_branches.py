@@ -40,7 +40,6 @@ UNTESTED: dict[str, int] = {
     "identification.duplicate_identifier": 1,
     "logical_access._coap_port": 1,
     "logical_access._http_port": 5,
-    "logical_access._ipv6_only": 1,
     "logical_access._no_ports": 1,
     "logical_access._rtsp_port": 1,
     "logical_access._tftp_port": 1,
