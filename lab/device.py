@@ -120,20 +120,31 @@ class _CoapCloser:
 
 
 def _die_with_parent() -> None:
-    """In the daemon's child: SIGKILL when the device process dies (PR_SET_PDEATHSIG), so a
-    killed or crashed device takes its snmpd/tftpd/chronyd along, as a real unit would."""
+    """In the daemon's keeper: SIGTERM when the device process dies (PR_SET_PDEATHSIG)."""
     import ctypes
 
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+# The daemon's keeper: a root shell that keeps the parent-death signal (the daemons lose theirs
+# when they drop privileges: tftpd to nobody, chronyd to _chrony; a setuid clears it) and on
+# SIGTERM, from the device's stop or its death, ends the daemon and reaps it. So a killed or
+# crashed device takes its snmpd/tftpd/chronyd along, as a real unit would.
+KEEPER = (
+    'child=""; trap \'[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait; exit 0\' '
+    'TERM INT HUP; "$@" & child=$!; wait "$child"'
+)
 
 
 async def _daemon(
     argv: list[str], ready: Callable[[], Awaitable[bool]], env: dict[str, str] | None = None
 ) -> asyncio.subprocess.Process:
-    """A real Debian daemon in the device's namespace; returns once `ready()` or after ~10 s."""
+    """A real Debian daemon in the device's namespace, under its keeper; returns once `ready()`
+    or after ~10 s."""
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent,
+        "sh", "-c", KEEPER, "keeper", *argv, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+        preexec_fn=_die_with_parent,
     )  # fmt: skip
     for _ in range(40):
         if proc.returncode is not None or await ready():

@@ -108,6 +108,37 @@ def test_up_twice_then_down_after_kill9_leaves_nothing() -> None:
 
 @pytest.mark.lab
 @pytest.mark.usefixtures("side")
+def test_a_killed_device_takes_its_udp_daemons_along() -> None:
+    """kill -9 of a device process: its snmpd, tftpd and chronyd (chronyd runs as _chrony, and
+    a setuid clears the parent-death signal) are gone within seconds, and SNMP stops answering,
+    while the bench's own mosquitto (not the device's child) stays."""
+    import asyncio
+
+    from lanprobe.lab.services import udpready
+
+    state = bench.up(SIDE_BRIDGE, SIDE_SUBNET, models=["acme-ipcam200", "hubco-h1"])
+    cam, hub = state.devices
+    daemons = {d.name: [int(p) for p in _netns_pids(d.netns) if int(p) not in (d.pid, d.mqtt_pid)]
+               for d in (cam, hub)}  # fmt: skip
+    names = {Path(f"/proc/{p}/comm").read_text().strip() for ps in daemons.values() for p in ps}
+    assert {"snmpd", "in.tftpd", "chronyd"} <= names, names
+    ask = udpready.SNMP_V3_DISCOVERY
+    assert asyncio.run(udpready.answers(cam.ip, 161, ask, timeout_s=1.0))
+    for dev in (cam, hub):
+        assert dev.pid is not None
+        os.kill(dev.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    left = [p for ps in daemons.values() for p in ps]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if alive(p)]
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]
+    assert not asyncio.run(udpready.answers(cam.ip, 161, ask, timeout_s=1.0))
+    assert hub.mqtt_pid is not None and alive(hub.mqtt_pid)
+
+
+@pytest.mark.lab
+@pytest.mark.usefixtures("side")
 def _netns_pids(ns: str) -> list[str]:
     out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=5)
     return out.stdout.split()
