@@ -6,8 +6,9 @@ scan observed of one device: the device as run.json has it (services, identifier
 its profile, and the session observations the check reads (`observations`: cache key -> JSON,
 decoded into the observation's own type, see OBSERVATION_TYPES). The case runs the registered
 check through the runner's `run_check` (tests/checks/recorded.py) with those observations already
-in the session's cache, and its HTTP exchanges (`http`) answered from the recording; every socket
-connect and send is refused meanwhile, so a check that would need more than was recorded meets a
+in the session's cache, and its HTTP exchanges (`http`) answered from the recording; the device
+keeps its recorded addresses, but nothing leaves meanwhile (`no_network`: every socket connect and
+send is refused, no process starts), so a check that would need more than was recorded meets a
 closed port instead of sending anything.
 """
 
@@ -19,9 +20,12 @@ import base64
 import contextlib
 import dataclasses
 import errno
+import hashlib
 import json
 import socket
+import subprocess
 import sys
+import tempfile
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from unittest import mock
 
+from lanprobe import observations
 from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import tls as tls_client
@@ -69,9 +74,6 @@ OBSERVATION_TYPES: dict[str, Any] = {
     "update-discovery": Discovery,
     "update-manifest": ManifestFetch | None,
 }
-# The replayed device is 127.0.0.1 and in scope, but no socket may connect or send while a case
-# runs (`no_network`): what was not recorded meets a refused connection, on any machine.
-SCOPE = Scope.build(["127.0.0.1/32"])
 TARGET_ERRORS = {c.__name__: c for c in (Unreachable, ProbeTimeout, ProtocolError, TargetError)}
 
 
@@ -199,20 +201,37 @@ def load_cases() -> list[Case]:
     out = []
     for path in sorted(CASES_DIR.glob("*.json")):
         for item in json.loads(path.read_text(encoding="utf-8"))["cases"]:
-            devices = item.get("devices") or [
-                {k: item[k] for k in ("device", "profile", "observations", "http") if k in item}
-            ]
+            keys = ("device", "profile", "observations", "http", "trusted_ca")
+            devices = item.get("devices") or [{k: item[k] for k in keys if k in item}]
             out.append(Case(path.name, item["name"], item["check"], devices, item["expect"],
                             item.get("recorded_at", "")))  # fmt: skip
     return out
 
 
+def _ca_file(pem: str) -> Path:
+    """The run's trusted CA (`--ca`, the lab CA) of a case, as the file RunOptions names."""
+    path = (
+        Path(tempfile.gettempdir())
+        / f"lanprobe-case-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
+    )
+    if not path.exists():
+        path.write_text(pem, encoding="ascii")
+    return path
+
+
 def _session(spec: dict[str, Any], n: int) -> DeviceSession:
     dev = Device.model_validate({"key": f"02:00:00:00:01:{n:02x}", **spec.get("device", {})})
-    dev.ips = ["127.0.0.1"]
+    # The recorded addresses (a certificate's names are judged against them); `no_network`
+    # keeps every packet from leaving, whatever the address.
+    dev.ips = dev.ips or ["127.0.0.1"]
+    addresses = {*dev.ips, *(a for s in dev.services for a in s.addresses)}
+    scope = Scope.build([f"{a.split('%')[0]}/{128 if ':' in a else 32}" for a in addresses])
     profile = Profile.model_validate(spec.get("profile") or {"id": "generic"})
-    options = RunOptions(timeouts=recorded.FAST, profiles_dir=BUILTIN_PROFILES)
-    sess = DeviceSession(device=dev, profile=profile, scope=SCOPE, options=options)
+    cas = (_ca_file(spec["trusted_ca"]),) if spec.get("trusted_ca") else ()
+    options = RunOptions(
+        timeouts=recorded.FAST, profiles_dir=BUILTIN_PROFILES, trusted_ca_files=cas
+    )
+    sess = DeviceSession(device=dev, profile=profile, scope=scope, options=options)
     loop = asyncio.get_running_loop()
     for key, value in (spec.get("observations") or {}).items():
         fut = loop.create_future()
@@ -263,14 +282,26 @@ async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
 
 @contextmanager
 def no_network() -> Iterator[None]:
-    """Every socket connect or send is refused (ECONNREFUSED), as from a closed port."""
+    """Nothing leaves while a case runs: every socket connect or send is refused (ECONNREFUSED,
+    as from a closed port), no process starts (nmap, the sslyze workers), and a TLS tier-2 scan
+    that was not recorded is a failed one."""
 
     def refuse(*args: Any, **kw: Any) -> Any:
         raise ConnectionRefusedError(errno.ECONNREFUSED, "no network while replaying a case")
 
+    async def refuse_async(*args: Any, **kw: Any) -> Any:
+        refuse()
+
+    async def no_deep_scan(ip: str, port: int, **kw: Any) -> DeepObservation:
+        return DeepObservation(ip=ip, port=port, error="not in the recording")
+
     with contextlib.ExitStack() as stack:
         for name in ("connect", "connect_ex", "sendto", "sendmsg"):
             stack.enter_context(mock.patch.object(socket.socket, name, refuse))
+        stack.enter_context(mock.patch.object(subprocess, "Popen", refuse))
+        for name in ("create_subprocess_exec", "create_subprocess_shell"):
+            stack.enter_context(mock.patch.object(asyncio, name, refuse_async))
+        stack.enter_context(mock.patch.object(observations, "deep_scan", no_deep_scan))
         yield
 
 

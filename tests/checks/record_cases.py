@@ -25,6 +25,7 @@ from typing import Any
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
 from lanprobe.errors import TargetError
+from lanprobe.lab import bench
 from lanprobe.lab.scope import lab_scope
 from lanprobe.model import Result, ScanRun
 from lanprobe.profiles import load_profiles
@@ -132,7 +133,11 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
     profiles = load_profiles(None, lab=True)
     reads = Reads()
     reads.install()
-    options = RunOptions(timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0))
+    ca = bench.status(bridge).ca_file  # type: ignore[union-attr]
+    options = RunOptions(
+        timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0), trusted_ca_files=(Path(ca),)
+    )
+    ca_pem = Path(ca).read_text(encoding="ascii")
     sessions = []
     for dev in run.devices:
         reads.device_of.update({ip: dev.key for ip in dev.ips})
@@ -175,6 +180,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
             name = f"{s.profile.id} {s.device.key}: {spec.id}"
             http = None if spec.bench else reads.http.get((s.device.key, spec.id))
             raw = _case(name, spec.id, members, keys, http)
+            if any(k.startswith("tls") for k in keys.get(s.device.key, ())) and not spec.bench:
+                raw["trusted_ca"] = ca_pem  # the certificate's trust is judged against it
             case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
                         run.started.isoformat())  # fmt: skip
             results, hits = await run_case(case)

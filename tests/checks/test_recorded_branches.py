@@ -20,7 +20,15 @@ from functools import cache
 
 import pytest
 
-from tests.checks.branches import Branch, Case, branches, covered, load_cases, run_case
+from tests.checks.branches import (
+    Branch,
+    Case,
+    branches,
+    covered,
+    load_cases,
+    no_network,
+    run_case,
+)
 
 CASES = load_cases()
 BRANCHES = list(branches())
@@ -32,7 +40,6 @@ UNTESTED: dict[str, int] = {
     "configuration.judge": 3,
     "data_protection._not_tls": 1,
     "data_protection.ssh_algorithms": 1,
-    "data_protection.tls_certificate": 2,
     "data_protection.tls_cipher": 1,
     "data_protection.tls_protocol": 1,
     "data_protection.tls_required": 3,
@@ -43,14 +50,14 @@ UNTESTED: dict[str, int] = {
     "logical_access._no_ports": 1,
     "logical_access._rtsp_port": 1,
     "logical_access._tftp_port": 1,
-    "logical_access._upnp": 2,
+    "logical_access._upnp": 1,
     "logical_access.anonymous_mqtt": 4,
     "logical_access.no_lockout": 4,
     "logical_access.unauthenticated_interface": 1,
     "software_update.unauthenticated_upload": 4,
     "software_update.update_currency": 1,
     "software_update.update_signature": 5,
-    "software_update.update_transport": 3,
+    "software_update.update_transport": 2,
     "state_awareness.exposed_status": 2,
     "state_awareness.reporting": 2,
 }
@@ -106,3 +113,32 @@ def test_branch_map_sees_every_result_call() -> None:
     some = next(b for b in BRANCHES if b.end_line > b.line)
     assert covered(BRANCHES, {(f"/x/checks/{some.module}.py", some.end_line)}) == {some}
     assert covered(BRANCHES, {(f"/x/tests/{some.module}.py", some.line)}) == set()
+
+
+def test_nothing_leaves_while_a_case_replays() -> None:
+    """A replayed device keeps its recorded (lab) address, so the guard must hold: no TCP connect,
+    no UDP datagram, no process, no tier-2 TLS scan."""
+    import socket
+    import subprocess
+
+    from lanprobe import observations
+
+    async def attempts() -> list[str]:
+        out = []
+        try:
+            await asyncio.open_connection("198.18.224.10", 80)
+        except OSError as exc:
+            out.append(type(exc).__name__)
+        deep = await observations.deep_scan("198.18.224.10", 443)
+        out.append(deep.error)
+        return out
+
+    with no_network():
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with udp, pytest.raises(ConnectionRefusedError):
+            udp.sendto(b"x", ("198.18.224.10", 161))
+        with pytest.raises(ConnectionRefusedError):
+            subprocess.run(["true"], check=False)
+        assert asyncio.run(attempts()) == ["ConnectionRefusedError", "not in the recording"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:  # restored afterwards
+        udp.sendto(b"x", ("127.0.0.1", 9))
