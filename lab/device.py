@@ -89,6 +89,8 @@ async def run(cfg: dict[str, Any]) -> None:
         daemons.append(await start_tftpd(cfg))
     if model.get("ntp"):
         daemons.append(await start_chronyd(cfg))
+    if cfg.get("miniupnpd"):
+        daemons.append(await start_miniupnpd(cfg))
 
     Path(cfg["ready_file"]).write_text(str(os.getpid()))
     dev.event(f"device {cfg['name']} up")
@@ -200,6 +202,26 @@ async def start_chronyd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
 
     async def ready() -> bool:
         return await udpready.answers(cfg["ip"], 123, udpready.NTP_CLIENT)
+
+    return await _daemon(argv, ready)
+
+
+async def start_miniupnpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
+    """Debian's miniupnpd (-d: in the foreground) in the device's namespace: its nftables
+    table lives there, never on the host."""
+    from lanprobe.lab.models import UPNP_PORT
+
+    conf = cfg["miniupnpd"]
+    argv = ["miniupnpd", "-d", "-f", conf["conf"], "-P", conf["pid_file"]]
+
+    async def ready() -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(cfg["ip"], UPNP_PORT), 0.25)
+        except (OSError, TimeoutError):
+            await asyncio.sleep(0.25)
+            return False
+        writer.close()
+        return True
 
     return await _daemon(argv, ready)
 

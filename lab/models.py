@@ -205,6 +205,9 @@ class Model:
     # Gateway mode: no static address; the device asks DHCP for one and then calls its cloud.
     dhcp: bool = False
     cloud: Cloud | None = None
+    # A real Debian miniupnpd (package miniupnpd-nftables) as the unit's UPnP IGD: SSDP on the
+    # device's eth0 only, control on UPNP_PORT; nftables rules only in the device's namespace.
+    miniupnpd: bool = False
 
     @property
     def short(self) -> str:
@@ -221,6 +224,7 @@ LAB_PASSWORDS = {
     "acme-ipcam300": "Cam3-Lab-R4n8Wz!",
     "sentry-s3": "Sentry-Lab-p2Lk7H!",
     "dualstack-d1": "Duo-Lab-k3Vn8Qp!",
+    "netgo-r1": "Netgo-Lab-v5Qs8Ld!",
     "quirk-q1": "Quirk-Lab-w6Tn3c!",
 }
 
@@ -602,10 +606,28 @@ DUALSTACK_D1 = Model(
     snmp=Snmp(ro=("public",), family="ipv6"),
 )
 
+# A home router whose UPnP IGD is real miniupnpd (only when named): its control URL answers
+# anyone on the LAN (UPnP has no authentication), which access.unauthenticated-interface fails.
+UPNP_PORT = 5000
+NETGO_R1 = Model(
+    id="netgo-r1",
+    vendor="Netgo",
+    model="R1",
+    serial_prefix="R1",
+    fw="3.1.0",
+    latest_fw="3.1.0",
+    oui="00:14:6C",  # Netgear
+    server="Netgo-R1/3.1.0",
+    http=(
+        Http(port=80, auth="basic", users=_lab("netgo-r1"), routes={"/": R("index", auth=True)}),
+    ),
+    miniupnpd=True,
+)
+
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
 MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
 # brought up only when named
-HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1)
+HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1, NETGO_R1)
 CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 

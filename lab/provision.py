@@ -14,7 +14,7 @@ from typing import Any
 from lanprobe.errors import LabError, ToolError
 from lanprobe.lab import certs
 from lanprobe.lab.keys import signing_key
-from lanprobe.lab.models import Model
+from lanprobe.lab.models import UPNP_PORT, Model
 
 
 def oui_mac(oui: str, ip: str) -> str:
@@ -91,6 +91,23 @@ class Provisioner:
         path.write_text("\n".join(lines) + "\n")
         return {"conf": str(path), "persistent_dir": str(base), "pid_file": str(base / "pid"),
                 "ip": ip6 if v6 else ip}  # fmt: skip
+
+    def _miniupnpd(self, model: Model, name: str, mac: str, serial: str) -> dict[str, str]:
+        """miniupnpd.conf for the device's real IGD: SSDP and control on eth0 only; mappings (none
+        are made) would be allowed only for lab addresses."""
+        from lanprobe.lab.services.http import device_uuid
+
+        base = self.dir / "upnp" / name
+        base.mkdir(parents=True, exist_ok=True)
+        lines = ["ext_ifname=eth0", "listening_ip=eth0", f"http_port={UPNP_PORT}",
+                 "enable_natpmp=no", "enable_upnp=yes", "secure_mode=yes", "notify_interval=60",
+                 f"uuid={device_uuid(mac)}", f"serial={serial}", f"model_number={model.model}",
+                 f"friendly_name={model.vendor} {model.model}", "upnp_table_name=lanprobe_upnp",
+                 "allow 1024-65535 198.18.0.0/15 1024-65535",
+                 "deny 0-65535 0.0.0.0/0 0-65535"]  # fmt: skip
+        path = base / "miniupnpd.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return {"conf": str(path), "pid_file": str(base / "pid")}
 
     def _udp_dir(self, name: str) -> Path:
         """Where the device's TFTP root (empty) and chronyd files live."""
@@ -244,6 +261,7 @@ class Provisioner:
             "mqtt": self._mosquitto(model, name, ip, serial, group) if model.mqtt else None,
             "snmp": self._snmpd(model, name, ip, serial, ip6) if model.snmp else None,
             "udp_dir": str(self._udp_dir(name)) if model.tftp or model.ntp else None,
+            "miniupnpd": self._miniupnpd(model, name, mac, serial) if model.miniupnpd else None,
             "security_txt_expires": (now + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "pid_file": str(self.dir / "pids" / f"{name}.pid"),
             "ready_file": str(self.dir / "ready" / name),
@@ -267,5 +285,7 @@ def device_ports(model: Model) -> list[int]:
         ports += [p for p in (model.mqtt.port, model.mqtt.tls_port) if p]
     if model.rtsp:
         ports.append(model.rtsp.port)
+    if model.miniupnpd:
+        ports.append(UPNP_PORT)
     ports += model.stall_ports
     return sorted(ports)
