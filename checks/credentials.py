@@ -9,6 +9,7 @@ large `# depth: deep` lists join at deep depth only.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,7 +72,7 @@ def parse_credential_list(text: str, name: str, where: str = "") -> CredentialLi
                     raise ValueError(f"{where}:{lineno}: depth: expected standard or deep")
                 out.depth = words[0]
             elif key.lower() == "vendors":
-                out.vendors = words
+                out.vendors = _vendor_words(value, f"{where}:{lineno}")
             continue
         if ":" not in line:
             raise ValueError(f"{where}:{lineno}: expected user:password")
@@ -136,23 +137,37 @@ def evidence_words(session: DeviceSession, realm: str = "") -> str:
     return " ".join(parts).lower()
 
 
+def _vendor_words(value: str, where: str) -> tuple[str, ...]:
+    """`acme "acme vision" acme-*`: words, and phrases in double quotes (lower-cased)."""
+    try:
+        return tuple(" ".join(w.split()) for w in shlex.split(value.lower()) if w.strip())
+    except ValueError as exc:  # an unclosed quote
+        raise ValueError(f"{where}: vendors: {exc}") from None
+
+
 # A vendor word is whole when no letter or digit touches it (evidence is lower-cased).
 _NOT_ALNUM = "(?![a-z0-9])"
 _NOT_ALNUM_BEFORE = "(?<![a-z0-9])"
 
 
+def _word_pattern(word: str) -> str:
+    body = r"\s+".join(re.escape(part) for part in word.rstrip("*").split())
+    return body if word.endswith("*") else body + _NOT_ALNUM
+
+
 @lru_cache(maxsize=256)
 def _vendor_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    alts = [re.escape(w[:-1]) if w.endswith("*") else re.escape(w) + _NOT_ALNUM for w in words]
-    return re.compile(_NOT_ALNUM_BEFORE + "(?:" + "|".join(alts) + ")")
+    alts = "|".join(_word_pattern(w) for w in words)
+    return re.compile(f"{_NOT_ALNUM_BEFORE}(?:{alts})")
 
 
 def names_vendor(said: str, words: Sequence[str]) -> bool:
     """Whether lower-cased evidence names one of a list's `# vendors:` words as a whole word:
     letters and digits around it do not count ("axis" is not in "stereotaxis", "zte" not in
-    "aztech", "avtech" not in "navtech"); a word ending in `*` is a prefix ("ds-2cd*" names
-    "ds-2cd2032-i")."""
-    words = tuple(w for w in words if w.rstrip("*"))
+    "aztech", "avtech" not in "navtech"); a phrase matches across any whitespace ("bosch
+    security" names "Bosch Security Systems", not "Robert Bosch GmbH"); a word ending in `*` is
+    a prefix ("ds-2cd*" names "ds-2cd2032-i")."""
+    words = tuple(w for w in words if w.rstrip("*").strip())
     return bool(words) and _vendor_pattern(words).search(said) is not None
 
 

@@ -15,6 +15,7 @@ from lanprobe.checks.credentials import (
     evidence_words,
     load_credential_list,
     names_vendor,
+    parse_credential_list,
 )
 from lanprobe.checks.logins import login_kinds
 from lanprobe.discovery.oui import vendor as oui_vendor
@@ -80,6 +81,9 @@ def test_evidence_words_are_whole_words_or_prefixes() -> None:
     assert not names_vendor("zhuhai raysharp technology", ("sharp",))
     assert not names_vendor("asustek computer", ("asus",))  # each spelling is listed
     assert names_vendor("tp-link technologies", ("tplink", "tp-link"))
+    assert names_vendor("bosch security systems, inc.", ("bosch security",))  # a phrase
+    assert names_vendor("bosch  security", ("bosch security",))
+    assert not names_vendor("robert bosch smart home gmbh", ("bosch security",))
     assert names_vendor("ds-2cd2032-i", ("ds-2cd*",))
     assert not names_vendor("ads-2cd2032", ("ds-2cd*",))
     assert not names_vendor("anything", ())
@@ -101,6 +105,7 @@ EVIDENCE = [
     ("SSDP header",
      Device(key="k", ssdp={"server": "Linux/3.4 UPnP/1.0 ZyXEL-RomPager/4.51"}), "telnet", ""),
     ("hostname", Device(key="k", hostname="Netgear-R7000"), "https", ""),
+    ("OUI vendor phrase", Device(key="k", vendor="Bosch Security Systems, Inc."), "rtsp", ""),
 ]  # fmt: skip
 EXPECTED = {
     "OUI vendor": ("admin", "12345", "vendor-hikvision"),
@@ -111,6 +116,7 @@ EXPECTED = {
     "mDNS name": ("admin", "", "vendor-synology"),
     "SSDP header": ("1234", "1234", "vendor-zyxel"),
     "hostname": ("", "1234", "vendor-netgear"),
+    "OUI vendor phrase": ("live", "live", "vendor-bosch"),
 }
 
 
@@ -148,6 +154,7 @@ UNRELATED = [
     Device(key="k", vendor="Aztech Electronics Pte"),  # "zte" inside a word
     Device(key="k", vendor="Navtech PTE"),
     Device(key="k", vendor="Zhuhai Raysharp Technology"),
+    Device(key="k", vendor="Robert Bosch Smart Home GmbH"),  # not Bosch Security's cameras
     Device(key="k", services=[Service(port=22, name="ssh", product="OpenSSH", version="9.2p1")]),
     Device(key="k", services=[Service(port=80, name="http", banner="lighttpd/1.4.69")]),
 ]
@@ -183,6 +190,13 @@ def test_no_lab_model_names_a_shipped_vendor() -> None:
         assert oui_vendor(model.oui + ":00:00:01")  # the table knows it: the check means something
         named = [c.name for c in lists if names_vendor(said.lower(), c.vendors)]
         assert named == [], f"{model.id} names {named}"
+
+
+def test_vendor_phrases_are_quoted_and_an_unclosed_quote_is_an_error(tmp_path: Path) -> None:
+    clist = parse_credential_list('# vendors: acme "Acme  Vision" acme-*\n', "x")
+    assert clist.vendors == ("acme", "acme vision", "acme-*")
+    with pytest.raises(ValueError, match=r"mine.txt:2: vendors: No closing quotation"):
+        parse_credential_list('# Source: x, licence y\n# vendors: "acme\n', "mine", "mine.txt")
 
 
 def test_evidence_words_read_identifiers_and_ssdp() -> None:
@@ -222,7 +236,7 @@ def test_a_user_vendor_list_joins_the_built_in_ones(tmp_path: Path) -> None:
         "# Default logins of AcmeVision DVRs.\n"
         "# Source: AcmeVision DVR installation guide v2 (2024), section 3.1\n"
         "# Licence: facts from the maker's manual\n"
-        "# services: http https rtsp\n# vendors: acmevision acme-dvr*\n"
+        '# services: http https rtsp\n# vendors: acmevision "acme vision" acme-dvr*\n'
         "admin:acme1234\nviewer:\n",
         encoding="utf-8",
     )
@@ -236,5 +250,6 @@ def test_a_user_vendor_list_joins_the_built_in_ones(tmp_path: Path) -> None:
     mine = ("admin", "acme1234", "vendor-acmevision")
     assert first(Device(key="k", hostname="ACME-DVR8"), "rtsp") == mine
     assert first(Device(key="k"), "http", realm="AcmeVision") == mine
+    assert first(Device(key="k", vendor="Acme Vision Co"), "https") == mine
     assert first(Device(key="k"), "http", realm="Acme") != mine
     assert first(Device(key="k", vendor="AcmeVision"), "telnet") != mine  # not its service
