@@ -37,15 +37,22 @@ from unittest import mock
 
 from lanprobe import observations
 from lanprobe.checks.campaign import Campaign
+from lanprobe.checks.clients import datagram, ssh_kex
+from lanprobe.checks.clients import ftp as ftp_client
 from lanprobe.checks.clients import http as http_client
+from lanprobe.checks.clients import mqtt as mqtt_client
+from lanprobe.checks.clients import rtsp as rtsp_client
+from lanprobe.checks.clients import ssh as ssh_client
+from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.clients import tls as tls_client
 from lanprobe.checks.clients.pages import PageControls
 from lanprobe.checks.clients.tls import TlsObservation
 from lanprobe.checks.clients.tls_deep import DeepObservation
 from lanprobe.checks.clients.update_discovery import Discovery
-from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions
+from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions, Timeouts
 from lanprobe.checks.snmp import SnmpObservation
 from lanprobe.checks.software_update import ManifestFetch
+from lanprobe.discovery import coap
 from lanprobe.errors import ProbeTimeout, ProtocolError, TargetError, Unreachable
 from lanprobe.model import Device, Result, Service
 from lanprobe.paths import BUILTIN_PROFILES
@@ -118,6 +125,75 @@ def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
         return decode(http_client.HttpAnswer, ex["answer"])  # type: ignore[no-any-return]
 
     with mock.patch.object(http_client, "request", request):
+        yield
+
+
+# --- other client calls: recorded answers by arguments --------------------------------------------
+
+# Client functions checks call while they run (not through the session cache), by name. Their
+# arguments identify a call, less the run's timeouts, payload bytes (random TFTP names, CoAP
+# tokens) and callbacks; their answer or TargetError is replayed in the order recorded.
+CALLS: dict[str, tuple[Any, str]] = {
+    "telnet.read_banner": (telnet_client, "read_banner"),
+    "mqtt.connect": (mqtt_client, "connect"),
+    "rtsp.describe": (rtsp_client, "describe"),
+    "datagram.exchange": (datagram, "exchange"),
+    "coap.get": (coap, "get"),
+    "ssh_kex.read_kexinit": (ssh_kex, "read_kexinit"),
+    "ssh_kex.rsa_key_bits": (ssh_kex, "rsa_key_bits"),
+    # the logins a check makes itself (access.no-lockout's; a campaign is a session observation)
+    "telnet.login": (telnet_client, "login"),
+    "ftp.login": (ftp_client, "login"),
+    "mqtt.login": (mqtt_client, "login"),
+    "ssh.login": (ssh_client, "login"),
+    "rtsp.login": (rtsp_client, "login"),
+}
+_UNKEYED = ("timeouts", "timeout_s", "retries", "after", "wait_s", "subscribe_wait_s")
+
+
+def call_key(name: str, args: tuple[Any, ...], kw: dict[str, Any]) -> str:
+    def keyed(v: Any) -> bool:
+        return not (isinstance(v, Timeouts | bytes) or callable(v) or dataclasses.is_dataclass(v))
+
+    shown = [encode(a) for a in args if keyed(a)]
+    named = {k: encode(v) for k, v in kw.items() if k not in _UNKEYED and keyed(v)}
+    return json.dumps([name, shown, named], sort_keys=True, default=str)
+
+
+def _returns(module: Any, attr: str) -> Any:
+    fn = getattr(module, attr)
+    return get_type_hints(fn, vars(sys.modules[fn.__module__]))["return"]
+
+
+# Read once, before anything wraps the functions (tests/checks/record_cases.py does).
+RETURNS = {name: _returns(module, attr) for name, (module, attr) in CALLS.items()}
+
+
+@contextmanager
+def calls_replay(recorded_calls: list[dict[str, Any]] | None) -> Iterator[None]:
+    """The CALLS answer from the recording; a call not recorded is Unreachable."""
+    if recorded_calls is None:
+        yield
+        return
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for ex in recorded_calls:
+        answers.setdefault(ex["call"], []).append(ex)
+
+    def replayer(name: str) -> Any:
+        async def replay(*args: Any, **kw: Any) -> Any:
+            queue = answers.get(call_key(name, args, kw))
+            if not queue:
+                raise Unreachable(f"{name}{args[:2]}: not in the recording")
+            ex = queue.pop(0) if len(queue) > 1 else queue[0]
+            if "error" in ex:
+                raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
+            return decode(RETURNS[name], ex["result"])
+
+        return replay
+
+    with contextlib.ExitStack() as stack:
+        for name, (module, attr) in CALLS.items():
+            stack.enter_context(mock.patch.object(module, attr, replayer(name)))
         yield
 
 
@@ -201,7 +277,7 @@ def load_cases() -> list[Case]:
     out = []
     for path in sorted(CASES_DIR.glob("*.json")):
         for item in json.loads(path.read_text(encoding="utf-8"))["cases"]:
-            keys = ("device", "profile", "observations", "http", "trusted_ca")
+            keys = ("device", "profile", "observations", "http", "calls", "trusted_ca")
             devices = item.get("devices") or [{k: item[k] for k in keys if k in item}]
             out.append(Case(path.name, item["name"], item["check"], devices, item["expect"],
                             item.get("recorded_at", "")))  # fmt: skip
@@ -271,8 +347,14 @@ class Sites:
 async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
     """The case's results and the (file, line) of every ctx.result call it reached."""
     sessions = [_session(spec, n) for n, spec in enumerate(case.devices, 1)]
-    http = case.devices[0].get("http") if len(case.devices) == 1 else None
-    with Sites() as sites, _clock(case.recorded_at), http_replay(http), no_network():
+    one = case.devices[0] if len(case.devices) == 1 else {}
+    with (
+        Sites() as sites,
+        _clock(case.recorded_at),
+        http_replay(one.get("http")),
+        calls_replay(one.get("calls")),
+        no_network(),
+    ):
         if recorded.SPECS[case.check].bench:
             results = await recorded.run_bench(case.check, sessions)
         else:

@@ -33,10 +33,12 @@ from lanprobe.runner import run_check
 
 from tests.checks import recorded
 from tests.checks.branches import (
+    CALLS,
     CASES_DIR,
     OBSERVATION_TYPES,
     Case,
     branches,
+    call_key,
     covered,
     encode,
     http_key,
@@ -48,38 +50,18 @@ MAX_CASE_CHARS = 200_000  # a hostile device's megabyte pages stay out of the re
 
 
 class Reads:
-    """The observation keys each check read from its session, and its HTTP exchanges."""
+    """What each check read: session observation keys, HTTP exchanges, other client calls."""
 
     def __init__(self) -> None:
         self.by_check: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.http: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.calls: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.current: dict[str, str] = {}  # device key -> check running (one at a time)
         self.device_of: dict[str, str] = {}  # ip -> device key
 
     def install(self) -> None:
         original = DeviceSession.observe
-        original_request = http_client.request
         reads = self
-
-        async def request(client: Any, ip: str, port: int, path: str, *, tls: bool,
-                          timeouts: Any, **kw: Any) -> http_client.HttpAnswer:  # fmt: skip
-            dev = reads.device_of.get(ip, "")
-            check = reads.current.get(dev)
-            ex: dict[str, Any] = {"request": http_key(client, port, path, tls, kw)}
-            try:
-                answer = await original_request(client, ip, port, path, tls=tls,
-                                                timeouts=timeouts, **kw)  # fmt: skip
-            except TargetError as exc:
-                ex.update(error=str(exc), error_type=type(exc).__name__)
-                if check:
-                    reads.http[(dev, check)].append(ex)
-                raise
-            ex["answer"] = encode(answer)
-            if check:
-                reads.http[(dev, check)].append(ex)
-            return answer
-
-        http_client.request = request  # type: ignore[assignment]
 
         async def observe(session: DeviceSession, key: str, make: Any) -> Any:
             check = reads.current.get(session.device.key)
@@ -89,6 +71,43 @@ class Reads:
 
         DeviceSession.observe = observe  # type: ignore[method-assign]
 
+        def http_of(args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+            client, ip, port, path = args
+            rest = {k: v for k, v in kw.items() if k not in ("tls", "timeouts")}
+            return ip, {"request": http_key(client, port, path, kw["tls"], rest)}
+
+        http_client.request = self._recording(self.http, "answer", http_of, http_client.request)
+        for name, (module, attr) in CALLS.items():
+
+            def call_of(args: tuple[Any, ...], kw: dict[str, Any], name: str = name) -> Any:
+                return str(args[0]).split("%")[0], {"call": call_key(name, args, kw)}
+
+            setattr(module, attr, self._recording(self.calls, "result", call_of,
+                                                  getattr(module, attr)))  # fmt: skip
+
+    def _recording(self, store: dict[tuple[str, str], list[dict[str, Any]]], field: str,
+                   what: Any, fn: Any) -> Any:  # fmt: skip
+        """`fn`, recording each call's answer (or TargetError) under the check that made it."""
+        reads = self
+
+        async def call(*args: Any, **kw: Any) -> Any:
+            ip, ex = what(args, kw)
+            dev = reads.device_of.get(ip, "")
+            check = reads.current.get(dev)
+            try:
+                result = await fn(*args, **kw)
+            except TargetError as exc:
+                ex.update(error=str(exc), error_type=type(exc).__name__)
+                if check:
+                    store[(dev, check)].append(ex)
+                raise
+            ex[field] = encode(result)
+            if check:
+                store[(dev, check)].append(ex)
+            return result
+
+        return call
+
 
 def _case(
     name: str,
@@ -96,6 +115,7 @@ def _case(
     sessions: list[DeviceSession],
     keys: dict[str, set[str]],
     http: list[dict[str, Any]] | None,
+    calls: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     devices = []
     for s in sessions:
@@ -113,6 +133,8 @@ def _case(
     if len(devices) == 1:
         if http:
             devices[0]["http"] = http
+        if calls:
+            devices[0]["calls"] = calls
         return {"name": name, "check": check, **devices[0]}
     return {"name": name, "check": check, "devices": devices}
 
@@ -141,6 +163,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
     sessions = []
     for dev in run.devices:
         reads.device_of.update({ip: dev.key for ip in dev.ips})
+        for svc in dev.services:
+            reads.device_of.update({a.split("%")[0]: dev.key for a in svc.addresses})
         profile = profiles.get(dev.profile or "") or profiles.generic()
         sessions.append(DeviceSession(device=dev, profile=profile, scope=scope, options=options))
     specs = sorted(recorded.SPECS.values(), key=lambda s: s.order)
@@ -179,7 +203,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
                     for m in members}  # fmt: skip
             name = f"{s.profile.id} {s.device.key}: {spec.id}"
             http = None if spec.bench else reads.http.get((s.device.key, spec.id))
-            raw = _case(name, spec.id, members, keys, http)
+            calls = None if spec.bench else reads.calls.get((s.device.key, spec.id))
+            raw = _case(name, spec.id, members, keys, http, calls)
             if any(k.startswith("tls") for k in keys.get(s.device.key, ())) and not spec.bench:
                 raw["trusted_ca"] = ca_pem  # the certificate's trust is judged against it
             case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
@@ -199,6 +224,10 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
                 )
                 pairs += list(zip(want, got, strict=False))
             if not same or not pairs:
+                if new:  # a branch only a replay that differs would reach: say why
+                    got = [(r.verdict.value, r.title[:60]) for r in results]
+                    print(f"- {name}: replay differs: {got}")
+                    print([r.evidence for r in results if r.verdict.value == "error"])
                 continue
             pairs.sort(key=lambda p: p[0].verdict.value != "fail")
             want_r, got_r = pairs[0]
