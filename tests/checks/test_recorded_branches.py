@@ -33,9 +33,10 @@ from tests.checks.branches import (
 CASES = load_cases()
 BRANCHES = list(branches())
 
-# function -> verdict branches in it that no recorded case reaches yet. Most of them judge what a
-# live service answered (a page, a login dialogue, a TLS handshake, a manifest fetched while the
-# check runs), not an observation in the session cache; their lab tests cover them end to end.
+# function -> verdict branches in it that no recorded case reaches yet: no lab model shows them,
+# or the check talks to the device in a way the replay does not cover (update.unauthenticated-
+# upload's multipart POST and the lab session login go through httpx directly). Record more with
+# tests/checks/record_cases.py; their unit tests with local servers and the lab tests cover them.
 UNTESTED: dict[str, int] = {
     "configuration.judge": 3,
     "data_protection._not_tls": 1,
