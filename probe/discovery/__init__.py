@@ -43,7 +43,7 @@ from lanprobe.discovery.services import (
 )
 from lanprobe.discovery.ssdp import SsdpOptions
 from lanprobe.discovery.ssdp import search as ssdp_search
-from lanprobe.discovery.udp import UdpOptions, udp_discovery
+from lanprobe.discovery.udp import RateLimit, UdpOptions, udp_discovery
 from lanprobe.errors import ScopeError
 from lanprobe.scope import Scope
 
@@ -362,12 +362,13 @@ async def discover(
             if opts.version_detection == "nmap"
             else _fast_services(scope, hosts, scan_ports, opts, nmap_root, report, inv)
         )
+        rate = RateLimit(opts.udp.per_second)  # one datagram rate cap for both
         # UDP requests (and mDNS asked of each host over unicast: a second chance for late
         # multicast answerers) go out while nmap scans TCP: they wait on answers, not the CPU.
         (scanned, notes), (on_udp, udp_notes), (on_mdns, mdns_notes) = await asyncio.gather(
             tcp,
-            _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp)),
-            _timed("mdns_unicast", inv.timings_s, unicast_browse(scope, hosts, opts.udp)),
+            _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp, rate)),
+            _timed("mdns_unicast", inv.timings_s, unicast_browse(scope, hosts, opts.udp, rate)),
         )
         sightings.extend(scanned)
         sightings.extend(on_udp)

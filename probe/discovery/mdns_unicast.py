@@ -100,13 +100,16 @@ async def host_services(scope: Scope, ip: str, opts: UdpOptions, rate: RateLimit
 
 
 async def unicast_browse(
-    scope: Scope, hosts: Sequence[str], opts: UdpOptions | None = None
+    scope: Scope,
+    hosts: Sequence[str],
+    opts: UdpOptions | None = None,
+    rate: RateLimit | None = None,
 ) -> tuple[list[Sighting], list[str]]:
     """Every host's mDNS services over unicast (bounded, rate-limited, IPv4 hosts)."""
     opts = opts or UdpOptions()
     if not opts.enabled:
         return [], []
-    rate = RateLimit(opts.per_second)
+    rate = rate or RateLimit(opts.per_second)  # shared: one cap for all UDP discovery
     gate = asyncio.Semaphore(max(1, opts.hosts_at_once))
 
     async def one(ip: str) -> MdnsResult:

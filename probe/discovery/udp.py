@@ -110,13 +110,16 @@ async def snmp_service(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting |
 
 
 async def udp_discovery(
-    scope: Scope, hosts: Sequence[str], opts: UdpOptions | None = None
+    scope: Scope,
+    hosts: Sequence[str],
+    opts: UdpOptions | None = None,
+    rate: RateLimit | None = None,
 ) -> tuple[list[Sighting], list[str]]:
     """Every host's UDP services (bounded, rate-limited). Never raises for a host's doing."""
     opts = opts or UdpOptions()
     if not opts.enabled or not hosts:
         return [], []
-    rate = RateLimit(opts.per_second)
+    rate = rate or RateLimit(opts.per_second)  # shared: one cap for all UDP discovery
     gate = asyncio.Semaphore(max(1, opts.hosts_at_once))
     found: list[Sighting] = []
 
