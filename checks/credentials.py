@@ -198,7 +198,11 @@ def candidates(session: DeviceSession, kind: str, realm: str = "") -> tuple[list
     lists = [load_credential_list(layers, n) for n in names]
     others = [load_credential_list(layers, n) for n in extra]
     # Vendor lists the evidence names come first; the large lists join at deep depth only.
-    vendor = [c for c in lists + others if names_vendor(said, c.vendors)]
+    vendor = [c for c in lists if names_vendor(said, c.vendors)]
+    # Several vendors named (a "Cisco-Linksys" OUI names both): the shorter list first, so one
+    # vendor's few pairs do not wait behind another's long list; the profile's lists keep its order.
+    named = [c for c in others if names_vendor(said, c.vendors)]
+    vendor += sorted(named, key=lambda c: len(c.pairs))
     chosen = vendor + [c for c in lists if c not in vendor]
     if session.depth == "deep":
         chosen += [c for c in others if c.depth == "deep" and c not in chosen]

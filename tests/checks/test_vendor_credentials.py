@@ -137,6 +137,15 @@ def test_the_whole_vendor_list_comes_before_the_generic_ones() -> None:
     assert pairs[len(dlink)].source == "generic"
 
 
+def test_two_vendors_named_the_shorter_list_first() -> None:
+    dev = Device(key="k", vendor="Cisco-Linksys, LLC")
+    pairs, _ = candidates(recorded.session(dev), "http")
+    linksys, cisco = _load("vendor-linksys").pairs, _load("vendor-cisco").pairs
+    assert len(linksys) < len(cisco)
+    assert [p.source for p in pairs[: len(linksys)]] == ["vendor-linksys"] * len(linksys)
+    assert _vendor_sources(dev, "http") == {"vendor-linksys", "vendor-cisco"}
+
+
 def test_a_list_for_other_services_stays_out() -> None:
     # A camera list fits RTSP; a router list does not.
     cam = Device(key="k", vendor="Axis Communications AB")
