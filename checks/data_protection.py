@@ -27,6 +27,7 @@ from lanprobe.checks import ssh_policy
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import pages, ssh_kex, tls
 from lanprobe.checks.context import CheckContext
+from lanprobe.checks.logins import HTTP_METHODS
 from lanprobe.checks.registry import Cost, check
 from lanprobe.checks.tls_findings import (
     certificate_problems,
@@ -240,7 +241,8 @@ CLEARTEXT_CARRIERS = {
 # Encrypted by design (SSH), or carrying no login (DNS): examined by their kind alone.
 ENCRYPTED_BY_DESIGN = ("ssh",)
 NO_LOGIN_KINDS = ("domain", "dns")
-HTTP_LOGIN_METHODS = ("basic", "digest", "form")
+# Every HTTP login method a campaign may find (a JSON login API sends its password too).
+HTTP_LOGIN_METHODS = HTTP_METHODS
 
 
 async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[str, Any]]:

@@ -710,6 +710,15 @@ def throwaway_user() -> str:
     return f"lanprobe-{secrets.token_hex(4)}"
 
 
+def _failures_in_a_row(by_account: bool, throwaway: int, campaign: int, documented: bool) -> int:
+    """Failures that met no lockout, as evidence that nothing locks: the throwaway user's; else
+    the campaign's, unless a documented lockout paced them (under its threshold per window, on
+    purpose: never in a row)."""
+    if by_account:
+        return throwaway
+    return 0 if documented else campaign
+
+
 @check(
     "access.no-lockout",
     Capability.logical_access,
@@ -791,8 +800,8 @@ async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
             yield ctx.result(Verdict.inconclusive, f"port {svc.port} gave no login verdict: "
                              f"{guard.signs[0]} before any failed login", target=target,
                              evidence=ev)  # fmt: skip
-        elif (throwaway_failures if by_account else guard.failures) >= threshold + 1:
-            n = throwaway_failures if by_account else guard.failures
+        elif (n := _failures_in_a_row(by_account, throwaway_failures, guard.failures,
+                                      lockout is not None)) >= threshold + 1:  # fmt: skip
             who = "of one throwaway user" if by_account else "in a row"
             yield ctx.result(Verdict.fail, f"{n} failed logins {who} on port {svc.port} met "
                              "no delay or refusal", target=target, evidence=ev)  # fmt: skip

@@ -24,6 +24,7 @@ from lanprobe.lab.services.common import Device, Guard
 async def run(cfg: dict[str, Any]) -> None:
     model = cfg["model"]
     dev = Device(cfg, Guard(ban=model["ban"], lockout=model["lockout"]))
+    dev.guard.on_event = dev.event
     servers: list[asyncio.AbstractServer] = []
     background: list[asyncio.Task[Any]] = []
     closers: list[Any] = []

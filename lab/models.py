@@ -35,15 +35,20 @@ class Route:
     """One HTTP path: what it serves and whether it needs a login."""
 
     kind: str  # index login status config logs security manifest signature firmware upload
-    #            security_txt upnp redirect
+    #            security_txt upnp redirect meta script_redirect app_js json_login
     auth: bool = False
-    to: str = ""  # kind "redirect": 302 to this path (a login page behind redirects)
+    # redirect: 302 to this path; meta / script_redirect: a 200 page whose meta refresh / script
+    # sends the browser there; login: the form's action ("" = /login); app_js: the login API the
+    # single-page app's script posts to
+    to: str = ""
 
 
 @dataclass(frozen=True)
 class Http:
     port: int
-    auth: str = "basic"  # basic | digest | form | any (Basic that takes any user/password)
+    # basic | digest | form | any (Basic that takes any user/password) | token (a JSON login API
+    # answering a token, sent back as `Authorization: Bearer`)
+    auth: str = "basic"
     users: dict[str, str] = field(default_factory=dict)
     tls: Tls | None = None
     redirect_https: bool = False  # every request answers 301 to https://<ip>/<path>
@@ -54,6 +59,11 @@ class Http:
     # A single-page app's server (off by default): every unknown path answers 200 with the same
     # app page instead of 404, so a path's answer tells nothing by its status.
     catch_all: bool = False
+    # Login forms (auth "form"): a hidden CSRF token tied to a pre-login cookie (a POST without
+    # both is 403 "invalid CSRF token"); the status of a refused login (200: the page again with
+    # its error, as much firmware answers).
+    csrf: bool = False
+    fail_status: int = 401
     family: str = "ipv4"  # or "ipv6": only on the unit's unique-local address (like Login's)
 
 
@@ -226,6 +236,9 @@ LAB_PASSWORDS = {
     "dualstack-d1": "Duo-Lab-k3Vn8Qp!",
     "netgo-r1": "Netgo-Lab-v5Qs8Ld!",
     "quirk-q1": "Quirk-Lab-w6Tn3c!",
+    "camco-c2": "Camco-Lab-t5Rk2v!",
+    "routa-r7": "Routa-Lab-m8Hq4z!",
+    "webctl-w0": "Webctl-Lab-c3Jw9n!",
 }
 
 
@@ -537,6 +550,92 @@ OTAWEB_W1 = Model(
 )
 
 
+# Web logins reached the way real firmware leads to them (lab/README.md "Web login models"),
+# each default past position 10 of the generic list (root:12345, 11th), each banning the source
+# for 30 s after 3 failed logins within 30 s: a single-page camera app whose JSON login API is
+# named only in its script (token answers, a refusal is 200 with an error body), a router UI
+# reached through a meta refresh and a script redirect with a CSRF form (a refusal is 200 with
+# the page again), and the control: both UIs, refusing everything, no ban.
+WEB_DEFAULT = {"root": "12345"}
+SPA_ROUTES = {
+    "/static/app.js": R("app_js", to="/api/v1/auth/login"),
+    "/api/v1/auth/login": R("json_login"),
+    "/api/v1/device": R("status", auth=True),
+}
+ROUTER_ROUTES = {
+    "/": R("meta", to="/cgi-bin/start.htm"),
+    "/cgi-bin/start.htm": R("script_redirect", to="login.htm"),
+    "/cgi-bin/login.htm": R("login", to="/cgi-bin/login.cgi"),
+    "/cgi-bin/login.cgi": R("login", to="/cgi-bin/login.cgi"),
+    "/api/config": R("config", auth=True),
+}
+WEB_BAN = Limit(failures=3, seconds=30, window_s=30)
+
+CAMCO_C2 = Model(
+    id="camco-c2",
+    vendor="Camco",
+    model="C2",
+    serial_prefix="C2",
+    fw="2.4.1",
+    latest_fw="2.4.1",
+    oui="B8:27:EB",  # Raspberry Pi Foundation
+    server="Camco-C2",
+    http=(
+        Http(
+            port=80,
+            auth="token",
+            users={**WEB_DEFAULT, **_lab("camco-c2")},
+            catch_all=True,
+            routes=SPA_ROUTES,
+        ),
+    ),
+    ban=WEB_BAN,
+)
+
+ROUTA_R7 = Model(
+    id="routa-r7",
+    vendor="Routa",
+    model="R7",
+    serial_prefix="R7",
+    fw="1.1.9",
+    latest_fw="1.1.9",
+    oui="D8:3A:DD",  # Raspberry Pi Trading Ltd
+    server="Routa-R7-httpd",
+    http=(
+        Http(
+            port=80,
+            auth="form",
+            users={**WEB_DEFAULT, **_lab("routa-r7")},
+            csrf=True,
+            fail_status=200,
+            routes=ROUTER_ROUTES,
+        ),
+    ),
+    ban=WEB_BAN,
+)
+
+WEBCTL_W0 = Model(
+    id="webctl-w0",
+    vendor="Webctl",
+    model="W0",
+    serial_prefix="W0",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="30:AE:A4",  # Espressif Inc.
+    server="Webctl-W0",
+    http=(
+        Http(port=80, auth="token", users=_lab("webctl-w0"), catch_all=True, routes=SPA_ROUTES),
+        Http(
+            port=8080,
+            auth="form",
+            users=_lab("webctl-w0"),
+            csrf=True,
+            fail_status=200,
+            routes=ROUTER_ROUTES,
+        ),
+    ),
+)
+
 # Quirks that verdicts must not mistake for a pass (lab/README.md "Quirk model"): a catch-all web
 # app whose login page sits behind two redirects over plain HTTP, a self-signed HTTPS certificate,
 # and an update manifest that is no JSON. Not a default model: tests bring it up by name.
@@ -625,7 +724,8 @@ NETGO_R1 = Model(
 )
 
 # The order is the contract: addresses .10, .11, ... follow it (twins take two addresses).
-MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO)
+MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, GIZMO, CAMCO_C2,
+                             ROUTA_R7, WEBCTL_W0)  # fmt: skip
 # brought up only when named
 HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1, NETGO_R1)
 CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)

@@ -458,7 +458,7 @@ def test_cli_profile_validate_exit_codes_and_messages(root: Path) -> None:
     assert "1 valid, 0 invalid" in ok.output
     ok = runner.invoke(app, ["profile", "validate", "--profiles", str(LAB_PROFILES)])
     assert ok.exit_code == 0, ok.output
-    assert "7 valid, 0 invalid" in ok.output
+    assert "10 valid, 0 invalid" in ok.output
     # No --profiles, from a directory without any: the built-in set, not "no profiles".
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import socket
 import struct
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ class Guard:
     locked_until: dict[str, float] = field(default_factory=dict)
     failed_total: int = 0
     last_failure: dict[str, float] = field(default_factory=dict)  # by "src:" or "user:" key
+    on_event: Callable[[str], None] | None = None  # the device's event log
 
     def banned(self, src: str) -> bool:
         until = self.banned_until.get(src)
@@ -64,15 +67,21 @@ class Guard:
         return counts[key]
 
     def failure(self, src: str, user: str) -> None:
+        """Count one failed login; a ban or lockout it triggers goes to the device's log."""
         self.failed_total += 1
+        done = []
         if self.ban:
             n = self._count(self.by_source, src, "src", self.ban.get("window_s", 15))
             if n >= self.ban["failures"]:
                 self.banned_until[src] = time.monotonic() + self.ban["seconds"]
+                done.append(f"ban src={src} for {self.ban['seconds']} s after {n} failures")
         if self.lockout:
             n = self._count(self.by_user, user, "user", self.lockout.get("window_s", 15))
             if n >= self.lockout["failures"]:
                 self.locked_until[user] = time.monotonic() + self.lockout["seconds"]
+                done.append(f"lockout user={user} for {self.lockout['seconds']} s")
+        if done and self.on_event is not None:
+            self.on_event("; ".join(done))
 
     def success(self, src: str, user: str) -> None:
         self.by_source.pop(src, None)
@@ -97,10 +106,12 @@ class Device:
         return self.cfg["ip"]
 
     def event(self, line: str) -> None:
-        """Keep a short in-memory event log (served by /logs on models that have it)."""
+        """Keep a short in-memory event log (served by /logs on models that have it), also
+        written to the device's output (the bench's logs/<device>.log: tests read it there)."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.log.append(f"{stamp} {line}")
         del self.log[:-200]
+        print(f"{stamp} event {line}", file=sys.stderr, flush=True)
 
 
 def peer_ip(writer: asyncio.StreamWriter) -> str:

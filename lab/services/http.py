@@ -161,8 +161,13 @@ class HttpService:
             return resp
         if route["kind"] == "redirect":
             return Response(302, "", headers={"Location": route["to"]})
+        if route["kind"] in PAGES:  # meta refresh, script redirect, the app's script
+            ctype = "application/javascript" if route["kind"] == "app_js" else "text/html"
+            return Response(200, PAGES[route["kind"]].format(to=route["to"]), ctype)
         if route["kind"] == "login":
-            return self._login(req, src)
+            return self._login(req, src, route["to"] or "/login")
+        if route["kind"] == "json_login":
+            return self._json_login(req, src)
         if route["auth"]:
             denied = self._authorise(req, src)
             if denied is not None:
@@ -248,6 +253,10 @@ class HttpService:
         auth = req.header("authorization")
         if scheme == "form" and _cookie(req, "session") in self.sessions:
             return None
+        if scheme == "token":
+            if auth.lower().startswith("bearer ") and auth[7:].strip() in self.sessions:
+                return None
+            return _json(401, {"code": 401, "error": "token required"})
         if scheme == "digest":
             if auth.lower().startswith("digest "):
                 user, ok = self._digest_ok(req, auth[7:])
@@ -291,20 +300,26 @@ class HttpService:
         return Response(429, "account locked, try later\n", "text/plain",
                         {"Retry-After": str(int(left) + 1)})  # fmt: skip
 
-    def _login(self, req: Request, src: str) -> Response:
+    def _login(self, req: Request, src: str, action: str) -> Response:
+        csrf = self.conf.get("csrf", False)
         if req.method in ("GET", "HEAD"):
-            return Response(200, LOGIN_FORM.format(title=self.realm))
+            return self._login_page(action, csrf)
         if req.method != "POST":
             return Response(405, "use POST\n", "text/plain", {"Allow": "GET, POST"})
         form = parse_qs(req.body.decode("utf-8", "replace"))
+        if csrf and not hmac.compare_digest(form.get("csrf_token", [""])[0],
+                                            self._csrf(_cookie(req, "pre"))):  # fmt: skip
+            return Response(403, "<p>Invalid CSRF token, reload the page</p>")
         user = form.get("username", [""])[0]
         password = form.get("password", [""])[0]
         locked = self._locked(user)
         if locked is not None:
             return locked
         if not self._outcome(src, user, check_login(self.users, False, user, password)):
-            return Response(401, LOGIN_FORM.format(title=self.realm).replace(
-                "<form", "<p class=error>Login failed</p><form"))  # fmt: skip
+            page = self._login_page(action, csrf)
+            page.status = self.conf.get("fail_status", 401)
+            page.body = page.body.replace(b"<form", b"<p class=error>Login failed</p><form")
+            return page
         token = secrets.token_hex(16)
         self.sessions.add(token)
         secure = "; Secure" if self.tls is not None else ""
@@ -312,6 +327,35 @@ class HttpService:
             "Location": "/",
             "Set-Cookie": f"session={token}; Path=/; HttpOnly; SameSite=Strict{secure}",
         })  # fmt: skip
+
+    def _login_page(self, action: str, csrf: bool) -> Response:
+        """The login form; with CSRF, a pre-login cookie and the token tied to it."""
+        page = LOGIN_FORM.format(title=self.realm).replace('action="/login"', f'action="{action}"')
+        if not csrf:
+            return Response(200, page)
+        pre = secrets.token_hex(8)
+        field = f'<input type="hidden" name="csrf_token" value="{self._csrf(pre)}">'
+        return Response(200, page.replace("<input", field + "<input", 1),
+                        headers={"Set-Cookie": f"pre={pre}; Path=/; HttpOnly"})  # fmt: skip
+
+    def _csrf(self, pre: str) -> str:
+        return hmac.new(self._nonce_key, b"csrf:" + pre.encode(), "sha256").hexdigest()[:32]
+
+    def _json_login(self, req: Request, src: str) -> Response:
+        """A single-page app's login API: JSON in; a token, or 200 with an error body."""
+        if req.method != "POST":
+            return _json(405, {"code": 405, "error": "use POST"}, {"Allow": "POST"})
+        try:
+            data = json.loads(req.body or b"{}")
+        except ValueError:
+            return _json(400, {"code": 400, "error": "bad request"})
+        data = data if isinstance(data, dict) else {}
+        user, password = str(data.get("username", "")), str(data.get("password", ""))
+        if not self._outcome(src, user, check_login(self.users, False, user, password)):
+            return _json(200, {"code": -1, "error": "invalid username or password"})
+        token = secrets.token_hex(16)
+        self.sessions.add(token)
+        return _json(200, {"code": 0, "data": {"token": token, "expires_in": 3600}})
 
     def _nonce(self) -> str:
         stamp = f"{int(time.time()):x}"
@@ -343,6 +387,22 @@ class HttpService:
 APP_PAGE = """<html><head><title>{title}</title><script src="/static/app.js"></script></head>
 <body><div id="app">Loading the {title} app, please wait.</div></body></html>
 """
+# Pages that lead elsewhere on their own, and a single-page app's script (route "to" filled in).
+PAGES = {
+    "meta": '<html><head><meta http-equiv="refresh" content="0; URL={to}"></head></html>\n',
+    "script_redirect": "<html><script>window.location.href = '{to}';</script></html>\n",
+    "app_js": """var api = {{
+  login: function (u, p) {{
+    return fetch("{to}", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+      body: JSON.stringify({{username: u, password: p}})}})
+      .then(function (r) {{ return r.json(); }});
+  }},
+  device: function (t) {{
+    return fetch("/api/v1/device", {{headers: {{Authorization: "Bearer " + t}}}});
+  }}
+}};
+""",
+}
 LOGIN_FORM = """<html><head><title>{title} login</title></head><body>
 <form method="post" action="/login">
 <input type="text" name="username"><input type="password" name="password">

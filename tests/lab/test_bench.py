@@ -39,13 +39,14 @@ def test_accepts_lab_subnets() -> None:
 
 
 def test_round_robin_plan_counts_twins_as_one_model() -> None:
-    rows = plan(select(None), 10)
+    rows = plan(select(None), 13)
     ids = [m.id for m, _, _ in rows]
-    assert ids[:8] == [
+    assert ids[:11] == [
         "acme-ipcam200", "plugco-sp1", "therma-t1", "hubco-h1",
         "acme-ipcam300", "acme-ipcam300", "sentry-s3", "gizmo-g1",
+        "camco-c2", "routa-r7", "webctl-w0",
     ]  # fmt: skip
-    assert ids[8:] == ["acme-ipcam200", "plugco-sp1"]
+    assert ids[11:] == ["acme-ipcam200", "plugco-sp1"]
     assert [(u, g) for m, u, g in rows if m.id == "acme-ipcam200"] == [(1, 1), (2, 2)]
     assert len(plan(select(["hubco-h1", "ipcam300"]), 5)) == 5
 
