@@ -4,7 +4,12 @@
     sudo .venv/bin/python scripts/bench.py [--bridge plab9 --subnet 198.18.9.0/24]
         [--big-bridge plab9x --big-subnet 198.18.90.0/24] [--sizes 10,50] [--repeat 3]
         [--cooldown-s 20] [--no-nmap] [--nmap-host-timeout-s 300] [--nmap-wall-s 900]
-        [--no-ipv6]
+        [--no-ipv6] [--depths quick,standard,deep] [--depth-cooldown-s 35]
+
+Login depths first (--depths, '' for none): the default lab bench (one unit of every model) is
+scanned at each depth with `probe scan --lab --depth D`; the report prints each scan's wall and
+checks-phase time, and per device its default-login attempts, the check's time, attempts per
+second and verdicts (issue 12: "standard depth, whole lab bench, under 5 minutes").
 
 The benches are dual-stack (bench.up(ipv6=True)) unless --no-ipv6, so discovery runs its IPv6
 neighbour discovery and IPv6 port scan, and its UDP requests, as on a real dual-stack LAN; the
@@ -275,6 +280,88 @@ def measure(bridge: str, subnet: str, size: int, args: argparse.Namespace) -> Ro
     return row
 
 
+@dataclass
+class DepthRow:
+    """One `probe scan --depth D` of the default lab bench."""
+
+    depth: str
+    wall_s: float
+    rc: int
+    checks_s: float = float("nan")
+    # per device (name by its profile and address): login attempts, default-login check s,
+    # its verdicts
+    devices: list[tuple[str, int, float, str]] = field(default_factory=list)
+
+
+def measure_depths(bridge: str, subnet: str, args: argparse.Namespace) -> list[DepthRow]:
+    """The default lab bench (one unit of every model) scanned at each of --depths, the devices'
+    ban windows waited out between scans; per device the login attempts per second."""
+    rows: list[DepthRow] = []
+    bench.down(bridge)
+    bench.up(bridge, subnet)
+    try:
+        time.sleep(2.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, depth in enumerate(args.depths):
+                if i:
+                    time.sleep(args.depth_cooldown_s)  # out of every model's ban window
+                out = Path(tmp) / depth
+                argv = ["scan", "--lab", "--bridge", bridge, "--depth", depth, "--out", str(out),
+                        "--format", "json", "--fail-on", "never"]  # fmt: skip
+                m = run_measured(probe_cmd(*argv), wall_s=args.depth_wall_s)
+                row = DepthRow(depth, m.wall_s, m.rc)
+                rows.append(row)
+                if not (out / "run.json").exists():
+                    print(m.err[-2000:], file=sys.stderr)
+                    continue
+                run = json.loads((out / "run.json").read_text())
+                row.checks_s = run.get("timings_s", {}).get("checks", float("nan"))
+                row.devices = _login_rates(run)
+                print(report_depths(rows), file=sys.stderr, flush=True)
+    finally:
+        bench.down(bridge)
+    return rows
+
+
+def _login_rates(run: dict) -> list[tuple[str, int, float, str]]:  # type: ignore[type-arg]
+    out = []
+    for dev in run["devices"]:
+        mine = [r for r in run["results"] if r["device"] == dev["key"]
+                and r["check_id"] == "configuration.default-login"]  # fmt: skip
+        attempts = sum(int(r["evidence"].get("attempts", 0)) for r in mine)
+        secs = max((float(r.get("duration_s", 0.0)) for r in mine), default=0.0)
+        verdicts = ",".join(sorted({r["verdict"] for r in mine}))
+        out.append((f"{dev.get('profile') or '?'} {dev['ips'][0]}", attempts, secs, verdicts))
+    return sorted(out)
+
+
+def report_depths(rows: list[DepthRow]) -> str:
+    lines = [
+        "| depth | `probe scan` s | checks phase s |",
+        "|---|---:|---:|",
+        *[
+            f"| {r.depth} | {r.wall_s:.1f}{'' if r.rc == 0 else f' (rc {r.rc})'} | "
+            f"{r.checks_s:.1f} |"
+            for r in rows
+        ],
+        "",
+        "| device | " + " | ".join(f"{r.depth}: attempts, s, per s, verdicts" for r in rows) + " |",
+        "|---|" + "---|" * len(rows),
+    ]
+    names = sorted({d[0] for r in rows for d in r.devices})
+    for name in names:
+        cells = []
+        for r in rows:
+            d = next((d for d in r.devices if d[0] == name), None)
+            if d is None:
+                cells.append("-")
+                continue
+            rate = f"{d[1] / d[2]:.1f}" if d[2] > 0 else "-"
+            cells.append(f"{d[1]}, {d[2]:.0f}, {rate}, {d[3]}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -353,7 +440,20 @@ def main() -> int:
     )
     ap.add_argument("--nmap-host-timeout-s", type=int, default=300)
     ap.add_argument("--nmap-wall-s", type=float, default=900.0, help="per nmap run")
+    ap.add_argument("--depths", default="quick,standard,deep",
+                    help="login depths scanned on the default bench ('' = none)")  # fmt: skip
+    ap.add_argument(
+        "--depth-cooldown-s",
+        type=float,
+        default=35.0,
+        help="pause between depth scans (the lab's ban windows: 30 s at most)",
+    )
+    ap.add_argument("--depth-wall-s", type=float, default=1200.0, help="per depth scan")
     args = ap.parse_args()
+    args.depths = [d.strip() for d in args.depths.split(",") if d.strip()]
+    if any(d not in ("quick", "standard", "deep") for d in args.depths):
+        print("--depths: quick, standard, deep", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("the lab bench needs root", file=sys.stderr)
         return 2
@@ -367,6 +467,9 @@ def main() -> int:
     if any(not 1 <= s <= 100 for s in sizes):
         print("--sizes: 1 to 100 devices", file=sys.stderr)
         return 2
+    depth_rows = measure_depths(args.bridge, args.subnet, args) if args.depths else []
+    if depth_rows:
+        print(report_depths(depth_rows), flush=True)
     rows = []
     for size in sizes:
         bridge, subnet = (
@@ -375,7 +478,8 @@ def main() -> int:
         print(f"== {size} devices on {bridge} ({subnet})", file=sys.stderr, flush=True)
         rows.append(measure(bridge, subnet, size, args))
         print(report(rows, args.repeat), file=sys.stderr, flush=True)
-    print(report(rows, args.repeat))
+    if rows:
+        print(report(rows, args.repeat))
     return 0
 
 

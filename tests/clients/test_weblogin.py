@@ -225,3 +225,25 @@ def test_data_file_loads_and_rejects_bad_lines(tmp_path: Path) -> None:
     bad.write_text("page /login\n")
     with pytest.raises(ValueError, match=r"w.txt:1: unknown role"):
         weblogin.load_web_login_paths(bad)
+
+
+async def test_a_json_login_answering_only_a_cookie_is_proven_by_the_protected_path() -> None:
+    """200 {} with Set-Cookie says nothing alone; the protected API answering with the cookie
+    (and refusing without it) is the proof. The wrong password gets the cookie too: refused."""
+
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/api/login" and method == "POST":
+            good = json.loads(body) == {"username": "admin", "password": "pass"}
+            return 200, b"{}", {"Set-Cookie": f"sid={'ok' if good else 'anon'}; Path=/"}
+        if path == "/api/status":
+            if "sid=ok" in headers.get("cookie", ""):
+                return 200, b'{"up": 1}', {}
+            return 403, b'{"error": "forbidden"}', {}
+        return 404, b"", {}
+
+    async with http_server(handler) as port:
+        login = HttpLogin(kind="json", path="/api/login", protected="/api/status")
+        ok = await _login(port, login, "admin", "pass")
+        bad = await _login(port, login, "admin", "x")
+    assert ok.accepted is True and ok.details["proof"]["bearer"] is False
+    assert bad.accepted is None  # 200 {} and still refused: no verdict, never a pass
