@@ -156,8 +156,8 @@ async def guarded_attempt(
     guard = session.guard(iface.kind, iface.port)
     if limits is None:
         limits = login_limits(session, iface.kind, iface.port, user)
-    if deadline is None:  # no wait longer than the campaign's time (none at quick depth)
-        deadline = session.pacer.clock() + session.login_time_s
+    if deadline is None:  # no wait past the device's login time (none at quick depth)
+        deadline = session.login_deadline()
     slot = await session.pacer.slot(limits, deadline)
     if slot is None:
         return None
@@ -298,7 +298,7 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     # skipped); deeper ones wait, until the campaign's time is up. The proof never waits: the
     # accepted attempt held a failure slot of every limit and gave it back.
     clock = session.pacer.clock
-    end = clock() + session.login_time_s
+    end = session.login_deadline()  # one login time for all services of the device
     unjudged = 0
     retried: set[Pair] = set()
     pending = list(pairs)
@@ -314,7 +314,8 @@ async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
             break  # one more failure could lock a real account or ban us
         if depth != "quick" and clock() + wait > end:
             out.stopped = (f"paced out: the next attempt would wait {wait:.0f} s for a lockout "
-                           f"window; the campaign may take {session.login_time_s:g} s")  # fmt: skip
+                           f"window; the device's logins may take "
+                           f"{session.login_time_s:g} s")  # fmt: skip
             break
         pending.remove(pair)
         result = await guarded_attempt(ctx, iface, pair.user, pair.password, limits=limits)

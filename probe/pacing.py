@@ -142,6 +142,6 @@ def depth_cost(depth: str | None, campaign_s: float) -> str:
     return (
         f"login depth {depth}: every candidate that fits each login service{extra}, paced "
         "under lockout windows (documented ones, else 2 failures per account and 4 per "
-        f"service per 600 s): up to {campaign_s:g} s per login service, devices in parallel; "
+        f"service per 600 s): up to {campaign_s:g} s of logins per device, devices in parallel; "
         "what the time does not cover stays inconclusive"
     )

@@ -147,6 +147,7 @@ class DeviceSession:
     pacer: Pacer = field(default_factory=Pacer)
     facts: dict[str, Any] = field(default_factory=dict)  # evidence bench checks read
     _cache: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+    _login_end: float | None = None  # login_deadline(), set by the first campaign
 
     @property
     def depth(self) -> str:
@@ -157,6 +158,15 @@ class DeviceSession:
     def login_time_s(self) -> float:
         """Extra deadline a login check gets for pacing: none at quick depth."""
         return 0.0 if self.depth == "quick" else self.options.timeouts.campaign_s
+
+    def login_deadline(self) -> float:
+        """When this device's paced logins must end (pacer clock): `login_time_s` after its
+        first login campaign began, shared by every login service of the device. A device whose
+        services share one ban (a source lockout) cannot try more in that time by taking them
+        one after another; the whole bench's time stays that of its slowest device."""
+        if self._login_end is None:
+            self._login_end = self.pacer.clock() + self.login_time_s
+        return self._login_end
 
     @property
     def ip(self) -> str:

@@ -141,7 +141,7 @@ def scan_command(
         float,
         typer.Option(
             "--campaign-s",
-            help="standard/deep: how long one login service's campaign may take, in seconds.",
+            help="standard/deep: how long one device's paced logins may take, in seconds.",
         ),
     ] = 240.0,
     connect_timeout_s: Annotated[
