@@ -89,7 +89,7 @@ async def test_slot_sleeps_the_wait() -> None:
 def test_depth_cost_is_printed_per_depth() -> None:
     assert "quick" in depth_cost("quick", 240) and "no waiting" in depth_cost("quick", 240)
     std = depth_cost("standard", 120)
-    assert "up to 120 s per login service" in std and "every candidate" in std
+    assert "up to 120 s of logins per device" in std and "every candidate" in std
     assert "large lists" in depth_cost("deep", 240)
     assert "each profile's" in depth_cost(None, 240)
 
@@ -108,3 +108,23 @@ def test_plugin_depth_option_is_checked() -> None:
 
     assert ProbeOptions(lab=True, depth="standard").problem() is None
     assert "--probe-depth" in (ProbeOptions(lab=True, depth="x").problem() or "")
+
+
+def test_one_login_time_per_device_shared_by_its_services() -> None:
+    """DeviceSession.login_deadline: set by the first campaign, the same for every later one
+    (a second login service does not get a fresh --campaign-s)."""
+    from lanprobe.model import Device
+    from lanprobe.options import RunOptions, Timeouts
+    from lanprobe.profile_schema import Profile
+    from lanprobe.scope import Scope
+    from lanprobe.session import DeviceSession
+
+    now = [100.0]
+    session = DeviceSession(
+        device=Device(key="k", ips=["127.0.0.1"]), profile=Profile(id="t"),
+        scope=Scope.build(["127.0.0.1/32"]), pacer=Pacer(clock=lambda: now[0]),
+        options=RunOptions(depth="standard", timeouts=Timeouts(campaign_s=60)),
+    )  # fmt: skip
+    assert session.login_deadline() == 160.0
+    now[0] = 150.0  # the second service's campaign starts later: same end
+    assert session.login_deadline() == 160.0
