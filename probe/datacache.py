@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # a parser may load another file
 _cache: dict[tuple[str, Path], tuple[tuple[int, int, int], Any]] = {}
 # How often each (parser, file) was parsed, and reused, in this process: tests assert "once".
 parses: Counter[tuple[str, Path]] = Counter()
@@ -34,16 +34,15 @@ def load(path: Path, parse: Callable[[Path], T]) -> T:
     st = path.stat()
     stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size)
     key = (f"{parse.__module__}.{parse.__qualname__}", path)
-    with _lock:
+    with _lock:  # held while parsing: two threads asking at once still parse once
         hit = _cache.get(key)
         if hit is not None and hit[0] == stamp:
             hits[key] += 1
             return hit[1]  # type: ignore[no-any-return]
-    value = parse(path)
-    with _lock:
+        value = parse(path)
         parses[key] += 1
         _cache[key] = (stamp, value)
-    return value
+        return value
 
 
 def clear() -> None:
