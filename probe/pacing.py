@@ -7,8 +7,9 @@ where a burst ends only after `window_s` without any failure. Once a burst is fu
 attempt waits until `window_s` (plus a margin) has passed since the burst's last failure: by then
 every earlier failure is older than the window, whichever counter the device keeps.
 
-Every attempt is counted as a failure when its slot is taken (it may well fail), at the time it
-ends (the device counts it when it answers); a success removes it again. One `Pacer` per device
+Every attempt is counted as a failure when its slot is taken (it may well fail), dated when it
+ends (the device counts it when it answers) and remembered with when it began: bursts are linked
+from one failure's end to the next one's start; a success removes it again. One `Pacer` per device
 is shared by every service, so a username's failures add up across telnet, SSH and the web UI,
 and a source limit holds across the whole device.
 """
@@ -52,11 +53,19 @@ class Pacer:
     clock: Callable[[], float] = time.monotonic
     failures: dict[str, list[float]] = field(default_factory=dict)
     waited_s: float = 0.0  # total time attempts waited for a window (for the evidence)
+    # (key, end) -> when that failed attempt began (settle); a failure without one began at its end
+    began: dict[tuple[str, float], float] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _start(self, key: str, end: float) -> float:
+        return self.began.get((key, end), end)
 
     def _chain(self, key: str, t: float, window_s: float) -> list[float]:
         """The failures an attempt at `t` would share a burst with: those linked to `t` by gaps
-        of at most `window_s`, before it and after it (slots taken for later count too)."""
+        of at most `window_s`, before it and after it (slots taken for later count too). A gap
+        runs from one failure's end to the next one's start: the device counted each somewhere
+        in between, so a slow answer must not make two failures look further apart than the
+        device saw them (a loaded machine's SSH attempts let a 5th failure into a 3 s window)."""
         times = sorted(self.failures.get(key, []))
         before = [x for x in times if x <= t]
         after = [x for x in times if x > t]
@@ -66,10 +75,10 @@ class Pacer:
             if edge - x > window_s:
                 break
             chain.append(x)
-            edge = x
+            edge = self._start(key, x)
         edge = t
         for x in after:
-            if x - edge > window_s:
+            if self._start(key, x) - edge > window_s:
                 break
             chain.append(x)
             edge = x
@@ -121,6 +130,7 @@ class Pacer:
             if failed:
                 times.append(max(end, slot.at))
                 times.sort()
+                self.began[(key, max(end, slot.at))] = slot.at
 
 
 DEPTHS = ("quick", "standard", "deep")

@@ -128,3 +128,21 @@ def test_one_login_time_per_device_shared_by_its_services() -> None:
     assert session.login_deadline() == 160.0
     now[0] = 150.0  # the second service's campaign starts later: same end
     assert session.login_deadline() == 160.0
+
+
+async def test_a_slow_attempt_does_not_split_a_burst_the_device_sees_whole() -> None:
+    """Failures dated at their end look further apart than the device saw them when an
+    attempt was slow: linked from end to the next start, the 5th in a 3 s window waits."""
+    pacer, clock = _pacer()
+    limit = Limit("account:admin", 4, 3.0)
+    # The first failure ended at 1000.0; the second took 2 s (began 1002.0, ended 1004.0):
+    # end to end 4 s apart, but the device may have counted them 2 s apart.
+    pacer.failures["account:admin"] = [1000.0, 1004.0, 1005.0, 1006.0]
+    pacer.began[("account:admin", 1004.0)] = 1002.0
+    clock.now = 1006.5
+    assert pacer.wait_s([limit]) == 1006.0 + 3.0 + MARGIN_S - 1006.5
+    slot = await pacer.slot([Limit("source", 9, 1.0)], deadline=clock.now)
+    assert slot is not None
+    clock.now = 1008.0
+    pacer.settle(slot, failed=True)
+    assert pacer.began[("source", 1008.0)] == 1006.5
