@@ -36,6 +36,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from unittest import mock
 
 from lanprobe import observations
+from lanprobe.checks import identification, software_update, state_awareness
 from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import datagram, ssh_kex
 from lanprobe.checks.clients import ftp as ftp_client
@@ -133,20 +134,26 @@ def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
 # Client functions checks call while they run (not through the session cache), by name. Their
 # arguments identify a call, less the run's timeouts, payload bytes (random TFTP names, CoAP
 # tokens) and callbacks; their answer or TargetError is replayed in the order recorded.
-CALLS: dict[str, tuple[Any, str]] = {
-    "telnet.read_banner": (telnet_client, "read_banner"),
-    "mqtt.connect": (mqtt_client, "connect"),
-    "rtsp.describe": (rtsp_client, "describe"),
-    "datagram.exchange": (datagram, "exchange"),
-    "coap.get": (coap, "get"),
-    "ssh_kex.read_kexinit": (ssh_kex, "read_kexinit"),
-    "ssh_kex.rsa_key_bits": (ssh_kex, "rsa_key_bits"),
+CALLS: dict[str, tuple[tuple[Any, str], ...]] = {
+    "telnet.read_banner": ((telnet_client, "read_banner"),),
+    "mqtt.connect": ((mqtt_client, "connect"),),
+    "rtsp.describe": ((rtsp_client, "describe"),),
+    "datagram.exchange": ((datagram, "exchange"),),
+    "coap.get": ((coap, "get"),),
+    "ssh_kex.read_kexinit": ((ssh_kex, "read_kexinit"),),
+    "ssh_kex.rsa_key_bits": ((ssh_kex, "rsa_key_bits"),),
     # the logins a check makes itself (access.no-lockout's; a campaign is a session observation)
-    "telnet.login": (telnet_client, "login"),
-    "ftp.login": (ftp_client, "login"),
-    "mqtt.login": (mqtt_client, "login"),
-    "ssh.login": (ssh_client, "login"),
-    "rtsp.login": (rtsp_client, "login"),
+    "telnet.login": ((telnet_client, "login"),),
+    "ftp.login": ((ftp_client, "login"),),
+    "mqtt.login": ((mqtt_client, "login"),),
+    "ssh.login": ((ssh_client, "login"),),
+    "rtsp.login": ((rtsp_client, "login"),),
+    # the lab's session login (HTTP form, then the page) and the firmware upload POST, made with
+    # httpx directly; imported by name, so patched where the checks look them up
+    "labauth.authorised_get": tuple(
+        (m, "authorised_get") for m in (identification, software_update, state_awareness)
+    ),
+    "software_update._post_note": ((software_update, "_post_note"),),
 }
 _UNKEYED = ("timeouts", "timeout_s", "retries", "after", "wait_s", "subscribe_wait_s")
 
@@ -166,7 +173,7 @@ def _returns(module: Any, attr: str) -> Any:
 
 
 # Read once, before anything wraps the functions (tests/checks/record_cases.py does).
-RETURNS = {name: _returns(module, attr) for name, (module, attr) in CALLS.items()}
+RETURNS = {name: _returns(*targets[0]) for name, targets in CALLS.items()}
 
 
 @contextmanager
@@ -192,8 +199,9 @@ def calls_replay(recorded_calls: list[dict[str, Any]] | None) -> Iterator[None]:
         return replay
 
     with contextlib.ExitStack() as stack:
-        for name, (module, attr) in CALLS.items():
-            stack.enter_context(mock.patch.object(module, attr, replayer(name)))
+        for name, targets in CALLS.items():
+            for module, attr in targets:
+                stack.enter_context(mock.patch.object(module, attr, replayer(name)))
         yield
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lanprobe.checks.clients import http as http_client
-from lanprobe.checks.context import DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.context import CheckContext, DeviceSession, RunOptions, Timeouts
 from lanprobe.errors import TargetError
 from lanprobe.lab import bench
 from lanprobe.lab.scope import lab_scope
@@ -77,13 +77,15 @@ class Reads:
             return ip, {"request": http_key(client, port, path, kw["tls"], rest)}
 
         http_client.request = self._recording(self.http, "answer", http_of, http_client.request)
-        for name, (module, attr) in CALLS.items():
+        for name, targets in CALLS.items():
 
             def call_of(args: tuple[Any, ...], kw: dict[str, Any], name: str = name) -> Any:
-                return str(args[0]).split("%")[0], {"call": call_key(name, args, kw)}
+                ip = args[0].session.ip if isinstance(args[0], CheckContext) else str(args[0])
+                return ip.split("%")[0], {"call": call_key(name, args, kw)}
 
-            setattr(module, attr, self._recording(self.calls, "result", call_of,
-                                                  getattr(module, attr)))  # fmt: skip
+            for module, attr in targets:
+                wrapped = self._recording(self.calls, "result", call_of, getattr(module, attr))
+                setattr(module, attr, wrapped)
 
     def _recording(self, store: dict[tuple[str, str], list[dict[str, Any]]], field: str,
                    what: Any, fn: Any) -> Any:  # fmt: skip
