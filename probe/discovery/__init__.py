@@ -370,9 +370,11 @@ async def discover(
             _timed("udp", inv.timings_s, udp_discovery(scope, hosts, opts.udp, rate)),
             _timed("mdns_unicast", inv.timings_s, unicast_browse(scope, hosts, opts.udp, rate)),
         )
+        # mDNS answers over unicast rank with the multicast ones, before SSDP (the merge keeps
+        # the first value it sees: a late answerer's TXT serial still beats its SSDP one)
+        sightings = sorted([*sightings, *on_mdns], key=lambda s: order.get(s.source, 9))
         sightings.extend(scanned)
         sightings.extend(on_udp)
-        sightings.extend(on_mdns)
         inv.notes.extend(notes + udp_notes + mdns_notes)
 
     inv.devices = merge(sightings, notes=inv.notes)

@@ -144,6 +144,7 @@ def test_mdns_unicast_is_a_second_chance(lab_bench: BenchState) -> None:
         assert (svc.type, svc.port, svc.addresses) == (model.mdns.type, model.mdns.port,
                                                        [lab_dev.ip])  # fmt: skip
         assert dev.identifier("serial") == lab_dev.serial
+        assert dev.identifiers["serial"].source == f"mdns:{model.mdns.type}"  # before SSDP's
         assert dev.hostname == f"{lab_dev.name}.local"
 
 
