@@ -104,6 +104,25 @@ def http_key(client: Any, port: int, path: str, tls: bool, kw: dict[str, Any]) -
     return json.dumps([method, port, tls, path, str(who), body], sort_keys=True, default=str)
 
 
+def _by_key(recorded: list[dict[str, Any]], field: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ex in recorded:
+        out.setdefault(ex[field], []).append(ex)
+    return out
+
+
+def _next(answers: dict[str, list[dict[str, Any]]], key: str, what: str) -> dict[str, Any]:
+    """The next recorded answer to `key` (the last one repeats); its TargetError is raised; a
+    request not recorded is Unreachable."""
+    queue = answers.get(key)
+    if not queue:
+        raise Unreachable(f"{what}: not in the recording")
+    ex = queue.pop(0) if len(queue) > 1 else queue[0]
+    if "error" in ex:
+        raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
+    return ex
+
+
 @contextmanager
 def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
     """http.request answers from the recording (in the order recorded, the last repeating); a
@@ -111,18 +130,12 @@ def http_replay(exchanges: list[dict[str, Any]] | None) -> Iterator[None]:
     if exchanges is None:
         yield
         return
-    answers: dict[str, list[dict[str, Any]]] = {}
-    for ex in exchanges:
-        answers.setdefault(ex["request"], []).append(ex)
+    answers = _by_key(exchanges, "request")
 
     async def request(client: Any, ip: str, port: int, path: str, *, tls: bool,
                       timeouts: Any, **kw: Any) -> http_client.HttpAnswer:  # fmt: skip
-        queue = answers.get(http_key(client, port, path, tls, kw))
-        if not queue:
-            raise Unreachable(f"HTTP {kw.get('method', 'GET')} {path}: not in the recording")
-        ex = queue.pop(0) if len(queue) > 1 else queue[0]
-        if "error" in ex:
-            raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
+        key = http_key(client, port, path, tls, kw)
+        ex = _next(answers, key, f"HTTP {kw.get('method', 'GET')} {path}")
         return decode(http_client.HttpAnswer, ex["answer"])  # type: ignore[no-any-return]
 
     with mock.patch.object(http_client, "request", request):
@@ -182,18 +195,11 @@ def calls_replay(recorded_calls: list[dict[str, Any]] | None) -> Iterator[None]:
     if recorded_calls is None:
         yield
         return
-    answers: dict[str, list[dict[str, Any]]] = {}
-    for ex in recorded_calls:
-        answers.setdefault(ex["call"], []).append(ex)
+    answers = _by_key(recorded_calls, "call")
 
     def replayer(name: str) -> Any:
         async def replay(*args: Any, **kw: Any) -> Any:
-            queue = answers.get(call_key(name, args, kw))
-            if not queue:
-                raise Unreachable(f"{name}{args[:2]}: not in the recording")
-            ex = queue.pop(0) if len(queue) > 1 else queue[0]
-            if "error" in ex:
-                raise TARGET_ERRORS.get(ex["error_type"], TargetError)(ex["error"])
+            ex = _next(answers, call_key(name, args, kw), name)
             return decode(RETURNS[name], ex["result"])
 
         return replay
