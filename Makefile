@@ -49,8 +49,10 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
 	exit $$rc
 
-# Full-scan benchmark: 10 and 50 lab devices, lanprobe against nmap -sV + NSE on the same bench
-# (docs/performance.md). Bench bridges/subnets are overridable; BENCH_ARGS=--no-nmap skips nmap.
+# Benchmarks (docs/performance.md): the default lab bench at login depths quick/standard/deep
+# (times, login attempts per second per device), then 10 and 50 lab devices, lanprobe against
+# nmap -sV + NSE on the same bench. Bench bridges/subnets are overridable; BENCH_ARGS=--no-nmap
+# skips nmap, BENCH_ARGS='--depths ""' the depth runs.
 BENCH_BRIDGE ?= plab9
 BENCH_SUBNET ?= 198.18.9.0/24
 BENCH_BIG_BRIDGE ?= plab9x
