@@ -22,6 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from lanprobe import datacache
 from lanprobe.checks.clients import http as web
@@ -59,17 +60,17 @@ _JSON_BODY = re.compile(r"JSON\.stringify|application/json|axios", re.I)
 
 @dataclass(frozen=True)
 class ApiEndpoint:
-    """A login API of the data file."""
+    """A login API (of the data file, or named in a script)."""
 
     path: str
-    body: str = "json"  # json | form
+    body: Literal["json", "form"] = "json"
     user_field: str = "username"
     password_field: str = "password"
     probe: str = ""  # GET this to learn whether the API is there ("" = path)
     fields: dict[str, str] = field(default_factory=dict)
 
     def as_login(self) -> HttpLogin:
-        return HttpLogin(kind="json", path=self.path, body=self.body,  # type: ignore[arg-type]
+        return HttpLogin(kind="json", path=self.path, body=self.body,
                          user_field=self.user_field, password_field=self.password_field,
                          extra_fields=dict(self.fields))  # fmt: skip
 
@@ -115,7 +116,8 @@ def _parse_web_login_paths(path: Path) -> WebLoginPaths:
             if body not in ("json", "form"):
                 raise ValueError(f"{path}:{lineno}: body: expected json or form")
             user, pw = kv.pop("user", "username"), kv.pop("pass", "password")
-            apis.append(ApiEndpoint(where, body, user, pw, kv.pop("probe", ""), kv))
+            sent: Literal["json", "form"] = "form" if body == "form" else "json"
+            apis.append(ApiEndpoint(where, sent, user, pw, kv.pop("probe", ""), kv))
         else:
             raise ValueError(f"{path}:{lineno}: unknown role {role!r} (form, api, protected)")
     return WebLoginPaths(tuple(forms), tuple(apis), tuple(protected))
@@ -209,8 +211,8 @@ def script_login_apis(text: str) -> list[ApiEndpoint]:
         pw = next((k for k in keys if "pass" in k.lower() or "pwd" in k.lower()), "password")
         user = next((k for k in keys if k != pw and any(h in k.lower() for h in (
             "user", "login", "name", "email", "account"))), "username")  # fmt: skip
-        body = "form" if _FORM_BODY.search(around) and not _JSON_BODY.search(around) else "json"
-        out.append(ApiEndpoint(url, body, user, pw))
+        form = _FORM_BODY.search(around) and not _JSON_BODY.search(around)
+        out.append(ApiEndpoint(url, "form" if form else "json", user, pw))
     return out
 
 
