@@ -180,13 +180,20 @@ async def start_snmpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
     return await _daemon(argv, ready, env)
 
 
+def _udp_ip(cfg: dict[str, Any]) -> str:
+    """Where the model's tftpd and chronyd listen: its IPv4 or its unique-local address."""
+    return str(cfg["ip6"] if cfg["model"].get("udp_family") == "ipv6" else cfg["ip"])
+
+
 async def start_tftpd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
     root = str(Path(cfg["udp_dir"]) / "tftp")
-    argv = ["in.tftpd", "--foreground", "--listen", "--address", f"{cfg['ip']}:69",
+    ip = _udp_ip(cfg)
+    where = f"[{ip}]:69" if ":" in ip else f"{ip}:69"
+    argv = ["in.tftpd", "--foreground", "--listen", "--address", where,
             "--secure", "--user", "nobody", root]  # fmt: skip
 
     async def ready() -> bool:
-        return await udpready.answers(cfg["ip"], 69, udpready.TFTP_READ, any_port=True)
+        return await udpready.answers(ip, 69, udpready.TFTP_READ, any_port=True)
 
     return await _daemon(argv, ready)
 
@@ -195,14 +202,15 @@ async def start_chronyd(cfg: dict[str, Any]) -> asyncio.subprocess.Process:
     base = Path(cfg["udp_dir"])
     conf = base / "chrony.conf"
     conf.write_text(
-        f"bindaddress {cfg['ip']}\nport 123\nallow all\nlocal stratum 8\ncmdport 0\n"
+        f"bindaddress {_udp_ip(cfg)}\nport 123\nallow all\nlocal stratum 8\ncmdport 0\n"
         f"pidfile {base / 'chronyd.pid'}\n"
     )
     # -x: never adjust the clock; no `server` line: it asks nobody.
-    argv = ["chronyd", "-d", "-x", "-f", str(conf)]
+    family = ["-6"] if ":" in _udp_ip(cfg) else []  # else it also binds IPv4's any address
+    argv = ["chronyd", "-d", "-x", *family, "-f", str(conf)]
 
     async def ready() -> bool:
-        return await udpready.answers(cfg["ip"], 123, udpready.NTP_CLIENT)
+        return await udpready.answers(_udp_ip(cfg), 123, udpready.NTP_CLIENT)
 
     return await _daemon(argv, ready)
 

@@ -197,6 +197,7 @@ class Model:
     coap: Coap | None = None
     tftp: bool = False  # Debian tftpd-hpa on UDP 69, serving an empty directory (reads only)
     ntp: bool = False  # Debian chronyd on UDP 123 (-x: never touches the clock; no upstream)
+    udp_family: str = "ipv4"  # tftpd and chronyd on "ipv4" or "ipv6" (the unique-local) only
     mdns: Mdns | None = None
     ssdp: bool = False
     ssdp_port: int = 80  # which HTTP(S) server has /upnp/description.xml
@@ -674,8 +675,9 @@ QUIRK_Q1 = Model(
 )
 
 # Dual-stack (only on a bench brought up with ipv6=True; only when named, like the hostile model):
-# its web UI on IPv4; its telnet, a TLS 1.0 admin UI and an SNMP agent (community public) only on
-# IPv6, where an IPv4-only scan never looks (discovery and the checks must reach them there).
+# its web UI on IPv4; its telnet, a TLS 1.0 admin UI, an SNMP agent (community public), TFTP and
+# NTP only on IPv6, where an IPv4-only scan never looks (discovery and the checks must reach them
+# there).
 DUALSTACK_D1 = Model(
     id="dualstack-d1",
     vendor="Duo",
@@ -703,6 +705,9 @@ DUALSTACK_D1 = Model(
     ),
     telnet=Login(23, {"root": "xc3511"}, family="ipv6"),  # the first Mirai pair
     snmp=Snmp(ro=("public",), family="ipv6"),
+    tftp=True,
+    ntp=True,
+    udp_family="ipv6",
 )
 
 # A home router whose UPnP IGD is real miniupnpd (only when named): its control URL answers

@@ -1,9 +1,10 @@
 """IPv6: the scope's IPv6 rules, neighbour-table parsing, and a dual-stack bench of its own
 ($LANPROBE_IPV6_BRIDGE / $LANPROBE_IPV6_SUBNET, default plab6d / 198.18.146.0/24) whose
-dualstack-d1 serves telnet, a TLS 1.0 HTTPS UI and SNMP (real snmpd) on its unique-local address
-only: discovery ties the IPv6 addresses to the device by MAC, scans them (TCP with nmap -6, UDP
-with our probes), access.unexpected-port reports the IPv6-only ports, and the login, community,
-lockout and TLS checks reach them over IPv6 (their results name the address).
+dualstack-d1 serves telnet, a TLS 1.0 HTTPS UI, SNMP, TFTP and NTP (real snmpd, tftpd-hpa,
+chronyd) on its unique-local address only: discovery ties the IPv6 addresses to the device by
+MAC, scans them (TCP with nmap -6, UDP with our probes), access.unexpected-port reports the
+IPv6-only ports, and the login, community, TFTP, lockout and TLS checks reach them over IPv6
+(their results name the address).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
            "--ports", "23,80,8443",
            "--check", "access.unexpected-port", "--check", "access.cleartext-admin",
            "--check", "configuration.default-login", "--check", "access.no-lockout",
-           "--check", "data.tls-protocol", "--check", "data.tls-cipher"]  # fmt: skip
+           "--check", "data.tls-protocol", "--check", "data.tls-cipher",
+           "--check", "access.unauthenticated-interface"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
     assert (out / "run.json").exists(), proc.stderr
     run = json.loads((out / "run.json").read_text())
@@ -96,7 +98,8 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     telnet, web = services[(23, "tcp")], services[(80, "tcp")]
     assert telnet["addresses"] == [lab_dev.ip6]  # IPv6 only
     assert services[(8443, "tcp")]["addresses"] == [lab_dev.ip6]
-    assert services[(161, "udp")]["addresses"] == [lab_dev.ip6]  # UDP discovery over IPv6
+    for udp_port in (161, 69, 123):  # UDP discovery over IPv6
+        assert services[(udp_port, "udp")]["addresses"] == [lab_dev.ip6], udp_port
     assert lab_dev.ip in web["addresses"]
     [v6] = [r for r in run["results"]
             if r["check_id"] == "access.unexpected-port" and r["target"]["port"] == 23]  # fmt: skip
@@ -104,7 +107,7 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     assert v6["evidence"]["family"] == "ipv6" and v6["evidence"]["addresses"] == [lab_dev.ip6]
     admin = {r["target"]["port"] for r in run["results"]
              if r["check_id"] == "access.cleartext-admin" and r["verdict"] == "fail"}  # fmt: skip
-    assert admin == {23}
+    assert admin == {23, 69}  # telnet and TFTP, both over IPv6 only
     # the checks reach the IPv6-only telnet on its IPv6 address: its default login is found
     logins = [r for r in run["results"] if r["check_id"] == "configuration.default-login"]
     [login] = [r for r in logins if r["target"]["port"] == 23]
@@ -113,9 +116,11 @@ def test_dual_stack_device(dual_bench: BenchState, tmp_path: Path) -> None:
     assert login["target"]["address"] == lab_dev.ip6
     # every result about an IPv6-only port names the address it was reached on, and the device
     # answered there: the Basic login refused the tries, TLS 1.0 was seen
-    on_v6 = [r for r in run["results"] if r["target"]["port"] in (23, 8443, 161)]
+    on_v6 = [r for r in run["results"] if r["target"]["port"] in (23, 8443, 161, 69)]
     assert {r["target"]["address"] for r in on_v6} == {lab_dev.ip6}
     by = {(r["check_id"], r["target"]["port"]): r for r in on_v6}
+    tftp = by[("access.unauthenticated-interface", 69)]  # a read answered over IPv6
+    assert tftp["verdict"] == "fail" and tftp["target"]["transport"] == "udp", tftp
     community = by[("configuration.default-login", 161)]
     assert community["verdict"] == "fail" and community["target"]["transport"] == "udp", community
     basic = by[("configuration.default-login", 8443)]  # refusals seen (the budget may end it)
