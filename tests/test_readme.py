@@ -40,7 +40,7 @@ def test_first_screen_says_what_a_scan_covers() -> None:
     text = " ".join(_first_screen().split())
     assert "IPv6 where the scope names IPv6 networks" in text
     assert "TCP: nmap's 100 most common ports" in text
-    assert f"UDP (IPv4 addresses): SNMP on {UdpOptions().snmp_port}" in text
+    assert f"UDP (IPv4 and IPv6 addresses): SNMP on {UdpOptions().snmp_port}" in text
     assert "TFTP on 69" in text and "NTP on 123" in text and "CoAP on 5683" in text
 
 
