@@ -29,8 +29,14 @@ async def answers(
     """True when `ip` answers `payload` within the timeout (TFTP answers from a new port)."""
     loop = asyncio.get_running_loop()
     anywhere = "::" if ":" in ip else "0.0.0.0"
-    where = {"local_addr": (anywhere, 0)} if any_port else {"remote_addr": (ip, port)}
-    transport, proto = await loop.create_datagram_endpoint(lambda: _First(ip), **where)
+    if any_port:
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: _First(ip), local_addr=(anywhere, 0)
+        )
+    else:
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: _First(ip), remote_addr=(ip, port)
+        )
     try:
         transport.sendto(payload, (ip, port) if any_port else None)
         with contextlib.suppress(TimeoutError):
