@@ -44,8 +44,12 @@ demo: setup
 	$(PROBE) lab down --bridge $(DEMO_BRIDGE); exit $$rc
 
 # pytest exits 5 when it collected no test: for this suite that means it is broken, so fail.
+# The suite mostly waits on lab devices (login pacing, timeouts), so it runs on TEST_WORKERS
+# pytest-xdist workers even on 2 cores; --dist loadgroup keeps each bench's tests on one worker
+# (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 test: setup
-	@rc=0; $(PYTEST) -q -p no:randomly $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(PYTEST) -q -p no:randomly -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
 	exit $$rc
 

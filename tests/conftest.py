@@ -8,7 +8,7 @@ crashed session) is taken down first, and the bench is taken down at the end eve
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from lanprobe.lab.bench import BenchState
@@ -40,3 +40,64 @@ def lab_bench() -> Iterator[BenchState]:
         yield state
     finally:
         bench.down(TEST_BRIDGE)
+
+
+# --- pytest-xdist: which tests must share a worker ------------------------------------------------
+# `make test` runs `-n N --dist loadgroup`: a group's tests run on one worker, in file order. A
+# bench is a set of named bridges, namespaces and processes: two workers raising the same bench
+# would tear down each other's. So every module with a test that touches the session bench (or
+# the hostile bench, whose tests compare with the session scan), or that names a bench after
+# $LANPROBE_TEST_BRIDGE, runs in one group, where the session fixtures are made once. Any other
+# module with a lab test is a group of its own (its bench is raised once, its tests keep their
+# order). Modules without lab tests go to any worker, test by test.
+SESSION_BENCH_FIXTURES = {"lab_bench", "hostile_bench", "lab_run_json", "lab_scan"}
+SESSION_BENCH_GROUP = "session-bench"
+# Session fixtures each worker may make for itself: nothing on the machine is named after them (a
+# private PostgreSQL cluster in the worker's own temp dir, files).
+PER_WORKER_FIXTURES = {"pg_url", "fake_run_json", "robust_profiles", "lab_clock"}
+
+
+def xdist_group_of(module_items: list[pytest.Item]) -> str | None:
+    """The group of one module's tests (None: any worker)."""
+    module = getattr(module_items[0], "module", None)
+    if hasattr(module, "TEST_BRIDGE") or any(
+        SESSION_BENCH_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module_items
+    ):
+        return SESSION_BENCH_GROUP
+    if any(item.get_closest_marker("lab") for item in module_items):
+        return module_items[0].nodeid.split("::", 1)[0]
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    for module_items in by_module.values():
+        group = xdist_group_of(module_items)
+        if group is not None:
+            for item in module_items:
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _marked_group(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0]) if mark else None
+
+
+def group_conflicts(
+    items: list[pytest.Item], group: Callable[[pytest.Item], str | None] = _marked_group
+) -> list[str]:
+    """Session fixtures of this suite that tests of different groups use: under xdist each of
+    those workers would make its own (two benches on one bridge, two session scans)."""
+    groups: dict[str, set[str]] = {}
+    for item in items:
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        for name, defs in (fixtureinfo.name2fixturedefs if fixtureinfo else {}).items():
+            fixturedef = defs[-1]
+            ours = getattr(fixturedef.func, "__module__", "").startswith("tests.")
+            if fixturedef.scope == "session" and ours and name not in PER_WORKER_FIXTURES:
+                groups.setdefault(name, set()).add(group(item) or "(any worker)")
+    return [
+        f"{name}: groups {', '.join(sorted(g))}" for name, g in sorted(groups.items()) if len(g) > 1
+    ]

@@ -1,13 +1,15 @@
 """Fixtures of the robustness tests (all lab: root and namespaces).
 
-Two benches:
+Three benches:
 - `lab_bench` (tests/conftest.py, $LANPROBE_TEST_BRIDGE): the default models. `full_run` is one
   real `probe scan --lab` of it, in a subprocess, while tcpdump captures the bridge, loopback and
-  DNS anywhere; scope, lockout and repeatability tests read it.
+  DNS anywhere; scope and lockout tests read it.
 - `hostile_bench` ($LANPROBE_HOSTILE_BRIDGE / $LANPROBE_HOSTILE_SUBNET, default plab8a /
   198.18.120.0/24): the hostile model beside a gizmo-g1 and a hubco-h1 that vanish when discovery
   is done (the gizmo's veth is deleted, the hubco's processes are killed). `hostile_run` is one
   in-process scan of it.
+- `repeat_bench` ($LANPROBE_REPEAT_BRIDGE / $LANPROBE_REPEAT_SUBNET, default named after the test
+  bench): the default models again, for the repeatability test's five scans.
 
 Scans of `lab_bench` log in and fail logins on purpose; the lab forgets failures only after
 `window_s` (fail2ban's findtime), as real devices do. `LabClock` spaces scans so that one scan's
@@ -17,6 +19,7 @@ failures never add up with the next one's (nightly runs are hours apart).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import shutil
 import signal
@@ -36,6 +39,8 @@ from lanprobe.lab.models import BY_ID
 from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
+
+from tests.conftest import TEST_BRIDGE, TEST_SUBNET
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
@@ -154,26 +159,62 @@ def full_run(
         "loopback": start_capture("loopback", "lo", out),
         "dns": start_capture("dns", "any", out, "port 53"),
     }
-    t0 = time.monotonic()
     try:
-        proc = subprocess.run(
-            [PROBE, "scan", "--lab", "--bridge", lab_bench.bridge, "--out", str(out / "scan"),
-             "--format", "json", "--fail-on", "never"],
-            cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-        )  # fmt: skip
+        run, elapsed, stderr = cli_scan(lab_bench, out / "scan", lab_clock)
     finally:
-        elapsed = time.monotonic() - t0
         for cap in caps.values():
             cap.stop()
+    return FullRun(
+        run=run, bench=lab_bench, out=out, elapsed_s=elapsed, captures=caps, stderr=stderr
+    )
+
+
+def cli_scan(bench: BenchState, out: Path, clock: LabClock) -> tuple[ScanRun, float, str]:
+    """A real `probe scan --lab` of `bench` in a subprocess: its run, wall time and stderr. The
+    clock learns when its checks began (the scan's own timings)."""
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [PROBE, "scan", "--lab", "--bridge", bench.bridge, "--out", str(out),
+         "--format", "json", "--fail-on", "never"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = ScanRun.read(out / "scan" / "run.json")
-    # The checks began this long before the end (the scan's own timings).
-    lab_clock.checks_started = (
+    run = ScanRun.read(out / "run.json")
+    clock.checks_started = (
         t0 + elapsed - run.timings_s.get("checks", 0.0) - run.timings_s.get("bench", 0.0)
     )
-    return FullRun(
-        run=run, bench=lab_bench, out=out, elapsed_s=elapsed, captures=caps, stderr=proc.stderr
+    return run, elapsed, proc.stderr
+
+
+# --- the repeatability bench --------------------------------------------------------------------
+
+
+def _repeat_bench_names() -> tuple[str, str]:
+    """$LANPROBE_REPEAT_BRIDGE / $LANPROBE_REPEAT_SUBNET, else named after the test bench:
+    <test bridge>rp and the 11th /24 above the test subnet (the side benches take the next one)."""
+    net = ipaddress.ip_network(TEST_SUBNET)
+    above = ipaddress.ip_network((int(net.network_address) + 11 * 256, 24))
+    return (
+        os.environ.get("LANPROBE_REPEAT_BRIDGE", TEST_BRIDGE[:9] + "rp"),
+        os.environ.get("LANPROBE_REPEAT_SUBNET", str(above)),
     )
+
+
+REPEAT_BRIDGE, REPEAT_SUBNET = _repeat_bench_names()
+
+
+@pytest.fixture(scope="session")
+def repeat_bench() -> Iterator[BenchState]:
+    """The default models on a bench of their own, scanned again and again by the repeatability
+    test (beside the session bench: under pytest-xdist it runs on another worker)."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab bench needs root (network namespaces)")
+    lab_bench_api.down(REPEAT_BRIDGE)
+    try:
+        yield lab_bench_api.up(REPEAT_BRIDGE, REPEAT_SUBNET)
+    finally:
+        lab_bench_api.down(REPEAT_BRIDGE)
 
 
 # --- the hostile bench --------------------------------------------------------------------------

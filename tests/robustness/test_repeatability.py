@@ -1,7 +1,9 @@
 """Repeatability: five scans of the same bench give identical verdicts (no flapping).
 
-Scan 1 is `full_run` (a real `probe scan --lab`, in a subprocess); scans 2-5 are full scans too
-(discovery included: ~5 s since discovery fingerprints services itself), run in this process.
+The bench is `repeat_bench` (the default models on a bench of their own, so that under
+pytest-xdist these five scans run beside the session bench's tests, not after them). Scan 1 is a
+real `probe scan --lab`, in a subprocess; scans 2-5 are full scans too (discovery included: ~5 s
+since discovery fingerprints services itself), run in this process.
 They start their checks `SCAN_SPACING_S` apart: the lab forgets failed logins after its window
 (fail2ban's findtime), and scans closer than that would add up failures on the ban/lockout models
 as they would on a real device (nightly runs are hours apart).
@@ -14,11 +16,12 @@ import time
 from collections import defaultdict
 
 import pytest
+from lanprobe.lab.bench import BenchState
 from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 
-from tests.robustness.conftest import PROFILES, FullRun, LabClock, lab_options
+from tests.robustness.conftest import PROFILES, LabClock, cli_scan, lab_options
 from tests.robustness.credentials import refused_right_logins
 
 pytestmark = pytest.mark.lab
@@ -38,11 +41,15 @@ def services(run: ScanRun) -> dict[str, list[tuple[int, str, bool]]]:
     return {d.key: sorted((s.port, s.name, s.tls) for s in d.services) for d in run.devices}
 
 
-def test_five_scans_give_identical_verdicts(full_run: FullRun, lab_clock: LabClock) -> None:
-    bench = full_run.bench
-    first = verdicts(full_run.run)
-    first_devices = {k: s.verdict for k, s in full_run.run.scores.items()}
-    first_services = services(full_run.run)
+def test_five_scans_give_identical_verdicts(
+    repeat_bench: BenchState, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    bench = repeat_bench
+    lab_clock = LabClock()
+    first_run, _, _ = cli_scan(bench, tmp_path_factory.mktemp("repeat") / "scan1", lab_clock)
+    first = verdicts(first_run)
+    first_devices = {k: s.verdict for k, s in first_run.scores.items()}
+    first_services = services(first_run)
     flaps: list[str] = []
 
     def mark(ev: Progress) -> None:
