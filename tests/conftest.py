@@ -69,15 +69,36 @@ def xdist_group_of(module_items: list[pytest.Item]) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     by_module: dict[str, list[pytest.Item]] = {}
     for item in items:
         by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    grouped: set[int] = set()
     for module_items in by_module.values():
         group = xdist_group_of(module_items)
         if group is not None:
             for item in module_items:
                 item.add_marker(pytest.mark.xdist_group(group))
+                grouped.add(id(item))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of --dist loadgroup
+        for item in items:
+            if id(item) in grouped:
+                _pin_to_group(item, _marked_group(item) or "")
+        # xdist hands out the largest groups first, then the rest in collection order: the lab
+        # groups (a bench and minutes of scans each) start before the unit tests, not after.
+        items.sort(key=lambda item: id(item) not in grouped)
+
+
+def _pin_to_group(item: pytest.Item, group: str) -> None:
+    """The node id suffix `@group` by which xdist's scheduler groups tests. pytest-xdist 3.8 sets
+    it in `item._nodeid`, which pytest 9.2 no longer reads (structured node ids, pytest-xdist
+    issue #1386): without this, loadgroup silently spreads a bench's tests over all workers."""
+    from _pytest.nodeid import NodeId
+
+    nodeid = item.nodeid
+    if not nodeid.endswith(f"@{group}") and hasattr(item, "_id"):
+        item._id = NodeId.parse(f"{nodeid}@{group}")
 
 
 def _marked_group(item: pytest.Item) -> str | None:

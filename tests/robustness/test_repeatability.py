@@ -41,6 +41,8 @@ def services(run: ScanRun) -> dict[str, list[tuple[int, str, bool]]]:
     return {d.key: sorted((s.port, s.name, s.tls) for s in d.services) for d in run.devices}
 
 
+# Five full scans, each bounded by its own timeouts: on a loaded 2-core machine ~60 s each.
+@pytest.mark.timeout(600)
 def test_five_scans_give_identical_verdicts(
     repeat_bench: BenchState, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
