@@ -36,7 +36,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from unittest import mock
 
 from lanprobe import observations
-from lanprobe.checks import identification, software_update, state_awareness
+from lanprobe.checks import identification, logical_access, software_update, state_awareness
 from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import datagram, ssh_kex
 from lanprobe.checks.clients import ftp as ftp_client
@@ -187,6 +187,20 @@ def _returns(module: Any, attr: str) -> Any:
 
 # Read once, before anything wraps the functions (tests/checks/record_cases.py does).
 RETURNS = {name: _returns(*targets[0]) for name, targets in CALLS.items()}
+
+
+# access.no-lockout's own logins use a fresh throwaway user and wrong password; recorder and
+# replay fix them, so the replayed login calls have the keys the recording has.
+THROWAWAY_USER, WRONG_PASSWORD = "lanprobe-recorded", "lanprobe-recorded-wrong"
+
+
+@contextmanager
+def fixed_secrets() -> Iterator[None]:
+    with (
+        mock.patch.object(logical_access, "throwaway_user", lambda: THROWAWAY_USER),
+        mock.patch.object(logical_access, "wrong_password", lambda: WRONG_PASSWORD),
+    ):
+        yield
 
 
 @contextmanager
@@ -367,6 +381,7 @@ async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
         _clock(case.recorded_at),
         http_replay(one.get("http")),
         calls_replay(one.get("calls")),
+        fixed_secrets(),
         no_network(),
     ):
         if recorded.SPECS[case.check].bench:
