@@ -225,6 +225,34 @@ def calls_replay(recorded_calls: list[dict[str, Any]] | None) -> Iterator[None]:
         yield
 
 
+# --- login guards: what earlier checks' logins left on each service ----------------------------
+
+GUARD_FIELDS = ("budget", "attempts", "failures", "locked_out", "signs", "signs_after_failure",
+                "latencies_s", "transient")  # fmt: skip
+
+
+def guards_of(sess: DeviceSession) -> dict[str, Any]:
+    """The session's login guards as JSON (`service:port` -> fields; the device budget)."""
+    out: dict[str, Any] = {
+        f"{k}:{p}": {f: encode(getattr(g, f)) for f in GUARD_FIELDS}
+        for (k, p), g in sess.guards.items()
+    }  # fmt: skip (encode: a copy)
+    if out and sess.budget.remaining is not None:
+        out["device_remaining"] = sess.budget.remaining
+    return out
+
+
+def restore_guards(sess: DeviceSession, recorded: dict[str, Any]) -> None:
+    for key, fields in recorded.items():
+        if key == "device_remaining":
+            sess.budget.remaining = fields
+            continue
+        kind, port = key.rsplit(":", 1)
+        guard = sess.guard(kind, int(port))
+        for f in GUARD_FIELDS:
+            setattr(guard, f, fields[f])
+
+
 # --- observations to JSON and back ---------------------------------------------------------------
 
 
@@ -341,6 +369,7 @@ def _session(spec: dict[str, Any], n: int) -> DeviceSession:
         fut = loop.create_future()
         fut.set_result(decode(OBSERVATION_TYPES[key.split(":", 1)[0]], value))
         sess._cache[key] = fut
+    restore_guards(sess, spec.get("guards") or {})
     return sess
 
 

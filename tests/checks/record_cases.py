@@ -42,6 +42,7 @@ from tests.checks.branches import (
     covered,
     encode,
     fixed_secrets,
+    guards_of,
     http_key,
     load_cases,
     run_case,
@@ -57,6 +58,8 @@ class Reads:
         self.by_check: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.http: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.calls: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        # the login guards as each check found them (an earlier check's logins count there)
+        self.guards: dict[tuple[str, str], dict[str, Any]] = {}
         self.current: dict[str, str] = {}  # device key -> check running (one at a time)
         self.device_of: dict[str, str] = {}  # ip -> device key
 
@@ -178,6 +181,7 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
             if spec.bench:
                 continue
             reads.current[session.device.key] = spec.id
+            reads.guards[(session.device.key, spec.id)] = guards_of(session)
             live[(session.device.key, spec.id)] = await run_check(
                 spec, session, recorded.BASELINE, deadline_s=options.timeouts.check_s
             )
@@ -209,6 +213,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
             http = None if spec.bench else reads.http.get((s.device.key, spec.id))
             calls = None if spec.bench else reads.calls.get((s.device.key, spec.id))
             raw = _case(name, spec.id, members, keys, http, calls)
+            if not spec.bench and reads.guards.get((s.device.key, spec.id)):
+                raw["guards"] = reads.guards[(s.device.key, spec.id)]
             if any(k.startswith("tls") for k in keys.get(s.device.key, ())) and not spec.bench:
                 raw["trusted_ca"] = ca_pem  # the certificate's trust is judged against it
             case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
