@@ -44,7 +44,6 @@ UNTESTED: dict[str, int] = {
     "data_protection.tls_protocol": 1,
     "data_protection.tls_required": 2,
     "declarations.vulnerability_contact": 1,
-    "identification.duplicate_identifier": 1,
     "logical_access._http_port": 3,
     "logical_access._upnp": 1,
     "logical_access.anonymous_mqtt": 2,
