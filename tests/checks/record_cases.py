@@ -155,7 +155,9 @@ def _title_part(live: str, replayed: str) -> str:
     return live[:n] if n >= 15 else ""
 
 
-async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]:
+async def record(
+    run_path: Path, bridge: str, with_ca: bool = True
+) -> dict[str, list[dict[str, Any]]]:
     run = ScanRun.model_validate_json(run_path.read_text(encoding="utf-8"))
     scope = lab_scope(bridge)
     profiles = load_profiles(None, lab=True)
@@ -163,7 +165,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
     reads.install()
     ca = bench.status(bridge).ca_file  # type: ignore[union-attr]
     options = RunOptions(
-        timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0), trusted_ca_files=(Path(ca),)
+        timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0),
+        trusted_ca_files=(Path(ca),) if with_ca else (),
     )
     ca_pem = Path(ca).read_text(encoding="ascii")
     sessions = []
@@ -215,7 +218,8 @@ async def record(run_path: Path, bridge: str) -> dict[str, list[dict[str, Any]]]
             raw = _case(name, spec.id, members, keys, http, calls)
             if not spec.bench and reads.guards.get((s.device.key, spec.id)):
                 raw["guards"] = reads.guards[(s.device.key, spec.id)]
-            if any(k.startswith("tls") for k in keys.get(s.device.key, ())) and not spec.bench:
+            tls_read = any(k.startswith("tls") for k in keys.get(s.device.key, ()))
+            if with_ca and tls_read and not spec.bench:
                 raw["trusted_ca"] = ca_pem  # the certificate's trust is judged against it
             case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
                         run.started.isoformat())  # fmt: skip
@@ -259,8 +263,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--bridge", required=True)
+    ap.add_argument(
+        "--without-ca",
+        action="store_true",
+        help="judge certificates as a scan without --ca does (the bench CA unknown)",
+    )
     args = ap.parse_args()
-    found = asyncio.run(record(args.run, args.bridge))
+    found = asyncio.run(record(args.run, args.bridge, with_ca=not args.without_ca))
     for module, cases in found.items():
         path = CASES_DIR / f"{module}.json"
         doc = json.loads(path.read_text()) if path.exists() else {

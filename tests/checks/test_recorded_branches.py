@@ -50,7 +50,7 @@ UNTESTED: dict[str, int] = {
     "logical_access.no_lockout": 1,
     "software_update.update_currency": 1,
     "software_update.update_signature": 5,
-    "software_update.update_transport": 2,
+    "software_update.update_transport": 1,
     "state_awareness.exposed_status": 1,
     "state_awareness.reporting": 2,
 }
