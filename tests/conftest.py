@@ -7,6 +7,7 @@ crashed session) is taken down first, and the bench is taken down at the end eve
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Iterator
 
@@ -42,6 +43,39 @@ def lab_bench() -> Iterator[BenchState]:
         bench.down(TEST_BRIDGE)
 
 
+# --- the repeatability bench ---------------------------------------------------------------------
+
+
+def _repeat_bench_names() -> tuple[str, str]:
+    """$LANPROBE_REPEAT_BRIDGE / $LANPROBE_REPEAT_SUBNET, else named after the test bench:
+    <test bridge>rp and the 11th /24 above the test subnet (the side benches take the next one)."""
+    net = ipaddress.ip_network(TEST_SUBNET)
+    above = ipaddress.ip_network((int(net.network_address) + 11 * 256, 24))
+    return (
+        os.environ.get("LANPROBE_REPEAT_BRIDGE", TEST_BRIDGE[:9] + "rp"),
+        os.environ.get("LANPROBE_REPEAT_SUBNET", str(above)),
+    )
+
+
+REPEAT_BRIDGE, REPEAT_SUBNET = _repeat_bench_names()
+
+
+@pytest.fixture(scope="session")
+def repeat_bench() -> Iterator[BenchState]:
+    """The default models on a bench of their own: the repeatability test's five full scans and the
+    web login test's standard-depth scan (minutes of paced logins) run there, beside the session
+    bench (under pytest-xdist on another worker)."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab bench needs root (network namespaces)")
+    from lanprobe.lab import bench
+
+    bench.down(REPEAT_BRIDGE)
+    try:
+        yield bench.up(REPEAT_BRIDGE, REPEAT_SUBNET)
+    finally:
+        bench.down(REPEAT_BRIDGE)
+
+
 # --- pytest-xdist: which tests must share a worker ------------------------------------------------
 # `make test` runs `-n N --dist loadgroup`: a group's tests run on one worker, in file order. A
 # bench is a set of named bridges, namespaces and processes: two workers raising the same bench
@@ -52,6 +86,7 @@ def lab_bench() -> Iterator[BenchState]:
 # order). Modules without lab tests go to any worker, test by test.
 SESSION_BENCH_FIXTURES = {"lab_bench", "hostile_bench", "lab_run_json", "lab_scan"}
 SESSION_BENCH_GROUP = "session-bench"
+REPEAT_BENCH_GROUP = "repeat-bench"  # every module using `repeat_bench`
 # Session fixtures each worker may make for itself: nothing on the machine is named after them (a
 # private PostgreSQL cluster in the worker's own temp dir, files).
 PER_WORKER_FIXTURES = {"pg_url", "fake_run_json", "robust_profiles", "lab_clock"}
@@ -64,6 +99,8 @@ def xdist_group_of(module_items: list[pytest.Item]) -> str | None:
         SESSION_BENCH_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module_items
     ):
         return SESSION_BENCH_GROUP
+    if any("repeat_bench" in getattr(item, "fixturenames", ()) for item in module_items):
+        return REPEAT_BENCH_GROUP
     if any(item.get_closest_marker("lab") for item in module_items):
         return module_items[0].nodeid.split("::", 1)[0]
     return None

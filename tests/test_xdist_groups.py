@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SESSION_BENCH_GROUP, group_conflicts, xdist_group_of
+from tests.conftest import (
+    REPEAT_BENCH_GROUP,
+    SESSION_BENCH_GROUP,
+    group_conflicts,
+    xdist_group_of,
+)
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -24,11 +29,15 @@ def test_the_collected_suite_keeps_each_bench_in_one_group(request: pytest.Fixtu
     assert group_conflicts(items) == []
     ungrouped = [i.nodeid for i in items if i.get_closest_marker("lab") and _group(i) is None]
     assert ungrouped == []
-    session = [i for i in items if "lab_bench" in getattr(i, "fixturenames", ())]
-    assert session and {_group(i) for i in session} == {SESSION_BENCH_GROUP}
-    if getattr(request.config.option, "loadgroup", False):
-        # What xdist's scheduler reads: the group as the node id's suffix (tests/conftest.py).
-        assert all(i.nodeid.endswith(f"@{SESSION_BENCH_GROUP}") for i in session)
+    for fixture, group in (
+        ("lab_bench", SESSION_BENCH_GROUP),
+        ("repeat_bench", REPEAT_BENCH_GROUP),
+    ):
+        users = [i for i in items if fixture in getattr(i, "fixturenames", ())]
+        assert {_group(i) for i in users} <= {group}
+        if getattr(request.config.option, "loadgroup", False):
+            # What xdist's scheduler reads: the group as the node id's suffix (tests/conftest.py).
+            assert all(i.nodeid.endswith(f"@{group}") for i in users)
 
 
 def _item(module: str, fixtures: tuple[str, ...], *, lab: bool, shared: Any = None) -> Any:

@@ -4,8 +4,10 @@ router's CSRF form behind a meta refresh and a script redirect, finds each defau
 generic list) and proves it, and never trips their ban of 3 failures per 30 s (their own logs);
 the control, refusing everything and never locking, passes with every candidate refused.
 
-One scan of the three devices of the session bench (they run in parallel): the bans make it take
-about 5 lockout windows (~2.5 min), the cost of a default past position 10 on such a device.
+One scan of the three devices of the repeatability bench (`repeat_bench`: the default models, so
+that these minutes run beside the session bench's tests; the devices run in parallel): the bans
+make it take about 5 lockout windows (~2.5 min), the cost of a default past position 10 on such
+a device.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _log(bench: BenchState, dev: LabDevice) -> str:
 
 
 def _wait_out_earlier_failures(bench: BenchState, devs: list[LabDevice]) -> None:
-    """Other scans of the session bench (quick depth) may have left failures in a device's ban
+    """Other scans of the bench (quick depth) may have left failures in a device's ban
     window; this scan's pacer cannot know them. Wait until the window has passed (bounded)."""
     last = 0.0
     for dev in devs:
@@ -54,16 +56,16 @@ def _wait_out_earlier_failures(bench: BenchState, devs: list[LabDevice]) -> None
 
 
 @pytest.fixture(scope="module")
-def web_run(lab_bench: BenchState) -> Iterator[tuple[ScanRun, dict[str, str]]]:
-    devs = _devices(lab_bench)
+def web_run(repeat_bench: BenchState) -> Iterator[tuple[ScanRun, dict[str, str]]]:
+    devs = _devices(repeat_bench)
     assert set(devs) == set(WEB), f"the web login models are not on the bench: {list(devs)}"
-    _wait_out_earlier_failures(lab_bench, list(devs.values()))
-    before = {m: _log(lab_bench, d) for m, d in devs.items()}
-    scope = Scope.build([f"{d.ip}/32" for d in devs.values()], [lab_bench.bridge], lab=True)
+    _wait_out_earlier_failures(repeat_bench, list(devs.values()))
+    before = {m: _log(repeat_bench, d) for m, d in devs.items()}
+    scope = Scope.build([f"{d.ip}/32" for d in devs.values()], [repeat_bench.bridge], lab=True)
     run = asyncio.run(scan(scope, RunOptions(depth="standard"), profiles_dir=PROFILES,
                            checks=CHECKS))  # fmt: skip
     # What each device logged during this scan (its own record of logins and bans).
-    logs = {m: _log(lab_bench, d)[len(before[m]) :] for m, d in devs.items()}
+    logs = {m: _log(repeat_bench, d)[len(before[m]) :] for m, d in devs.items()}
     yield run, logs
 
 
@@ -79,10 +81,10 @@ def _results(run: ScanRun, bench: BenchState, model: str, check: str) -> list[Re
      ("routa-r7", "HTTP form login on http/80 /cgi-bin/login.cgi")],
 )  # fmt: skip
 def test_web_default_found_proven_and_no_ban(
-    web_run: tuple[ScanRun, dict[str, str]], lab_bench: BenchState, model: str, interface: str
+    web_run: tuple[ScanRun, dict[str, str]], repeat_bench: BenchState, model: str, interface: str
 ) -> None:
     run, logs = web_run
-    [res] = _results(run, lab_bench, model, "configuration.default-login")
+    [res] = _results(run, repeat_bench, model, "configuration.default-login")
     assert res.verdict is Verdict.fail, res.title
     ev = res.evidence
     assert ev["interface"] == interface and ev["accepted"]["user"] == "root"
@@ -101,15 +103,15 @@ def test_web_default_found_proven_and_no_ban(
     assert logs[model].count("event login ok user=root") == 1
     assert "event ban" not in logs[model]
     # Paced failures under a documented ban are no evidence that nothing locks.
-    [lock] = _results(run, lab_bench, model, "access.no-lockout")
+    [lock] = _results(run, repeat_bench, model, "access.no-lockout")
     assert lock.verdict is Verdict.inconclusive, lock.title
 
 
 def test_control_refuses_everything_and_passes(
-    web_run: tuple[ScanRun, dict[str, str]], lab_bench: BenchState
+    web_run: tuple[ScanRun, dict[str, str]], repeat_bench: BenchState
 ) -> None:
     run, logs = web_run
-    results = _results(run, lab_bench, "webctl-w0", "configuration.default-login")
+    results = _results(run, repeat_bench, "webctl-w0", "configuration.default-login")
     assert {r.target.port for r in results if r.target} == {80, 8080}
     for res in results:
         assert res.verdict is Verdict.passed, res.title

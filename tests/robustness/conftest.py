@@ -8,8 +8,8 @@ Three benches:
   198.18.120.0/24): the hostile model beside a gizmo-g1 and a hubco-h1 that vanish when discovery
   is done (the gizmo's veth is deleted, the hubco's processes are killed). `hostile_run` is one
   in-process scan of it.
-- `repeat_bench` ($LANPROBE_REPEAT_BRIDGE / $LANPROBE_REPEAT_SUBNET, default named after the test
-  bench): the default models again, for the repeatability test's five scans.
+- `repeat_bench` (tests/conftest.py): the default models again, for the repeatability test's five
+  scans (and the web login test's standard-depth scan).
 
 Scans of `lab_bench` log in and fail logins on purpose; the lab forgets failures only after
 `window_s` (fail2ban's findtime), as real devices do. `LabClock` spaces scans so that one scan's
@@ -19,7 +19,6 @@ failures never add up with the next one's (nightly runs are hours apart).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import shutil
 import signal
@@ -39,8 +38,6 @@ from lanprobe.lab.models import BY_ID
 from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
-
-from tests.conftest import TEST_BRIDGE, TEST_SUBNET
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
@@ -185,36 +182,6 @@ def cli_scan(bench: BenchState, out: Path, clock: LabClock) -> tuple[ScanRun, fl
         t0 + elapsed - run.timings_s.get("checks", 0.0) - run.timings_s.get("bench", 0.0)
     )
     return run, elapsed, proc.stderr
-
-
-# --- the repeatability bench --------------------------------------------------------------------
-
-
-def _repeat_bench_names() -> tuple[str, str]:
-    """$LANPROBE_REPEAT_BRIDGE / $LANPROBE_REPEAT_SUBNET, else named after the test bench:
-    <test bridge>rp and the 11th /24 above the test subnet (the side benches take the next one)."""
-    net = ipaddress.ip_network(TEST_SUBNET)
-    above = ipaddress.ip_network((int(net.network_address) + 11 * 256, 24))
-    return (
-        os.environ.get("LANPROBE_REPEAT_BRIDGE", TEST_BRIDGE[:9] + "rp"),
-        os.environ.get("LANPROBE_REPEAT_SUBNET", str(above)),
-    )
-
-
-REPEAT_BRIDGE, REPEAT_SUBNET = _repeat_bench_names()
-
-
-@pytest.fixture(scope="session")
-def repeat_bench() -> Iterator[BenchState]:
-    """The default models on a bench of their own, scanned again and again by the repeatability
-    test (beside the session bench: under pytest-xdist it runs on another worker)."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
-    lab_bench_api.down(REPEAT_BRIDGE)
-    try:
-        yield lab_bench_api.up(REPEAT_BRIDGE, REPEAT_SUBNET)
-    finally:
-        lab_bench_api.down(REPEAT_BRIDGE)
 
 
 # --- the hostile bench --------------------------------------------------------------------------

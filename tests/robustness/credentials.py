@@ -13,7 +13,7 @@ from lanprobe.checks.clients import ftp, http, mqtt, ssh, telnet
 from lanprobe.checks.clients.login import LoginAttempt
 from lanprobe.checks.context import Timeouts
 from lanprobe.lab.bench import BenchState, LabDevice
-from lanprobe.lab.models import BY_ID, LAB_USER, Login, Model
+from lanprobe.lab.models import BY_ID, LAB_USER, Http, Login, Model
 from lanprobe.profile_schema import HttpLogin
 
 PROMPTS = telnet.Prompts.load(
@@ -48,6 +48,20 @@ def _login_pairs(login: Login) -> list[tuple[str, str]]:
     return _pairs(login.users, login.accept_any)
 
 
+def _web_login(web: Http) -> HttpLogin | None:
+    """How a form or JSON-token web UI of the lab takes a login (its routes say where), or None
+    for Basic/Digest."""
+    if web.auth == "token":
+        path = next(p for p, r in web.routes.items() if r.kind == "json_login")
+        return HttpLogin(kind="json", path=path)
+    if web.auth != "form":
+        return None
+    page, route = next(((p, r) for p, r in web.routes.items() if r.kind == "login"), ("", None))
+    if route is None:
+        return FORM
+    return FORM.model_copy(update={"page": page, "path": route.to or page})
+
+
 async def _device(dev: LabDevice, model: Model) -> list[Outcome]:
     out: list[Outcome] = []
 
@@ -56,9 +70,10 @@ async def _device(dev: LabDevice, model: Model) -> list[Outcome]:
 
     for web in model.http:
         tls = web.tls is not None
+        api = _web_login(web)
         for user, password in _pairs(web.users, web.auth == "any"):
-            if web.auth == "form":
-                a = await http.web_login(dev.ip, web.port, FORM, user, password, tls=tls,
+            if api is not None:
+                a = await http.web_login(dev.ip, web.port, api, user, password, tls=tls,
                                           timeouts=TIMEOUTS)  # fmt: skip
             else:
                 kind = "digest" if web.auth == "digest" else "basic"

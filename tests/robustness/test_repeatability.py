@@ -1,9 +1,9 @@
 """Repeatability: five scans of the same bench give identical verdicts (no flapping).
 
-The bench is `repeat_bench` (the default models on a bench of their own, so that under
-pytest-xdist these five scans run beside the session bench's tests, not after them). Scan 1 is a
-real `probe scan --lab`, in a subprocess; scans 2-5 are full scans too (discovery included: ~5 s
-since discovery fingerprints services itself), run in this process.
+The bench is `repeat_bench` (tests/conftest.py: the default models on a bench of their own, so
+that under pytest-xdist these five scans run beside the session bench's tests, not after them).
+Scan 1 is a real `probe scan --lab`, in a subprocess; scans 2-5 are full scans too (discovery
+included: ~5 s since discovery fingerprints services itself), run in this process.
 They start their checks `SCAN_SPACING_S` apart: the lab forgets failed logins after its window
 (fail2ban's findtime), and scans closer than that would add up failures on the ban/lockout models
 as they would on a real device (nightly runs are hours apart).
@@ -21,6 +21,8 @@ from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 
+from tests.lab.test_web_logins import _devices as web_devices
+from tests.lab.test_web_logins import _wait_out_earlier_failures
 from tests.robustness.conftest import PROFILES, LabClock, cli_scan, lab_options
 from tests.robustness.credentials import refused_right_logins
 
@@ -47,6 +49,8 @@ def test_five_scans_give_identical_verdicts(
     repeat_bench: BenchState, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     bench = repeat_bench
+    # The web login test's scan of this bench may have just left failures in a ban window.
+    _wait_out_earlier_failures(bench, list(web_devices(bench).values()))
     lab_clock = LabClock()
     first_run, _, _ = cli_scan(bench, tmp_path_factory.mktemp("repeat") / "scan1", lab_clock)
     first = verdicts(first_run)
