@@ -48,7 +48,6 @@ UNTESTED: dict[str, int] = {
     "logical_access._upnp": 1,
     "logical_access.anonymous_mqtt": 2,
     "logical_access.no_lockout": 1,
-    "software_update.update_currency": 1,
     "software_update.update_signature": 5,
     "software_update.update_transport": 1,
     "state_awareness.exposed_status": 1,
