@@ -51,7 +51,7 @@ UNTESTED: dict[str, int] = {
     "software_update.update_signature": 5,
     "software_update.update_transport": 1,
     "state_awareness.exposed_status": 1,
-    "state_awareness.reporting": 2,
+    "state_awareness.reporting": 1,
 }
 
 
