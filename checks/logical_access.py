@@ -40,10 +40,10 @@ that /.well-known/core lists are read with GET (never PUT or POST): one read wit
 
 `access.no-lockout` (LAI-3) runs after the login checks (order 10) and judges each login
 service's guard: a named lockout after failures passes (HTTP 429, a lockout page in a 200/401/403
-body, a protocol's own code such as an SSH DISCONNECT or FTP 421, a sudden slowdown), and so do
-the right credentials refused after failures (retried once when a default was found). A bare
-timeout, reset or refused connection after failures is no lockout (a fault looks the same):
-inconclusive. threshold + 1 failures with no sign fail. The threshold is
+body, a protocol's own code such as an SSH DISCONNECT or FTP 421), and so do the right
+credentials refused after failures (retried once when a default was found). A bare timeout,
+reset, refused connection or slowdown after failures is no lockout (a fault or the host's own
+load looks the same): inconclusive. threshold + 1 failures with no sign fail. The threshold is
 the profile's `credentials.lockout.threshold`, or 5 when the profile documents none (a common
 default; EN 303 645 5.1-5 leaves the number open). With an account lockout documented, the check
 adds wrong attempts with one throwaway username per service until threshold + 1, within the
@@ -789,8 +789,9 @@ async def no_lockout(ctx: CheckContext) -> AsyncIterator[Result]:
             yield ctx.result(Verdict.passed, f"port {svc.port} reacts to failed logins: "
                              f"{named[0]}", target=target, evidence=ev)  # fmt: skip
         elif bare:
-            ev["reason"] = (f"{bare[0]} after {guard.failures} failed login(s): a ban looks like "
-                            "this, so does a fault; no lockout named by the device")  # fmt: skip
+            ev["reason"] = (f"{bare[0]} after {guard.failures} failed login(s): a ban looks "
+                            "like this, so do a fault and load; no lockout named by the "
+                            "device")  # fmt: skip
             yield ctx.result(Verdict.inconclusive, f"port {svc.port}: {bare[0]} after failed "
                              "logins, but no named lockout", target=target,
                              evidence=ev)  # fmt: skip

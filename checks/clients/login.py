@@ -8,8 +8,8 @@ evidence, with the password never in them (checks add it, redacted or not).
 Signs come in two strengths (issue 11's rule): a *named* lockout is a refusal that says so (HTTP
 429, a lockout page, a protocol's own code such as FTP 421 or an SSH DISCONNECT during
 authentication, a telnet "too many attempts"), or the right credentials refused; a bare timeout,
-reset, refused or closed connection after failed logins may be a ban or a fault and proves
-nothing alone (`is_named_lockout`).
+reset, refused or closed connection, or a slowdown, after failed logins may be a ban, a fault or
+load and proves nothing alone (`is_named_lockout`).
 
 Prompts and login messages (profiles/data/login-prompts.txt) are data: the telnet prompts, and
 the failure, lockout and token (CSRF) messages that HTTP bodies and telnet dialogues show.
@@ -33,12 +33,20 @@ PASSWORD_MARK = "<password>"
 PROMPT_KINDS = ("login", "password", "shell", "failure", "lockout", "token")
 _END_KINDS = ("login", "password", "shell")
 # Signs that say nothing by themselves: a ban looks like this, so does a crashed or busy service.
-AMBIGUOUS_SIGNS = ("connection refused", "connection reset", "connection closed", "no answer")
+# A slowdown is bare too: the host's own load slows answers as much as a throttle does (measured:
+# a lab device that never throttles "slowed 0.20s to 1.28s" under load, a false no-lockout pass).
+AMBIGUOUS_SIGNS = (
+    "connection refused",
+    "connection reset",
+    "connection closed",
+    "no answer",
+    "answer slowed",
+)
 
 
 def is_named_lockout(sign: str) -> bool:
-    """A sign that names a lockout (429, lockout page, protocol code, slowdown), not a bare
-    timeout, reset or refused connection."""
+    """A sign that names a lockout (429, lockout page, protocol code), not a bare timeout,
+    reset, refused connection or slowdown."""
     return bool(sign) and not sign.startswith(AMBIGUOUS_SIGNS)
 
 

@@ -4,6 +4,7 @@ slowdown (a lone 1.1 s answer under load made access.no-lockout flap between sca
 
 from __future__ import annotations
 
+from lanprobe.checks.clients.login import is_named_lockout
 from lanprobe.checks.context import LoginGuard
 
 
@@ -28,3 +29,14 @@ def test_one_slow_answer_is_no_slowdown_two_are() -> None:
     guard.record(accepted=False, latency_s=2.5)
     assert guard.locked_out.startswith("answer slowed")
     assert guard.signs_after_failure == [guard.locked_out]
+
+
+def test_a_slowdown_stops_logins_but_names_no_lockout() -> None:
+    # Load on either side slows answers as much as a throttle: the guard stops (lockout-safe), but
+    # access.no-lockout may not pass on it (a lab device that never throttles did under load).
+    guard = LoginGuard(budget=10, pacing_s=0.0)
+    for latency in (0.2, 0.2, 0.2, 1.28, 1.3):
+        guard.record(accepted=False, latency_s=latency)
+    assert guard.locked_out.startswith("answer slowed")
+    assert not is_named_lockout(guard.locked_out)
+    assert is_named_lockout("HTTP 429") and is_named_lockout("SSH disconnect: account locked")
