@@ -40,7 +40,7 @@ from lanprobe.lab.netns import (
 from lanprobe.lab.provision import Provisioner, oui_mac
 
 STATE_ROOT = Path("/run/lanprobe/lab")
-LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
+LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/16")  # RFC 2544 range: all the lab may use
 BRIDGE_RE = re.compile(r"^plab[a-z0-9]{0,7}$")
 FIRST_HOST = 10  # devices get .10, .11, ...
 MAX_DEVICES = 500

@@ -103,7 +103,7 @@ class Provisioner:
                  "enable_natpmp=no", "enable_upnp=yes", "secure_mode=yes", "notify_interval=60",
                  f"uuid={device_uuid(mac)}", f"serial={serial}", f"model_number={model.model}",
                  f"friendly_name={model.vendor} {model.model}", "upnp_table_name=lanprobe_upnp",
-                 "allow 1024-65535 198.18.0.0/15 1024-65535",
+                 "allow 1024-65535 198.18.0.0/16 1024-65535",
                  "deny 0-65535 0.0.0.0/0 0-65535"]  # fmt: skip
         path = base / "miniupnpd.conf"
         path.write_text("\n".join(lines) + "\n")

@@ -61,7 +61,7 @@ def _table(state: BenchState) -> Table:
 def up(
     devices: int = typer.Option(None, "--devices", "-n", help="number of devices (round-robin)"),
     bridge: str = BRIDGE,
-    subnet: str = typer.Option("198.18.0.0/24", "--subnet", help="inside 198.18.0.0/15"),
+    subnet: str = typer.Option("198.18.0.0/24", "--subnet", help="inside 198.18.0.0/16"),
     models: str = typer.Option("", "--models", help="comma-separated model ids (default: all)"),
     ipv6: bool = typer.Option(
         False, "--ipv6", help="dual-stack: a unique-local /64 (fd00:0:<subnet>::/64) too"
