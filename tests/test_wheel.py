@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.resolver_lock import resolver_lock
+
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +55,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel, built from the tracked files against the declared backend alone."""
     root = tmp_path_factory.mktemp("wheel")
     backend = root / "backend"
-    _run(
-        [sys.executable, "-m", "pip", "install", "-q", "--target", str(backend),
-         _declared_backend()],
-        cwd=root,
-    )  # fmt: skip
+    with resolver_lock():  # pip resolves the index's name: never inside a scope test's capture
+        _run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(backend),
+             _declared_backend()],
+            cwd=root,
+        )  # fmt: skip
     src = root / "src"
     files = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True, timeout=30

@@ -27,6 +27,8 @@ from lanprobe.model import Capability, Device, Service, Severity, Verdict
 from lanprobe.profile_schema import Credentials, Lockout, Profile
 from lanprobe.scope import Scope
 
+from tests.resolver_lock import resolver_lock
+
 VERSION = "4.1.8"  # the 4.x line runs on node >= 18.5 (5.x needs node 22)
 # The Raspberry Pi image's default account, 20th of profiles/credentials/generic.txt: Node-RED
 # ships on Raspberry Pi OS, where adminAuth users are often the OS's.
@@ -74,6 +76,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def node_red(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    # npm resolves the registry's name, and Node-RED itself may look names up: never inside a
+    # scope test's DNS capture.
+    with resolver_lock():
+        yield from _node_red(tmp_path_factory)
+
+
+def _node_red(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     modules = _install()
     user_dir = tmp_path_factory.mktemp("node-red")
     hashed = subprocess.run(

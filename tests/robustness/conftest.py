@@ -39,6 +39,8 @@ from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 
+from tests.resolver_lock import resolver_lock
+
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
 HOSTILE_PROFILE = Path(__file__).with_name("profiles") / "hostile-x1.yaml"
@@ -151,16 +153,17 @@ def full_run(
     """One real `probe scan --lab` of the default bench, captured on the bridge, on loopback and
     (port 53) on every interface."""
     out = tmp_path_factory.mktemp("full_run")
-    caps = {
-        "bridge": start_capture("bridge", lab_bench.bridge, out),
-        "loopback": start_capture("loopback", "lo", out),
-        "dns": start_capture("dns", "any", out, "port 53"),
-    }
-    try:
-        run, elapsed, stderr = cli_scan(lab_bench, out / "scan", lab_clock)
-    finally:
-        for cap in caps.values():
-            cap.stop()
+    with resolver_lock():  # no registry download by another worker in the DNS capture
+        caps = {
+            "bridge": start_capture("bridge", lab_bench.bridge, out),
+            "loopback": start_capture("loopback", "lo", out),
+            "dns": start_capture("dns", "any", out, "port 53"),
+        }
+        try:
+            run, elapsed, stderr = cli_scan(lab_bench, out / "scan", lab_clock)
+        finally:
+            for cap in caps.values():
+                cap.stop()
     return FullRun(
         run=run, bench=lab_bench, out=out, elapsed_s=elapsed, captures=caps, stderr=stderr
     )

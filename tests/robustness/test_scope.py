@@ -38,6 +38,7 @@ from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID
 from lanprobe.lab.provision import device_ports
 
+from tests.resolver_lock import resolver_lock
 from tests.robustness.conftest import PROBE, ROOT, Capture, FullRun, start_capture
 
 pytestmark = pytest.mark.lab
@@ -185,18 +186,20 @@ def dual_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DualRun]:
     try:
         state = bench_api.up(SCOPE6_BRIDGE, SCOPE6_SUBNET, models=["acme-ipcam200", "dualstack-d1"],
                              ipv6=True)  # fmt: skip
-        caps = [start_capture("bridge6", SCOPE6_BRIDGE, out), start_capture("dns6", "any", out,
-                                                                          "port 53")]  # fmt: skip
-        try:
-            proc = subprocess.run(
-                [PROBE, "scan", "--lab", "--bridge", SCOPE6_BRIDGE, "--out", str(out / "scan"),
-                 "--format", "json", "--fail-on", "never", "--check", "configuration.default-login",
-                 "--check", "access.unauthenticated-interface", "--check", "data.tls-protocol"],
-                cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-            )  # fmt: skip
-        finally:
-            for cap in caps:
-                cap.stop()
+        with resolver_lock():  # no registry download by another worker in the DNS capture
+            caps = [start_capture("bridge6", SCOPE6_BRIDGE, out),
+                    start_capture("dns6", "any", out, "port 53")]  # fmt: skip
+            try:
+                proc = subprocess.run(
+                    [PROBE, "scan", "--lab", "--bridge", SCOPE6_BRIDGE, "--out", str(out / "scan"),
+                     "--format", "json", "--fail-on", "never",
+                     "--check", "configuration.default-login",
+                     "--check", "access.unauthenticated-interface", "--check", "data.tls-protocol"],
+                    cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+                )  # fmt: skip
+            finally:
+                for cap in caps:
+                    cap.stop()
         assert proc.returncode == 0, proc.stderr[-3000:]
         yield DualRun(bench=state, bridge=caps[0], dns=caps[1], stderr=proc.stderr)
     finally:
