@@ -21,7 +21,7 @@ from typing import Any
 from lanprobe.checks.clients import datagram
 from lanprobe.discovery.inventory import Sighting
 from lanprobe.discovery.mdns import META_QUERY, MdnsResult, add_instance, valid_type
-from lanprobe.discovery.udp import RateLimit, UdpOptions
+from lanprobe.discovery.udp import RateLimit, UdpOptions, each_host
 from lanprobe.scope import Scope
 
 MDNS_PORT = 5353
@@ -109,12 +109,10 @@ async def unicast_browse(
     opts = opts or UdpOptions()
     if not opts.enabled:
         return [], []
-    rate = rate or RateLimit(opts.per_second)  # shared: one cap for all UDP discovery
-    gate = asyncio.Semaphore(max(1, opts.hosts_at_once))
 
-    async def one(ip: str) -> MdnsResult:
-        async with gate:
-            return await host_services(scope, ip, opts, rate)
+    async def services(ip: str, opts: UdpOptions, rate: RateLimit) -> MdnsResult:
+        return await host_services(scope, ip, opts, rate)
 
-    results = await asyncio.gather(*(one(ip) for ip in hosts if ":" not in ip))
+    v4 = [ip for ip in hosts if ":" not in ip]
+    results = await each_host(v4, opts, rate, services)
     return [s for r in results for s in r.sightings], [n for r in results for n in r.notes]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lanprobe.checks.clients import datagram, snmp
 from lanprobe.discovery import coap
@@ -109,6 +109,26 @@ async def snmp_service(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting |
     return sighting
 
 
+T = TypeVar("T")
+
+
+async def each_host(
+    hosts: Sequence[str],
+    opts: UdpOptions,
+    rate: RateLimit | None,
+    probe: Callable[[str, UdpOptions, RateLimit], Awaitable[T]],
+) -> list[T]:
+    """`probe` of every host, at most opts.hosts_at_once at a time, all under one rate cap."""
+    limit = rate or RateLimit(opts.per_second)  # shared: one cap for all UDP discovery
+    gate = asyncio.Semaphore(max(1, opts.hosts_at_once))
+
+    async def one(ip: str) -> T:
+        async with gate:
+            return await probe(ip, opts, limit)
+
+    return await asyncio.gather(*(one(ip) for ip in hosts))
+
+
 async def udp_discovery(
     scope: Scope,
     hosts: Sequence[str],
@@ -119,24 +139,20 @@ async def udp_discovery(
     opts = opts or UdpOptions()
     if not opts.enabled or not hosts:
         return [], []
-    rate = rate or RateLimit(opts.per_second)  # shared: one cap for all UDP discovery
-    gate = asyncio.Semaphore(max(1, opts.hosts_at_once))
-    found: list[Sighting] = []
-
-    async def one(ip: str) -> None:
+    for ip in hosts:
         scope.check(ip)
-        async with gate:
-            sighting, *more = await asyncio.gather(
-                snmp_service(ip, opts, rate), tftp_service(ip, opts, rate),
-                ntp_service(ip, opts, rate), coap_service(ip, opts, rate),
-            )  # fmt: skip
+
+    async def services(ip: str, opts: UdpOptions, rate: RateLimit) -> Sighting:
+        sighting, *more = await asyncio.gather(
+            snmp_service(ip, opts, rate), tftp_service(ip, opts, rate),
+            ntp_service(ip, opts, rate), coap_service(ip, opts, rate),
+        )  # fmt: skip
         sighting = sighting or Sighting(source="udp", ip=ip)
         sighting.services += [s for s in more if s is not None]
-        if sighting.services:
-            found.append(sighting)
+        return sighting
 
-    await asyncio.gather(*(one(ip) for ip in hosts))
-    return found, []
+    found = await each_host(hosts, opts, rate, services)
+    return [s for s in found if s.services], []
 
 
 # --- TFTP and NTP -------------------------------------------------------------------------------
