@@ -125,17 +125,11 @@ def _where(ctx: CheckContext, iface: LoginInterface) -> str:
 
 
 @login_method("basic")
-async def _basic(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
-    ip = _where(ctx, iface)
-    return await http_client.auth_login(ip, iface.port, iface.path, user, pw, kind="basic",
-                                        tls=iface.tls, timeouts=ctx.timeouts,
-                                        prompts=login_prompts(ctx))  # fmt: skip
-
-
 @login_method("digest")
-async def _digest(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+async def _http_auth(ctx: CheckContext, iface: LoginInterface, user: str, pw: str) -> LoginAttempt:
+    """HTTP Basic or Digest (the interface's method says which)."""
     ip = _where(ctx, iface)
-    return await http_client.auth_login(ip, iface.port, iface.path, user, pw, kind="digest",
+    return await http_client.auth_login(ip, iface.port, iface.path, user, pw, kind=iface.method,
                                         tls=iface.tls, timeouts=ctx.timeouts,
                                         prompts=login_prompts(ctx))  # fmt: skip
 
