@@ -4,7 +4,8 @@ PY      := $(VENV)/bin/python
 PROBE   := $(VENV)/bin/probe
 PYTEST  := $(VENV)/bin/pytest
 # System packages the probe and the lab bench need (installed only when missing).
-SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql dnsmasq-base openssh-server snmpd vsftpd tftpd-hpa chrony miniupnpd-nftables
+SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql dnsmasq-base openssh-server snmpd vsftpd tftpd-hpa chrony miniupnpd-nftables \
+	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 DEMO_OUT ?= reports/demo
 # The demo bench (override to keep off another bench: make demo DEMO_BRIDGE=plab3 DEMO_SUBNET=...).
 DEMO_BRIDGE ?= plab0
@@ -49,7 +50,8 @@ demo: setup
 # (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 3
 test: setup
-	@rc=0; $(PYTEST) -q -p no:randomly -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
+	@# Strict: everything is installed and we are root, so a test missing a need fails (tests/requires.py).
+	@rc=0; LANPROBE_TESTS_STRICT=1 $(PYTEST) -q -p no:randomly -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
 	exit $$rc
 

@@ -20,6 +20,8 @@ from lanprobe.gateway import control
 from lanprobe.lab.bench import BenchState
 from lanprobe.model import ScanRun, Verdict
 
+from tests.requires import require, require_root
+
 pytestmark = pytest.mark.lab
 
 BRIDGE = os.environ.get("LANPROBE_GATEWAY_BRIDGE", "plabgw")
@@ -30,8 +32,8 @@ PROBE = [sys.executable, "-m", "lanprobe.cli"]
 
 @pytest.fixture
 def bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0 or not shutil.which("dnsmasq"):
-        pytest.skip("gateway mode needs root and dnsmasq")
+    require_root("gateway mode runs dnsmasq and a capture on a lab bridge")
+    require(bool(shutil.which("dnsmasq")), "Debian's dnsmasq-base (`make sysdeps` installs it)")
     from lanprobe.lab import bench as lab_bench
 
     control.down(BRIDGE)
@@ -187,8 +189,7 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
 
 @pytest.fixture
 def ota_bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root")
+    require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench as lab_bench
 
     lab_bench.down(BRIDGE)
@@ -221,8 +222,8 @@ def test_update_endpoint_of_an_unknown_device_from_its_web_ui(
 
 def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """`--probe-gateway` in a QA team's suite: the session's scan judges what the unit sent."""
-    if os.geteuid() != 0 or not shutil.which("dnsmasq"):
-        pytest.skip("gateway mode needs root and dnsmasq")
+    require_root("gateway mode runs dnsmasq and a capture on a lab bridge")
+    require(bool(shutil.which("dnsmasq")), "Debian's dnsmasq-base (`make sysdeps` installs it)")
     from lanprobe.lab import bench as lab_bench
 
     control.down(BRIDGE)
@@ -255,7 +256,10 @@ def test_gateway_refuses_the_uplink() -> None:
     shown = subprocess.run(["ip", "-j", "route", "show", "default"], capture_output=True, text=True)
     route = json.loads(shown.stdout or "[]")
     if not route:
-        pytest.skip("this host has no default route")
+        # Nothing to refuse: the refusal is of the interface that carries the default route.
+        pytest.skip(
+            "this host has no default route, so there is no uplink for `gateway up` to refuse"
+        )
     res = probe("gateway", "up", "--iface", route[0]["dev"])
     assert res.returncode == 2 and "default route" in res.stderr
     assert not control.state_dir(route[0]["dev"]).exists()

@@ -20,6 +20,8 @@ from lanprobe.checks.clients import update_discovery as ud
 from lanprobe.gateway.observe import load_update_words
 from lanprobe.model import Device, MdnsService
 
+from tests.requires import require
+
 WORDS, PATHS = load_update_words()
 
 PAGE = """<!doctype html><html><head><script src="/js/app.js"></script>
@@ -84,8 +86,7 @@ def test_parse_any_json_xml_text_unknown() -> None:
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[int]:
     """A real mosquitto on loopback that lets anyone in, with one retained message."""
-    if not shutil.which("mosquitto"):
-        pytest.skip("mosquitto is not installed")
+    require(bool(shutil.which("mosquitto")), "Debian's mosquitto (`make sysdeps` installs it)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
