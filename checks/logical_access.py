@@ -73,7 +73,7 @@ from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import telnet as telnet_client
 from lanprobe.checks.clients.login import is_named_lockout
-from lanprobe.checks.context import CheckContext
+from lanprobe.checks.context import CheckContext, Timeouts
 from lanprobe.checks.logins import attempt
 from lanprobe.checks.registry import Cost, check
 from lanprobe.discovery import coap, udp
@@ -496,11 +496,12 @@ def judge_rtsp(seen: RtspSeen) -> tuple[Verdict, str, dict[str, Any]]:
     return Verdict.inconclusive, reason, {"reason": reason, "answers": answers}
 
 
-async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
+async def describe_paths(ip: str, port: int, paths: list[str], timeouts: Timeouts) -> RtspSeen:
+    """DESCRIBE (no credentials) path by path, until one stream is described or too many fail."""
     seen: RtspSeen = {}
-    for path in rtsp_client.load_paths(ctx.options.data_file(RTSP_PATHS_FILE.name)):
+    for path in paths:
         try:
-            seen[path] = await rtsp_client.describe(ctx.address(svc), svc.port, path, ctx.timeouts)
+            seen[path] = await rtsp_client.describe(ip, port, path, timeouts)
         except TargetError as exc:
             seen[path] = str(exc)
             if sum(isinstance(a, str) for a in seen.values()) >= MAX_FETCH_ERRORS:
@@ -508,6 +509,12 @@ async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
             continue
         if seen[path].is_sdp:  # type: ignore[union-attr]
             break  # one stream described is the finding; ask no more
+    return seen
+
+
+async def _rtsp_port(ctx: CheckContext, svc: Service) -> Result:
+    paths = rtsp_client.load_paths(ctx.options.data_file(RTSP_PATHS_FILE.name))
+    seen = await describe_paths(ctx.address(svc), svc.port, paths, ctx.timeouts)
     verdict, title, ev = judge_rtsp(seen)
     severity = Severity.high if verdict is Verdict.fail else None
     return ctx.result(verdict, f"port {svc.port}: {title}", target=ctx.target(svc), evidence=ev,
