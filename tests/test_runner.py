@@ -715,20 +715,20 @@ def test_cli_scan_of_the_bench_writes_run_json_and_exits_1(lab_bench: Any, tmp_p
 @pytest.mark.lab
 def test_cli_scan_interrupted_writes_partial_run(lab_bench: Any, tmp_path: Path) -> None:
     import signal
-    import time
+    import sys
 
-    proc = _probe_scan(lab_bench, tmp_path, "--format", "json")
-    try:
-        time.sleep(4)  # discovery is under way
-        proc.send_signal(signal.SIGINT)
-        # Discovery's nmap pool finishes its hosts before the cancellation reaches the runner
-        # (up to nmap's host timeout); then the partial run is written and the scan exits 3.
-        _out, stderr = proc.communicate(timeout=150)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 3, stderr
+    from tests.robustness.test_interrupt import Scan
+
+    cmd = [sys.executable, "-m", "lanprobe.cli", "scan", "--lab", "--bridge", lab_bench.bridge]
+    scan_ = Scan([*cmd, "--out", str(tmp_path), "--top-ports", "0", "--format", "json"])
+    # Interrupt once discovery is under way, not after a fixed sleep: on a loaded host the
+    # interpreter may still be importing, and a Ctrl-C then is an ordinary KeyboardInterrupt.
+    scan_.wait_for("discovering", timeout_s=60)
+    # Discovery's nmap pool finishes its hosts before the cancellation reaches the runner
+    # (up to nmap's host timeout); then the partial run is written and the scan exits 3.
+    rc, _took = scan_.interrupt(signal.SIGINT)
+    stderr = "\n".join(scan_.lines)
+    assert rc == 3, stderr
     run = ScanRun.read(tmp_path / "run.json")
     assert run.interrupted and run.finished is not None
     assert "interrupted" in stderr
