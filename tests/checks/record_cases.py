@@ -49,6 +49,7 @@ from tests.checks.branches import (
 )
 
 MAX_CASE_CHARS = 200_000  # a hostile device's megabyte pages stay out of the repository
+LIVE_TIMEOUTS = Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0)
 
 
 class Reads:
@@ -66,6 +67,9 @@ class Reads:
     def install(self) -> None:
         original = DeviceSession.observe
         reads = self
+        self._saved = [(DeviceSession, "observe", original), (http_client, "request",
+                       http_client.request)] + [(m, a, getattr(m, a)) for targets in CALLS.values()
+                                                for m, a in targets]  # fmt: skip
 
         async def observe(session: DeviceSession, key: str, make: Any) -> Any:
             check = reads.current.get(session.device.key)
@@ -90,6 +94,10 @@ class Reads:
             for module, attr in targets:
                 wrapped = self._recording(self.calls, "result", call_of, getattr(module, attr))
                 setattr(module, attr, wrapped)
+
+    def uninstall(self) -> None:
+        for owner, attr, fn in self._saved:
+            setattr(owner, attr, fn)
 
     def _recording(self, store: dict[tuple[str, str], list[dict[str, Any]]], field: str,
                    what: Any, fn: Any) -> Any:  # fmt: skip
@@ -161,22 +169,50 @@ async def record(
     run = ScanRun.model_validate_json(run_path.read_text(encoding="utf-8"))
     scope = lab_scope(bridge)
     profiles = load_profiles(None, lab=True)
-    reads = Reads()
-    reads.install()
     ca = bench.status(bridge).ca_file  # type: ignore[union-attr]
-    options = RunOptions(
-        timeouts=Timeouts(connect_s=2.0, read_s=3.0, check_s=60.0),
-        trusted_ca_files=(Path(ca),) if with_ca else (),
-    )
-    ca_pem = Path(ca).read_text(encoding="ascii")
+    options = RunOptions(timeouts=LIVE_TIMEOUTS, trusted_ca_files=(Path(ca),) if with_ca else ())
     sessions = []
     for dev in run.devices:
-        reads.device_of.update({ip: dev.key for ip in dev.ips})
-        for svc in dev.services:
-            reads.device_of.update({a.split("%")[0]: dev.key for a in svc.addresses})
-        profile = profiles.get(dev.profile or "") or profiles.generic()
+        profile = profiles.get(dev.profile or "") or profiles.generic
         sessions.append(DeviceSession(device=dev, profile=profile, scope=scope, options=options))
-    specs = sorted(recorded.SPECS.values(), key=lambda s: s.order)
+    ca_pem = Path(ca).read_text(encoding="ascii") if with_ca else None
+    return await record_sessions(sessions, run.started.isoformat(), ca_pem)
+
+
+async def record_sessions(
+    sessions: list[DeviceSession],
+    started: str,
+    ca_pem: str | None,
+    checks: set[str] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Run every check (or `checks`) on the sessions as the runner does and keep, as cases, the
+    runs whose replay reaches a verdict branch no case reached yet (the lab's benches, or the
+    real servers tests/checks/record_local.py starts on loopback). `ca_pem`: the run's trusted
+    CA, kept with cases that read TLS."""
+    reads = Reads()
+    reads.install()
+    try:
+        return await _record(reads, sessions, started, ca_pem, checks)
+    finally:
+        reads.uninstall()
+
+
+async def _record(
+    reads: Reads,
+    sessions: list[DeviceSession],
+    started: str,
+    ca_pem: str | None,
+    checks: set[str] | None,
+) -> dict[str, list[dict[str, Any]]]:
+    for s in sessions:
+        reads.device_of.update({ip: s.device.key for ip in s.device.ips})
+        for svc in s.device.services:
+            reads.device_of.update({a.split("%")[0]: s.device.key for a in svc.addresses})
+    options = sessions[0].options
+    specs = sorted(
+        (s for s in recorded.SPECS.values() if checks is None or s.id in checks),
+        key=lambda s: s.order,
+    )
     live: dict[tuple[str, str], list[Result]] = {}
 
     async def device_checks(session: DeviceSession) -> None:
@@ -219,10 +255,9 @@ async def record(
             if not spec.bench and reads.guards.get((s.device.key, spec.id)):
                 raw["guards"] = reads.guards[(s.device.key, spec.id)]
             tls_read = any(k.startswith("tls") for k in keys.get(s.device.key, ()))
-            if with_ca and tls_read and not spec.bench:
+            if ca_pem and tls_read and not spec.bench:
                 raw["trusted_ca"] = ca_pem  # the certificate's trust is judged against it
-            case = Case("new", name, spec.id, raw.get("devices") or [raw], {},
-                        run.started.isoformat())  # fmt: skip
+            case = Case("new", name, spec.id, raw.get("devices") or [raw], {}, started)
             results, hits = await run_case(case)
             new = covered(all_branches, hits) - have
             if not new or not results:
@@ -248,7 +283,7 @@ async def record(
                 continue
             pairs.sort(key=lambda p: p[0].verdict.value != "fail")
             want_r, got_r = pairs[0]
-            raw["recorded_at"] = run.started.isoformat()
+            raw["recorded_at"] = started
             raw["expect"] = {"verdict": want_r.verdict.value,
                              "title": _title_part(want_r.title, got_r.title)}  # fmt: skip
             have |= new
@@ -270,12 +305,14 @@ def main() -> None:
     )
     args = ap.parse_args()
     found = asyncio.run(record(args.run, args.bridge, with_ca=not args.without_ca))
+    write_cases(found, f"recorded from a lab bench (tests/checks/record_cases.py, {args.run.name})")
+
+
+def write_cases(found: dict[str, list[dict[str, Any]]], source: str) -> None:
+    """Append the new cases to <module>.json (`source`: the file's, when it is new)."""
     for module, cases in found.items():
         path = CASES_DIR / f"{module}.json"
-        doc = json.loads(path.read_text()) if path.exists() else {
-            "source": f"recorded from a lab bench (tests/checks/record_cases.py, {args.run.name})",
-            "cases": [],
-        }  # fmt: skip
+        doc = json.loads(path.read_text()) if path.exists() else {"source": source, "cases": []}
         doc["cases"] += cases
         path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         print(f"{path}: {len(cases)} new case(s)")

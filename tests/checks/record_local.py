@@ -1,0 +1,443 @@
+"""Record verdict-branch cases from real servers on loopback, for branches no lab bench shows.
+
+    python -m tests.checks.record_local [NAME ...]
+
+Each local bench below starts real software (Debian's vsftpd, mosquitto) or a small HTTP or TCP
+server of this file answering one way (a security.txt without Expires, a manifest in XML, a port
+that never speaks), on an address of its own in 127.0.0.0/8. Its device record is what discovery's
+own fingerprinting (probe/discovery/fingerprint.py) names on the port; the profile is the input a
+user would give. Then tests/checks/record_cases.py `record_sessions` runs every check on it and
+keeps the cases whose replay reaches a branch no case reached, each with a `source` saying which
+server answered. Loopback traffic only; every server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lanprobe.checks.context import DeviceSession, RunOptions
+from lanprobe.discovery.fingerprint import FingerprintOptions, apply, fingerprint_port, load_rules
+from lanprobe.model import Device, Service
+from lanprobe.paths import BUILTIN_PROFILES
+from lanprobe.profile_schema import Profile
+from lanprobe.profiles import load_profiles
+from lanprobe.scope import Scope
+
+from tests.checks.record_cases import LIVE_TIMEOUTS, record_sessions, write_cases
+
+# --- small servers answering one way ---------------------------------------------------------
+
+# path -> (status, headers, body); "*" answers every other path.
+Routes = dict[str, tuple[int, dict[str, str], bytes]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: ClassVar[Routes] = {}
+    server_version = "local-bench"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        status, headers, body = self.routes.get(path) or self.routes.get("*") or (404, {}, b"")
+        self.send_response(status)
+        for k, v in {"Content-Type": "text/html", **headers}.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def http_server(ip: str, routes: Routes) -> Iterator[int]:
+    handler = type("Handler", (_Handler,), {"routes": routes})
+    server = ThreadingHTTPServer((ip, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def silent_server(ip: str) -> Iterator[int]:
+    """Accepts connections and never says a word (a hung service)."""
+    listener = socket.create_server((ip, 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for s in held:
+            s.close()
+        listener.close()
+
+
+def _free_port(ip: str) -> int:
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(ip: str, port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    for _ in range(50):
+        with socket.socket() as s:
+            if s.connect_ex((ip, port)) == 0:
+                return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {ip}:{port}")
+
+
+@contextlib.contextmanager
+def process(argv: list[str], ip: str, port: int, what: str) -> Iterator[int]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(ip, port, proc, what)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def vsftpd(ip: str, tmp: Path, *, anonymous: bool) -> Iterator[int]:
+    """Debian's vsftpd as tests/clients/test_ftp_vsftpd.py starts it (root needed)."""
+    exe = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
+    Path("/var/run/vsftpd/empty").mkdir(parents=True, exist_ok=True)
+    port = _free_port(ip)
+    root = tmp / "pub"
+    root.mkdir(exist_ok=True)
+    root.chmod(0o555)
+    conf = tmp / f"vsftpd-{port}.conf"
+    conf.write_text("\n".join([
+        "listen=YES", "listen_ipv6=NO", f"listen_address={ip}", f"listen_port={port}",
+        "background=NO", f"anonymous_enable={'YES' if anonymous else 'NO'}",
+        f"local_enable={'NO' if anonymous else 'YES'}", f"anon_root={root}",
+        "secure_chroot_dir=/var/run/vsftpd/empty", "seccomp_sandbox=NO",
+        "pasv_enable=NO", "port_enable=NO",
+    ]) + "\n")  # fmt: skip
+    with process([exe, str(conf)], ip, port, "vsftpd") as p:
+        yield p
+
+
+@contextlib.contextmanager
+def mosquitto(ip: str, tmp: Path, *, password: tuple[str, str] | None = None) -> Iterator[int]:
+    """Debian's mosquitto: anyone in, or one user from a password file."""
+    port = _free_port(ip)
+    lines = [f"listener {port} {ip}", "persistence false"]
+    if password is None:
+        lines.append("allow_anonymous true")
+    else:
+        pw = tmp / f"mosquitto-{port}.passwd"
+        pw.write_text("")
+        subprocess.run(["mosquitto_passwd", "-b", str(pw), *password], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        pw.chmod(0o644)
+        lines += ["allow_anonymous false", f"password_file {pw}"]
+    conf = tmp / f"mosquitto-{port}.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    with process(["mosquitto", "-c", str(conf)], ip, port, "mosquitto") as p:
+        yield p
+
+
+# --- the local benches ---------------------------------------------------------------------------
+
+
+@dataclass
+class Local:
+    """One device on loopback: what serves it, the profile given, what to record."""
+
+    name: str
+    source: str  # the fixture's `source`: which server answered and how
+    serve: Serve
+    profile: Callable[[int], dict[str, Any]] | None = None  # the port -> profile; None: generic
+    stop_before_checks: bool = False  # the server goes away after discovery
+    checks: set[str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+Serve = Callable[[str, Path], contextlib.AbstractContextManager[int]]
+
+
+def _manifest(body: bytes, ctype: str) -> Serve:
+    return lambda ip, tmp: http_server(ip, {"/fw/manifest": (200, {"Content-Type": ctype}, body),
+                                            "/": (200, {}, b"<html>device</html>")})  # fmt: skip
+
+
+def _update_profile(name: str, scheme: str = "http", **extra: Any) -> Callable[[int], Any]:
+    return lambda port: {
+        "id": name,
+        "strict_ports": False,
+        "update": {"manifest_url": "/fw/manifest", "port": port, "scheme": scheme, **extra},
+    }
+
+
+SIGNED_JSON = b'{"version": "1.2.3", "url": "https://updates.example/fw.bin", "signature": "' + (
+    b"A" * 86 + b'=="}'
+)
+LOCALS: list[Local] = [
+    Local(
+        "vsftpd-anonymous",
+        "Debian vsftpd on loopback, anonymous_enable=YES (tests/checks/record_local.py)",
+        lambda ip, tmp: vsftpd(ip, tmp, anonymous=True),
+        checks={"configuration.default-login"},
+    ),
+    Local(
+        "vsftpd-documented-default",
+        "Debian vsftpd on loopback, local (PAM) logins only: the profile's documented default "
+        "is refused (tests/checks/record_local.py)",
+        lambda ip, tmp: vsftpd(ip, tmp, anonymous=False),
+        lambda port: {
+            "id": "local-ftp",
+            "strict_ports": False,
+            "credentials": {
+                "defaults": [{"user": "admin", "password": "ftp-default"}],
+                "lists": [],
+                "max_attempts": 3,
+                "pacing_s": 0,
+            },
+        },
+        checks={"configuration.default-login"},
+    ),
+    Local(
+        "mosquitto-anonymous",
+        "Debian mosquitto on loopback, allow_anonymous true, nothing published "
+        "(tests/checks/record_local.py)",
+        lambda ip, tmp: mosquitto(ip, tmp),
+        checks={"access.anonymous-mqtt"},
+    ),
+    Local(
+        "mosquitto-one-attempt",
+        "Debian mosquitto on loopback with a password file holding admin:admin; the profile "
+        "allows one login attempt (tests/checks/record_local.py)",
+        lambda ip, tmp: mosquitto(ip, tmp, password=("admin", "admin")),
+        lambda port: {
+            "id": "local-mqtt",
+            "strict_ports": False,
+            "credentials": {
+                "defaults": [{"user": "admin", "password": "admin"}],
+                "lists": [],
+                "max_attempts": 1,
+                "pacing_s": 0,
+            },
+        },
+        checks={"configuration.default-login", "access.anonymous-mqtt"},
+    ),
+    Local(
+        "http-security-txt-invalid",
+        "Python http.server on loopback serving a security.txt with a bare e-mail Contact and "
+        "no Expires (tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip,
+            {
+                "/.well-known/security.txt": (
+                    200,
+                    {"Content-Type": "text/plain"},
+                    b"Contact: security@example.org\n",
+                ),
+                "/": (200, {}, b"<html>device</html>"),
+            },
+        ),
+        checks={"declarations.vulnerability-contact"},
+    ),
+    Local(
+        "http-any-path",
+        "Python http.server on loopback answering every path 200 with the same page "
+        "(tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(ip, {"*": (200, {}, b"<html><h1>Welcome</h1></html>")}),
+        checks={"state.exposed-status", "access.unauthenticated-interface"},
+    ),
+    Local(
+        "http-401",
+        "Python http.server on loopback asking for Basic credentials on every path; the profile "
+        "names a state endpoint and no lab credentials (tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip, {"*": (401, {"WWW-Authenticate": 'Basic realm="dev"'}, b"unauthorised")}
+        ),
+        lambda port: {
+            "id": "local-state",
+            "strict_ports": False,
+            "state": {"port": port, "path": "/api/security", "scheme": "http"},
+        },
+        checks={"state.reporting"},
+    ),
+    Local(
+        "http-declared-tls",
+        "Python http.server on loopback, plain HTTP on a port the profile declares TLS "
+        "(tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip, {"*": (404, {}, b"not found"), "/": (200, {}, b"<html>device</html>")}
+        ),
+        lambda port: {
+            "id": "local-tls",
+            "strict_ports": False,
+            "ports": [{"port": port, "service": "https", "tls": True}],
+        },
+        checks={"data.tls-required", "data.tls-protocol"},
+    ),
+    Local(
+        "http-gone",
+        "Python http.server on loopback, stopped after discovery named the port (a device that "
+        "went away mid-scan; tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(ip, {"*": (200, {}, b"<html>device</html>")}),
+        stop_before_checks=True,
+        checks={"access.unauthenticated-interface"},
+    ),
+    Local(
+        "update-silent-tls",
+        "a TCP listener on loopback that accepts and never speaks, named by the profile as the "
+        "HTTPS update endpoint (tests/checks/record_local.py)",
+        lambda ip, tmp: silent_server(ip),
+        _update_profile("local-update-silent", scheme="https"),
+        checks={"update.transport"},
+    ),
+    Local(
+        "update-unparseable",
+        "Python http.server on loopback serving a manifest that is no format lanprobe reads "
+        "(tests/checks/record_local.py)",
+        _manifest(
+            b"FWVER 1.2.3 BUILD 7 CRC 9a3f\nURL http://x/fw.bin\nSIZE 1024\nEND\n",
+            "application/octet-stream",
+        ),
+        _update_profile("local-update"),
+        checks={"update.signature"},
+    ),
+    Local(
+        "update-xml-signed",
+        "Python http.server on loopback serving an XML manifest with a <signature> element "
+        "(tests/checks/record_local.py)",
+        _manifest(
+            b'<?xml version="1.0"?><firmware><version>1.2.3</version>'
+            b"<signature>" + b"A" * 86 + b"==</signature></firmware>",
+            "application/xml",
+        ),
+        _update_profile("local-update"),
+        checks={"update.signature"},
+    ),
+    Local(
+        "update-unsigned",
+        "Python http.server on loopback serving a JSON manifest without a signature "
+        "(tests/checks/record_local.py)",
+        _manifest(
+            b'{"version": "1.2.3", "url": "https://updates.example/fw.bin"}', "application/json"
+        ),
+        _update_profile("local-update"),
+        checks={"update.signature"},
+    ),
+    Local(
+        "update-signed-no-key",
+        "Python http.server on loopback serving a JSON manifest with an embedded signature; the "
+        "profile gives no public key (tests/checks/record_local.py)",
+        _manifest(SIGNED_JSON, "application/json"),
+        _update_profile("local-update"),
+        checks={"update.signature"},
+    ),
+    Local(
+        "update-signed-bad-key",
+        "Python http.server on loopback serving a JSON manifest with an embedded signature; the "
+        "profile's public key is not a key (tests/checks/record_local.py)",
+        _manifest(SIGNED_JSON, "application/json"),
+        _update_profile(
+            "local-update",
+            public_key="-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
+        ),
+        checks={"update.signature"},
+    ),
+    Local(
+        "no-open-port",
+        "an address on loopback with no open port (tests/checks/record_local.py)",
+        lambda ip, tmp: contextlib.nullcontext(0),
+        checks={"data.tls-required"},
+    ),
+]
+
+
+async def _device(name: str, ip: str, port: int, n: int) -> Device:
+    """The device as discovery names it: the open port fingerprinted by discovery's own code."""
+    services = []
+    if port:
+        svc = Service(port=port, transport="tcp", addresses=[ip])
+        report = await fingerprint_port(ip, port, load_rules(), FingerprintOptions())
+        apply(svc, report)
+        services.append(svc)
+    return Device(key=f"02:00:00:00:7f:{n:02x}", ips=[ip], services=services)
+
+
+async def record_local(local: Local, ip: str, n: int, tmp: Path) -> dict[str, list[dict[str, Any]]]:
+    profile = load_profiles(None).generic
+    options = RunOptions(timeouts=LIVE_TIMEOUTS, profiles_dir=BUILTIN_PROFILES)
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(local.serve(ip, tmp))
+        if local.profile:
+            profile = Profile.model_validate(local.profile(port))
+        device = await _device(local.name, ip, port, n)
+        if local.stop_before_checks:
+            stack.close()
+        session = DeviceSession(device=device, profile=profile,
+                                scope=Scope.build([f"{ip}/32"]), options=options)  # fmt: skip
+        started = datetime.now(UTC).isoformat()
+        found = await record_sessions([session], started, None, local.checks)
+    for cases in found.values():
+        for case in cases:
+            case["source"] = local.source
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help="local benches to record (default: all)")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("vsftpd needs root")
+    chosen = [loc for loc in LOCALS if not args.names or loc.name in args.names]
+    with tempfile.TemporaryDirectory(prefix="lanprobe-local-") as tmp:
+        Path(tmp).chmod(0o755)  # mosquitto drops root and reads its password file as itself
+        for n, local in enumerate(chosen, 1):
+            ip = f"127.0.80.{LOCALS.index(local) + 1}"
+            print(f"== {local.name} on {ip}")
+            try:
+                found = asyncio.run(record_local(local, ip, n, Path(tmp)))
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                print(f"- {local.name}: not recorded: {exc}")
+                continue
+            write_cases(found, "recorded from real servers on loopback "
+                        "(tests/checks/record_local.py)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
