@@ -45,6 +45,7 @@ from tests.checks.branches import (
     guards_of,
     http_key,
     load_cases,
+    pack,
     run_case,
 )
 
@@ -183,9 +184,10 @@ async def record_sessions(
     sessions: list[DeviceSession],
     started: str,
     ca_pem: str | None,
-    checks: set[str] | None = None,
+    checks: list[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Run every check (or `checks`) on the sessions as the runner does and keep, as cases, the
+    """Run every check (or `checks`, in that order within a round: the runner runs a round's
+    checks at once, so any order happens) on the sessions and keep, as cases, the
     runs whose replay reaches a verdict branch no case reached yet (the lab's benches, or the
     real servers tests/checks/record_local.py starts on loopback). `ca_pem`: the run's trusted
     CA, kept with cases that read TLS."""
@@ -202,7 +204,7 @@ async def _record(
     sessions: list[DeviceSession],
     started: str,
     ca_pem: str | None,
-    checks: set[str] | None,
+    checks: list[str] | None,
 ) -> dict[str, list[dict[str, Any]]]:
     for s in sessions:
         reads.device_of.update({ip: s.device.key for ip in s.device.ips})
@@ -211,7 +213,7 @@ async def _record(
     options = sessions[0].options
     specs = sorted(
         (s for s in recorded.SPECS.values() if checks is None or s.id in checks),
-        key=lambda s: s.order,
+        key=lambda s: (s.order, checks.index(s.id) if checks else 0),
     )
     live: dict[tuple[str, str], list[Result]] = {}
 
@@ -262,8 +264,9 @@ async def _record(
             new = covered(all_branches, hits) - have
             if not new or not results:
                 continue
-            if len(json.dumps(raw)) > MAX_CASE_CHARS:
-                print(f"- {name}: {len(json.dumps(raw))} characters, over {MAX_CASE_CHARS}")
+            stored = pack(raw)
+            if len(json.dumps(stored)) > MAX_CASE_CHARS:
+                print(f"- {name}: {len(json.dumps(stored))} characters, over {MAX_CASE_CHARS}")
                 continue
             # Replayed device i is members[i] (keys 02:00:00:00:01:<i+1>): same verdicts?
             pairs: list[tuple[Result, Result]] = []
@@ -286,8 +289,9 @@ async def _record(
             raw["recorded_at"] = started
             raw["expect"] = {"verdict": want_r.verdict.value,
                              "title": _title_part(want_r.title, got_r.title)}  # fmt: skip
+            stored["recorded_at"], stored["expect"] = raw["recorded_at"], raw["expect"]
             have |= new
-            out[module].append(raw)
+            out[module].append(stored)
             print(f"+ {module}: {name} -> {want_r.verdict.value}: {want_r.title[:70]}")
             if spec.bench:
                 break  # one case holds every device

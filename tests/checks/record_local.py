@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -46,14 +48,74 @@ from tests.checks.record_cases import LIVE_TIMEOUTS, record_sessions, write_case
 Routes = dict[str, tuple[int, dict[str, str], bytes]]
 
 
+@dataclass
+class Behaviour:
+    """How a small HTTP server answers, besides its routes."""
+
+    routes: Routes = field(default_factory=dict)
+    answer_first: int | None = None  # hangs up on every request after this many (a crash)
+    endless: bytes = b""  # every path: 200 and this, repeated, up to ENDLESS_BYTES
+    basic: tuple[str, str] | None = None  # Basic auth on every path, this pair only
+    ban_after: int = 0  # with `basic`: this many wrong pairs, then every connection reset
+    crash_after_login: bool = False  # with `basic`: the right pair answered, then a crash
+    reset_logins: bool = False  # with `basic`: any request with credentials is reset
+    requests: int = 0
+    failures: int = 0
+    banned_until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+ENDLESS_BYTES = 4 * 1024 * 1024  # the client stops at its cap long before; this bounds the rest
+BAN_S = 120.0
+
+
 class _Handler(BaseHTTPRequestHandler):
-    routes: ClassVar[Routes] = {}
+    how: ClassVar[Behaviour]
     server_version = "local-bench"
     sys_version = ""
 
+    def _reset(self) -> None:
+        """Close with a TCP reset, nothing answered."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+
     def do_GET(self) -> None:
+        how = self.how
+        with how.lock:
+            how.requests += 1
+            crashed = how.answer_first is not None and how.requests > how.answer_first
+            banned = time.monotonic() < how.banned_until
+        if crashed or banned:
+            self._reset()
+            return
+        if how.endless:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()  # no length: the body ends when the connection does
+            with contextlib.suppress(OSError):
+                for _ in range(ENDLESS_BYTES // len(how.endless)):
+                    self.wfile.write(how.endless)
+            return
+        if how.basic is not None:
+            want = "Basic " + base64.b64encode(":".join(how.basic).encode()).decode()
+            given = self.headers.get("Authorization")
+            if given is not None and how.reset_logins:
+                self._reset()
+                return
+            if given != want:
+                with how.lock:
+                    how.failures += given is not None
+                    if how.ban_after and how.failures >= how.ban_after:
+                        how.banned_until = time.monotonic() + BAN_S
+                self._answer(401, {"WWW-Authenticate": 'Basic realm="device"'}, b"unauthorised")
+                return
+            if how.crash_after_login:
+                with how.lock:
+                    how.answer_first = how.requests
         path = self.path.split("?", 1)[0]
-        status, headers, body = self.routes.get(path) or self.routes.get("*") or (404, {}, b"")
+        self._answer(*(how.routes.get(path) or how.routes.get("*") or (404, {}, b"")))
+
+    def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         for k, v in {"Content-Type": "text/html", **headers}.items():
             self.send_header(k, v)
@@ -68,8 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_server(ip: str, routes: Routes) -> Iterator[int]:
-    handler = type("Handler", (_Handler,), {"routes": routes})
+def http_server(ip: str, routes: Routes | Behaviour) -> Iterator[int]:
+    how = routes if isinstance(routes, Behaviour) else Behaviour(routes=routes)
+    handler = type("Handler", (_Handler,), {"how": how})
     server = ThreadingHTTPServer((ip, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -156,21 +219,11 @@ def vsftpd(ip: str, tmp: Path, *, anonymous: bool) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def mosquitto(ip: str, tmp: Path, *, password: tuple[str, str] | None = None) -> Iterator[int]:
-    """Debian's mosquitto: anyone in, or one user from a password file."""
+def mosquitto(ip: str, tmp: Path) -> Iterator[int]:
+    """Debian's mosquitto letting anyone in."""
     port = _free_port(ip)
-    lines = [f"listener {port} {ip}", "persistence false"]
-    if password is None:
-        lines.append("allow_anonymous true")
-    else:
-        pw = tmp / f"mosquitto-{port}.passwd"
-        pw.write_text("")
-        subprocess.run(["mosquitto_passwd", "-b", str(pw), *password], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
-        pw.chmod(0o644)
-        lines += ["allow_anonymous false", f"password_file {pw}"]
     conf = tmp / f"mosquitto-{port}.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    conf.write_text(f"listener {port} {ip}\npersistence false\nallow_anonymous true\n")
     with process(["mosquitto", "-c", str(conf)], ip, port, "mosquitto") as p:
         yield p
 
@@ -187,7 +240,7 @@ class Local:
     serve: Serve
     profile: Callable[[int], dict[str, Any]] | None = None  # the port -> profile; None: generic
     stop_before_checks: bool = False  # the server goes away after discovery
-    checks: set[str] | None = None
+    checks: list[str] | None = None  # in this order within a round (the runner: at once)
     notes: list[str] = field(default_factory=list)
 
 
@@ -207,6 +260,20 @@ def _update_profile(name: str, scheme: str = "http", **extra: Any) -> Callable[[
     }
 
 
+def _default_profile(name: str, password: str) -> Callable[[int], Any]:
+    """A profile documenting one default login, admin:`password`, and no other candidates."""
+    return lambda port: {
+        "id": name,
+        "strict_ports": False,
+        "credentials": {
+            "defaults": [{"user": "admin", "password": password}],
+            "lists": [],
+            "max_attempts": 3,
+            "pacing_s": 0,
+        },
+    }
+
+
 SIGNED_JSON = b'{"version": "1.2.3", "url": "https://updates.example/fw.bin", "signature": "' + (
     b"A" * 86 + b'=="}'
 )
@@ -215,48 +282,22 @@ LOCALS: list[Local] = [
         "vsftpd-anonymous",
         "Debian vsftpd on loopback, anonymous_enable=YES (tests/checks/record_local.py)",
         lambda ip, tmp: vsftpd(ip, tmp, anonymous=True),
-        checks={"configuration.default-login"},
+        checks=["configuration.default-login"],
     ),
     Local(
         "vsftpd-documented-default",
         "Debian vsftpd on loopback, local (PAM) logins only: the profile's documented default "
         "is refused (tests/checks/record_local.py)",
         lambda ip, tmp: vsftpd(ip, tmp, anonymous=False),
-        lambda port: {
-            "id": "local-ftp",
-            "strict_ports": False,
-            "credentials": {
-                "defaults": [{"user": "admin", "password": "ftp-default"}],
-                "lists": [],
-                "max_attempts": 3,
-                "pacing_s": 0,
-            },
-        },
-        checks={"configuration.default-login"},
+        _default_profile("local-ftp", "ftp-default"),
+        checks=["configuration.default-login"],
     ),
     Local(
         "mosquitto-anonymous",
         "Debian mosquitto on loopback, allow_anonymous true, nothing published "
         "(tests/checks/record_local.py)",
         lambda ip, tmp: mosquitto(ip, tmp),
-        checks={"access.anonymous-mqtt"},
-    ),
-    Local(
-        "mosquitto-one-attempt",
-        "Debian mosquitto on loopback with a password file holding admin:admin; the profile "
-        "allows one login attempt (tests/checks/record_local.py)",
-        lambda ip, tmp: mosquitto(ip, tmp, password=("admin", "admin")),
-        lambda port: {
-            "id": "local-mqtt",
-            "strict_ports": False,
-            "credentials": {
-                "defaults": [{"user": "admin", "password": "admin"}],
-                "lists": [],
-                "max_attempts": 1,
-                "pacing_s": 0,
-            },
-        },
-        checks={"configuration.default-login", "access.anonymous-mqtt"},
+        checks=["access.anonymous-mqtt"],
     ),
     Local(
         "http-security-txt-invalid",
@@ -273,14 +314,14 @@ LOCALS: list[Local] = [
                 "/": (200, {}, b"<html>device</html>"),
             },
         ),
-        checks={"declarations.vulnerability-contact"},
+        checks=["declarations.vulnerability-contact"],
     ),
     Local(
         "http-any-path",
         "Python http.server on loopback answering every path 200 with the same page "
         "(tests/checks/record_local.py)",
         lambda ip, tmp: http_server(ip, {"*": (200, {}, b"<html><h1>Welcome</h1></html>")}),
-        checks={"state.exposed-status", "access.unauthenticated-interface"},
+        checks=["state.exposed-status", "access.unauthenticated-interface"],
     ),
     Local(
         "http-401",
@@ -294,7 +335,7 @@ LOCALS: list[Local] = [
             "strict_ports": False,
             "state": {"port": port, "path": "/api/security", "scheme": "http"},
         },
-        checks={"state.reporting"},
+        checks=["state.reporting"],
     ),
     Local(
         "http-declared-tls",
@@ -308,7 +349,7 @@ LOCALS: list[Local] = [
             "strict_ports": False,
             "ports": [{"port": port, "service": "https", "tls": True}],
         },
-        checks={"data.tls-required", "data.tls-protocol"},
+        checks=["data.tls-required", "data.tls-protocol"],
     ),
     Local(
         "http-gone",
@@ -316,7 +357,7 @@ LOCALS: list[Local] = [
         "went away mid-scan; tests/checks/record_local.py)",
         lambda ip, tmp: http_server(ip, {"*": (200, {}, b"<html>device</html>")}),
         stop_before_checks=True,
-        checks={"access.unauthenticated-interface"},
+        checks=["access.unauthenticated-interface"],
     ),
     Local(
         "update-silent-tls",
@@ -324,7 +365,7 @@ LOCALS: list[Local] = [
         "HTTPS update endpoint (tests/checks/record_local.py)",
         lambda ip, tmp: silent_server(ip),
         _update_profile("local-update-silent", scheme="https"),
-        checks={"update.transport"},
+        checks=["update.transport"],
     ),
     Local(
         "update-unparseable",
@@ -335,7 +376,7 @@ LOCALS: list[Local] = [
             "application/octet-stream",
         ),
         _update_profile("local-update"),
-        checks={"update.signature"},
+        checks=["update.signature"],
     ),
     Local(
         "update-xml-signed",
@@ -347,17 +388,7 @@ LOCALS: list[Local] = [
             "application/xml",
         ),
         _update_profile("local-update"),
-        checks={"update.signature"},
-    ),
-    Local(
-        "update-unsigned",
-        "Python http.server on loopback serving a JSON manifest without a signature "
-        "(tests/checks/record_local.py)",
-        _manifest(
-            b'{"version": "1.2.3", "url": "https://updates.example/fw.bin"}', "application/json"
-        ),
-        _update_profile("local-update"),
-        checks={"update.signature"},
+        checks=["update.signature"],
     ),
     Local(
         "update-signed-no-key",
@@ -365,7 +396,7 @@ LOCALS: list[Local] = [
         "profile gives no public key (tests/checks/record_local.py)",
         _manifest(SIGNED_JSON, "application/json"),
         _update_profile("local-update"),
-        checks={"update.signature"},
+        checks=["update.signature"],
     ),
     Local(
         "update-signed-bad-key",
@@ -376,13 +407,80 @@ LOCALS: list[Local] = [
             "local-update",
             public_key="-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
         ),
-        checks={"update.signature"},
+        checks=["update.signature"],
     ),
     Local(
-        "no-open-port",
-        "an address on loopback with no open port (tests/checks/record_local.py)",
-        lambda ip, tmp: contextlib.nullcontext(0),
-        checks={"data.tls-required"},
+        "update-missing",
+        "Python http.server on loopback answering 404 at the profile's manifest URL "
+        "(tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(ip, {"/": (200, {}, b"<html>device</html>")}),
+        _update_profile("local-update"),
+        checks=["update.signature"],
+    ),
+    Local(
+        "unknown-port",
+        "a TCP listener on loopback that accepts and never speaks: discovery cannot name it "
+        "(tests/checks/record_local.py)",
+        lambda ip, tmp: silent_server(ip),
+        checks=["data.tls-required"],
+    ),
+    Local(
+        "http-crash",
+        "Python http.server on loopback that answers its first 3 requests (discovery's, the "
+        "random path, /) and then resets every connection (a web server that crashed; "
+        "tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip,
+            Behaviour(
+                {"*": (404, {}, b"not found"), "/": (200, {}, b"<html>device</html>")},
+                answer_first=3,
+            ),
+        ),
+        checks=["access.unauthenticated-interface"],
+    ),
+    Local(
+        "http-endless",
+        "Python http.server on loopback answering every path 200 with an endless page (one "
+        "line repeated, bounded at 4 MiB; the client reads its 64 KiB cap; like the lab's "
+        "hostile-x1; tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(ip, Behaviour(endless=b"<p>status ok</p>\n" * 64)),
+        checks=["access.unauthenticated-interface"],
+    ),
+    Local(
+        "http-basic-crash",
+        "Python http.server on loopback with HTTP Basic on every path, admin:admin (the "
+        "profile's documented default) accepted, after which it resets every connection (a web "
+        "server that crashed after a login; tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip,
+            Behaviour(
+                {"*": (200, {}, b"<html>settings</html>")},
+                basic=("admin", "admin"),
+                crash_after_login=True,
+            ),
+        ),
+        _default_profile("local-basic", "admin"),
+        checks=["configuration.default-login"],
+    ),
+    Local(
+        "http-basic-broken",
+        "Python http.server on loopback with HTTP Basic on every path that resets every "
+        "request carrying credentials (a login that is broken, not locked; "
+        "tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip, Behaviour(basic=("admin", "Zq7-not-in-any-list"), reset_logins=True)
+        ),
+        checks=["configuration.default-login", "access.no-lockout"],
+    ),
+    Local(
+        "http-basic-ban",
+        "Python http.server on loopback with HTTP Basic on every path that, after a wrong "
+        "pair, resets every connection for 120 s without a word (a silent ban; "
+        "tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip, Behaviour(basic=("admin", "Zq7-not-in-any-list"), ban_after=1)
+        ),
+        checks=["configuration.default-login", "access.no-lockout"],
     ),
 ]
 
@@ -414,6 +512,7 @@ async def record_local(local: Local, ip: str, n: int, tmp: Path) -> dict[str, li
         found = await record_sessions([session], started, None, local.checks)
     for cases in found.values():
         for case in cases:
+            case["name"] = f"{local.name} (loopback, {profile.id}): {case['check']}"
             case["source"] = local.source
     return found
 
@@ -426,9 +525,10 @@ def main() -> None:
         raise SystemExit("vsftpd needs root")
     chosen = [loc for loc in LOCALS if not args.names or loc.name in args.names]
     with tempfile.TemporaryDirectory(prefix="lanprobe-local-") as tmp:
-        Path(tmp).chmod(0o755)  # mosquitto drops root and reads its password file as itself
-        for n, local in enumerate(chosen, 1):
-            ip = f"127.0.80.{LOCALS.index(local) + 1}"
+        Path(tmp).chmod(0o755)  # mosquitto and vsftpd drop root and read their files as themselves
+        for local in chosen:
+            n = LOCALS.index(local) + 1
+            ip = f"127.0.80.{n}"
             print(f"== {local.name} on {ip}")
             try:
                 found = asyncio.run(record_local(local, ip, n, Path(tmp)))

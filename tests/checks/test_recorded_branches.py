@@ -38,15 +38,10 @@ BRANCHES = list(branches())
 # Record more with tests/checks/record_cases.py; unit tests with local servers and the lab tests
 # cover them meanwhile.
 UNTESTED: dict[str, int] = {
-    "configuration.judge": 1,
     "data_protection.tls_cipher": 1,
     "data_protection.tls_protocol": 1,
-    "data_protection.tls_required": 1,
-    "logical_access._http_port": 2,
     "logical_access._upnp": 1,
     "logical_access.anonymous_mqtt": 1,
-    "logical_access.no_lockout": 1,
-    "software_update.update_signature": 1,
 }
 
 
