@@ -32,7 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 from lanprobe.checks.context import DeviceSession, RunOptions
+from lanprobe.discovery import ssdp
 from lanprobe.discovery.fingerprint import FingerprintOptions, apply, fingerprint_port, load_rules
 from lanprobe.model import Device, Service
 from lanprobe.paths import BUILTIN_PROFILES
@@ -219,13 +221,86 @@ def vsftpd(ip: str, tmp: Path, *, anonymous: bool) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def mosquitto(ip: str, tmp: Path) -> Iterator[int]:
-    """Debian's mosquitto letting anyone in."""
+def mosquitto(ip: str, tmp: Path, *, password: tuple[str, str] | None = None) -> Iterator[int]:
+    """Debian's mosquitto: anyone in, or one user from a password file."""
     port = _free_port(ip)
+    lines = [f"listener {port} {ip}", "persistence false"]
+    if password is None:
+        lines.append("allow_anonymous true")
+    else:
+        pw = tmp / f"mosquitto-{port}.passwd"
+        pw.write_text("")
+        subprocess.run(["mosquitto_passwd", "-b", str(pw), *password], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        pw.chmod(0o644)
+        lines += ["allow_anonymous false", f"password_file {pw}"]
     conf = tmp / f"mosquitto-{port}.conf"
-    conf.write_text(f"listener {port} {ip}\npersistence false\nallow_anonymous true\n")
+    conf.write_text("\n".join(lines) + "\n")
     with process(["mosquitto", "-c", str(conf)], ip, port, "mosquitto") as p:
         yield p
+
+
+@contextlib.contextmanager
+def ssdp_responder(ip: str, location: str) -> Iterator[int]:
+    """Answers an M-SEARCH (unicast, on its own port) as a UPnP root device does."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((ip, 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+    answer = (
+        "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\n"
+        f"LOCATION: {location}\r\nSERVER: Linux/5.10 UPnP/1.0 local-bench/1.0\r\n"
+        "ST: upnp:rootdevice\r\nUSN: uuid:6c0a1f6e-0000-4000-8000-00000000c0de::upnp:rootdevice"
+        "\r\n\r\n"
+    ).encode()
+
+    def serve() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                data, peer = sock.recvfrom(2048)
+                if data.startswith(b"M-SEARCH"):
+                    sock.sendto(answer, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sock.close()
+
+
+async def ssdp_sighting(ip: str, port: int, scope: Scope) -> dict[str, str]:
+    """The device's SSDP record as discovery makes it: discovery's M-SEARCH, sent unicast to the
+    responder, its answer parsed and its description read by discovery's own code."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2.0)
+        sock.sendto(ssdp.msearch(), (ip, port))
+        data, (peer, _) = sock.recvfrom(ssdp.MAX_DATAGRAM)
+    headers = ssdp.parse_answer(data)
+    if headers is None:
+        raise RuntimeError(f"SSDP answer from {peer} not parsed")
+    notes: list[str] = []
+    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+        seen = await ssdp._describe(
+            client, scope, ssdp.SsdpAnswer(ip=peer, headers=headers), notes, ssdp.SsdpOptions()
+        )
+    if notes:
+        raise RuntimeError(f"SSDP: {notes}")
+    return seen.ssdp
+
+
+UPNP_DESCRIPTION = b"""<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major><minor>0</minor>
+</specVersion><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>
+<friendlyName>local bench gateway</friendlyName><manufacturer>local-bench</manufacturer>
+<modelName>LB-1</modelName><UDN>uuid:6c0a1f6e-0000-4000-8000-00000000c0de</UDN><serviceList>
+<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType>
+<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><controlURL>/ctl/IPConn</controlURL>
+<eventSubURL>/evt/IPConn</eventSubURL><SCPDURL>/WANIPCn.xml</SCPDURL></service></serviceList>
+</device></root>
+"""
 
 
 # --- the local benches ---------------------------------------------------------------------------
@@ -240,6 +315,7 @@ class Local:
     serve: Serve
     profile: Callable[[int], dict[str, Any]] | None = None  # the port -> profile; None: generic
     stop_before_checks: bool = False  # the server goes away after discovery
+    upnp: bool = False  # an SSDP responder announces /upnp/desc.xml on the served port
     checks: list[str] | None = None  # in this order within a round (the runner: at once)
     notes: list[str] = field(default_factory=list)
 
@@ -300,6 +376,25 @@ LOCALS: list[Local] = [
         checks=["access.anonymous-mqtt"],
     ),
     Local(
+        "mosquitto-budget-spent",
+        "Debian mosquitto on loopback with a password file holding admin:admin, the profile's "
+        "documented default; the profile allows 2 attempts, which default-login spends (the "
+        "login and its wrong-password proof) before anonymous-mqtt asks, as when the runner "
+        "starts both at once (tests/checks/record_local.py)",
+        lambda ip, tmp: mosquitto(ip, tmp, password=("admin", "admin")),
+        lambda port: {
+            "id": "local-mqtt",
+            "strict_ports": False,
+            "credentials": {
+                "defaults": [{"user": "admin", "password": "admin"}],
+                "lists": [],
+                "max_attempts": 2,
+                "pacing_s": 0,
+            },
+        },
+        checks=["configuration.default-login", "access.anonymous-mqtt"],
+    ),
+    Local(
         "http-security-txt-invalid",
         "Python http.server on loopback serving a security.txt with a bare e-mail Contact and "
         "no Expires (tests/checks/record_local.py)",
@@ -356,6 +451,23 @@ LOCALS: list[Local] = [
         "Python http.server on loopback, stopped after discovery named the port (a device that "
         "went away mid-scan; tests/checks/record_local.py)",
         lambda ip, tmp: http_server(ip, {"*": (200, {}, b"<html>device</html>")}),
+        stop_before_checks=True,
+        checks=["access.unauthenticated-interface"],
+    ),
+    Local(
+        "upnp-gone",
+        "Python http.server on loopback serving a UPnP IGD description, announced by an SSDP "
+        "responder (discovery's M-SEARCH sent unicast, its answer and the description read by "
+        "discovery's code); both stopped before the checks (a device that went away mid-scan; "
+        "tests/checks/record_local.py)",
+        lambda ip, tmp: http_server(
+            ip,
+            {
+                "/upnp/desc.xml": (200, {"Content-Type": "text/xml"}, UPNP_DESCRIPTION),
+                "/": (200, {}, b"<html>gateway</html>"),
+            },
+        ),
+        upnp=True,
         stop_before_checks=True,
         checks=["access.unauthenticated-interface"],
     ),
@@ -504,6 +616,10 @@ async def record_local(local: Local, ip: str, n: int, tmp: Path) -> dict[str, li
         if local.profile:
             profile = Profile.model_validate(local.profile(port))
         device = await _device(local.name, ip, port, n)
+        if local.upnp:
+            where = f"http://{ip}:{port}/upnp/desc.xml"
+            responder = stack.enter_context(ssdp_responder(ip, where))
+            device.ssdp = await ssdp_sighting(ip, responder, Scope.build([f"{ip}/32"]))
         if local.stop_before_checks:
             stack.close()
         session = DeviceSession(device=device, profile=profile,

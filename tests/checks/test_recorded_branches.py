@@ -40,8 +40,6 @@ BRANCHES = list(branches())
 UNTESTED: dict[str, int] = {
     "data_protection.tls_cipher": 1,
     "data_protection.tls_protocol": 1,
-    "logical_access._upnp": 1,
-    "logical_access.anonymous_mqtt": 1,
 }
 
 
