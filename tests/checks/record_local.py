@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -36,6 +37,7 @@ import httpx
 from lanprobe.checks.context import DeviceSession, RunOptions
 from lanprobe.discovery import ssdp
 from lanprobe.discovery.fingerprint import FingerprintOptions, apply, fingerprint_port, load_rules
+from lanprobe.lab.certs import self_signed
 from lanprobe.model import Device, Service
 from lanprobe.paths import BUILTIN_PROFILES
 from lanprobe.profile_schema import Profile
@@ -147,8 +149,10 @@ def http_server(ip: str, routes: Routes | Behaviour) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def silent_server(ip: str) -> Iterator[int]:
-    """Accepts connections and never says a word (a hung service)."""
+def tcp_server(ip: str, on_connection: Callable[[socket.socket, list[socket.socket]], None]
+               ) -> Iterator[int]:  # fmt: skip
+    """A TCP listener handing each connection to `on_connection` (in a thread of its own); the
+    connections it keeps in the list given are closed at the end."""
     listener = socket.create_server((ip, 0))
     listener.settimeout(0.2)
     held: list[socket.socket] = []
@@ -157,7 +161,8 @@ def silent_server(ip: str) -> Iterator[int]:
     def accept() -> None:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError, OSError):
-                held.append(listener.accept()[0])
+                conn, _ = listener.accept()
+                threading.Thread(target=on_connection, args=(conn, held), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -166,9 +171,14 @@ def silent_server(ip: str) -> Iterator[int]:
     finally:
         stop.set()
         thread.join(timeout=2)
-        for s in held:
-            s.close()
+        for conn in held:
+            conn.close()
         listener.close()
+
+
+def silent_server(ip: str) -> contextlib.AbstractContextManager[int]:
+    """Accepts connections and never says a word (a hung service)."""
+    return tcp_server(ip, lambda conn, held: held.append(conn))
 
 
 def _free_port(ip: str) -> int:
@@ -238,6 +248,41 @@ def mosquitto(ip: str, tmp: Path, *, password: tuple[str, str] | None = None) ->
     conf.write_text("\n".join(lines) + "\n")
     with process(["mosquitto", "-c", str(conf)], ip, port, "mosquitto") as p:
         yield p
+
+
+def _legacy_hello(head: bytes) -> bool:
+    """A ClientHello offering at most TLS 1.1 (or an SSLv2-format hello)."""
+    if head[:1] and head[0] & 0x80:
+        return True
+    return len(head) >= 11 and head[0] == 0x16 and head[5] == 1 and head[9:11] < b"\x03\x03"
+
+
+@contextlib.contextmanager
+def tls_dropping_legacy(ip: str, tmp: Path) -> Iterator[int]:
+    """HTTPS (TLS 1.2/1.3, forward-secret AEAD suites only) that never answers a ClientHello
+    of TLS 1.1 or older: no alert, no close, as some embedded stacks do."""
+    cert, key = self_signed("local-bench", tmp / "tls-legacy", ip=ip)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
+    ctx.load_cert_chain(cert, key)
+
+    def one(conn: socket.socket, held: list[socket.socket]) -> None:
+        conn.settimeout(3.0)
+        try:
+            head = conn.recv(11, socket.MSG_PEEK)
+            if _legacy_hello(head):
+                held.append(conn)  # silent until the end of the recording
+                return
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nServer: local-bench\r\nContent-Length: 2\r\n"
+                            b"Connection: close\r\n\r\nok")  # fmt: skip
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+    with tcp_server(ip, one) as port:
+        yield port
 
 
 @contextlib.contextmanager
@@ -470,6 +515,14 @@ LOCALS: list[Local] = [
         upnp=True,
         stop_before_checks=True,
         checks=["access.unauthenticated-interface"],
+    ),
+    Local(
+        "tls-drops-legacy",
+        "an HTTPS server of Python's ssl on loopback (TLS 1.2/1.3, ECDHE AEAD suites) that never "
+        "answers a TLS 1.1-or-older ClientHello: tier 1 cannot settle TLS 1.0/1.1 and sslyze "
+        "runs out of time (tests/checks/record_local.py)",
+        tls_dropping_legacy,
+        checks=["data.tls-protocol", "data.tls-cipher"],
     ),
     Local(
         "update-silent-tls",

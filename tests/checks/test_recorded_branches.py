@@ -7,9 +7,9 @@ call each case reached: a verdict branch no case reaches fails it, unless UNTEST
 it for its function. UNTESTED only shrinks: a new branch needs a case (or, for now, a count here
 with a reason), and a case that covers a listed branch makes the test ask to lower the count.
 
-To add a case: copy the device from a lab run's run.json (`probe scan --lab`) or from a real
-device's, keep what the check reads, add the observations it takes from the session cache
-(cache key -> JSON of the observation's type, OBSERVATION_TYPES), and the expected verdict.
+To add a case: record it from a lab bench (`python -m tests.checks.record_cases RUN.json --bridge
+B`, after `probe scan --lab`) or from a real server on loopback (a local bench of
+tests/checks/record_local.py); never write one by hand.
 """
 
 from __future__ import annotations
@@ -33,14 +33,10 @@ from tests.checks.branches import (
 CASES = load_cases()
 BRANCHES = list(branches())
 
-# function -> verdict branches in it that no recorded case reaches yet: no lab bench recorded so
-# far shows them (a TLS port that is not TLS, an update manifest signed in another format, ...).
-# Record more with tests/checks/record_cases.py; unit tests with local servers and the lab tests
-# cover them meanwhile.
-UNTESTED: dict[str, int] = {
-    "data_protection.tls_cipher": 1,
-    "data_protection.tls_protocol": 1,
-}
+# function -> verdict branches in it that no recorded case reaches yet. Empty: every branch has a
+# case (lab benches, tests/checks/record_cases.py; real servers on loopback,
+# tests/checks/record_local.py). A new branch needs a case; a count here only with a reason.
+UNTESTED: dict[str, int] = {}
 
 
 @cache
@@ -122,3 +118,24 @@ def test_nothing_leaves_while_a_case_replays() -> None:
         assert asyncio.run(attempts()) == ["ConnectionRefusedError", "not in the recording"]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:  # restored afterwards
         udp.sendto(b"x", ("127.0.0.1", 9))
+
+
+def test_local_cases_name_their_local_bench() -> None:
+    """A case recorded on loopback says which server answered (its `source`), and each local bench
+    of tests/checks/record_local.py has given at least one case."""
+    import json
+
+    from tests.checks.branches import CASES_DIR
+    from tests.checks.record_local import LOCALS
+
+    sources = {local.source: local.name for local in LOCALS}
+    seen = set()
+    for path in CASES_DIR.glob("*.json"):
+        for case in json.loads(path.read_text(encoding="utf-8"))["cases"]:
+            if "(loopback," in case["name"]:
+                assert case.get("source") in sources, f"{path.name}: {case['name']}"
+                assert case["name"].startswith(sources[case["source"]] + " (loopback,")
+                seen.add(sources[case["source"]])
+    assert seen == set(sources.values()), (
+        f"local benches without a case: {set(sources.values()) - seen}"
+    )
