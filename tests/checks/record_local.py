@@ -6,9 +6,9 @@ Each local bench below starts real software (Debian's vsftpd, mosquitto) or a sm
 server of this file answering one way (a security.txt without Expires, a manifest in XML, a port
 that never speaks), on an address of its own in 127.0.0.0/8. Its device record is what discovery's
 own fingerprinting (probe/discovery/fingerprint.py) names on the port; the profile is the input a
-user would give. Then tests/checks/record_cases.py `record_sessions` runs every check on it and
-keeps the cases whose replay reaches a branch no case reached, each with a `source` saying which
-server answered. Loopback traffic only; every server is stopped at the end.
+user would give. Then tests/checks/record_cases.py `record_sessions` runs the checks the bench
+names on it and keeps the cases whose replay reaches a branch no case reached, each with a
+`source` saying which server answered. Loopback traffic only; every server is stopped at the end.
 """
 
 from __future__ import annotations
@@ -351,6 +351,9 @@ UPNP_DESCRIPTION = b"""<?xml version="1.0"?>
 # --- the local benches ---------------------------------------------------------------------------
 
 
+Serve = Callable[[str, Path], contextlib.AbstractContextManager[int]]  # (ip, tmp dir) -> port
+
+
 @dataclass
 class Local:
     """One device on loopback: what serves it, the profile given, what to record."""
@@ -362,10 +365,6 @@ class Local:
     stop_before_checks: bool = False  # the server goes away after discovery
     upnp: bool = False  # an SSDP responder announces /upnp/desc.xml on the served port
     checks: list[str] | None = None  # in this order within a round (the runner: at once)
-    notes: list[str] = field(default_factory=list)
-
-
-Serve = Callable[[str, Path], contextlib.AbstractContextManager[int]]
 
 
 def _manifest(body: bytes, ctype: str) -> Serve:
@@ -650,7 +649,7 @@ LOCALS: list[Local] = [
 ]
 
 
-async def _device(name: str, ip: str, port: int, n: int) -> Device:
+async def _device(ip: str, port: int, n: int) -> Device:
     """The device as discovery names it: the open port fingerprinted by discovery's own code."""
     services = []
     if port:
@@ -668,7 +667,7 @@ async def record_local(local: Local, ip: str, n: int, tmp: Path) -> dict[str, li
         port = stack.enter_context(local.serve(ip, tmp))
         if local.profile:
             profile = Profile.model_validate(local.profile(port))
-        device = await _device(local.name, ip, port, n)
+        device = await _device(ip, port, n)
         if local.upnp:
             where = f"http://{ip}:{port}/upnp/desc.xml"
             responder = stack.enter_context(ssdp_responder(ip, where))
