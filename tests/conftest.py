@@ -20,11 +20,11 @@ TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """One private PostgreSQL cluster for the session (tests/pg.py); skips without its binaries."""
-    from tests.pg import pg_bin, private_postgres
+    """One private PostgreSQL cluster for the session (tests/pg.py); skips without its binaries
+    (fails under make test: the fleet and migration tests must not pass by skipping in CI)."""
+    from tests.pg import private_postgres, require_postgres
 
-    if not pg_bin("initdb") or not pg_bin("pg_ctl"):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: `make sysdeps`")
+    require_postgres()
     with private_postgres() as url:
         yield url
 

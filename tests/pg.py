@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.requires import require
+
 PG_PORT = 5433  # names the socket file in the cluster's own dir; nothing listens on TCP
 
 
@@ -25,6 +27,14 @@ def pg_bin(name: str) -> str | None:
         if (Path(d) / name).exists():
             return str(Path(d) / name)
     return None
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL's server binaries; fail under make test (tests/requires.py)."""
+    require(
+        bool(pg_bin("initdb") and pg_bin("pg_ctl")),
+        "PostgreSQL server binaries initdb, pg_ctl (Debian's postgresql: `make sysdeps`)",
+    )
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from lanprobe.store import open_store
 from tests.pg import PG_PORT, fresh_database, socket_dir
 from tests.report.png import read_png
 from tests.report.test_html import _browse, parse
+from tests.requires import require_root
 
 pytestmark = pytest.mark.lab
 
@@ -129,8 +130,7 @@ def _open_api_new_build(cfg: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def benches() -> Any:
-    if os.geteuid() != 0:
-        pytest.skip("the lab benches need root (network namespaces)")
+    require_root("the lab benches: network namespaces")
     for b in BRIDGES:
         bench.down(b)
     try:

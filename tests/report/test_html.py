@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from tests.design_ids import DESIGN_CHECK_IDS
 from tests.report.png import read_png
 from tests.report.runs import T0, device, make_run, result, sample_run
+from tests.requires import require
 
 
 def _nightly() -> tuple[ScanRun, list[RunSummary], ScanRun]:
@@ -257,12 +258,14 @@ def test_cli_report_writes_html_and_junit_with_trend(tmp_path: Path) -> None:
 # --- in a real browser --------------------------------------------------------------------------
 
 
+CHROMIUM = ("chromium", "/usr/bin/chromium")
+
+
 def _chromium() -> str:
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if not found:
-        pytest.skip("Debian's chromium is not installed (`make sysdeps` installs it)")
+    """The browser; skips without it, fails under make test (tests/requires.py)."""
+    found = next((p for p in map(shutil.which, CHROMIUM) if p), None)
+    require(found is not None, "Debian's chromium (`make sysdeps` installs it)")
+    assert found is not None
     return found
 
 
