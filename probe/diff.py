@@ -542,7 +542,7 @@ def compare_to_baseline(
     history: list[ScanRun] = []
     if db or default_db_path().exists():
         with open_store(db) as store:
-            history = store.recent(history_runs, before=old)
+            history = store.history_before(old, history_runs)
     ws = load_waivers(waivers) if waivers else None
     return compare(old, run, history=history, waivers=ws, today=today)
 

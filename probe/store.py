@@ -697,6 +697,13 @@ class Store:
         rows = self.device_history(where, limit=runs * max(1, len(keys)))
         return summaries, [r for r in rows if r.device in keys]
 
+    def history_before(self, run: ScanRun, n: int = 10) -> list[ScanRun]:
+        """The `n` complete runs of `run`'s bench before it (of every run when it names none),
+        oldest first: where `probe.diff.compare` sees a check flap. Other benches' runs would
+        crowd a shared history's last `n` and hide this bench's own flapping."""
+        where = RunFilter(bench=run.bench) if run.bench else None
+        return self.recent(n, before=run, where=where)
+
     def latest(self, where: RunFilter | None = None) -> ScanRun | None:
         """The newest complete run that matches `where` (for `probe diff --bench ...`)."""
         found = self.runs(1, complete_only=True, where=where)

@@ -6,17 +6,19 @@ conformance, trend per firmware build), and the CLI over it (history filters, pr
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lanprobe.cli import app
+from lanprobe.diff import compare_to_baseline
 from lanprobe.errors import ProbeError
 from lanprobe.fleet import build_fleet, compare_across, model_view, previous_firmware
 from lanprobe.model import Verdict
 from lanprobe.store import RunFilter, open_store
 from typer.testing import CliRunner
 
-from tests.report.fleet_runs import BENCHES, NOW, fill, fleet_run
+from tests.report.fleet_runs import BENCHES, NIGHTS, NOW, fill, fleet_run
 from tests.report.runs import sample_run
 
 
@@ -180,3 +182,36 @@ def test_scan_bench_name_reaches_the_store(tmp_path: Path) -> None:
     code, out = _cli("history", "--db", db, "--add", str(path), "--bench", "bench-7", "--json")
     assert code == 0 and [r["bench"] for r in json.loads(out)] == ["bench-7"]
     assert Verdict.fail.value in json.loads(out)[0]["verdicts"]
+
+
+def test_a_benchs_diff_reads_flapping_from_its_own_bench(tmp_path: Path) -> None:
+    """In a shared history the last runs before a bench's baseline are mostly other benches':
+    `--baseline last` still sees the plug on lab-c flap over lab-c's own nights."""
+    db = str(tmp_path / "shared.sqlite")
+    with open_store(db) as st:
+        for night in range(NIGHTS):
+            st.save(fleet_run("lab-c", night))  # the plug's anonymous MQTT: fail, pass, ...
+            for hour in (1, 2, 3):  # a busier bench (other units) writes in between
+                other = fleet_run("lab-z", night)
+                other.run_id = f"lab-z-n{night}-{hour}"
+                other.started += timedelta(hours=hour)
+                for i, dev in enumerate(other.devices):
+                    dev.mac = f"02:00:00:00:{night:02x}:{i:02x}"
+                st.save(other)
+    tonight = fleet_run("lab-c", NIGHTS)  # fails again
+    diff = compare_to_baseline(tonight, "last", db=db, history_runs=3)
+    assert diff.old_run == "lab-c-n3" and diff.history_runs == 3
+    flaps = [(f.device.profile, f.check_id) for f in diff.flapping]
+    assert ("plugco-sp1", "access.anonymous-mqtt") in flaps
+    code, out = _cli("diff", "--db", db, "--history-runs", "3", *_files(tmp_path, db))
+    assert code == 1 and "(flapping over 5 runs)" in out and "(flapping)" in out
+
+
+def _files(tmp_path: Path, db: str) -> list[str]:
+    """lab-c's last stored night and tonight's run as run.json files."""
+    with open_store(db) as st:
+        old = st.load("lab-c-n3")
+    paths = [tmp_path / "old.json", tmp_path / "new.json"]
+    old.write(paths[0])
+    fleet_run("lab-c", NIGHTS).write(paths[1])
+    return [str(p) for p in paths]

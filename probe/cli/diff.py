@@ -67,7 +67,7 @@ def diff_command(
             history = []
             if db:
                 with open_store(db) as store:
-                    history = store.recent(history_runs, before=old_run)
+                    history = store.history_before(old_run, history_runs)
             diff = compare(old_run, new_run, history=history, waivers=ws)
     except (ProbeError, OSError, ValueError) as exc:
         raise fail_usage(exc) from exc

@@ -70,7 +70,7 @@ def report_command(
             with open_store(db) as store:
                 trend, units = store.report_history(run)
                 trend = [s for s in trend if s.run_id != run.run_id]
-                history = store.recent(10, before=run)
+                history = store.history_before(run, 10)
         diff = None
         if baseline:
             old = load_baseline(
