@@ -34,6 +34,17 @@ _DEVICE_WORST = {
 DEFAULT_REPORT_URL = "reports/{run_id}/report.html"  # where `probe scan` writes it by default
 
 
+def report_link(template: str, run_id: str, bench: str) -> str:
+    """`template` with ``{run_id}`` and ``{bench}`` filled in; ValueError naming any other
+    placeholder (a CI variable written as {NAME} instead of $NAME)."""
+    try:
+        return template.format(run_id=run_id, bench=bench)
+    except (KeyError, IndexError) as exc:
+        raise ValueError(f"{template!r}: only {{run_id}} and {{bench}} are filled in") from exc
+    except ValueError as exc:
+        raise ValueError(f"{template!r}: {exc}") from exc
+
+
 def _is_model(dev: Device, model: str) -> bool:
     return model in (dev.profile, dev.model)
 
@@ -188,12 +199,13 @@ def build_fleet(
     history_runs: int = 10,
     trend_rows: int = 5000,
 ) -> Fleet:
-    """The fleet as the history holds it now. `report_url` links a run to its HTML report:
-    a template with ``{run_id}`` and ``{bench}`` (CI artifact URLs, or paths beside the page)."""
+    """The fleet as the history holds it now. A run links to its HTML report where the scan
+    recorded it was published (`ScanRun.report_url`), else by `report_url`: a template with
+    ``{run_id}`` and ``{bench}`` (CI artifact URLs, or paths beside the page)."""
     now = now or datetime.now(UTC)
 
-    def link(s: RunSummary) -> str:
-        return report_url.format(run_id=s.run_id, bench=s.bench)
+    def link(run: ScanRun) -> str:
+        return run.report_url or report_link(report_url, run.run_id, run.bench)
 
     benches = []
     latest_runs: dict[str, ScanRun] = {}
@@ -206,12 +218,12 @@ def build_fleet(
             bench=summary.bench,
             latest=summary,
             age=now - summary.started,
-            report=link(summary),
+            report=link(run),
         )
         if earlier:
             prev = earlier[-1]
             status.previous = RunSummary.of(prev)
-            status.previous_report = link(status.previous)
+            status.previous_report = link(prev)
             status.diff = compare(prev, run, history=earlier[:-1])
         benches.append(status)
     return Fleet(

@@ -409,6 +409,9 @@ class ScanRun(_Model):
     partial: bool = False  # discovery was limited (no root: no ARP, no -sS)
     tool: ToolInfo = Field(default_factory=ToolInfo)
     bench: str = ""  # the bench's name (--bench; the probe host's name by default)
+    # Where this run's HTML report is published (probe scan --report-url, e.g. the CI job's
+    # artifact URL): the fleet page links this run there. Empty: its --report-url template.
+    report_url: str = ""
     host: HostInfo = Field(default_factory=HostInfo)
     scope: ScopeInfo = Field(default_factory=ScopeInfo)
     baseline: dict[str, str] = Field(default_factory=dict)  # id, version

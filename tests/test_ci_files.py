@@ -82,3 +82,14 @@ def test_shell_in_every_file_parses() -> None:
     for script in scripts:
         res = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
         assert res.returncode == 0, (script, res.stderr)
+
+
+def test_each_run_records_its_own_report_url() -> None:
+    """Each scan keeps where its report is published, with the CI system's id of this job or
+    run in it, so the fleet page links last night and the night before to their own reports."""
+    gitlab = _gitlab()[".lanprobe-nightly"]["variables"]["LANPROBE_REPORT_URL"]
+    assert gitlab.startswith("$CI_JOB_URL/artifacts/file/reports/$BENCH/")
+    github = _github()["jobs"]["scan"]["env"]["LANPROBE_REPORT_URL"]
+    assert "${{ github.run_id }}" in github
+    jenkins = (CI / "Jenkinsfile").read_text()
+    assert '"LANPROBE_REPORT_URL=${env.BUILD_URL}artifact/reports/${bench}/report.html"' in jenkins

@@ -13,7 +13,13 @@ import pytest
 from lanprobe.cli import app
 from lanprobe.diff import compare_to_baseline
 from lanprobe.errors import ProbeError
-from lanprobe.fleet import build_fleet, compare_across, model_view, previous_firmware
+from lanprobe.fleet import (
+    build_fleet,
+    compare_across,
+    model_view,
+    previous_firmware,
+    report_link,
+)
 from lanprobe.model import Verdict
 from lanprobe.store import RunFilter, open_store
 from typer.testing import CliRunner
@@ -215,3 +221,32 @@ def _files(tmp_path: Path, db: str) -> list[str]:
     old.write(paths[0])
     fleet_run("lab-c", NIGHTS).write(paths[1])
     return [str(p) for p in paths]
+
+
+def test_each_run_links_the_report_it_recorded(tmp_path: Path) -> None:
+    """A run that recorded where its report went (probe scan --report-url, e.g. its CI job's
+    artifacts) is linked there, the latest and the previous night each to its own; a run
+    that did not falls back to the page's template."""
+    with open_store(tmp_path / "h.sqlite") as st:
+        for bench in BENCHES:
+            for night in range(NIGHTS):
+                run = fleet_run(bench, night)
+                if bench == "lab-b":
+                    run.report_url = f"https://ci.example/jobs/{night}/artifacts/report.html"
+                st.save(run)
+        fleet = build_fleet(st, now=NOW, report_url="../{bench}/{run_id}.html")
+    lab_a, lab_b = fleet.benches[0], fleet.benches[1]
+    assert lab_b.report == "https://ci.example/jobs/3/artifacts/report.html"
+    assert lab_b.previous_report == "https://ci.example/jobs/2/artifacts/report.html"
+    assert (lab_a.report, lab_a.previous_report) == (
+        "../lab-a/lab-a-n3.html",
+        "../lab-a/lab-a-n2.html",
+    )
+    with pytest.raises(ValueError, match=r"only \{run_id\} and \{bench\}"):
+        report_link("$CI_JOB_URL/{job}/report.html", "r", "b")
+
+
+def test_scan_refuses_a_report_url_it_cannot_fill_before_any_traffic() -> None:
+    code, out = _cli("scan", "--iface", "lo", "--cidr", "127.0.0.1/32", "--report-url",
+                     "https://ci.example/{CI_JOB_ID}/report.html")  # fmt: skip
+    assert code == 2 and "--report-url" in out and "{CI_JOB_ID}" in out

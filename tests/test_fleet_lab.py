@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def _scan(i: int, night: Path, db: str) -> subprocess.Popen[str]:
     out = night / NAMES[i]
     return subprocess.Popen(
         [PROBE, "scan", "--lab", "--bridge", BRIDGES[i], "--bench", NAMES[i], "--db", db,
-         "--out", str(out), "--format", "json,html", *CHECKS, "--fail-on", "never"],
+         "--out", str(out), "--format", "json,html", *CHECKS, "--fail-on", "never",
+         "--report-url", f"../{night.name}/{NAMES[i]}/report.html"],  # from the fleet page
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -205,6 +207,15 @@ def test_four_benches_one_postgres_and_the_fleet_page(
     regression = text.split("Regressed since the previous night", 1)[1].split("Benches", 1)[0]
     assert boxes == [f"regression-{REGRESSED}"], regression  # bench b, nothing on the others
     assert "access.unauthenticated-interface" in regression and "plugco-sp1" in regression
+    # The box links tonight's and last night's reports of bench b, each where its scan wrote it.
+    in_box = f"#regression-{REGRESSED}"
+    links = [
+        n.attrs["href"]
+        for n in doc.nodes
+        if n.tag == "a" and any(p.endswith(in_box) for p in n.parents)
+    ]
+    assert links == [f"../night2/{REGRESSED}/report.html", f"../night1/{REGRESSED}/report.html"]
+    assert all((page.parent / link).resolve().is_file() for link in links)
     rows = [n.attrs["id"] for n in doc.nodes if n.attrs.get("class") == "bench"]
     assert rows == [f"bench-{n}" for n in NAMES]
     shot = tmp_path / "fleet.png"
@@ -238,7 +249,14 @@ def _run_job(
     """The job's script as GitLab's shell executor runs it: one bash, `set -eo pipefail`,
     the job's variables then ours (the runner's CI/CD variables) in the environment."""
     script = "set -eo pipefail\n" + "\n".join(job["script"]) + "\n"
-    full = {**os.environ, **{k: str(v) for k, v in job["variables"].items()}, **env}
+    given = {**os.environ, **env}
+    # GitLab expands $NAME in a variable's value from the job's other and predefined variables.
+    variables = {k: str(v) for k, v in job["variables"].items()}
+    expanded = {
+        k: re.sub(r"\$\{?(\w+)\}?", lambda m: {**given, **variables}.get(m[1], ""), v)
+        for k, v in variables.items()
+    }
+    full = {**os.environ, **expanded, **env}
     full["PATH"] = f"{Path(PROBE).parent}:{full.get('PATH', '')}"
     return subprocess.run(
         ["bash", "-c", script], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
@@ -262,7 +280,8 @@ def test_gitlab_ci_file_runs_as_written_on_a_lab_bench(
     checkout = tmp_path / "checkout"
     checkout.mkdir()
 
-    first = _run_job(job, checkout, env)
+    jobs = "https://gitlab.example/qa/benches/-/jobs"
+    first = _run_job(job, checkout, {**env, "CI_JOB_URL": f"{jobs}/101"})
     # The first night has no baseline; devices that do not conform do not fail the job.
     assert first.returncode == 0, first.stdout + first.stderr
     out = checkout / "reports" / "bench-a"
@@ -272,7 +291,7 @@ def test_gitlab_ci_file_runs_as_written_on_a_lab_bench(
 
     plug = next(d for d in benches[i].devices if d.model == "plugco-sp1")
     bench.restart(BRIDGES[i], plug.name, _open_api_new_build)
-    second = _run_job(job, checkout, env)
+    second = _run_job(job, checkout, {**env, "CI_JOB_URL": f"{jobs}/102"})
     assert second.returncode == 1, second.stdout + second.stderr  # a regression fails the job
     assert "access.unauthenticated-interface" in second.stdout.split("REGRESSIONS", 1)[1]
 
@@ -282,4 +301,10 @@ def test_gitlab_ci_file_runs_as_written_on_a_lab_bench(
     assert page.returncode == 0, page.stdout + page.stderr
     html = (checkout / "fleet" / "index.html").read_text()
     assert 'id="regression-bench-a"' in html
-    assert "https://gitlab.example/qa/benches/-/jobs/artifacts/main/file/reports/bench-a/" in html
+    # Each night links its own job's report: the regressed night and the one before it.
+    box = html.split('id="regression-bench-a"', 1)[1].split("</div>", 1)[0]
+    links = re.findall(r'href="([^"]+)"', box)
+    assert links[:2] == [
+        f"{jobs}/102/artifacts/file/reports/bench-a/report.html",
+        f"{jobs}/101/artifacts/file/reports/bench-a/report.html",
+    ], box

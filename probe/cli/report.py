@@ -37,7 +37,8 @@ def report_command(
         typer.Option(
             "--report-url",
             help="with --fleet: link to each run's report, with {run_id} and {bench} "
-            "(e.g. a CI artifact URL)",
+            "(e.g. a CI artifact URL), for runs that did not record where their report went "
+            "(probe scan --report-url)",
         ),
     ] = "reports/{run_id}/report.html",
 ) -> None:

@@ -202,6 +202,15 @@ def scan_command(
             "one history can hold many benches (probe report --fleet).",
         ),
     ] = None,
+    report_url: Annotated[
+        str | None,
+        typer.Option(
+            "--report-url",
+            envvar="LANPROBE_REPORT_URL",
+            help="Where this run's HTML report will be published (e.g. the CI job's artifact "
+            "URL; {run_id} and {bench} are filled in): kept in the run, the fleet page links it.",
+        ),
+    ] = None,
 ) -> None:
     """Discover the devices in scope, run the checks, score each device against NIST IR 8259A."""
     import asyncio
@@ -241,6 +250,13 @@ def scan_command(
             raise ScopeError("--gateway needs --lab or exactly one --iface (the bench interface)")
         if not 0 <= observe <= 3600:
             raise ScopeError("--observe: 0 to 3600 seconds")
+        if report_url:
+            from lanprobe.fleet import report_link
+
+            try:
+                report_link(report_url, "run", "bench")
+            except ValueError as exc:
+                raise ScopeError(f"--report-url: {exc}") from exc
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles, lab=lab)  # a broken profile is a usage error, before any traffic
         validate_data_files(profile_layers(profiles, lab=lab))  # and so is a broken data file
@@ -381,6 +397,10 @@ def scan_command(
                 gateway=watch,
             )
         )
+        if report_url:
+            from lanprobe.fleet import report_link
+
+            run.report_url = report_link(report_url, run.run_id, run.bench)
         # Written before the loop shuts down: an interrupted scan may still wait there for
         # worker threads (nmap) to end, and its partial run must already be on disk.
         nonlocal diff
