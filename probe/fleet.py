@@ -132,6 +132,10 @@ class BenchStatus:
     previous: RunSummary | None = None
     previous_report: str = ""
     diff: Diff | None = None  # previous -> latest, flapping over the bench's history
+    # The bench's newest run when it was interrupted (after `latest`, or its only run): the
+    # night did not finish, so "no regression" is not news from tonight.
+    unfinished: RunSummary | None = None
+    unfinished_report: str = ""
 
     @property
     def regressions(self) -> list[str]:
@@ -190,6 +194,10 @@ class Fleet:
     def regressed(self) -> list[BenchStatus]:
         return [b for b in self.benches if b.regressions]
 
+    @property
+    def unfinished(self) -> list[BenchStatus]:
+        return [b for b in self.benches if b.unfinished]
+
 
 def build_fleet(
     store: Store,
@@ -209,7 +217,24 @@ def build_fleet(
 
     benches = []
     latest_runs: dict[str, ScanRun] = {}
-    for summary in store.benches():
+    complete = {s.bench: s for s in store.benches()}
+    for newest in store.benches(complete_only=False):
+        summary = complete.get(newest.bench)
+        unfinished = newest if newest.interrupted else None
+        if summary is None:  # not one complete run yet: listed, but nothing to judge
+            assert unfinished is not None
+            ran = store.load(newest.run_id)
+            benches.append(
+                BenchStatus(
+                    bench=newest.bench,
+                    latest=newest,
+                    age=now - newest.started,
+                    report=link(ran),
+                    unfinished=unfinished,
+                    unfinished_report=link(ran),
+                )
+            )
+            continue
         on_bench = RunFilter(bench=summary.bench)
         run = store.load(summary.run_id)
         latest_runs[summary.bench] = run
@@ -220,6 +245,9 @@ def build_fleet(
             age=now - summary.started,
             report=link(run),
         )
+        if unfinished is not None:
+            status.unfinished = unfinished
+            status.unfinished_report = link(store.load(unfinished.run_id))
         if earlier:
             prev = earlier[-1]
             status.previous = RunSummary.of(prev)

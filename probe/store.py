@@ -616,11 +616,14 @@ class Store:
         )
         return [RunSummary._from_row(r) for r in reversed(rows)]
 
-    def benches(self) -> list[RunSummary]:
-        """Each bench's newest complete run (the fleet view's first table), by bench name."""
+    def benches(self, *, complete_only: bool = True) -> list[RunSummary]:
+        """Each bench's newest complete run (the fleet view's first table), by bench name;
+        with `complete_only=False` its newest run, interrupted or not."""
+        done = "AND runs.interrupted = 0" if complete_only else ""
+        done_o = "AND o.interrupted = 0" if complete_only else ""
         rows = self._db.query(
-            f"SELECT {_RUN_COLUMNS_Q} FROM runs WHERE runs.interrupted = 0 AND runs.started = "
-            "(SELECT MAX(o.started) FROM runs o WHERE o.bench = runs.bench AND o.interrupted = 0) "
+            f"SELECT {_RUN_COLUMNS_Q} FROM runs WHERE runs.started = "
+            f"(SELECT MAX(o.started) FROM runs o WHERE o.bench = runs.bench {done_o}) {done} "
             "ORDER BY runs.bench, runs.run_id"
         )
         seen: dict[str, RunSummary] = {}

@@ -21,6 +21,7 @@ from lanprobe.fleet import (
     report_link,
 )
 from lanprobe.model import Verdict
+from lanprobe.report.fleet_html import render_fleet
 from lanprobe.store import RunFilter, open_store
 from typer.testing import CliRunner
 
@@ -250,3 +251,27 @@ def test_scan_refuses_a_report_url_it_cannot_fill_before_any_traffic() -> None:
     code, out = _cli("scan", "--iface", "lo", "--cidr", "127.0.0.1/32", "--report-url",
                      "https://ci.example/{CI_JOB_ID}/report.html")  # fmt: skip
     assert code == 2 and "--report-url" in out and "{CI_JOB_ID}" in out
+
+
+def test_a_night_that_did_not_finish_is_named(db: str, tmp_path: Path) -> None:
+    """An interrupted run is never judged (no regression from its partial results), but the
+    page says the bench's last night did not finish, and lists a bench that never finished."""
+    broken = fleet_run("lab-b", NIGHTS)  # tonight, killed half-way
+    broken.interrupted = True
+    never = fleet_run("lab-n", 0)
+    never.interrupted = True
+    with open_store(db) as st:
+        st.save(broken)
+        st.save(never)
+        fleet = build_fleet(st, now=NOW + timedelta(days=1))
+    assert [b.bench for b in fleet.unfinished] == ["lab-b", "lab-n"]
+    lab_b = next(b for b in fleet.benches if b.bench == "lab-b")
+    assert lab_b.latest.run_id == "lab-b-n3" and lab_b.unfinished is not None
+    assert lab_b.unfinished.run_id == "lab-b-n4" and lab_b.previous is not None
+    lab_n = next(b for b in fleet.benches if b.bench == "lab-n")
+    assert lab_n.latest.run_id == "lab-n-n0" and lab_n.previous is None and not lab_n.regressions
+    assert all(m.cells.get("lab-n") is None for m in fleet.models)  # nothing judged from it
+    html = render_fleet(fleet)
+    assert 'id="unfinished-lab-b"' in html and 'id="unfinished-lab-n"' in html
+    assert 'id="bench-lab-n"' in html and "the bench has no complete run yet" in html
+    assert 'href="reports/lab-b-n4/report.html"' in html
