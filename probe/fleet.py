@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from lanprobe.diff import Diff, Flap, compare
 from lanprobe.errors import ProbeError
+from lanprobe.labels import report_link_or
 from lanprobe.model import Device, DeviceScore, DeviceVerdict, ScanRun
 from lanprobe.store import DeviceRow, RunFilter, RunSummary, Store
 
@@ -213,7 +214,7 @@ def build_fleet(
     now = now or datetime.now(UTC)
 
     def link(run: ScanRun) -> str:
-        return run.report_url or report_link(report_url, run.run_id, run.bench)
+        return report_link_or(run.report_url, report_link(report_url, run.run_id, run.bench))
 
     benches = []
     latest_runs: dict[str, ScanRun] = {}

@@ -1,5 +1,5 @@
 """How devices and targets are named for people, in one place (reports, diff, pytest items,
-device API messages)."""
+device API messages), and which recorded links a report may show."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def target_label(target: Target, *, no_port: str = "") -> str:
     if target.port is None:
         return target.service or no_port
     return f"{target.port}/{target.transport}" + (f" {target.service}" if target.service else "")
+
+
+def report_link_or(recorded: str, fallback: str) -> str:
+    """A run's recorded report URL (run.json may come from anywhere: `probe history --add`) if
+    it is http(s) or relative, else `fallback`: a report never links a javascript: or file:."""
+    scheme = recorded.split(":", 1)[0].lower() if ":" in recorded.split("/", 1)[0] else ""
+    return recorded if recorded and scheme in ("", "http", "https") else fallback

@@ -27,7 +27,7 @@ import platformdirs
 from lanprobe.errors import ProbeError
 from lanprobe.model import DeviceVerdict, ScanRun, ScopeInfo, Verdict
 
-STORE_VERSION = 3
+STORE_VERSION = 4
 ENV_DB = "LANPROBE_DB"
 _BUSY_TIMEOUT_S = 30.0
 _PG_LOCK_KEY = 8259_0001  # advisory lock that serialises schema changes on PostgreSQL
@@ -137,6 +137,17 @@ def _backfill_v3(tx: _Tx) -> None:
         )
 
 
+def _backfill_v4(tx: _Tx) -> None:
+    """Where each run's report was published (`ScanRun.report_url`; empty before it existed)."""
+    for row in tx.query("SELECT run_id, run_json FROM runs"):
+        run = ScanRun.from_json(row["run_json"])
+        if run.report_url:
+            tx.execute(
+                "UPDATE runs SET report_url = :url WHERE run_id = :run_id",
+                {"url": run.report_url, "run_id": run.run_id},
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # 0.2.0: many benches share one history (issue 16).
     Migration(
@@ -163,13 +174,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         backfill=_backfill_v3,
     ),
+    # 0.2.0: the fleet page and a unit's history link each run to its own published report.
+    Migration(
+        to=4,
+        statements=("ALTER TABLE runs ADD COLUMN report_url TEXT NOT NULL DEFAULT ''",),
+        backfill=_backfill_v4,
+    ),
 )
 assert MIGRATIONS[-1].to == STORE_VERSION
 
 _RUN_COLUMNS = (
     "run_id, started, finished, stored, interrupted, partial, tool_version, baseline_version, "
     "devices, n_pass, n_fail, n_inconclusive, n_not_applicable, n_error, d_conforms, "
-    "d_does_not_conform, d_inconclusive, mean_score, bench, probe_host, json_bytes, scope"
+    "d_does_not_conform, d_inconclusive, mean_score, bench, probe_host, json_bytes, scope, "
+    "report_url"
 )
 # The same columns qualified with the runs table, for queries that join device rows.
 _RUN_COLUMNS_Q = ", ".join("runs." + c.strip() for c in _RUN_COLUMNS.split(","))
@@ -244,6 +262,7 @@ class RunSummary:
     probe_host: str = ""
     json_bytes: int = 0  # size of the stored run.json (the bulk of a run's footprint)
     scope: str = ""  # ScopeInfo.label(): "lab plab0 198.18.0.0/24", "eth1 10.9.0.0/24"
+    report_url: str = ""  # where the run's report was published (probe scan --report-url)
 
     @classmethod
     def of(cls, run: ScanRun) -> RunSummary:
@@ -268,6 +287,7 @@ class RunSummary:
             probe_host=row.get("probe_host") or "",
             json_bytes=int(row.get("json_bytes") or 0),
             scope=row.get("scope") or "",
+            report_url=row.get("report_url") or "",
         )
 
 
@@ -302,6 +322,7 @@ class DeviceRow(_Row):
     verdict: str
     score: float | None
     coverage: float | None
+    report_url: str = ""  # the run's published report, if it recorded one
 
 
 @dataclass(frozen=True)
@@ -642,8 +663,8 @@ class Store:
         cond = " AND ".join(c for c in clauses if c)
         rows = self._db.query(
             "SELECT runs.run_id, runs.started, runs.bench, dr.device, dr.profile, dr.model, "
-            "dr.firmware, dr.profile_version, dr.verdict, dr.score, dr.coverage "
-            "FROM device_runs dr JOIN runs ON runs.run_id = dr.run_id "
+            "dr.firmware, dr.profile_version, dr.verdict, dr.score, dr.coverage, "
+            "runs.report_url FROM device_runs dr JOIN runs ON runs.run_id = dr.run_id "
             f"{'WHERE ' + cond if cond else ''} "
             "ORDER BY runs.started DESC, runs.run_id DESC, dr.device LIMIT :n",
             params,
@@ -838,6 +859,7 @@ def _run_row(run: ScanRun) -> dict[str, Any]:
         "probe_host": run.host.hostname,
         "json_bytes": 0,
         "scope": run.scope.label(),
+        "report_url": run.report_url,
     }
     for v in Verdict:
         row[f"n_{v.value}"] = verdicts.get(v, 0)

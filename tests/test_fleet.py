@@ -20,6 +20,7 @@ from lanprobe.fleet import (
     previous_firmware,
     report_link,
 )
+from lanprobe.labels import report_link_or
 from lanprobe.model import Verdict
 from lanprobe.report.fleet_html import render_fleet
 from lanprobe.store import RunFilter, open_store
@@ -275,3 +276,23 @@ def test_a_night_that_did_not_finish_is_named(db: str, tmp_path: Path) -> None:
     assert 'id="unfinished-lab-b"' in html and 'id="unfinished-lab-n"' in html
     assert 'id="bench-lab-n"' in html and "the bench has no complete run yet" in html
     assert 'href="reports/lab-b-n4/report.html"' in html
+
+
+def test_a_recorded_report_url_is_linked_only_if_http_or_relative(tmp_path: Path) -> None:
+    """run.json can come from anywhere (`probe history --add`): its report URL is shown only
+    as an http(s) or relative link, never javascript: or file:."""
+    assert report_link_or("https://ci.example/j/1/report.html", "x") == (
+        "https://ci.example/j/1/report.html"
+    )
+    assert report_link_or("../lab-a/r1/report.html", "x") == "../lab-a/r1/report.html"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "file:///etc/passwd", "data:,x"):
+        assert report_link_or(bad, "fallback") == "fallback"
+    with open_store(tmp_path / "h.sqlite") as st:
+        run = fleet_run("lab-a", 0)
+        run.report_url = "javascript:alert(1)"
+        st.save(run)
+        html = render_fleet(build_fleet(st, now=NOW))
+    assert "javascript:" not in html and 'href="reports/lab-a-n0/report.html"' in html
+    code, out = _cli("scan", "--iface", "lo", "--cidr", "127.0.0.1/32", "--report-url",
+                     "file:///tmp/{run_id}.html")  # fmt: skip
+    assert code == 2 and "http(s) URL or a relative path" in out

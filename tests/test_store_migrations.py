@@ -40,6 +40,8 @@ def _old_runs() -> list:
         run = sample_run(f"old-{i}", started=T0 + timedelta(days=i))
         cam = run.devices[0]
         cam.identifiers["fw"] = Identifier(value=fw, source="mdns")
+        if i == 2:  # a run.json that says where its report went (0.1.0 stored it whole)
+            run.report_url = "https://ci.example/jobs/3/report.html"
         runs.append(run)
     return runs
 
@@ -78,7 +80,7 @@ def _schema(db: str) -> dict[str, list[str]]:
 def test_store_of_release_010_opens_migrated(empty_db: str) -> None:
     runs = _write_with_010(empty_db)
     with open_store(empty_db) as st:
-        assert st.version() == STORE_VERSION == 3
+        assert st.version() == STORE_VERSION == 4
         assert [s.run_id for s in st.runs()] == ["old-0", "old-1", "old-2"]
         assert st.load("old-1") == runs[1]  # the whole run comes back, equal
         assert st.check_consistency() == []
@@ -94,6 +96,13 @@ def test_store_of_release_010_opens_migrated(empty_db: str) -> None:
         assert all(s.bench == "" and s.json_bytes > 1000 for s in st.runs())
         # v3: the scope of each run, from its run.json.
         assert {s.scope for s in st.runs()} == {"lab plab0 198.18.0.0/24"}
+        # v4: the report URL a run recorded, for the fleet page and a unit's history links.
+        assert [s.report_url for s in st.runs()] == [
+            "",
+            "",
+            "https://ci.example/jobs/3/report.html",
+        ]
+        assert [r.report_url for r in rows][-1] == "https://ci.example/jobs/3/report.html"
         new = sample_run("new", started=T0 + timedelta(days=5))
         new.bench = "lab-a"
         st.save(new)
@@ -114,7 +123,7 @@ def test_migrated_schema_is_the_new_schema(empty_db: str, tmp_path: Path) -> Non
         fresh = str(tmp_path / "fresh.sqlite")
     assert _schema(fresh) == migrated
     assert "bench" in migrated["runs"] and "firmware" in migrated["device_runs"]
-    assert "scope" in migrated["runs"]
+    assert "scope" in migrated["runs"] and "report_url" in migrated["runs"]
 
 
 def test_a_newer_store_is_refused(empty_db: str) -> None:

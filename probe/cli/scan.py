@@ -252,11 +252,14 @@ def scan_command(
             raise ScopeError("--observe: 0 to 3600 seconds")
         if report_url:
             from lanprobe.fleet import report_link
+            from lanprobe.labels import report_link_or
 
             try:
-                report_link(report_url, "run", "bench")
+                filled = report_link(report_url, "run", "bench")
             except ValueError as exc:
                 raise ScopeError(f"--report-url: {exc}") from exc
+            if not report_link_or(filled, ""):
+                raise ScopeError(f"--report-url {report_url!r}: an http(s) URL or a relative path")
         scope = build_scope(lab, bridge, iface or [], cidr or [], allow_public)
         load_profiles(profiles, lab=lab)  # a broken profile is a usage error, before any traffic
         validate_data_files(profile_layers(profiles, lab=lab))  # and so is a broken data file

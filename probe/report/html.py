@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 from lanprobe.diff import Diff, device_label
-from lanprobe.labels import target_label
+from lanprobe.labels import report_link_or, target_label
 from lanprobe.model import (
     Capability,
     Device,
@@ -348,7 +348,7 @@ def _history(
             verdict=r.verdict,
             score=r.score,
             firmware=r.firmware,
-            link=report_url.format(run_id=r.run_id, bench=r.bench),
+            link=report_link_or(r.report_url, report_url.format(run_id=r.run_id, bench=r.bench)),
             current=r.run_id == run.run_id,
         )
         for r in rows

@@ -4,6 +4,7 @@ then the transcript, the raw evidence folded away, and each unit's history linke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from lanprobe.model import Severity, Verdict
@@ -135,6 +136,10 @@ def test_device_page_links_its_history() -> None:
         and any(p.startswith("article.device#dev-0") for p in n.parents)
     ]  # fmt: skip
     assert links == [f"../lab-a/night-{i}/report.html" for i in range(3)] + ["report.html"]
+    # A run that recorded where its report was published (a CI job's artifacts) links there.
+    rows[1] = replace(rows[1], report_url="https://ci.example/jobs/41/report.html")
+    html = render_html(run, history=rows, report_url="../{bench}/{run_id}/report.html")
+    assert 'href="https://ci.example/jobs/41/report.html"' in html
     # Another unit without stored runs says how to get its history.
     other = html.split('id="dev-1"', 1)[1].split("</article>", 1)[0]
     assert "probe history --bench lab-a --model hubco-h1" in other
