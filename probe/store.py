@@ -341,6 +341,7 @@ class CheckRow(_Row):
     verdict: str
     severity: str
     title: str
+    service: str = ""  # one port can carry two services (http and a websocket): tell them apart
 
 
 def default_db_path() -> Path:
@@ -682,10 +683,10 @@ class Store:
         cond = " AND ".join(c for c in clauses if c)
         rows = self._db.query(
             "SELECT runs.run_id, runs.started, runs.bench, x.device, dr.profile, dr.model, "
-            "dr.firmware, x.port, x.transport, x.verdict, x.severity, x.title "
+            "dr.firmware, x.port, x.transport, x.verdict, x.severity, x.title, x.service "
             "FROM results x JOIN runs ON runs.run_id = x.run_id "
             "LEFT JOIN device_runs dr ON dr.run_id = x.run_id AND dr.device = x.device "
-            f"WHERE {cond} ORDER BY runs.started DESC, runs.run_id DESC, x.seq LIMIT :n",
+            f"WHERE {cond} ORDER BY runs.started DESC, runs.run_id DESC, x.seq DESC LIMIT :n",
             params,
         )
         return [CheckRow._from_row(r) for r in reversed(rows)]

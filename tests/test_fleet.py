@@ -27,7 +27,7 @@ from lanprobe.store import RunFilter, open_store
 from typer.testing import CliRunner
 
 from tests.report.fleet_runs import BENCHES, NIGHTS, NOW, fill, fleet_run
-from tests.report.runs import sample_run
+from tests.report.runs import device, make_run, result, sample_run
 
 
 @pytest.fixture
@@ -296,3 +296,22 @@ def test_a_recorded_report_url_is_linked_only_if_http_or_relative(tmp_path: Path
     code, out = _cli("scan", "--iface", "lo", "--cidr", "127.0.0.1/32", "--report-url",
                      "file:///tmp/{run_id}.html")  # fmt: skip
     assert code == 2 and "http(s) URL or a relative path" in out
+
+
+def test_cli_history_check_tells_two_services_on_one_port_apart(tmp_path: Path) -> None:
+    hub = device(13, "hubco-h1", services=[(443, "https")])
+    check = "access.unauthenticated-interface"
+    results = [
+        result(hub, check, Verdict.passed, port=443, service="https"),
+        result(hub, check, Verdict.fail, port=443, service="mqtt-ws"),
+    ]
+    run = make_run("two-services", [hub], results)
+    run.bench = "lab-a"
+    db = str(tmp_path / "h.sqlite")
+    with open_store(db) as st:
+        st.save(run)
+    code, out = _cli("history", "--db", db, "--check", check)
+    rows = out.strip().splitlines()[1:]
+    assert code == 0 and len(rows) == 2
+    assert "443/tcp https" in rows[0] and rows[0].endswith("pass")
+    assert "443/tcp mqtt-ws" in rows[1] and rows[1].endswith("fail")

@@ -339,3 +339,26 @@ def test_prune_keeps_recent_runs_and_each_benchs_newest(db: str) -> None:
         assert st.prune(2, now=now) == []
         with pytest.raises(ProbeError, match="keep-days"):
             st.prune(-1)
+
+
+def test_nightly_prune_keeps_a_sqlite_store_bounded(tmp_path: Path) -> None:
+    """Two benches scanned nightly, `prune --keep-days 3` after each night: after the first
+    nights the file stops growing (pruned pages are given back), and the runs kept are the
+    last days' only."""
+    path = tmp_path / "h.sqlite"
+    sizes = []
+    with open_store(path) as st:
+        for night in range(12):
+            for bench in ("lab-a", "lab-b"):
+                st.save(_bench_run(f"{bench}-{night}", bench, night))
+            st.prune(3, now=T0 + timedelta(days=night, hours=1))
+            sizes.append(path.stat().st_size + _wal_size(path))
+        assert st.count() == 6  # nights 9..11 of each bench (night 8 is 3 days and 1 h old)
+        assert st.check_consistency() == []
+    grown = sizes[-1] / sizes[5]
+    assert 0.9 < grown < 1.1, sizes  # without pruning it doubles from night 5 to night 11
+
+
+def _wal_size(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0

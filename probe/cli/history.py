@@ -114,16 +114,19 @@ def _print_runs(runs: list[Any]) -> None:
 
 
 def _print_check_rows(rows: list[Any]) -> None:
+    from lanprobe.labels import target_label
+    from lanprobe.model import Target
+
     typer.echo(
         f"{'started (UTC)':<16} {'bench':<12} {'run':<14} {'device':<18} {'model':<16} "
-        f"{'firmware':<10} {'target':<10} verdict"
+        f"{'firmware':<10} {'target':<16} verdict"
     )
     for r in rows:
-        target = f"{r.port}/{r.transport}" if r.port is not None else "-"
+        target = target_label(Target(port=r.port, transport=r.transport, service=r.service))
         typer.echo(
             f"{r.started:%Y-%m-%d %H:%M} {r.bench[:12] or '-':<12} {r.run_id[:14]:<14} "
             f"{r.device[:18]:<18} {(r.profile or r.model)[:16] or '-':<16} "
-            f"{r.firmware[:10] or '-':<10} {target:<10} {r.verdict}"
+            f"{r.firmware[:10] or '-':<10} {target[:16] or '-':<16} {r.verdict}"
         )
 
 
