@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from lanprobe.diff import Diff, Flap, compare
+from lanprobe.diff import Change, Diff, Flap, compare
 from lanprobe.errors import ProbeError
 from lanprobe.labels import report_link_or
 from lanprobe.model import Device, DeviceScore, DeviceVerdict, ScanRun
@@ -145,6 +145,16 @@ class BenchStatus:
     @property
     def flapping(self) -> list[Flap]:
         return self.diff.flapping if self.diff else []
+
+    @property
+    def lost_coverage(self) -> list[Change]:
+        """Passes of the previous run no longer verified: "no regression" alone would hide a
+        night that checked less (fewer checks selected, a service not reached)."""
+        return self.diff.lost_coverage if self.diff else []
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.diff.warnings if self.diff else []
 
 
 @dataclass

@@ -315,3 +315,21 @@ def test_cli_history_check_tells_two_services_on_one_port_apart(tmp_path: Path) 
     assert code == 0 and len(rows) == 2
     assert "443/tcp https" in rows[0] and rows[0].endswith("pass")
     assert "443/tcp mqtt-ws" in rows[1] and rows[1].endswith("fail")
+
+
+def test_a_night_that_checked_less_is_not_only_no_regression(db: str) -> None:
+    """lab-a's newest night ran without data.tls-protocol (a narrower check selection): no
+    regression, but its passes are no longer verified, and the bench row says how many."""
+    tonight = fleet_run("lab-a", NIGHTS)
+    dropped = [r for r in tonight.results if r.check_id == "data.tls-protocol"]
+    assert dropped and all(r.verdict is Verdict.passed for r in dropped)
+    tonight.results = [r for r in tonight.results if r.check_id != "data.tls-protocol"]
+    with open_store(db) as st:
+        st.save(tonight)
+        fleet = build_fleet(st, now=NOW + timedelta(days=1))
+    lab_a = fleet.benches[0]
+    assert not lab_a.regressions and len(lab_a.lost_coverage) == len(dropped)
+    html = render_fleet(fleet)
+    row = html.split('id="bench-lab-a"', 1)[1].split("</tr>", 1)[0]
+    assert f"{len(dropped)} no longer verified" in row and "data.tls-protocol" in row
+    assert "no longer verified" not in html.split('id="bench-lab-b"', 1)[1]
