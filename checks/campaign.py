@@ -77,13 +77,16 @@ async def find_interface(ctx: CheckContext, svc: Service) -> LoginInterface | st
         found = await weblogin.discover(where, svc.port, tls=tls, timeouts=ctx.timeouts,
                                         known=known)  # fmt: skip
         if found is not None:
+            page = found.login.page or found.login.path
+            seen = f"password form at {page}" if found.login.kind == "form" else ""
             return LoginInterface(kind=kind, method=found.login.kind, port=svc.port, tls=tls,
                                   path=found.login.path, form=found.login,
-                                  how=tuple(found.how))  # fmt: skip
+                                  how=tuple(found.how), seen=seen)  # fmt: skip
     if challenge is None:
         return f"no HTTP Basic or Digest challenge or web login found from {', '.join(paths)}"
     return LoginInterface(kind=kind, method=challenge.kind, port=svc.port, tls=tls,
-                          path=challenge.path, realm=challenge.realm)  # fmt: skip
+                          path=challenge.path, realm=challenge.realm,
+                          seen=f"HTTP {challenge.kind} challenge at {challenge.path}")  # fmt: skip
 
 
 def web_login_paths(ctx: CheckContext) -> weblogin.WebLoginPaths:
@@ -230,14 +233,16 @@ async def campaign(ctx: CheckContext, svc: Service) -> Campaign:
 
 
 def record_login_interface(session: DeviceSession, c: Campaign) -> None:
-    """facts["login_interfaces"][port]: the login a campaign found and whether it answered
-    (data.tls-required judges a cleartext login wherever it was found, not only on `/`)."""
+    """facts["login_interfaces"][port]: the login a campaign found, what the device showed of
+    it (a challenge, a form) and whether it answered an attempt (data.tls-required judges a
+    cleartext login wherever it was found, not only on `/`)."""
     if c.iface is not None:
         session.facts.setdefault("login_interfaces", {})[c.port] = {
             "interface": c.iface.describe(),
             "method": c.iface.method,
             "tls": c.iface.tls,
             "path": c.iface.path,
+            "seen": c.iface.seen,
             "answered": any(a.accepted is not None for _, a in c.tried),
         }
 

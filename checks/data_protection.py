@@ -293,11 +293,13 @@ async def _http_cleartext(ctx: CheckContext, svc: Service) -> tuple[str, dict[st
 
 
 def _login_seen(ctx: CheckContext, svc: Service) -> dict[str, Any] | None:
-    """A cleartext HTTP login that another check's login campaign found on this port."""
+    """A cleartext HTTP login that another check's login campaign found on this port: one the
+    device showed (a challenge, a password form), or one that answered an attempt. A login only
+    inferred (an API path that was never answered) is no observation."""
     found = ctx.session.facts.get("login_interfaces", {}).get(svc.port)
     if not found or found.get("tls") or found.get("method") not in HTTP_LOGIN_METHODS:
         return None
-    return found if found.get("answered") else None
+    return found if found.get("seen") or found.get("answered") else None
 
 
 @check(
@@ -368,6 +370,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             if what != "login" and seen is not None:
                 what = "login"
                 evidence["login"] = f"{seen['interface']} (found by the login campaign)"
+                evidence["campaign"] = seen
             examined.append(f"{svc.port}/http: {what}")
             if what == "login":
                 failed = True

@@ -38,6 +38,9 @@ class LoginInterface:
     form: HttpLogin | None = None
     realm: str = ""
     how: tuple[str, ...] = ()  # how the login was found (web logins: the pages and scripts)
+    # What the device itself showed of this login (an HTTP challenge, a password form): the
+    # login is observed even if no attempt is made. "" when it is declared or inferred only.
+    seen: str = ""
 
     def describe(self) -> str:
         if self.method in HTTP_METHODS:

@@ -445,3 +445,25 @@ async def test_a_silent_snmp_agent_is_not_examined() -> None:
     [res] = await run("data.tls-required", sess)
     assert res.verdict == Verdict.not_applicable, res.title
     assert res.evidence["not_examined"] == ["161/udp (snmp): the agent did not answer"]
+
+
+async def test_a_challenge_the_campaign_saw_counts_though_it_made_no_attempt() -> None:
+    """`/` is an open page; the campaign found a Basic challenge on an admin path but its budget
+    let it try nothing (max_attempts 1: the proof attempt is reserved). The challenge it saw is
+    the observation of a cleartext login, with or without an answer to a password."""
+
+    def admin(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/admin":
+            return 401, b"", {"WWW-Authenticate": 'Basic realm="admin"'}
+        return 200, b"<html>status: ok</html>", {}
+
+    async with http_server(admin) as port:
+        profile = Profile(id="m", interfaces=Interfaces(admin_paths=["/admin"]),
+                          credentials=Credentials(max_attempts=1, pacing_s=0.0))  # fmt: skip
+        sess = session(device(services=[Service(port=port, name="http")]), profile)
+        await run("configuration.default-login", sess)
+        seen = sess.facts["login_interfaces"][port]
+        assert (seen["method"], seen["answered"]) == ("basic", False)  # found, nothing tried
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail, res.title
+    assert "found by the login campaign" in res.title and "/admin" in res.title
