@@ -518,13 +518,16 @@ def load_baseline(
     if run is None:
         where = f" of bench {bench}" if bench else ""
         where += f" of scope {scope.label()}" if scope is not None else ""
-        raise ProbeError(f"--baseline last: the history holds no complete run{where} yet")
+        raise ProbeError(
+            f"the history holds no complete run{where} yet: scan once with --db and without "
+            "--baseline to start it"
+        )
     return run
 
 
 def compare_to_baseline(
     run: ScanRun,
-    baseline: str,
+    baseline: str | ScanRun,
     *,
     db: str | None = None,
     waivers: Path | None = None,
@@ -538,7 +541,9 @@ def compare_to_baseline(
     """
     from lanprobe.store import default_db_path, open_store
 
-    old = load_baseline(baseline, db=db, exclude=run.run_id, scope=run.scope, bench=run.bench)
+    old = baseline
+    if isinstance(old, str):
+        old = load_baseline(old, db=db, exclude=run.run_id, scope=run.scope, bench=run.bench)
     history: list[ScanRun] = []
     if db or default_db_path().exists():
         with open_store(db) as store:

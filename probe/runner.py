@@ -416,6 +416,13 @@ def _deep_workers() -> contextlib.AbstractAsyncContextManager[object]:
     return worker_pool(min(DEEP_SCANS_AT_ONCE, max(2, os.cpu_count() or 2)))
 
 
+def scope_info(scope: Scope) -> ScopeInfo:
+    """The scope as a run records it (and as `--baseline last` looks a run up by)."""
+    return ScopeInfo(
+        interfaces=list(scope.interfaces), cidrs=[str(n) for n in scope.networks], lab=scope.lab
+    )
+
+
 def this_host() -> HostInfo:
     """The probe host as a run records it."""
     return HostInfo(
@@ -499,11 +506,7 @@ async def scan(
         tool=ToolInfo(version=__version__),
         bench=bench or this_host().hostname,
         host=this_host(),
-        scope=ScopeInfo(
-            interfaces=list(scope.interfaces),
-            cidrs=[str(n) for n in scope.networks],
-            lab=scope.lab,
-        ),
+        scope=scope_info(scope),
         baseline={
             "id": baseline.id,
             "version": baseline.version,

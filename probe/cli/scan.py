@@ -227,7 +227,7 @@ def scan_command(
     from lanprobe.profiles import load_profiles
     from lanprobe.report.console import ProgressPrinter, print_summary
     from lanprobe.report.json import write_json
-    from lanprobe.runner import Limits, checked_catalogue, scan
+    from lanprobe.runner import Limits, checked_catalogue, scan, scope_info, this_host
 
     formats = [f.strip() for f in fmt.split(",") if f.strip()]
     try:
@@ -274,6 +274,22 @@ def scan_command(
             state = bench.status(bridge)
             if state is not None and state.ca_file:
                 trusted.insert(0, Path(state.ca_file))
+        # The baseline too, before any traffic: a missing file, or a history with no run of this
+        # scope and bench, is said now, not after the scan.
+        old_run = None
+        if baseline_run is not None:
+            from lanprobe.diff import load_baseline, load_waivers
+
+            try:
+                old_run = load_baseline(baseline_run, db=db, scope=scope_info(scope),
+                                        bench=bench_name or this_host().hostname)  # fmt: skip
+            except (ProbeError, OSError, ValueError) as exc:
+                raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
+            if waivers is not None:
+                try:
+                    load_waivers(waivers)
+                except (ProbeError, OSError, ValueError) as exc:
+                    raise ScopeError(f"--waivers {waivers}: {exc}") from exc
     except (ScopeError, ProfileError, LabError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -309,15 +325,12 @@ def scan_command(
         return await discover(scope_, ports=[*(ports or ()), *wanted.extra], options=dopts)
 
     def changes(run: ScanRun) -> Diff | None:
-        """The diff against --baseline; a baseline that cannot be read is a usage error."""
-        if baseline_run is None or run.interrupted:
+        """The diff against the baseline read before the scan."""
+        if old_run is None or run.interrupted:
             return None
         from lanprobe.diff import compare_to_baseline
 
-        try:
-            return compare_to_baseline(run, baseline_run, db=db, waivers=waivers)
-        except (ProbeError, OSError, ValueError) as exc:
-            raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
+        return compare_to_baseline(run, old_run, db=db, waivers=waivers)
 
     def history_of(run: ScanRun) -> tuple[list[Any], list[Any]]:
         """The trend of this bench and its units' past verdicts, for the HTML report."""
