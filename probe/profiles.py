@@ -700,6 +700,7 @@ def globally_unique_mac(mac: str | None) -> bool:
 # Services whose announced banner names the software, for `match.banners` (SSH version string,
 # RTSP Server header, SNMP sysDescr).
 _BANNER_KINDS = ("ssh", "rtsp", "snmp")
+_VERSION_PRODUCTS = ("snmp",)  # discovery records protocol versions as their product
 
 
 def _first_line(text: str, limit: int = 80) -> str:
@@ -777,7 +778,9 @@ def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str
     banners: dict[str, list[str]] = {}
     for svc in device.services:
         kind = svc.name.lower()
-        text = _first_line(svc.banner or svc.product)
+        # SNMP's product is the versions that answered ("SNMP v3"), the same on every agent:
+        # only its sysDescr (the banner) names the device.
+        text = _first_line(svc.banner if kind in _VERSION_PRODUCTS else svc.banner or svc.product)
         if kind in _BANNER_KINDS and text and text not in banners.get(kind, []):
             banners.setdefault(kind, []).append(text)
             said.append(f"{kind} banner {text!r}")

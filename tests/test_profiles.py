@@ -628,6 +628,30 @@ def test_init_writes_the_strongest_identifiers_and_says_which() -> None:
     assert draft.strength == "none" and any("--pin" in n for n in draft.notes)
 
 
+def test_init_never_takes_snmps_protocol_versions_for_a_banner() -> None:
+    """An SNMPv3 agent tells no sysDescr before a login: discovery records "SNMP v3" as its
+    product, which every SNMPv3 agent shares. Written as a banner rule, the new profile took
+    every such device on the bench; only a sysDescr is a banner."""
+    from lanprobe.profiles import LoadedProfile, ProfileSet, profile_from_device
+
+    v3 = Service(port=161, transport="udp", name="snmp", product="SNMP v3")
+    web = Service(port=443, name="https", product="HubCo-H1", tls=True)
+    hub = Device(key="dc:a6:32:00:00:01", mac="dc:a6:32:00:00:01", ips=["198.18.3.11"],
+                 services=[v3, web])  # fmt: skip
+    draft = profile_from_device(hub)
+    made = Profile_from(draft.text)
+    assert made.match.banners == {} and not any("snmp" in s for s in draft.identifiers)
+    other = Device(key="00:11:22:00:00:02", mac="00:11:22:00:00:02", ips=["198.18.3.12"],
+                   services=[v3.model_copy()])  # fmt: skip
+    profiles = ProfileSet(root=Path("."), profiles={made.id: LoadedProfile(made, Path("new"))})
+    assert profiles.match(hub).profile.id == made.id
+    assert profiles.match(other).profile.id == "generic"
+    # A sysDescr is the agent's own words: a banner rule.
+    hub.services[0].banner = "HubCo H1 hub firmware 2.4.1"
+    draft = profile_from_device(hub)
+    assert Profile_from(draft.text).match.banners == {"snmp": ["HubCo H1 hub firmware 2.4.1"]}
+
+
 def test_init_writes_only_what_the_run_observed_of_auth() -> None:
     from lanprobe.profiles import profile_from_device
 
