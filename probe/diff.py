@@ -34,7 +34,7 @@ A waivers file (`--waivers FILE`)::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -503,9 +503,11 @@ def load_baseline(
     exclude: str | None = None,
     scope: ScopeInfo | None = None,
     bench: str | None = None,
+    before: datetime | None = None,
 ) -> ScanRun:
     """`--baseline RUN.json` or `--baseline last`: the newest complete run in the history of
-    the same `bench` and `scope` when given (another bench's run is no baseline for this one)."""
+    the same `bench` and `scope` when given (another bench's run is no baseline for this one),
+    and started before `before` (a report of an old run is compared with the run before it)."""
     if spec != "last":
         path = Path(spec)
         if not path.is_file():
@@ -514,7 +516,7 @@ def load_baseline(
     from lanprobe.store import open_store
 
     with open_store(db) as store:
-        run = store.last(exclude=exclude, scope=scope, bench=bench)
+        run = store.last(exclude=exclude, scope=scope, bench=bench, before=before)
     if run is None:
         where = f" of bench {bench}" if bench else ""
         where += f" of scope {scope.label()}" if scope is not None else ""

@@ -18,7 +18,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -204,6 +204,7 @@ class RunFilter:
     check: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    scope: str | None = None  # ScopeInfo.label(), as the runs table keeps it
 
     def where(self, params: dict[str, Any], devices: str | None = None) -> str:
         """SQL conditions on `runs`, adding their values to `params`. `devices`: the alias of
@@ -219,6 +220,9 @@ class RunFilter:
         if self.until:
             clauses.append("runs.started < :f_until")
             params["f_until"] = _ts(self.until)
+        if self.scope:
+            clauses.append("runs.scope = :f_scope")
+            params["f_scope"] = self.scope
         d = devices or "d"
         dev = []
         if self.model:
@@ -714,10 +718,14 @@ class Store:
     def report_history(
         self, run: ScanRun, runs: int = 30
     ) -> tuple[list[RunSummary], list[DeviceRow]]:
-        """What a run's HTML report draws from the history: the trend of the run's bench (of
-        every run when it names none) and its units' past verdicts, oldest first."""
-        where = RunFilter(bench=run.bench) if run.bench else None
-        summaries = self.runs(runs, complete_only=True, where=where)
+        """What a run's HTML report draws from the history, oldest first, all from before the
+        run (a report of an old run shows no later one): the trend of the runs of its bench (of
+        every bench when it names none) and scope (a one-device scan is no point of the full
+        scan's trend), and its units' past verdicts."""
+        where = RunFilter(bench=run.bench or None, until=run.started)
+        summaries = self.runs(
+            runs, complete_only=True, where=replace(where, scope=run.scope.label())
+        )
         keys = {d.key for d in run.devices}
         rows = self.device_history(where, limit=runs * max(1, len(keys)))
         return summaries, [r for r in rows if r.device in keys]
@@ -779,11 +787,15 @@ class Store:
         complete_only: bool = True,
         scope: ScopeInfo | None = None,
         bench: str | None = None,
+        before: datetime | None = None,
     ) -> ScanRun | None:
-        """The newest stored run (not interrupted, not `exclude`, of `bench` and `scope` when
-        given): `--baseline last`."""
+        """The newest stored run (not interrupted, not `exclude`, of `bench` and `scope` and
+        started before `before` when given): `--baseline last`."""
         clauses = ["run_id <> :exclude"]
         params: dict[str, Any] = {"exclude": exclude or ""}
+        if before is not None:
+            clauses.append("started < :before")
+            params["before"] = _ts(before)
         if complete_only:
             clauses.append("interrupted = 0")
         if scope is not None:

@@ -240,6 +240,25 @@ def test_url_password_never_shows_in_errors() -> None:
     assert "bob:***@" in str(info.value)
 
 
+def test_a_reports_history_is_of_its_scope_and_from_before_it(tmp_path: Path) -> None:
+    """The HTML trend of a run plotted later runs and a one-device scan of the same bench, and
+    `probe report --baseline last` of an older run compared it with a newer one."""
+    from lanprobe.diff import load_baseline
+    from lanprobe.model import ScopeInfo
+
+    db = str(tmp_path / "h.sqlite")
+    runs = [sample_run(f"n{i}", started=T0 + timedelta(days=i)) for i in range(4)]
+    runs[1].scope = ScopeInfo(interfaces=["plab0"], cidrs=["198.18.0.12/32"])  # one device
+    with open_store(db) as st:
+        for r in runs:
+            st.save(r)
+        trend, units = st.report_history(runs[2])
+    assert [s.run_id for s in trend] == ["n0"]
+    assert {u.run_id for u in units} == {"n0", "n1"}  # a unit's own past, whatever the scope
+    old = load_baseline("last", db=db, exclude="n2", scope=runs[2].scope, before=runs[2].started)
+    assert old.run_id == "n0"
+
+
 # --- probe history ------------------------------------------------------------------------------
 
 

@@ -75,7 +75,12 @@ def report_command(
         diff = None
         if baseline:
             old = load_baseline(
-                baseline, db=db, exclude=run.run_id, scope=run.scope, bench=run.bench
+                baseline,
+                db=db,
+                exclude=run.run_id,
+                scope=run.scope,
+                bench=run.bench,
+                before=run.started,
             )
             ws = load_waivers(waivers) if waivers else None
             diff = compare(
