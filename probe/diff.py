@@ -316,6 +316,11 @@ def compare(
             continue
         ref = _ref(ndev)
         why = _device_expectations(old, new, odev, ndev, baseline_change)
+        if odev.profile != ndev.profile:  # a new profile took it (profile init), or lost it
+            diff.expectations.append(
+                f"{ref.label} is held to another profile ({odev.profile or 'none'} -> "
+                f"{ndev.profile or 'none'})"
+            )
         ores = _worst(old.results_for(odev.key))
         nres = _worst(new.results_for(ndev.key))
         worse_unwaived = False

@@ -423,6 +423,19 @@ def test_profile_version_and_baseline_version_are_named() -> None:
     ]
 
 
+def test_a_device_held_to_another_profile_is_named_first() -> None:
+    """A profile made with `probe profile init` takes a device that was generic: the diff says
+    so before its verdict changes, not only beside each of them."""
+    old, new = run_of("a"), run_of("b")
+    cam = next(d for d in old.devices if d.profile == "acme-ipcam200")
+    cam.profile = "generic"
+    d = compare(old, new, today=TODAY)
+    moved = f"acme-ipcam200@{cam.ip} is held to another profile (generic -> acme-ipcam200)"
+    assert d.expectations == [moved]
+    text = render_text(d)
+    assert text.splitlines()[1] == f"expectations changed between the runs: {moved}"
+
+
 def test_a_fix_on_a_closed_port_is_fixed_even_when_the_profile_changed() -> None:
     """The camera closed telnet: a device change, though its profile changed too."""
     devs = sample_devices()
