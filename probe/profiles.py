@@ -765,6 +765,41 @@ def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str
     if device.ssdp.get("modelName"):
         match["ssdp_models"] = [device.ssdp["modelName"]]
         said.append(f"SSDP modelName {device.ssdp['modelName']}")
+    lesser, lesser_said = _lesser_rules(device)
+    if "mdns_txt" in match or "ssdp_models" in match:
+        # Any one rule selects a profile: a Server header or banner names software that other
+        # models run too (an SSH library, a web server), and would take them as well.
+        if lesser_said:
+            notes.append(
+                "left out, as the model identifiers above suffice and each of these alone would "
+                f"also select other models running the same software: {'; '.join(lesser_said)}"
+            )
+    else:
+        match.update(lesser)
+        said.extend(lesser_said)
+        if lesser_said:
+            notes.append(
+                "no model identifier (mDNS TXT model, SSDP modelName): each rule written selects "
+                "the profile alone, also for other models running the same software; check them"
+                + ("" if pin else ", or match your bench's units by MAC (--pin)")
+            )
+    if globally_unique_mac(device.mac):
+        assert device.mac is not None
+        match["oui"] = [device.mac.lower()[:8]]
+        said.append(f"OUI {device.mac.lower()[:8]} (a hint only, never enough alone)")
+    elif device.mac:
+        notes.append(
+            f"MAC {device.mac} is locally administered (randomised or made up): "
+            "its prefix is no maker's OUI and is not written"
+        )
+    return match, said, notes
+
+
+def _lesser_rules(device: Device) -> tuple[dict[str, Any], list[str]]:
+    """Rules from what names the software rather than the model: HTTP Server headers, SSH/RTSP
+    banners and SNMP sysDescr, mDNS service types."""
+    match: dict[str, Any] = {}
+    said: list[str] = []
     servers = sorted(
         {
             svc.product
@@ -786,19 +821,10 @@ def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str
             said.append(f"{kind} banner {text!r}")
     if banners:
         match["banners"] = banners
-    if "mdns_txt" not in match and device.mdns:
+    if device.mdns:
         match["mdns_types"] = sorted({s.type for s in device.mdns})
         said.extend(f"mDNS service type {t}" for t in match["mdns_types"])
-    if globally_unique_mac(device.mac):
-        assert device.mac is not None
-        match["oui"] = [device.mac.lower()[:8]]
-        said.append(f"OUI {device.mac.lower()[:8]} (a hint only, never enough alone)")
-    elif device.mac:
-        notes.append(
-            f"MAC {device.mac} is locally administered (randomised or made up): "
-            "its prefix is no maker's OUI and is not written"
-        )
-    return match, said, notes
+    return match, said
 
 
 def profile_from_device(

@@ -652,6 +652,34 @@ def test_init_never_takes_snmps_protocol_versions_for_a_banner() -> None:
     assert Profile_from(draft.text).match.banners == {"snmp": ["HubCo H1 hub firmware 2.4.1"]}
 
 
+def test_init_writes_the_model_identifiers_alone_when_the_unit_shows_them() -> None:
+    """Every rule selects a profile alone. A hub that names its model over mDNS also runs a
+    common SSH library: written beside the TXT model, that banner made the new profile take
+    every other model running it. Left out, and said; without a model identifier it is written,
+    with a warning."""
+    from lanprobe.profiles import LoadedProfile, ProfileSet, profile_from_device
+
+    ssh = Service(port=22, name="ssh", product="AsyncSSH", banner="SSH-2.0-AsyncSSH_2.23.1")
+    web = Service(port=443, name="https", product="lighttpd", tls=True)
+    hub = Device(key="dc:a6:32:00:00:01", mac="dc:a6:32:00:00:01", ips=["198.18.3.11"],
+                 mdns=[MdnsService(type="_hubco._tcp.local.", name="h", txt={"model": "H1"})],
+                 services=[ssh, web])  # fmt: skip
+    draft = profile_from_device(hub)
+    made = Profile_from(draft.text)
+    assert made.match.mdns_txt == {"model": "H1"}
+    assert (made.match.banners, made.match.http_server) == ({}, [])
+    assert any(n.startswith("left out") and "SSH-2.0-AsyncSSH_2.23.1" in n for n in draft.notes)
+    profiles = ProfileSet(root=Path("."), profiles={made.id: LoadedProfile(made, Path("new"))})
+    camera = Device(key="00:11:22:00:00:02", mac="00:11:22:00:00:02", ips=["198.18.3.12"],
+                    services=[ssh.model_copy()])  # fmt: skip
+    assert profiles.match(hub).profile.id == made.id
+    assert profiles.match(camera).profile.id == "generic"
+    hub.mdns = []
+    draft = profile_from_device(hub)
+    assert Profile_from(draft.text).match.banners == {"ssh": ["SSH-2.0-AsyncSSH_2.23.1"]}
+    assert any("no model identifier" in n and "--pin" in n for n in draft.notes)
+
+
 def test_init_writes_only_what_the_run_observed_of_auth() -> None:
     from lanprobe.profiles import profile_from_device
 
