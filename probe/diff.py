@@ -501,6 +501,11 @@ def _changes(seq: Sequence[Verdict | None]) -> int:
 # --- baseline and rendering ---------------------------------------------------------------------
 
 
+class NoBaselineYet(ProbeError):
+    """`--baseline last` before the first complete run of the scope and bench: nothing to
+    compare (`probe scan` says so and its run starts the history; `probe report` refuses)."""
+
+
 def load_baseline(
     spec: str,
     *,
@@ -525,10 +530,7 @@ def load_baseline(
     if run is None:
         where = f" of bench {bench}" if bench else ""
         where += f" of scope {scope.label()}" if scope is not None else ""
-        raise ProbeError(
-            f"the history holds no complete run{where} yet: scan once with --db and without "
-            "--baseline to start it"
-        )
+        raise NoBaselineYet(f"the history holds no complete run{where} yet")
     return run
 
 

@@ -660,23 +660,27 @@ def test_cli_scan_exit_code_for_error_results(
 def test_cli_scan_reads_its_baseline_before_any_traffic(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A --baseline that cannot be read (no file, a history without a run of this scope and
-    bench, unreadable waivers) is exit 2 before any traffic, as the README says of usage
-    errors: the scan used to run first and exit 2 after. A readable one is the diff's old run."""
+    """A --baseline file that cannot be read, or --waivers that do not parse, is exit 2 before
+    any traffic, as the README says of usage errors (the scan used to run first, then exit 2).
+    `last` before the first run of this scope and bench says that there is nothing to compare
+    and scans: that run starts the history (exit 2 after the scan used to leave a nightly job
+    red, and now would leave it red for good). Then `last` is that run."""
     from lanprobe import runner
     from lanprobe.cli import app
-    from lanprobe.store import open_store
     from typer.testing import CliRunner
 
     from tests.report.runs import device, make_run, result
 
     scanned: list[str] = []
     dev = device(10, "hubco-h1")
-    canned = make_run("new", [dev], [result(dev, "identification.identifier", Verdict.passed)])
 
-    async def fake_scan(*_args: Any, **_kw: Any) -> ScanRun:
+    async def fake_scan(*_args: Any, **kw: Any) -> ScanRun:
         scanned.append("traffic")
-        return canned
+        run = make_run(f"r{len(scanned)}", [dev], [result(dev, "identification.identifier",
+                                                          Verdict.passed)])  # fmt: skip
+        run.scope = runner.scope_info(Scope.build(["198.18.170.0/24"], []))
+        run.bench = kw["bench"]
+        return run
 
     monkeypatch.setattr(runner, "scan", fake_scan)
     db = str(tmp_path / "h.sqlite")
@@ -685,29 +689,23 @@ def test_cli_scan_reads_its_baseline_before_any_traffic(
     bad_waivers.write_text("waivers:\n  - {check: x}\n")
     cases = [
         (["--baseline", str(tmp_path / "none.json")], "no such baseline run.json"),
-        (["--baseline", "last"], "holds no complete run of bench b1 of scope 198.18.170.0/24"),
-        (["--baseline", "last", "--waivers", str(bad_waivers)], "holds no complete run"),
+        (["--baseline", "last", "--waivers", str(bad_waivers)], f"--waivers {bad_waivers}"),
     ]
     for args, message in cases:
         res = CliRunner().invoke(app, ["scan", *scope, *args])
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
-        assert "--baseline last: --baseline last" not in res.output
         assert scanned == [], args  # refused before any traffic
-    # The same scope and bench stored before: `last` is that run, and bad waivers are refused
-    # before the scan too.
-    old = make_run("old", [dev], [result(dev, "identification.identifier", Verdict.passed)])
-    old.scope = runner.scope_info(Scope.build(["198.18.170.0/24"], []))
-    old.bench = "b1"
-    with open_store(db) as store:
-        store.save(old)
-    res = CliRunner().invoke(app, ["scan", *scope, "--baseline", "last", "--waivers",
-                                   str(bad_waivers)])  # fmt: skip
-    assert res.exit_code == 2 and f"--waivers {bad_waivers}" in res.output, res.output
-    assert scanned == []
-    res = CliRunner().invoke(app, ["scan", *scope, "--baseline", "last"])
+    args = ["scan", *scope, "--baseline", "last", "--fail-on", "regression"]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert scanned == ["traffic"] and "diff old -> " in res.output
+    assert scanned == ["traffic"]
+    first = "--baseline last: the history holds no complete run of bench b1 of scope "
+    assert f"note: {first}198.18.170.0/24 yet: nothing to compare" in res.output
+    assert "no diff: --baseline last" in res.output
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "diff r1 -> r2" in res.output and "no regression" in res.output
 
 
 def test_cli_scan_help_documents_the_exit_codes() -> None:

@@ -74,14 +74,17 @@ def report_command(
                 history = store.history_before(run, 10)
         diff = None
         if baseline:
-            old = load_baseline(
-                baseline,
-                db=db,
-                exclude=run.run_id,
-                scope=run.scope,
-                bench=run.bench,
-                before=run.started,
-            )
+            try:
+                old = load_baseline(
+                    baseline,
+                    db=db,
+                    exclude=run.run_id,
+                    scope=run.scope,
+                    bench=run.bench,
+                    before=run.started,
+                )
+            except ProbeError as exc:
+                raise ProbeError(f"--baseline {baseline}: {exc}") from exc
             ws = load_waivers(waivers) if waivers else None
             diff = compare(
                 old, run, history=[h for h in history if h.started < old.started], waivers=ws

@@ -274,15 +274,20 @@ def scan_command(
             state = bench.status(bridge)
             if state is not None and state.ca_file:
                 trusted.insert(0, Path(state.ca_file))
-        # The baseline too, before any traffic: a missing file, or a history with no run of this
-        # scope and bench, is said now, not after the scan.
+        # The baseline too, before any traffic: a missing or unreadable file is said now, not
+        # after the scan. `last` before the first run of this scope and bench compares nothing:
+        # said, and this run starts the history (a nightly job's first night, a new scope).
         old_run = None
+        no_baseline = ""
         if baseline_run is not None:
-            from lanprobe.diff import load_baseline, load_waivers
+            from lanprobe.diff import NoBaselineYet, load_baseline, load_waivers
 
             try:
                 old_run = load_baseline(baseline_run, db=db, scope=scope_info(scope),
                                         bench=bench_name or this_host().hostname)  # fmt: skip
+            except NoBaselineYet as exc:
+                no_baseline = f"--baseline last: {exc}: nothing to compare; this run starts it"
+                typer.echo(f"note: {no_baseline}", err=True)
             except (ProbeError, OSError, ValueError) as exc:
                 raise ScopeError(f"--baseline {baseline_run}: {exc}") from exc
             if waivers is not None:
@@ -367,6 +372,8 @@ def scan_command(
             from lanprobe.diff import render_text
 
             typer.echo(render_text(diff))
+        elif no_baseline:
+            typer.echo(f"no diff: {no_baseline}")
 
     def store(run: ScanRun) -> None:
         # One transaction per run (probe/store.py): a kill half-way leaves the history as it was.
