@@ -521,7 +521,7 @@ def load_baseline(
     if spec != "last":
         path = Path(spec)
         if not path.is_file():
-            raise ProbeError(f"{spec}: no such baseline run.json")
+            raise ProbeError("no such baseline run.json")
         return ScanRun.read(path)
     from lanprobe.store import open_store
 

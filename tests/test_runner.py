@@ -696,6 +696,7 @@ def test_cli_scan_reads_its_baseline_before_any_traffic(
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
         assert scanned == [], args  # refused before any traffic
+        assert res.output.count(args[1]) == 1, res.output  # named once
     args = ["scan", *scope, "--baseline", "last", "--fail-on", "regression"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
