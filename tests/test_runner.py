@@ -687,16 +687,17 @@ def test_cli_scan_reads_its_baseline_before_any_traffic(
     scope = ["--cidr", "198.18.170.0/24", "--format", "console", "--db", db, "--bench", "b1"]
     bad_waivers = tmp_path / "w.yaml"
     bad_waivers.write_text("waivers:\n  - {check: x}\n")
+    missing = str(tmp_path / "none.json")
     cases = [
-        (["--baseline", str(tmp_path / "none.json")], "no such baseline run.json"),
-        (["--baseline", "last", "--waivers", str(bad_waivers)], f"--waivers {bad_waivers}"),
+        (["--baseline", missing], missing, "no such baseline run.json"),
+        (["--baseline", "last", "--waivers", str(bad_waivers)], str(bad_waivers), "model"),
     ]
-    for args, message in cases:
+    for args, path, message in cases:
         res = CliRunner().invoke(app, ["scan", *scope, *args])
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
         assert scanned == [], args  # refused before any traffic
-        assert res.output.count(args[1]) == 1, res.output  # named once
+        assert res.output.count(path) == 1, res.output  # the file, named once
     args = ["scan", *scope, "--baseline", "last", "--fail-on", "regression"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output

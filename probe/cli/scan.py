@@ -294,7 +294,7 @@ def scan_command(
                 try:
                     load_waivers(waivers)
                 except (ProbeError, OSError, ValueError) as exc:
-                    raise ScopeError(f"--waivers {waivers}: {exc}") from exc
+                    raise ScopeError(f"--waivers: {exc}") from exc  # names the file
     except (ScopeError, ProfileError, LabError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
