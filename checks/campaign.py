@@ -279,10 +279,18 @@ def _next_candidate(
     return best
 
 
+async def login_interface(ctx: CheckContext, svc: Service) -> LoginInterface | str:
+    """`find_interface` once per port and device (GETs only, no login attempt): the campaign
+    and data.tls-required, which judges a login seen on plain HTTP, share it."""
+    return await ctx.session.observe(
+        f"login-interface:{svc.transport}:{svc.port}", lambda: find_interface(ctx, svc)
+    )
+
+
 async def _run_campaign(ctx: CheckContext, svc: Service) -> Campaign:
     kind = ctx.kind(svc)
     out = Campaign(port=svc.port, kind=kind)
-    found = await find_interface(ctx, svc)
+    found = await login_interface(ctx, svc)
     if isinstance(found, str):
         out.not_applicable = found
         return out

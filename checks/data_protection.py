@@ -24,10 +24,11 @@ from typing import Any
 
 from lanprobe.checks import snmp as snmp_checks
 from lanprobe.checks import ssh_policy
+from lanprobe.checks.campaign import login_interface
 from lanprobe.checks.clients import http as web
 from lanprobe.checks.clients import pages, ssh_kex, tls
 from lanprobe.checks.context import CheckContext
-from lanprobe.checks.logins import HTTP_METHODS
+from lanprobe.checks.logins import HTTP_METHODS, LoginInterface
 from lanprobe.checks.registry import Cost, check
 from lanprobe.checks.tls_findings import (
     certificate_problems,
@@ -302,6 +303,27 @@ def _login_seen(ctx: CheckContext, svc: Service) -> dict[str, Any] | None:
     return found if found.get("seen") or found.get("answered") else None
 
 
+async def _http_login(ctx: CheckContext, svc: Service) -> tuple[str, dict[str, Any]]:
+    """`_http_cleartext`, then every other observation of a login on the port: what a login
+    campaign saw or got an answer from, else (no campaign ran: not selected, not applicable to
+    the model) the campaign's own search past `/`, GETs only (admin paths' challenges, common
+    login pages)."""
+    what, evidence = await _http_cleartext(ctx, svc)
+    seen = _login_seen(ctx, svc)
+    if what != "login" and seen is not None:
+        evidence["login"] = f"{seen['interface']} (found by the login campaign)"
+        evidence["campaign"] = seen
+        return "login", evidence
+    if what == "open":
+        iface = await login_interface(ctx, svc)  # the campaign's, when one ran
+        if isinstance(iface, LoginInterface) and iface.seen and not iface.tls:
+            evidence["login"] = f"{iface.describe()} ({iface.seen})"
+            return "login", evidence
+        if isinstance(iface, str):
+            evidence["login_search"] = iface
+    return what, evidence
+
+
 @check(
     "data.tls-required",
     Capability.data_protection,
@@ -313,7 +335,8 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
     """A login or data interface works in cleartext where TLS is expected.
 
     Every TCP port is examined: TLS where the profile or the service expects it, plain HTTP for a
-    login reached from `/` (redirects followed) or seen by a login campaign, and the protocols that
+    login reached from `/` (redirects followed), seen by a login campaign or, where none ran,
+    found by the campaign's search (GETs only), and the protocols that
     carry credentials in cleartext by design. A port that could not be identified or examined
     leaves the device undecided; a device with no TCP port has nothing to judge.
     """
@@ -356,7 +379,7 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             continue
         if kind == "http":
             try:
-                what, evidence = await _http_cleartext(ctx, svc)
+                what, evidence = await _http_login(ctx, svc)
             except TargetError as exc:
                 undecided = True
                 yield ctx.result(
@@ -366,11 +389,6 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
                     evidence={"reason": str(exc)},
                 )
                 continue
-            seen = _login_seen(ctx, svc)
-            if what != "login" and seen is not None:
-                what = "login"
-                evidence["login"] = f"{seen['interface']} (found by the login campaign)"
-                evidence["campaign"] = seen
             examined.append(f"{svc.port}/http: {what}")
             if what == "login":
                 failed = True

@@ -52,6 +52,7 @@ from lanprobe.checks.clients.tls import TlsObservation
 from lanprobe.checks.clients.tls_deep import DeepObservation
 from lanprobe.checks.clients.update_discovery import Discovery
 from lanprobe.checks.context import BenchContext, CheckContext, DeviceSession, RunOptions, Timeouts
+from lanprobe.checks.logins import LoginInterface
 from lanprobe.checks.snmp import SnmpObservation
 from lanprobe.checks.software_update import ManifestFetch
 from lanprobe.discovery import coap
@@ -79,6 +80,7 @@ OBSERVATION_TYPES: dict[str, Any] = {
     "tls-ports": list[tuple[Service, TlsObservation]],
     "tls-deep": dict[int, DeepObservation],
     "login-campaign": Campaign,
+    "login-interface": LoginInterface | str,
     "shell-banner": str | None,
     "update-discovery": Discovery,
     "update-manifest": ManifestFetch | None,

@@ -467,3 +467,39 @@ async def test_a_challenge_the_campaign_saw_counts_though_it_made_no_attempt() -
         [res] = await run("data.tls-required", sess)
     assert res.verdict == Verdict.fail, res.title
     assert "found by the login campaign" in res.title and "/admin" in res.title
+
+
+async def test_without_a_campaign_the_check_still_looks_past_the_front_page() -> None:
+    """Only data.tls-required runs (`--check data`, or a model whose default-login is not
+    applicable): `/` is an open page, yet an admin path answers a Basic challenge and a login
+    page sits on a common path. The campaign's own search (GETs, no login attempt) finds them;
+    judged from `/` alone, the port passed."""
+
+    def admin(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/admin":
+            return 401, b"", {"WWW-Authenticate": 'Basic realm="admin"'}
+        return 200, b"<html>status: ok</html>", {}
+
+    def login_page(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/login.html":
+            return 200, LOGIN_PAGE, {"Content-Type": "text/html"}
+        return (200, b"<html>status: ok</html>", {}) if path == "/" else (404, b"", {})
+
+    profile = Profile(id="m", interfaces=Interfaces(admin_paths=["/admin"]))
+    async with http_server(admin) as port:
+        sess = session(device(services=[Service(port=port, name="http")]), profile)
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail, res.title
+    assert res.title == (
+        f"HTTP basic login on http/{port} /admin (HTTP basic challenge at /admin) over plain "
+        f"HTTP on port {port}"
+    )
+    async with http_server(login_page) as port:
+        sess = session(device(services=[Service(port=port, name="http")]))
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.fail and "(password form at /login.html)" in res.title
+    # Nothing past `/` either: still a pass.
+    async with http_server(lambda *_: (200, b"<html>status: ok</html>", {})) as port:
+        sess = session(device(services=[Service(port=port, name="http")]))
+        [res] = await run("data.tls-required", sess)
+    assert res.verdict == Verdict.passed, res.title
