@@ -4,8 +4,9 @@ readable by the authorised party, and by nobody else.
 state.exposed-status reads the profile's status/log paths (and its security-state endpoint)
 without credentials and compares each 2xx with the port's controls (checks/clients/pages.py): the
 login page is protected, the page any path gets is no finding (inconclusive when nothing else
-answered); state.reporting reads the security-state endpoint with the profile's lab
-credentials.
+answered). Redirects on the port are followed and the page they lead to is judged: a 3xx is no
+login by itself (a `/logs` -> `/logs/` listing is exposed). state.reporting reads the
+security-state endpoint with the profile's lab credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from lanprobe.checks.clients import http as web
+from lanprobe.checks.clients import pages
 from lanprobe.checks.clients.labauth import AuthorisedAnswer, authorised_get
 from lanprobe.checks.context import CheckContext
 from lanprobe.checks.registry import Cost, check
@@ -27,6 +29,20 @@ PREVIEW_BYTES = 120
 def _preview(body: bytes) -> str:
     text = body[:PREVIEW_BYTES].decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _what(ctl: pages.PageControls, got: pages.Followed) -> str:
+    """How a status path's answer (redirects followed) reads: "login", "catch_all", "open",
+    "elsewhere" (a redirect to another page: not the path's content), or "" (not a 2xx)."""
+    if not 200 <= got.answer.status < 300:
+        return ""
+    what = ctl.classify(got.answer, got.path)
+    if what == "open" and got.redirected:
+        if ctl.login_path and got.path == ctl.login_path:
+            return "login"
+        if not got.same_resource():
+            return "elsewhere"
+    return what
 
 
 @check(
@@ -50,6 +66,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
     protected: list[dict[str, Any]] = []
     absent: list[str] = []
     same_as_any: list[str] = []  # 2xx answers that are the server's any-path page
+    redirected: list[str] = []  # redirects to another port, scheme or page: neither way
     exposed = 0
     undecided = 0  # paths that did not answer (each already inconclusive)
     for svc in ctx.services("http", "https"):
@@ -57,7 +74,7 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
         ctl = await page_controls(ctx.session, svc)
         for path in paths:
             try:
-                answer = await web.fetch(
+                got = await pages.follow(
                     ctx.address(svc),
                     svc.port,
                     path,
@@ -74,7 +91,8 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
                     evidence={"path": path, "reason": str(exc)},
                 )
                 continue
-            what = ctl.classify(answer, path) if 200 <= answer.status < 300 else ""
+            answer = got.answer
+            what = _what(ctl, got)
             if what == "open" and answer.body.strip():
                 exposed += 1
                 yield ctx.result(
@@ -89,13 +107,20 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
                         **ctl.evidence(),
                     },
                 )
-            elif what == "login" or answer.status in (401, 403) or 300 <= answer.status < 400:
+            elif what == "login" or answer.status in (401, 403):
                 shown = {"port": svc.port, "path": path, **answer.summary()}
+                if got.redirected:
+                    shown["redirects"] = " -> ".join(got.chain)
                 if what == "login":
                     shown["note"] = "answers the login page"
                 protected.append(shown)
             elif what == "catch_all":
                 same_as_any.append(f"{svc.port}{path}")
+            elif got.left or what == "elsewhere":
+                # A redirect is no login: where it leads was not judged here (another port or
+                # scheme), or it leads to another page than the one asked for.
+                to = got.left or got.path
+                redirected.append(f"{svc.port}{path}: {answer.status} -> {to}")
             else:
                 absent.append(f"{svc.port}{path}: {answer.status}")
     if exposed:
@@ -103,18 +128,22 @@ async def exposed_status(ctx: CheckContext) -> AsyncIterator[Result]:
     evidence: dict[str, Any] = {"protected": protected, "absent": absent}
     if same_as_any:
         evidence["same_as_random_path"] = same_as_any
+    if redirected:
+        evidence["redirected"] = redirected
     if protected:
         yield ctx.result(
             Verdict.passed,
             f"{len(protected)} status/log endpoint(s) ask for authentication",
             evidence=evidence,
         )
-    elif same_as_any and not undecided:
-        evidence["reason"] = "the server answers any path with the same page"
+    elif (same_as_any or redirected) and not undecided:
+        # Nothing asked for a login, and what answered is not the path's own page.
+        parts = [f"{len(same_as_any)} answer the page any path gets"] if same_as_any else []
+        parts += [f"{len(redirected)} redirect elsewhere"] if redirected else []
+        evidence["reason"] = "no status path answers a page of its own or asks for a login"
         yield ctx.result(
             Verdict.inconclusive,
-            f"{len(same_as_any)} status/log path(s) answer the page any path gets: nothing can "
-            "be told apart",
+            f"status/log paths: {', '.join(parts)}: nothing can be told apart",
             evidence=evidence,
         )
     elif not undecided:  # paths that never answered may exist: no "absent" claim then

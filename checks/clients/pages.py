@@ -77,6 +77,48 @@ def local_redirect(location: str, ip: str, port: int, tls: bool) -> str | None:
 
 
 @dataclass
+class Followed:
+    """A GET with its local redirects followed: the answer, the path it is of, and the chain."""
+
+    answer: web.HttpAnswer
+    chain: list[str]  # the requested path first, the answer's path last
+    left: str = ""  # where the last redirect goes when it was not followed (another port, TLS)
+
+    @property
+    def path(self) -> str:
+        return self.chain[-1]
+
+    @property
+    def redirected(self) -> bool:
+        return len(self.chain) > 1
+
+    def same_resource(self) -> bool:
+        """The answer is of the requested path (a redirect that only adds or drops a trailing
+        slash or changes the query keeps it)."""
+
+        def bare(p: str) -> str:
+            return p.split("?", 1)[0].split("#", 1)[0].rstrip("/") or "/"
+
+        return bare(self.chain[0]) == bare(self.path)
+
+
+async def follow(
+    ip: str, port: int, path: str, *, tls: bool, timeouts: Timeouts, max_bytes: int
+) -> Followed:
+    """GET `path`, following redirects that stay on this port and scheme (MAX_REDIRECTS at
+    most): a path check judges the page a redirect leads to, never the 3xx itself."""
+    chain = [path]
+    answer = await web.fetch(ip, port, path, tls=tls, timeouts=timeouts, max_bytes=max_bytes)
+    while 300 <= answer.status < 400 and answer.location:
+        nxt = local_redirect(answer.location, ip, port, tls)
+        if nxt is None or nxt == "https" or nxt in chain or len(chain) > MAX_REDIRECTS:
+            return Followed(answer, chain, left=answer.location)
+        chain.append(nxt)
+        answer = await web.fetch(ip, port, nxt, tls=tls, timeouts=timeouts, max_bytes=max_bytes)
+    return Followed(answer, chain)
+
+
+@dataclass
 class PageControls:
     """What a port answers for a random path and where its login page is."""
 

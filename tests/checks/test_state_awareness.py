@@ -90,3 +90,41 @@ async def test_status_content_of_its_own_fails() -> None:
     results = await _exposed(handler)
     assert [r.verdict for r in results] == [Verdict.fail]
     assert results[0].evidence["path"] == "/api/status"
+
+
+# A 3xx is no login (issue 11): the page a redirect leads to is judged.
+
+
+def _routes(table: dict[str, tuple[int, bytes, dict[str, str]]]) -> Any:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return table.get(path, (404, b"", {}))
+
+    return handler
+
+
+async def test_a_redirect_to_readable_logs_is_exposed() -> None:
+    logs = b"<pre>12:00 login failed for admin from 198.18.0.9</pre>"
+    table = {"/logs": (301, b"", {"Location": "/logs/"}), "/logs/": (200, logs, {})}
+    [res] = await _exposed(_routes(table))
+    assert res.verdict == Verdict.fail, res.title
+    assert res.evidence["path"] == "/logs"
+
+
+async def test_a_redirect_to_tls_or_another_page_is_not_protected() -> None:
+    table = {
+        "/api/status": (302, b"", {"Location": "https://198.18.0.1/api/status"}),
+        "/logs": (302, b"", {"Location": "/home"}),
+        "/home": (200, b"<h1>Welcome</h1><p>Device home</p>", {}),
+    }
+    [res] = await _exposed(_routes(table))
+    assert res.verdict == Verdict.inconclusive, res.title
+    assert "2 redirect elsewhere" in res.title
+    assert len(res.evidence["redirected"]) == 2
+
+
+async def test_a_redirect_to_the_login_page_is_protected() -> None:
+    to_login = (302, b"", {"Location": "/signin?next=/x"})
+    table = {"/api/status": to_login, "/logs": to_login, "/signin": (200, LOGIN, {})}
+    [res] = await _exposed(_routes(table))
+    assert res.verdict == Verdict.passed, res.title
+    assert res.evidence["protected"][0]["redirects"] == "/api/status -> /signin"
