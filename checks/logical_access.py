@@ -24,7 +24,9 @@ port; a 2xx answer with content of its own fails (admin and upload high, status 
 answer is compared with the port's controls (`controls`, checks/clients/pages.py): a random path
 and the login page. A 2xx that is the login page is no finding; one that is the page any path
 gets (generic HTML similarity) is no finding either, and a port where no path could be told
-apart from that page is inconclusive. A login service that accepts a wrong password (seen by
+apart from that page is inconclusive. Redirects on the port are followed: the page is judged
+where the redirect only adds a slash (/admin -> /admin/); one to another page shows no admin
+page there. A login service that accepts a wrong password (seen by
 the shared login campaign of configuration.default-login) fails here too. On every RTSP port
 the stream paths of profiles/data/rtsp-paths.txt are asked with DESCRIBE (never SETUP or PLAY)
 without credentials: a stream description (SDP) fails high; no description and a login asked for
@@ -379,30 +381,34 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
         return
     seen: dict[str, Any] = {ctl.random_path: ctl.random.status}
     errors = 0
-    open_paths: list[tuple[str, str, str, http_client.HttpAnswer]] = []
+    open_paths: list[tuple[str, str, str, pages.Followed]] = []
     hits: dict[str, list[str]] = {"catch_all": [], "login": [], "too_large": []}
     told_apart = 0  # paths whose answer differs from the random path's
     for path, (role, origin) in paths_to_try(ctx).items():
         try:
-            answer = await http_client.fetch(
-                ctx.address(svc), svc.port, path, tls=tls, timeouts=ctx.timeouts
-            )
+            got = await pages.follow(
+                ctx.address(svc), svc.port, path, tls=tls, timeouts=ctx.timeouts,
+                max_bytes=http_client.MAX_BODY_BYTES,
+            )  # fmt: skip
         except TargetError as exc:
             errors += 1
             seen[path] = f"error: {exc}"
             if errors >= MAX_FETCH_ERRORS:
                 break
             continue
-        seen[path] = answer.status
-        if not 200 <= answer.status < 300:
-            told_apart += answer.status != ctl.random.status
+        answer = got.answer
+        seen[path] = answer.status if not got.redirected else f"{answer.status} via {got.path}"
+        # A redirect is judged by the page it leads to when that is the path's own (/admin ->
+        # /admin/); one to another page (the home page, the login page) shows no admin page.
+        if not 200 <= answer.status < 300 or not got.same_resource():
+            told_apart += answer.status != ctl.random.status or got.redirected
             continue
-        what = ctl.classify(answer, path)
+        what = ctl.classify(answer, got.path)
         if what == "catch_all" and (answer.truncated or ctl.random.truncated):
             what = "too_large"  # the same only as far as the capped bodies go
         if what == "open":
             told_apart += 1
-            open_paths.append((path, role, origin, answer))
+            open_paths.append((path, role, origin, got))
         else:
             told_apart += what == "login" and not ctl.catch_all_is_login
             hits[what].append(path)
@@ -410,7 +416,8 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     for name, key in (("catch_all", "same_as_random_path"), ("login", "login_page")):
         if hits[name]:
             base_ev[key + ("_paths" if name == "login" else "")] = hits[name]
-    for path, role, origin, answer in open_paths:
+    for path, role, origin, got in open_paths:
+        answer = got.answer
         ev = {
             **base_ev,
             "request": f"GET {path} (no credentials)",
@@ -419,6 +426,8 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
             "role": role,
             "from": origin,
         }
+        if got.redirected:
+            ev["redirects"] = " -> ".join(got.chain)
         yield ctx.result(Verdict.fail, f"{role} path {path} answers {answer.status} without "
                          f"authentication on port {svc.port}", target=target, evidence=ev,
                          severity=_SEVERITY_BY_ROLE[role])  # fmt: skip

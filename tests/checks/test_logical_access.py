@@ -167,6 +167,28 @@ async def test_a_login_page_for_any_path_asks_for_a_login_everywhere() -> None:
     assert res.verdict is Verdict.passed, res.title
 
 
+async def test_an_admin_page_behind_a_trailing_slash_redirect_is_found() -> None:
+    # A 3xx is judged by the page it leads to (issue 11): /admin -> /admin/ open is a finding.
+    admin = b"<h1>Device settings</h1><form><input name=wifi_ssid></form>"
+
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/admin":
+            return 301, b"", {"Location": "/admin/"}
+        if path == "/admin/":
+            return 200, admin, {}
+        if path == "/api/config":
+            return 302, b"", {"Location": "/home"}  # another page: not the path's own
+        if path == "/home":
+            return 200, b"<h1>Welcome</h1>", {}
+        return 404, b"not found", {}
+
+    results = await _unauth(handler, admin_paths=["/api/config"])
+    [fail] = [r for r in results if r.verdict is Verdict.fail]
+    assert fail.evidence["request"] == "GET /admin (no credentials)"
+    assert fail.evidence["redirects"] == "/admin -> /admin/"
+    assert [r.verdict for r in results] == [Verdict.fail]
+
+
 # --- the lab scan ---------------------------------------------------------------------------------
 
 
