@@ -25,6 +25,7 @@ from lanprobe.checks.clients import manifest as mf
 from lanprobe.checks.clients import mqtt as mqtt_client
 from lanprobe.checks.clients import pages, update_discovery
 from lanprobe.checks.clients.labauth import authorised_get
+from lanprobe.checks.clients.login import Prompts
 from lanprobe.checks.context import CheckContext, DeviceSession
 from lanprobe.checks.registry import Cost, check
 from lanprobe.checks.tls_findings import (
@@ -509,7 +510,8 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
     The request is a multipart POST whose only part is a short text note: nothing a device could
     install, flash or even take for an image. The same POST to a random path is the control: an
     upload path that answers it alike cannot be told apart (inconclusive); a 2xx that is the login
-    page asks for a login (`judge_upload`).
+    page asks for a login; a 4xx that complains of a missing anti-forgery token (a CSRF guard
+    refuses any POST without one) is no sign of authentication (`judge_upload`).
     """
     paths = list(dict.fromkeys(ctx.profile.interfaces.upload_paths))
     if not paths:
@@ -518,6 +520,7 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
     decided = False
     absent: list[str] = []
     same_as_any: list[str] = []
+    prompts = Prompts.load(ctx.options.data_file("login-prompts.txt"))
     for svc in ctx.services("http", "https"):
         tls_on = ctx.kind(svc) == "https"
         ctl = await page_controls(ctx.session, svc)
@@ -542,7 +545,8 @@ async def unauthenticated_upload(ctx: CheckContext) -> AsyncIterator[Result]:
             }
             if control is not None:
                 evidence["random_path_post"] = control.summary()
-            verdict, why = judge_upload(answer, path, ctl, control)
+            token = web.token_complaint(answer, prompts)
+            verdict, why = judge_upload(answer, path, ctl, control, token)
             if verdict is None:
                 (same_as_any if why == "same as any path" else absent).append(
                     f"{svc.port}{path}: {answer.status}"
@@ -577,11 +581,16 @@ def judge_upload(
     path: str,
     ctl: pages.PageControls,
     control: web.HttpAnswer | None,
+    token: str = "",
 ) -> tuple[Verdict | None, str]:
     """The verdict of one unauthenticated upload POST, compared with the same POST to a random
     path (`control`) and the port's login page; (None, why) when it says nothing: the answer
-    any path gets, or no endpoint there."""
+    any path gets, or no endpoint there. `token`: the answer's complaint about a missing
+    anti-forgery token (a 4xx for it is no sign that credentials are needed)."""
     status = answer.status
+    if token and 400 <= status < 500:
+        return Verdict.inconclusive, (f"refused ({status}) for its anti-forgery token "
+                                      f"({token!r}), not for credentials")  # fmt: skip
     if 200 <= status < 300:
         if control is not None and pages.same_page(answer, control, path, ctl.random_path):
             return None, "same as any path"

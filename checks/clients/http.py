@@ -375,6 +375,12 @@ class _Said:
     token: str = ""
 
 
+def token_complaint(answer: HttpAnswer, prompts: Prompts) -> str:
+    """The anti-forgery or session-token complaint the answer shows its reader ("" if none):
+    such a refusal says nothing of credentials."""
+    return prompts.message(_text(answer.body), "token")
+
+
 def _said(answer: HttpAnswer, prompts: Prompts | None, marker: str = "") -> _Said:
     sign = lockout_sign(answer, prompts)
     if sign:

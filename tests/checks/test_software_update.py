@@ -149,3 +149,17 @@ async def test_an_unparseable_manifest_with_a_detached_signature_is_still_judged
     res = await _signature(b"not json", signature=b"c2lnbmF0dXJl")  # no key to verify it with
     assert res.verdict == Verdict.inconclusive
     assert "no public key" in res.title and res.evidence["signature"] == "detached"
+
+
+async def test_an_upload_refused_for_its_csrf_token_is_no_authentication() -> None:
+    # Django's answer to a POST without a token: a refusal that says nothing of credentials.
+    csrf = b"<h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p>"
+
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if method == "POST":
+            return 403, csrf, {}
+        return 404, b"not found", {}
+
+    [res] = await _upload(handler)
+    assert res.verdict == Verdict.inconclusive, res.title
+    assert "anti-forgery token" in res.title
