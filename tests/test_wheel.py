@@ -1,7 +1,8 @@
 """lanprobe as a user installs it (issue 11 "Packaging"): a wheel built with the backend version
 pyproject.toml declares (no build isolation), installed into a fresh venv, used from an empty
 directory: `probe checks`, `probe profile validate`, a `probe scan` of a lab device as a real
-bench (the lab's profiles are not loaded), and `pytest --probe-baseline` on that scan.
+bench (the lab's profiles are not loaded), `pytest --probe-baseline` on that scan, and
+`pytest --probe-baseline --probe-iface IF --probe-cidr CIDR` scanning the unit itself.
 
 To stay fast (measured ~30 s, most of it the scan) the wheel is built by the backend's PEP 517
 hook run with `python -S` against setuptools installed alone into a folder, and the fresh venv
@@ -168,3 +169,17 @@ def test_installed_wheel_works_from_an_empty_directory(
     assert out.returncode in (0, 1), out.stdout + out.stderr  # 1: a check of the run failed
     assert f"PASSED generic@{hub.ip}::" in out.stdout, out.stdout
     assert "warning" not in out.stdout.lower(), out.stdout
+
+    # The command of the issue's report: pytest scans the bench itself, no profiles directory
+    # anywhere. Checks that never log in, so the unit's failed-login window is not touched twice.
+    live = subprocess.run(
+        [str(py), "-m", "pytest", "-p", "no:cacheprovider", "--probe-baseline",
+         "--probe-iface", lab_bench.bridge, "--probe-cidr", f"{hub.ip}/32",
+         "--probe-check", "data.tls-required", "--probe-check", "identification.identifier",
+         "-rA", "-q"],
+        cwd=empty, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
+    )  # fmt: skip
+    said = live.stdout + live.stderr
+    assert live.returncode == 0, said
+    assert f"PASSED generic@{hub.ip}::data.tls-required" in live.stdout, said
+    assert f"PASSED generic@{hub.ip}::identification.identifier" in live.stdout, said
