@@ -599,9 +599,23 @@ def judge_upload(
         return Verdict.fail, f"accepted without credentials ({status})"
     if status in (401, 403) or (300 <= status < 400 and "login" in answer.location):
         return Verdict.passed, f"needs authentication ({status})"
-    if status in (404, 405, 301, 302, 307, 308):
+    if 300 <= status < 400 and not _redirects_alike(answer, control, path, ctl.random_path):
+        # Told apart from any path, and not to a login: an accepted upload redirects too (PRG).
+        return Verdict.inconclusive, (f"answered {status} to {answer.location or 'nowhere'} "
+                                      "without asking for credentials")  # fmt: skip
+    if status in (404, 405) or 300 <= status < 400:
         return None, "absent"
     return Verdict.inconclusive, f"answered {status} without asking for credentials"
+
+
+def _redirects_alike(
+    answer: web.HttpAnswer, control: web.HttpAnswer | None, path: str, random_path: str
+) -> bool:
+    """The POST to `path` is redirected as the one to a random path is (the port sends every
+    request to TLS, or to one page): nothing of an upload endpoint shows."""
+    if control is None or not 300 <= control.status < 400:
+        return False
+    return answer.location.replace(path, random_path) == control.location
 
 
 async def _random_post(

@@ -163,3 +163,26 @@ async def test_an_upload_refused_for_its_csrf_token_is_no_authentication() -> No
     [res] = await _upload(handler)
     assert res.verdict == Verdict.inconclusive, res.title
     assert "anti-forgery token" in res.title
+
+
+@pytest.mark.parametrize(
+    ("upload_to", "any_to", "verdict"),
+    [
+        # POST-redirect-GET: an accepted upload may answer 302 to a result page, not "absent".
+        ("/fw/done?ok=1", None, Verdict.inconclusive),
+        # The port sends every request to TLS: nothing of an endpoint shows here.
+        ("https://198.18.0.1/fw/upload", "https://198.18.0.1{path}", Verdict.not_applicable),
+    ],
+)
+async def test_an_upload_redirect_is_judged_against_any_paths(
+    upload_to: str, any_to: str | None, verdict: Verdict
+) -> None:
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/fw/upload":
+            return 302, b"", {"Location": upload_to}
+        if any_to is not None:
+            return 302, b"", {"Location": any_to.format(path=path)}
+        return 404, b"not found", {}
+
+    [res] = await _upload(handler)
+    assert res.verdict == verdict, res.title
