@@ -26,7 +26,9 @@ and the login page. A 2xx that is the login page is no finding; one that is the 
 gets (generic HTML similarity) is no finding either, and a port where no path could be told
 apart from that page is inconclusive. Redirects on the port are followed: the page is judged
 where the redirect only adds a slash (/admin -> /admin/); one to another page shows no admin
-page there. A login service that accepts a wrong password (seen by
+page there. A port passes only where some path asks for authentication (401/403, the login
+page); a port that serves none of the paths is not_applicable (an open UI at `/` was not
+judged). A login service that accepts a wrong password (seen by
 the shared login campaign of configuration.default-login) fails here too. On every RTSP port
 the stream paths of profiles/data/rtsp-paths.txt are asked with DESCRIBE (never SETUP or PLAY)
 without credentials: a stream description (SDP) fails high; no description and a login asked for
@@ -384,6 +386,7 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
     open_paths: list[tuple[str, str, str, pages.Followed]] = []
     hits: dict[str, list[str]] = {"catch_all": [], "login": [], "too_large": []}
     told_apart = 0  # paths whose answer differs from the random path's
+    asks = 0  # paths that ask for authentication (401/403, the login page)
     for path, (role, origin) in paths_to_try(ctx).items():
         try:
             got = await pages.follow(
@@ -400,8 +403,11 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
         seen[path] = answer.status if not got.redirected else f"{answer.status} via {got.path}"
         # A redirect is judged by the page it leads to when that is the path's own (/admin ->
         # /admin/); one to another page (the home page, the login page) shows no admin page.
+        asks += answer.status in (401, 403)
         if not 200 <= answer.status < 300 or not got.same_resource():
             told_apart += answer.status != ctl.random.status or got.redirected
+            if 200 <= answer.status < 300 and ctl.classify(answer, got.path) == "login":
+                asks += 1  # redirected to the login page
             continue
         what = ctl.classify(answer, got.path)
         if what == "catch_all" and (answer.truncated or ctl.random.truncated):
@@ -411,6 +417,7 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
             open_paths.append((path, role, origin, got))
         else:
             told_apart += what == "login" and not ctl.catch_all_is_login
+            asks += what == "login"
             hits[what].append(path)
     base_ev: dict[str, Any] = ctl.evidence()
     for name, key in (("catch_all", "same_as_random_path"), ("login", "login_page")):
@@ -452,6 +459,13 @@ async def _http_port(ctx: CheckContext, svc: Service) -> AsyncIterator[Result]:
         yield ctx.result(Verdict.inconclusive, f"port {svc.port} answers every path with the same "
                          "page: nothing can be told apart", target=target,
                          evidence=ev)  # fmt: skip
+        return
+    if not asks:
+        # Nothing open, nothing protected: the paths are not there (404s, redirects away), so
+        # an admin interface elsewhere (at `/`) was not judged. No pass over an empty set.
+        ev["reason"] = "no listed path is served here: none asks for authentication"
+        yield ctx.result(Verdict.not_applicable, f"none of the admin, status or upload paths is "
+                         f"served on port {svc.port}", target=target, evidence=ev)  # fmt: skip
         return
     yield ctx.result(Verdict.passed, f"no admin, status or upload path answers without "
                      f"authentication on port {svc.port}", target=target,

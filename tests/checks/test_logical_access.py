@@ -189,6 +189,18 @@ async def test_an_admin_page_behind_a_trailing_slash_redirect_is_found() -> None
     assert [r.verdict for r in results] == [Verdict.fail]
 
 
+async def test_no_listed_path_served_is_no_pass() -> None:
+    # Every path 404: an open admin UI at `/` was never judged, so no pass over an empty set.
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/":
+            return 200, b"<h1>Plug</h1><a href=/toggle>Toggle</a><a href=/cfg>Settings</a>", {}
+        return 404, b"not found", {}
+
+    [res] = await _unauth(handler, admin_paths=["/api/config"])
+    assert res.verdict is Verdict.not_applicable, res.title
+    assert res.evidence["answers"]["/api/config"] == 404
+
+
 # --- the lab scan ---------------------------------------------------------------------------------
 
 
