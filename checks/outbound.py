@@ -3,13 +3,15 @@ own while lanprobe is its network (gateway mode, probe/gateway), judged from `De
 
 Verdict rules:
 - gateway mode off: `not_applicable` (nothing the device sends on its own was observed).
-- the device sent nothing in the window: `inconclusive` (silence is no evidence).
+- the device started nothing of its own in the window (no name, no NTP, no connection to a
+  unicast address; its answers to the scan do not count): `inconclusive` (silence is no evidence).
 - data.client-tls: `fail` when a TLS connection offers a version below TLS 1.2 or a broken
   suite, or completes the handshake with the sinkhole's self-signed certificate for a name it did
   not ask for (the device does not validate certificates). `pass` when every TLS connection
-  offers TLS 1.2+ without broken suites and stopped with a certificate alert. A connection that
-  stopped for another reason leaves the certificate question `inconclusive`. No TLS at all:
-  `not_applicable`.
+  offers TLS 1.2+ without broken suites and stopped with a certificate alert, and no connection
+  went to a TCP port the sinkhole does not answer (a TLS client there was not seen). A connection
+  that stopped for another reason (no alert, decrypt_error, access_denied...) leaves the
+  certificate question `inconclusive`. No TLS at all: `not_applicable`.
 - data.cleartext-outbound: `fail` when HTTP, MQTT, FTP or telnet in cleartext carries a login,
   one of the unit's identifiers (MAC, serial, MQTT client id) or telemetry (a payload). `pass`
   only when what the device sent was seen whole: connections to TCP ports the sinkhole does not

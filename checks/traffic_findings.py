@@ -30,9 +30,18 @@ class Judgement:
 def _silent(t: DeviceTraffic) -> Judgement:
     return Judgement(
         Verdict.inconclusive,
-        f"the device sent nothing during the {t.window_s:g} s observation window",
-        {"window_s": t.window_s, "pcap": t.pcap},
+        f"the device started nothing of its own in the {t.window_s:g} s observation window "
+        "(no name looked up, no connection made; answers to the scan are no evidence)",
+        {"window_s": t.window_s, "packets": t.packets, "pcap": t.pcap},
     )
+
+
+def _unread_tcp(t: DeviceTraffic) -> list[str]:
+    return [
+        f"tcp/{d.port} to {d.address}"
+        for d in t.destinations
+        if d.transport == "tcp" and d.port not in SEEN_TCP_PORTS
+    ]
 
 
 def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
@@ -76,6 +85,15 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
             "certificate validation not shown: " + "; ".join(undecided),
             evidence,
         )
+    unseen = _unread_tcp(t)
+    if unseen:
+        # A TLS client on a port the sinkhole does not answer was never seen: no pass for it.
+        return Judgement(
+            Verdict.inconclusive,
+            "connections the sinkhole did not answer (their TLS was not seen): "
+            + ", ".join(unseen[:10]),
+            {**evidence, "unread": unseen},
+        )
     return Judgement(
         Verdict.passed,
         f"{len(t.tls)} TLS client connection kinds offer TLS 1.2+ and refused an untrusted "
@@ -111,11 +129,10 @@ def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
             {**evidence, "leaks": leaks},
             port,
         )
-    unseen = [
-        f"{d.transport}/{d.port} to {d.address}"
+    unseen = _unread_tcp(t) + [
+        f"udp/{d.port} to {d.address}"
         for d in t.destinations
-        if (d.transport == "tcp" and d.port not in SEEN_TCP_PORTS)
-        or (d.transport == "udp" and d.port not in PLAIN_UDP_PORTS)
+        if d.transport == "udp" and d.port not in PLAIN_UDP_PORTS
     ]
     if unseen:
         return Judgement(

@@ -7,6 +7,7 @@ be added freely; renaming or removing one needs a new `SCHEMA_VERSION`.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -171,6 +172,14 @@ class NtpBehaviour(_Model):
     server: str = ""
 
 
+def _unicast(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not (ip.is_multicast or ip.is_unspecified or str(ip) == "255.255.255.255")
+
+
 class DeviceTraffic(_Model):
     """What the device sent on its own while lanprobe was its network (gateway mode)."""
 
@@ -187,7 +196,16 @@ class DeviceTraffic(_Model):
 
     @property
     def silent(self) -> bool:
-        return not (self.packets or self.names or self.tls or self.cleartext or self.destinations)
+        """Started nothing of its own: no name looked up, no NTP, no connection to a unicast
+        address. `packets` is no evidence: it counts the unit's answers to the scan's probes, and
+        flows to multicast (mDNS, SSDP) include answers to the scan's discovery queries."""
+        return not (
+            self.names
+            or self.tls
+            or self.cleartext
+            or self.ntp
+            or any(_unicast(d.address) for d in self.destinations)
+        )
 
     def summary_lines(self) -> list[tuple[str, str]]:
         """(label, text) lines for the reports: what the device did on its own."""

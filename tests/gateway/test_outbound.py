@@ -181,3 +181,49 @@ def test_report_lines_and_html(tmp_path: Path) -> None:
         print_summary(run, fh)
     text = out.read_text()
     assert "TLS client" in text and "cleartext" in text and "data.cleartext-outbound" in text
+
+
+def test_a_unit_that_only_answered_the_scan_is_not_judged() -> None:
+    """Seen on a bench: otaweb-w1 (static address, no cloud) sent 142 packets, all answers to the
+    scan's probes and its mDNS answer to the discovery query; data.cleartext-outbound passed
+    ("no login ... in cleartext") on that. Nothing it started: inconclusive, not pass."""
+    g = gathered()
+    g.sent["198.18.156.13"] = 142
+    g.flows[("198.18.156.13", "224.0.0.251", 5353, "udp")] = observe.Flow(2, 400)
+    quiet = device("198.18.156.13", "24:6f:28:12:9c:0d")
+    t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
+    assert t.packets == 142 and t.destinations and t.silent
+    for judge in (outbound.judge_cleartext, outbound.judge_client_tls):
+        j = judge(t)
+        assert j.verdict == Verdict.inconclusive and "started nothing" in j.title, j.title
+    # One unicast connection of its own is something to judge.
+    g.flows[("198.18.156.13", "198.18.156.1", 53, "udp")] = observe.Flow(1, 70)
+    t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
+    assert not t.silent and outbound.judge_cleartext(t).verdict == Verdict.passed
+
+
+def test_a_tls_client_the_sinkhole_did_not_answer_leaves_no_pass() -> None:
+    """The control's refusals are a pass only when every connection it started was seen: one to
+    a port the sinkhole does not answer (here 9443) may be a TLS client that accepts anything."""
+    t = traffic(SOUND)
+    assert outbound.judge_client_tls(t).verdict == Verdict.passed
+    t.destinations.append(Destination(address="198.18.156.1", port=9443, transport="tcp"))
+    j = outbound.judge_client_tls(t)
+    assert j.verdict == Verdict.inconclusive and "tcp/9443" in j.title
+
+
+@pytest.mark.parametrize(
+    ("reason", "refused"),
+    [
+        ("TLSV1_ALERT_UNKNOWN_CA", True),
+        ("SSLV3_ALERT_BAD_CERTIFICATE", True),
+        ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", True),
+        ("TLSV1_ALERT_DECRYPT_ERROR", False),  # a signature or Finished, not the certificate
+        ("TLSV1_ALERT_ACCESS_DENIED", False),  # a policy refusal, names no certificate
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", False),
+        ("connection closed during the handshake (eof)", False),
+    ],
+)
+def test_only_certificate_alerts_show_validation(reason: str, refused: bool) -> None:
+    assert observe.refused_cert({"handshake": "refused", "reason": reason}) is refused
+    assert not observe.refused_cert({"handshake": "completed", "reason": reason})
