@@ -129,11 +129,15 @@ def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
             {**evidence, "leaks": leaks},
             port,
         )
-    unseen = _unread_tcp(t) + [
-        f"udp/{d.port} to {d.address}"
-        for d in t.destinations
-        if d.transport == "udp" and d.port not in PLAIN_UDP_PORTS
-    ]
+    unseen = (
+        _unread_tcp(t)
+        + t.unread  # sent to the sinkhole, but not as the protocol it reads there
+        + [
+            f"udp/{d.port} to {d.address}"
+            for d in t.destinations
+            if d.transport == "udp" and d.port not in PLAIN_UDP_PORTS
+        ]
+    )
     if unseen:
         return Judgement(
             Verdict.inconclusive,

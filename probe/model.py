@@ -189,6 +189,8 @@ class DeviceTraffic(_Model):
     tls: list[TlsClientFacts] = Field(default_factory=list)
     cleartext: list[CleartextUse] = Field(default_factory=list)
     update_polls: list[UpdatePoll] = Field(default_factory=list)
+    # connections to the sinkhole whose cleartext it could not read ("tcp/1883: 9 bytes, ...")
+    unread: list[str] = Field(default_factory=list)
     dhcp: DhcpBehaviour | None = None
     ntp: NtpBehaviour | None = None
     packets: int = 0  # packets it sent in the window (from the capture)
@@ -231,6 +233,8 @@ class DeviceTraffic(_Model):
             out.append(("cleartext", f"{u.protocol}/{u.port}: {u.summary}{extra}"))
         for p in self.update_polls:
             out.append(("update poll", f"{p.url} ({p.source})"))
+        for u in self.unread[:5]:
+            out.append(("not read", u))
         if self.dhcp:
             dhcp = self.dhcp
             asked = ", ".join(dhcp.requested_options[:8])

@@ -342,6 +342,19 @@ def _cleartext(event: dict[str, Any], device: Device) -> CleartextUse | None:
     return None
 
 
+def _unread(event: dict[str, Any]) -> str:
+    """Cleartext the device sent that the sinkhole could not read as its protocol, or ""."""
+    tc = event.get("tls_client")
+    if tc is not None and not str(tc.get("handshake", "")).startswith("not TLS"):
+        return ""  # a TLS handshake (what follows it is encrypted)
+    proto, got = event.get("protocol", ""), int(event.get("bytes_in", 0))
+    parsed = event.get(proto)
+    if got <= 0 or (parsed and not (isinstance(parsed, dict) and parsed.get("error"))):
+        return ""
+    why = (parsed or {}).get("error") or (tc or {}).get("handshake") or event.get("ended", "")
+    return f"tcp/{event.get('port')}: {got} bytes not read as {proto} ({why or 'cut short'})"[:200]
+
+
 def _merge(items: dict[tuple[Any, ...], Any], item: Any, key: tuple[Any, ...]) -> None:
     """Keep one entry per kind of connection, counting repeats."""
     if key in items:
@@ -403,6 +416,9 @@ def traffic_for(
             use = _cleartext(event, device)
             if use is not None:
                 _merge(clear_items, use, (use.protocol, port, use.summary))
+        why = _unread(event)
+        if why and why not in t.unread:
+            t.unread.append(why)
         http = event.get("http")
         if http:
             scheme = "https" if event.get("tls") else "http"

@@ -71,6 +71,10 @@ class Stream:
                 await self._flush()
                 self._in.write(await self.raw())
 
+    def unread(self, data: bytes) -> None:
+        """Put bytes already taken from the socket back in front of what comes next."""
+        self._buf = data + self._buf
+
     async def read_some(self) -> bytes:
         if self._buf:
             data, self._buf = self._buf, b""
@@ -293,6 +297,8 @@ LISTENERS: dict[int, tuple[bool, Handler]] = {
     8883: (True, mqtt),
 }
 PROTOCOL_NAMES: dict[Handler, str] = {ftp: "ftp", telnet: "telnet", http: "http", mqtt: "mqtt"}
+CLIENT_FIRST = (http, mqtt)  # the client speaks first: its first bytes show TLS or not
+TLS_HANDSHAKE = b"\x16"  # a TLS record of type handshake (RFC 8446 5.1)
 
 
 def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
@@ -327,10 +333,18 @@ async def handle(
     stream = Stream(reader, writer)
     try:
         async with asyncio.timeout(CONN_S):
+            first = b""
+            if proto in CLIENT_FIRST:
+                # The client's first bytes decide, not the port: plain HTTP sent to 443 is read
+                # as cleartext, a TLS client on 1883 or 80 is met with TLS.
+                first = await stream.raw()
+                use_tls = event["tls"] = first[:1] == TLS_HANDSHAKE
             if use_tls:
-                await _tls(stream, ctx, event)
+                await _tls(stream, ctx, event, first)
                 if event["tls_client"]["handshake"] != "completed":
                     return
+            else:
+                stream.unread(first)
             await proto(stream, event)
     except (TimeoutError, Closed, OSError, ssl.SSLError, IndexError, ValueError) as exc:
         event["ended"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -338,6 +352,7 @@ async def handle(
         if use_tls and "tls_client" in event:
             # Application data after the handshake: the client went on with our certificate.
             event["tls_client"]["sent_data"] = any(k in event for k in ("http", "mqtt"))
+        event["bytes_in"] = MAX_READ - stream.budget  # > 0 and nothing parsed: unread
         record(event)
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
@@ -345,19 +360,18 @@ async def handle(
                 await writer.wait_closed()
 
 
-async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any]) -> None:
+async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any], first: bytes) -> None:
     info: dict[str, Any] = {"handshake": "no ClientHello"}
     event["tls_client"] = info
-    first = b""
     while True:
-        first += await stream.raw()
         try:
             hello = clienthello.parse(first)
             break
         except clienthello.NotAHello as exc:
-            if "incomplete" not in str(exc):
+            if first and "incomplete" not in str(exc):
                 info["handshake"] = f"not TLS: {exc}"
                 return
+        first += await stream.raw()
     info.update(
         versions=hello.versions,
         suites=hello.suites,

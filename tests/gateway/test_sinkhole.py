@@ -1,0 +1,128 @@
+"""The sinkhole's listeners against real clients on loopback (stdlib http.client and ssl, raw
+MQTT): what a device sends is read by its first bytes, not by the port it went to, and cleartext
+the sinkhole cannot read leaves data.cleartext-outbound inconclusive, never a pass."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lanprobe.checks import outbound
+from lanprobe.gateway import control, observe, sinkhole
+from lanprobe.model import Device, Identifier, Verdict
+
+WORDS, _ = observe.load_update_words()
+UNIT = Device(
+    key="k", mac="a4:cf:12:00:00:01", ips=["127.0.0.1"],
+    identifiers={"serial": Identifier(value="C1-0042", source="test")},
+)  # fmt: skip
+# MQTT 3.1.1 CONNECT, client id "C1-0042", clean session, keep-alive 10 (section 3.1).
+CONNECT = b"\x10\x13\x00\x04MQTT\x04\x02\x00\x0a\x00\x07C1-0042"
+
+
+@pytest.fixture
+async def listen(tmp_path: Path) -> AsyncIterator[Callable[[int], Any]]:
+    """start(port) -> (loopback port, events): `port` is the sinkhole port it behaves as."""
+    cert, key = control._write_cert(tmp_path)
+    ctx = sinkhole.server_context(str(cert), str(key))
+    servers: list[asyncio.AbstractServer] = []
+
+    async def start(as_port: int) -> tuple[int, list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+
+        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await sinkhole.handle(r, w, as_port, ctx, events.append)
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        servers.append(server)
+        return server.sockets[0].getsockname()[1], events
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def judged(events: list[dict[str, Any]]) -> tuple[Any, Any]:
+    g = observe.Gathered(events=events)
+    g.flows[("127.0.0.1", "127.0.0.1", 443, "tcp")] = observe.Flow(5, 500)
+    t = observe.traffic_for(UNIT, g, window_s=5, pcap="", words=WORDS)
+    return t, outbound.judge_cleartext(t)
+
+
+async def wait_events(events: list[dict[str, Any]]) -> None:
+    for _ in range(100):
+        if events:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_plain_http_sent_to_the_tls_port_is_read(listen: Any) -> None:
+    port, events = await listen(443)
+
+    def get() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/v1/report?serial=C1-0042", headers={"Host": "api.cloud.example"})
+        return conn.getresponse().status
+
+    assert await asyncio.to_thread(get) == 404
+    await wait_events(events)
+    (event,) = events
+    assert event["tls"] is False and event["http"]["path"].startswith("/v1/report")
+    t, j = judged(events)
+    assert not t.tls and t.cleartext[0].port == 443
+    assert j.verdict == Verdict.fail and "identifier serial" in j.title, j.title
+
+
+async def test_tls_sent_to_the_mqtt_port_is_met_with_tls(listen: Any) -> None:
+    port, events = await listen(1883)
+
+    def connect() -> bytes:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # accepts anything
+        raw = socket.create_connection(("127.0.0.1", port), 5)
+        with raw, ctx.wrap_socket(raw, server_hostname="mqtt.cloud.example") as tls:
+            tls.sendall(CONNECT)
+            return tls.recv(4)
+
+    assert await asyncio.to_thread(connect) == b"\x20\x02\x00\x00"  # CONNACK, accepted
+    await wait_events(events)
+    (event,) = events
+    assert event["tls"] is True and event["mqtt"]["client_id"] == "C1-0042"
+    t, _ = judged(events)
+    (facts,) = t.tls
+    assert facts.sni == "mqtt.cloud.example" and facts.accepted_untrusted_cert is True
+    assert outbound.judge_client_tls(t).verdict == Verdict.fail
+    assert not t.cleartext  # it went inside TLS
+
+
+@pytest.mark.parametrize(
+    ("as_port", "payload"),
+    [
+        (1883, b"\x20\x02\x00\x00"),  # a CONNACK first: not a client's CONNECT
+        (80, b"\x00\x01binary telemetry C1-0042 that is no HTTP"),  # no request head ends
+    ],
+)
+async def test_cleartext_the_sinkhole_cannot_read_is_no_pass(
+    listen: Any, as_port: int, payload: bytes
+) -> None:
+    port, events = await listen(as_port)
+
+    def send() -> None:
+        with socket.create_connection(("127.0.0.1", port), 5) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            while s.recv(1024):
+                pass
+
+    await asyncio.to_thread(send)
+    await wait_events(events)
+    t, j = judged(events)
+    assert t.unread and t.unread[0].startswith(f"tcp/{as_port}: {len(payload)} bytes")
+    assert j.verdict == Verdict.inconclusive and f"tcp/{as_port}" in j.title, j.title
