@@ -39,3 +39,23 @@ class RunOptions:
     def data_file(self, name: str) -> Path:
         """data/<name> of the highest profile layer that has it (login prompts, admin paths)."""
         return paths.data_file(name, self.profile_layers)
+
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_seconds(text: str | float, name: str = "duration") -> float:
+    """A duration as users write it: `60`, `60s`, `2.5m`, `1h` -> seconds. ValueError naming
+    `name` otherwise (the CLI turns it into a usage error before any traffic)."""
+    if isinstance(text, int | float):
+        return float(text)
+    raw = text.strip().lower()
+    number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(number) :].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if unit not in _UNITS or value != value or value < 0:
+        raise ValueError(f"{name} {text!r}: give seconds, e.g. 60, 60s, 2m")
+    return value * _UNITS[unit]

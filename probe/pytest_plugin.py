@@ -126,9 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--probe-observe",
-        type=float,
-        default=10.0,
-        help="Gateway mode: seconds to watch what devices send (default 10).",
+        default="10s",
+        help="Gateway mode: how long to watch what devices send (60, 60s, 2m; default 10s).",
     )
     parser.addini(
         "probe_profiles",
@@ -168,8 +167,17 @@ def _options(config: pytest.Config) -> ProbeOptions:
         check_timeout_s=float(config.getoption("probe_timeout_s")),
         depth=config.getoption("probe_depth"),
         gateway=bool(config.getoption("probe_gateway")),
-        observe_s=float(config.getoption("probe_observe")),
+        observe_s=_seconds(config.getoption("probe_observe"), "--probe-observe"),
     )
+
+
+def _seconds(value: str, name: str) -> float:
+    from lanprobe.options import parse_seconds
+
+    try:
+        return parse_seconds(value, name)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
 
 
 def _say(config: pytest.Config) -> Any:

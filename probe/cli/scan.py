@@ -174,9 +174,12 @@ def scan_command(
         ),
     ] = False,
     observe: Annotated[
-        float,
-        typer.Option("--observe", help="Gateway mode: seconds to watch what devices send."),
-    ] = 10.0,
+        str,
+        typer.Option(
+            "--observe",
+            help="Gateway mode: how long to watch what devices send (60, 60s, 2m; up to 1h).",
+        ),
+    ] = "10s",
     observe_hook: Annotated[
         str | None,
         typer.Option(
@@ -221,7 +224,7 @@ def scan_command(
     from lanprobe.discovery.ports import parse_ports_option
     from lanprobe.errors import LabError, ProbeError, ProfileError, ScopeError, ToolError
     from lanprobe.model import DeviceVerdict, ScanRun, Verdict
-    from lanprobe.options import RunOptions, Timeouts
+    from lanprobe.options import RunOptions, Timeouts, parse_seconds
     from lanprobe.pacing import DEPTHS, depth_cost
     from lanprobe.paths import profile_layers
     from lanprobe.profiles import load_profiles
@@ -248,8 +251,12 @@ def scan_command(
             raise ScopeError("--observe-hook needs --gateway")
         if gateway and not (lab or len(iface or []) == 1):
             raise ScopeError("--gateway needs --lab or exactly one --iface (the bench interface)")
-        if not 0 <= observe <= 3600:
-            raise ScopeError("--observe: 0 to 3600 seconds")
+        try:
+            observe_s = parse_seconds(observe, "--observe")
+        except ValueError as exc:
+            raise ScopeError(str(exc)) from exc
+        if not 0 <= observe_s <= 3600:
+            raise ScopeError(f"--observe {observe!r}: 0 to 3600 seconds")
         if report_url:
             from lanprobe.fleet import report_link
             from lanprobe.labels import report_link_or
@@ -402,7 +409,7 @@ def scan_command(
             name = bridge if lab else (iface or [""])[0]
             hook = shlex.split(observe_hook) if observe_hook else None
             watch = await asyncio.to_thread(
-                GatewayWatch, name, observe, upstream=upstream, hook=hook
+                GatewayWatch, name, observe_s, upstream=upstream, hook=hook
             )
         run = await _scan_until_signal(
             lambda: scan(

@@ -124,7 +124,7 @@ def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None
     # The hook power-cycles one unit as the window opens: its boot (DHCP again) is observed.
     hook = " ".join([*PROBE, "lab", "restart", "cloudy-c1-1", "--bridge", BRIDGE])
     res = probe(
-        "scan", "--lab", "--bridge", BRIDGE, "--gateway", "--observe", "6", "--out", str(out),
+        "scan", "--lab", "--bridge", BRIDGE, "--gateway", "--observe", "6s", "--out", str(out),
         "--observe-hook", hook, "--format", "json", "--fail-on", "never",
         "--check", "data", "--check", "update", timeout=240,
     )  # fmt: skip
@@ -241,7 +241,7 @@ def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -
         # sys.modules while the catalogue keeps them (a later import registers them twice).
         result = pytester.runpytest_subprocess(
             "--probe-lab", f"--probe-bridge={BRIDGE}", f"--probe-subnet={SUBNET}",
-            "--probe-lab-models=cloudy-c1", "--probe-gateway", "--probe-observe=8",
+            "--probe-lab-models=cloudy-c1", "--probe-gateway", "--probe-observe=8s",
             "--probe-check=data", f"--probe-out={tmp_path / 'out'}",
         )  # fmt: skip
     finally:

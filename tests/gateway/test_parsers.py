@@ -156,3 +156,30 @@ def test_pcap_summary(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"\x00" * 64)
     assert summarise_pcap(junk, host).notes == ["capture unreadable: not a pcap file"]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("60", 60.0), ("60s", 60.0), (" 2.5m", 150.0), ("1h", 3600.0), (8, 8.0)]
+)
+def test_observe_durations(text: str, seconds: float) -> None:
+    from lanprobe.options import parse_seconds
+
+    assert parse_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["60x", "s", "-5s", "nan", "1e400x", ""])
+def test_bad_observe_duration_is_a_usage_error_before_traffic(text: str, tmp_path: Path) -> None:
+    """`--observe 60s` as the issue writes it works; a bad one stops the scan with exit 2 and
+    names the option before the gateway or any probe starts."""
+    from lanprobe.cli import app
+    from lanprobe.options import parse_seconds
+    from typer.testing import CliRunner
+
+    with pytest.raises(ValueError, match="--observe"):
+        parse_seconds(text, "--observe")
+    res = CliRunner().invoke(
+        app, ["scan", "--iface", "lo", "--cidr", "127.0.0.1/32", "--gateway", "--observe", text,
+              "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--observe" in res.output and not (tmp_path / "out").exists()
