@@ -57,6 +57,7 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
         )
     problems: list[str] = []
     undecided: list[str] = []
+    names_checked = 0  # refusals of the trusted CA's certificate for another name
     for c in t.tls:
         where = f"port {c.port}" + (f" ({c.sni})" if c.sni else "")
         old = [v for v in c.versions if v in OLD_VERSIONS]
@@ -64,11 +65,19 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
             problems.append(f"{where}: offers {', '.join(old)}")
         if c.weak_suites:
             problems.append(f"{where}: offers broken suites {', '.join(c.weak_suites[:5])}")
-        if c.accepted_untrusted_cert:
-            went_on = " and sent data over it" if c.sent_data else ""
+        went_on = " and sent data over it" if c.sent_data else ""
+        wrong_name = c.certificate != "untrusted"
+        if c.accepted_untrusted_cert and wrong_name:
+            problems.append(
+                f"{where}: accepted a trusted CA's certificate for another name (the name is "
+                f"not checked){went_on}"
+            )
+        elif c.accepted_untrusted_cert:
             problems.append(f"{where}: accepted an untrusted certificate for another name{went_on}")
         elif c.accepted_untrusted_cert is None:
             undecided.append(f"{where}: handshake {c.handshake} ({c.reason or 'no reason'})")
+        elif wrong_name:
+            names_checked += 1
     evidence = {
         "connections": [c.model_dump(exclude={"suites"}) for c in t.tls],
         "pcap": t.pcap,
@@ -94,11 +103,17 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
             + ", ".join(unseen[:10]),
             {**evidence, "unread": unseen},
         )
+    names = (
+        "and a trusted CA's certificate for another name"
+        if names_checked
+        else "(name checks not tested: no certificate from a CA the unit trusts was shown, "
+        "`probe gateway up --ca`)"
+    )
     return Judgement(
         Verdict.passed,
         f"{len(t.tls)} TLS client connection kinds offer TLS 1.2+ and refused an untrusted "
-        "certificate",
-        evidence,
+        f"certificate {names}",
+        {**evidence, "name_check": "refused" if names_checked else "not tested"},
     )
 
 
@@ -164,7 +179,7 @@ def update_poll_verdicts(t: DeviceTraffic | None) -> Iterator[Judgement]:
         elif poll.validated_certificate is False:
             yield Judgement(
                 Verdict.fail,
-                f"update client accepted an untrusted certificate: {poll.url}",
+                f"update client accepted our certificate for another name: {poll.url}",
                 evidence,
             )
         elif old:

@@ -172,7 +172,7 @@ class Cloud:
     mqtt: bool = False  # MQTT in cleartext, serial as client id and user, MAC in the telemetry
     update_poll: str = ""  # path of an update poll ("{serial}", "{fw}" filled in), "" = none
     update_tls: bool = False  # the poll goes over HTTPS with a validating client
-    tls: str = ""  # HTTPS to its API: "tls1.0" | "accept_any" | "validate" | "" (none)
+    tls: str = ""  # HTTPS to its API: "tls1.0" | "accept_any" | "chain_only" | "validate" | ""
     interval_s: float = 2.0
 
 
@@ -535,6 +535,21 @@ SOUND_S1 = Model(
     ),
 )
 
+# Checks the certificate chain against the vendor's (the lab) CA, never the name: seen only when
+# the gateway shows a certificate from that CA for another name (`probe gateway up --ca`).
+LAXNAME_N3 = Model(
+    id="laxname-n3",
+    vendor="LaxName",
+    model="N3",
+    serial_prefix="N3",
+    fw="2.1.0",
+    latest_fw="2.1.0",
+    oui="84:CC:A8",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="laxname-cloud.example", tls="chain_only"),
+)
+
 # A device no profile describes whose web UI links to its update manifest (unsigned, over HTTP).
 OTAWEB_W1 = Model(
     id="otaweb-w1",
@@ -733,7 +748,7 @@ MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, 
                              ROUTA_R7, WEBCTL_W0)  # fmt: skip
 # brought up only when named
 HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1, NETGO_R1)
-CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1)
+CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1, LAXNAME_N3)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 
 

@@ -130,7 +130,11 @@ class TlsClientFacts(_Model):
     weak_suites: list[str] = Field(default_factory=list)
     handshake: str = ""  # completed | refused | no ClientHello | not TLS: ...
     reason: str = ""  # why the client stopped (its alert), when it did
-    accepted_untrusted_cert: bool | None = None  # None: the handshake never got that far
+    # which certificate it was shown: "untrusted" (self-signed) or "wrong name" (from a CA the
+    # units trust, `probe gateway up --ca`, for a name it did not ask for)
+    certificate: str = "untrusted"
+    # accepted the certificate it was shown; None: the handshake never got that far
+    accepted_untrusted_cert: bool | None = None
     sent_data: bool = False  # application data after the handshake with our certificate
     negotiated: str = ""
     connections: int = 1
@@ -219,9 +223,10 @@ class DeviceTraffic(_Model):
             where = f"{d.address}:{d.port}/{d.transport} {d.protocol}{name}"
             out.append(("destination", f"{where}: {d.packets} packets, {d.bytes} bytes"))
         for c in self.tls:
+            shown = "untrusted" if c.certificate == "untrusted" else "trusted-CA, wrong-name"
             cert = {
-                True: "ACCEPTED our untrusted certificate",
-                False: "refused our certificate",
+                True: f"ACCEPTED our {shown} certificate",
+                False: f"refused our {shown} certificate",
                 None: f"handshake {c.handshake}",
             }[c.accepted_untrusted_cert]
             weak = f", broken suites {', '.join(c.weak_suites[:3])}" if c.weak_suites else ""

@@ -4,7 +4,8 @@ The device starts with no address (lab/bench.py skips it for `dhcp` models): it 
 DHCP (scapy, on eth0), takes the DNS and NTP servers the answer names, asks NTP for the time,
 and then, every `interval_s`, resolves its cloud's names over that DNS and does what its model
 says: MQTT in cleartext with its serial as client id, an HTTP update poll, HTTPS to its API with
-a TLS 1.0 client, a client that accepts any certificate, or one that validates (the control).
+a TLS 1.0 client, a client that accepts any certificate, one that checks the chain but not the
+name, or one that validates (the control).
 Clients are the stdlib's (http.client, ssl) and paho-mqtt; every operation has a timeout.
 """
 
@@ -155,6 +156,7 @@ class _HTTPS(http.client.HTTPSConnection):
 
 def tls_context(kind: str, ca_file: str) -> ssl.SSLContext:
     """`tls1.0`: a TLS 1.0-only client that validates; `accept_any`: TLS 1.2+, checks nothing;
+    `chain_only`: TLS 1.2+, checks the chain against the vendor's CA but not the name;
     `validate`: TLS 1.2+ against the vendor's CA with the name checked (the control)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if kind == "tls1.0":
@@ -167,6 +169,10 @@ def tls_context(kind: str, ca_file: str) -> ssl.SSLContext:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    elif kind == "chain_only":  # the classic missing validation: the chain, never the name
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_verify_locations(ca_file)
+        ctx.check_hostname = False
     else:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_verify_locations(ca_file)

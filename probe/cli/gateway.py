@@ -8,6 +8,7 @@ host as router; forwarding packets further is the host's own routing, which lanp
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -61,6 +62,18 @@ def up(
     capture_max_packets: Annotated[
         int, typer.Option("--capture-max-packets", help="Stop the capture after N packets.")
     ] = 20_000,
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            help="A CA certificate the bench's units trust (with --ca-key): the sinkhole then "
+            "also shows a certificate from it for a name they did not ask for, so a unit that "
+            "checks the chain but not the name is found.",
+        ),
+    ] = None,
+    ca_key: Annotated[
+        Path | None, typer.Option("--ca-key", help="The private key of --ca (PEM, unencrypted).")
+    ] = None,
 ) -> None:
     """Start DHCP/DNS, the sinkhole, NTP and the capture on the bench interface."""
     from lanprobe.errors import ProbeError, ScopeError
@@ -68,8 +81,14 @@ def up(
 
     try:
         name = bench_iface(lab, bridge, iface)
+        if (ca is None) != (ca_key is None):
+            raise ScopeError("--ca and --ca-key go together")
+        trusted = (ca, ca_key) if ca is not None and ca_key is not None else None
+        for path in trusted or ():
+            if not path.is_file():
+                raise ScopeError(f"--ca/--ca-key {path}: no such file")
         limits = control.CaptureLimits(max_packets=capture_max_packets, max_s=capture_max_s)
-        state = control.up(name, upstream=upstream, capture=limits)
+        state = control.up(name, upstream=upstream, capture=limits, trusted_ca=trusted)
     except ScopeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -77,9 +96,10 @@ def up(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
     mode = "UPSTREAM: DNS forwarded" if state.upstream else "offline: every name -> sinkhole"
+    names = f"; wrong-name certificate from {state.trusted_ca}" if state.trusted_ca else ""
     typer.echo(
         f"gateway up on {state.iface} ({state.address}, {state.network}; {mode}); "
-        f"sinkhole ports {','.join(map(str, state.ports))}; state {state.state_dir}"
+        f"sinkhole ports {','.join(map(str, state.ports))}{names}; state {state.state_dir}"
     )
 
 

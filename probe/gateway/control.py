@@ -50,6 +50,7 @@ class GatewayState:
     upstream: bool = False
     ports: list[int] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
+    trusted_ca: str = ""  # `--ca`: the CA whose wrong-name certificate the sinkhole also shows
     capture: dict[str, Any] = field(default_factory=dict)
     host_before: dict[str, Any] = field(default_factory=dict)
 
@@ -164,8 +165,11 @@ def snapshot_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [f"{key} changed" for key in sorted(before) if before.get(key) != after.get(key)]
 
 
-def _write_cert(sdir: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for a name no device asks for (never trusted, never right)."""
+def _write_cert(
+    sdir: Path, ca: tuple[Path, Path] | None = None, stem: str = "sinkhole"
+) -> tuple[Path, Path]:
+    """A certificate for a name no device asks for: self-signed (never trusted, never right),
+    or with `ca` (cert, key files) issued by that CA (trusted by the units, the name wrong)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -173,11 +177,19 @@ def _write_cert(sdir: Path) -> tuple[Path, Path]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sinkhole.lanprobe.invalid")])
+    issuer, signer = name, key
+    if ca is not None:
+        try:
+            ca_cert = x509.load_pem_x509_certificate(ca[0].read_bytes())
+            signer = serialization.load_pem_private_key(ca[1].read_bytes(), password=None)  # type: ignore[assignment]
+        except (OSError, ValueError, TypeError) as exc:
+            raise ScopeError(f"--ca {ca[0]} / --ca-key {ca[1]}: {exc}") from exc
+        issuer = ca_cert.subject
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1))
@@ -185,9 +197,9 @@ def _write_cert(sdir: Path) -> tuple[Path, Path]:
         .add_extension(
             x509.SubjectAlternativeName([x509.DNSName("sinkhole.lanprobe.invalid")]), critical=False
         )
-        .sign(key, hashes.SHA256())
+        .sign(signer, hashes.SHA256())  # type: ignore[arg-type]
     )
-    cert_file, key_file = sdir / "sinkhole.pem", sdir / "sinkhole.key"
+    cert_file, key_file = sdir / f"{stem}.pem", sdir / f"{stem}.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
         key.private_bytes(
@@ -220,8 +232,11 @@ def up(
     upstream: bool = False,
     capture: CaptureLimits | None = None,
     ports: list[int] | None = None,
+    trusted_ca: tuple[Path, Path] | None = None,
 ) -> GatewayState:
-    """Start the bench's DHCP/DNS, sinkhole, NTP and capture on `iface`; return their state."""
+    """Start the bench's DHCP/DNS, sinkhole, NTP and capture on `iface`; return their state.
+    `trusted_ca` (cert, key): a CA the units trust; the sinkhole also shows a certificate from it
+    for another name, to see which clients check names."""
     address, network = interface_address(iface)
     if not shutil.which("dnsmasq"):
         raise ToolError("dnsmasq is not installed (Debian package dnsmasq-base)")
@@ -243,6 +258,7 @@ def up(
         ports=sorted(ports or sinkhole.LISTENERS),
         capture=asdict(limits),
         host_before=host_snapshot(iface),
+        trusted_ca=str(trusted_ca[0]) if trusted_ca else "",
     )
     try:
         if sdir.exists():
@@ -250,8 +266,9 @@ def up(
         sdir.mkdir(parents=True)
         _write_state(state)  # from here on `down` knows the gateway, whatever happens
         cert_file, key_file = _write_cert(sdir)
+        wrong = _write_cert(sdir, trusted_ca, "wrong-name") if trusted_ca else None
         _start_dnsmasq(state, network)
-        _start_service(state, cert_file, key_file, limits)
+        _start_service(state, cert_file, key_file, limits, wrong)
         _write_state(state)
     except BaseException:
         down(iface)
@@ -281,7 +298,11 @@ def _start_dnsmasq(state: GatewayState, network: ipaddress.IPv4Network) -> None:
 
 
 def _start_service(
-    state: GatewayState, cert_file: Path, key_file: Path, limits: CaptureLimits
+    state: GatewayState,
+    cert_file: Path,
+    key_file: Path,
+    limits: CaptureLimits,
+    wrong_name: tuple[Path, Path] | None = None,
 ) -> None:
     sdir = state.dir
     cfg = {
@@ -290,6 +311,9 @@ def _start_service(
         "ports": state.ports,
         "cert": str(cert_file),
         "key": str(key_file),
+        "wrong_name": {"cert": str(wrong_name[0]), "key": str(wrong_name[1])}
+        if wrong_name
+        else None,
         "events_file": str(state.events_file),
         "pid_file": str(sdir / "service.pid"),
         "ready_file": str(sdir / "service.ready"),

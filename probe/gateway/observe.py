@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lanprobe import datacache
-from lanprobe.gateway import control, dnsmasq
+from lanprobe.gateway import control, dnsmasq, sinkhole
 from lanprobe.model import (
     CleartextUse,
     Destination,
@@ -99,25 +99,9 @@ def broken_suites(names: Iterable[str]) -> list[str]:
     return [n for n in names if any(part in n for part in BROKEN_SUITE_PARTS)]
 
 
-# TLS alerts (RFC 8446 6.2) a client sends when it rejects the server's certificate, as OpenSSL
-# names them on our side ("TLSV1_ALERT_UNKNOWN_CA"...). Any other failure (no shared suite, a
-# reset) says nothing about certificate checks; nor do decrypt_error (a handshake signature or
-# Finished that did not verify) and access_denied (a policy refusal): neither names the
-# certificate, so neither shows the client validates it.
-CERT_ALERTS = (
-    "UNKNOWN_CA",
-    "BAD_CERTIFICATE",
-    "CERTIFICATE_UNKNOWN",
-    "UNSUPPORTED_CERTIFICATE",
-    "CERTIFICATE_EXPIRED",
-    "CERTIFICATE_REVOKED",
-)
-
-
-def refused_cert(tls_event: dict[str, Any]) -> bool:
-    """The client stopped the handshake with an alert about our certificate."""
-    reason = str(tls_event.get("reason", "")).upper()
-    return tls_event.get("handshake") == "refused" and any(a in reason for a in CERT_ALERTS)
+# Which alerts show a certificate check: probe/gateway/sinkhole.py (it picks certificates by them).
+CERT_ALERTS = sinkhole.CERT_ALERTS
+refused_cert = sinkhole.refused_cert
 
 
 def looks_like_update(text: str, words: set[str]) -> str:
@@ -398,6 +382,7 @@ def traffic_for(
             facts = TlsClientFacts(
                 port=port,
                 sni=tc.get("sni", ""),
+                certificate=tc.get("certificate", sinkhole.UNTRUSTED),
                 versions=tc.get("versions", []),
                 suites=names,
                 weak_suites=broken_suites(names),
@@ -409,7 +394,8 @@ def traffic_for(
                 sent_data=bool(tc.get("sent_data")),
                 negotiated=tc.get("negotiated", ""),
             )
-            _merge(tls_items, facts, (port, facts.sni, facts.handshake, tuple(facts.versions)))
+            kind = (port, facts.sni, facts.certificate, facts.handshake, tuple(facts.versions))
+            _merge(tls_items, facts, kind)
             if facts.sni:
                 names_seen[(event["client"], port)] = facts.sni
         else:

@@ -46,7 +46,11 @@ def capture_command(cfg: dict[str, Any]) -> list[str]:
 
 async def run(cfg: dict[str, Any]) -> None:
     record = EventLog(Path(cfg["events_file"]))
-    servers = await sinkhole.serve(cfg["address"], cfg["ports"], cfg["cert"], cfg["key"], record)
+    wrong = cfg.get("wrong_name")
+    servers = await sinkhole.serve(
+        cfg["address"], cfg["ports"], cfg["cert"], cfg["key"], record,
+        (wrong["cert"], wrong["key"]) if wrong else None,
+    )  # fmt: skip
     ntp_transport = None
     try:
         ntp_transport = await ntp.serve(cfg["address"], record)

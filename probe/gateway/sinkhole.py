@@ -301,6 +301,52 @@ CLIENT_FIRST = (http, mqtt)  # the client speaks first: its first bytes show TLS
 TLS_HANDSHAKE = b"\x16"  # a TLS record of type handshake (RFC 8446 5.1)
 
 
+# TLS alerts (RFC 8446 6.2) a client sends when it rejects the server's certificate, as OpenSSL
+# names them on our side ("TLSV1_ALERT_UNKNOWN_CA"...). Any other failure (no shared suite, a
+# reset) says nothing about certificate checks; nor do decrypt_error (a handshake signature or
+# Finished that did not verify) and access_denied (a policy refusal): neither names the
+# certificate, so neither shows the client validates it.
+CERT_ALERTS = (
+    "UNKNOWN_CA",
+    "BAD_CERTIFICATE",
+    "CERTIFICATE_UNKNOWN",
+    "UNSUPPORTED_CERTIFICATE",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+)
+UNTRUSTED = "untrusted"  # self-signed, for a name no device asks for
+WRONG_NAME = "wrong name"  # from a CA the units trust (`--ca`), for a name no device asks for
+
+
+def refused_cert(tls_event: dict[str, Any]) -> bool:
+    """The client stopped the handshake with an alert about our certificate."""
+    reason = str(tls_event.get("reason", "")).upper()
+    return tls_event.get("handshake") == "refused" and any(a in reason for a in CERT_ALERTS)
+
+
+class Certs:
+    """Which certificate a TLS client is shown. The untrusted one first; with a CA the units
+    trust, a client (address, port, SNI) that refused it is shown the trusted CA's certificate
+    for another name on its next connection, then the untrusted one again, and so on: a client
+    that checks the chain but not the name completes that handshake."""
+
+    def __init__(self, untrusted: ssl.SSLContext, wrong_name: ssl.SSLContext | None = None) -> None:
+        self.contexts = {UNTRUSTED: untrusted}
+        if wrong_name is not None:
+            self.contexts[WRONG_NAME] = wrong_name
+        self._next_wrong_name: set[tuple[str, int, str]] = set()
+
+    def pick(self, who: tuple[str, int, str]) -> tuple[str, ssl.SSLContext]:
+        kind = WRONG_NAME if who in self._next_wrong_name else UNTRUSTED
+        return kind, self.contexts[kind]
+
+    def outcome(self, who: tuple[str, int, str], kind: str, info: dict[str, Any]) -> None:
+        if kind == WRONG_NAME:
+            self._next_wrong_name.discard(who)
+        elif WRONG_NAME in self.contexts and refused_cert(info):
+            self._next_wrong_name.add(who)
+
+
 def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     """Accept every version and suite this OpenSSL has, so old clients show what they do."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -316,9 +362,10 @@ async def handle(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     port: int,
-    ctx: ssl.SSLContext,
+    ctx: ssl.SSLContext | Certs,
     record: Record,
 ) -> None:
+    certs = ctx if isinstance(ctx, Certs) else Certs(ctx)
     use_tls, proto = LISTENERS[port]
     peer = writer.get_extra_info("peername") or ("", 0)
     event: dict[str, Any] = {
@@ -340,7 +387,7 @@ async def handle(
                 first = await stream.raw()
                 use_tls = event["tls"] = first[:1] == TLS_HANDSHAKE
             if use_tls:
-                await _tls(stream, ctx, event, first)
+                await _tls(stream, certs, event, first)
                 if event["tls_client"]["handshake"] != "completed":
                     return
             else:
@@ -360,7 +407,7 @@ async def handle(
                 await writer.wait_closed()
 
 
-async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any], first: bytes) -> None:
+async def _tls(stream: Stream, certs: Certs, event: dict[str, Any], first: bytes) -> None:
     info: dict[str, Any] = {"handshake": "no ClientHello"}
     event["tls_client"] = info
     while True:
@@ -378,6 +425,9 @@ async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any], first
         sni=hello.sni,
         legacy_version=hello.legacy_version,
     )
+    who = (event["client"], event["port"], hello.sni)
+    kind, ctx = certs.pick(who)
+    info["certificate"] = kind
     try:
         await stream.start_tls(ctx, first)
     except ssl.SSLError as exc:
@@ -389,6 +439,8 @@ async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any], first
         info["handshake"] = "refused"
         info["reason"] = f"connection closed during the handshake ({exc})"
         return
+    finally:
+        certs.outcome(who, kind, info)
     assert stream.tls is not None
     info["handshake"] = "completed"
     info["negotiated"] = stream.tls.version() or ""
@@ -397,10 +449,19 @@ async def _tls(stream: Stream, ctx: ssl.SSLContext, event: dict[str, Any], first
 
 
 async def serve(
-    address: str, ports: list[int], cert_file: str, key_file: str, record: Record
+    address: str,
+    ports: list[int],
+    cert_file: str,
+    key_file: str,
+    record: Record,
+    wrong_name: tuple[str, str] | None = None,
 ) -> list[asyncio.AbstractServer]:
-    """Listen on `address` (the bench interface's own address only) on each port that is free."""
-    ctx = server_context(cert_file, key_file)
+    """Listen on `address` (the bench interface's own address only) on each port that is free.
+    `wrong_name`: (cert, key) from a CA the units trust, for a name they do not ask for."""
+    ctx = Certs(
+        server_context(cert_file, key_file),
+        server_context(*wrong_name) if wrong_name else None,
+    )
     servers: list[asyncio.AbstractServer] = []
     for port in ports:
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.lab
 
 BRIDGE = os.environ.get("LANPROBE_GATEWAY_BRIDGE", "plabgw")
 SUBNET = os.environ.get("LANPROBE_GATEWAY_SUBNET", "198.18.157.0/24")
-MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1"]
+MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1", "laxname-n3"]
 PROBE = [sys.executable, "-m", "lanprobe.cli"]
 
 
@@ -103,9 +103,11 @@ def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None
     """`gateway up`, the units join and talk, `scan --gateway` judges them, `gateway down`."""
     before = control.host_snapshot(BRIDGE)
     leak = LeakWatch(tmp_path)
-    up = probe("gateway", "up", "--lab", "--bridge", BRIDGE)
+    # The units trust the lab CA: with it the sinkhole also shows a wrong-name certificate.
+    ca = ("--ca", str(bench.ca_file), "--ca-key", str(bench.state_dir / "ca.key"))
+    up = probe("gateway", "up", "--lab", "--bridge", BRIDGE, *ca)
     assert up.returncode == 0, up.stderr
-    assert "offline" in up.stdout
+    assert "offline" in up.stdout and "wrong-name certificate" in up.stdout
     state = control.status(BRIDGE)
     assert state is not None and state.address == bench.host_ip
     assert all(control.running(state).values()), control.running(state)
@@ -121,7 +123,7 @@ def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None
     leases = wait_for_leases(state, len(MODELS))
     assert {line.split()[2] for line in leases} == {d.ip for d in bench.devices}
     status = probe("gateway", "status", "--lab", "--bridge", BRIDGE)
-    assert status.returncode == 0 and "leases 3" in status.stdout, status.stdout
+    assert status.returncode == 0 and f"leases {len(MODELS)}" in status.stdout, status.stdout
 
     out = tmp_path / "out"
     # The hook power-cycles one unit as the window opens: its boot (DHCP again) is observed.
@@ -192,10 +194,16 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     assert any("plain HTTP" in x for x in update[Verdict.fail]), update
 
     (old,) = verdicts("oldtls-o2", "data.client-tls")[Verdict.fail]
-    assert "offers TLSv1.0" in old and "untrusted" not in old
+    assert "offers TLSv1.0" in old and "untrusted" not in old and "another name" not in old
+
+    # Checks the chain, not the name: refused the untrusted certificate, took the wrong-name one.
+    (lax,) = verdicts("laxname-n3", "data.client-tls")[Verdict.fail]
+    assert "accepted a trusted CA's certificate for another name" in lax, lax
+    assert "untrusted" not in lax
 
     # The control: TLS 1.2+, validates, nothing in cleartext, update poll over sound TLS.
-    assert set(verdicts("sound-s1", "data.client-tls")) == {Verdict.passed}
+    (sound,) = verdicts("sound-s1", "data.client-tls")[Verdict.passed]
+    assert "and a trusted CA's certificate for another name" in sound, sound
     assert set(verdicts("sound-s1", "data.cleartext-outbound")) == {Verdict.passed}
     assert set(verdicts("sound-s1", "update.transport")) == {Verdict.passed}
     assert set(verdicts("oldtls-o2", "data.cleartext-outbound")) == {Verdict.passed}

@@ -183,3 +183,22 @@ def test_bad_observe_duration_is_a_usage_error_before_traffic(text: str, tmp_pat
     )  # fmt: skip
     assert res.exit_code == 2, res.output
     assert "--observe" in res.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--ca", "ca.pem"], "go together"),
+        (["--ca", "no.pem", "--ca-key", "no.key"], "no such file"),
+    ],
+)
+def test_gateway_up_checks_its_ca_before_starting(
+    args: list[str], said: str, tmp_path: Path
+) -> None:
+    from lanprobe.cli import app
+    from lanprobe.gateway import control
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["gateway", "up", "--iface", "lo", *args])
+    assert res.exit_code == 2 and said in res.output, res.output
+    assert not control.state_dir("lo").exists()

@@ -126,3 +126,59 @@ async def test_cleartext_the_sinkhole_cannot_read_is_no_pass(
     t, j = judged(events)
     assert t.unread and t.unread[0].startswith(f"tcp/{as_port}: {len(payload)} bytes")
     assert j.verdict == Verdict.inconclusive and f"tcp/{as_port}" in j.title, j.title
+
+
+@pytest.mark.parametrize(
+    ("checks_name", "verdict", "said"),
+    [
+        (True, Verdict.passed, "and a trusted CA's certificate for another name"),
+        (False, Verdict.fail, "accepted a trusted CA's certificate for another name"),
+    ],
+)
+async def test_a_trusted_ca_shows_which_clients_check_the_name(
+    tmp_path: Path, checks_name: bool, verdict: Verdict, said: str
+) -> None:
+    """`probe gateway up --ca`: after a client refused the untrusted certificate, its next
+    connection is shown one from the CA it trusts, for another name. A client that checks the
+    chain but not the name (the classic missing validation) completes that one and fails; one
+    that checks both refuses both and passes. Real stdlib clients, a real CA (lab/certs.py)."""
+    from lanprobe.lab.certs import LabCA
+
+    ca = LabCA(tmp_path)
+    untrusted = sinkhole.server_context(*map(str, control._write_cert(tmp_path)))
+    wrong = control._write_cert(tmp_path, (ca.cert_file, ca.key_file), "wrong-name")
+    certs = sinkhole.Certs(untrusted, sinkhole.server_context(*map(str, wrong)))
+    events: list[dict[str, Any]] = []
+
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await sinkhole.handle(r, w, 443, certs, events.append)
+
+    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    def connect() -> str:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca.cert_file)
+        ctx.check_hostname = checks_name
+        raw = socket.create_connection(("127.0.0.1", port), 5)
+        try:
+            with raw, ctx.wrap_socket(raw, server_hostname="api.cloud.example") as tls:
+                tls.sendall(b"GET /v1/hello HTTP/1.1\r\nHost: api.cloud.example\r\n\r\n")
+                return tls.recv(64).decode()
+        except ssl.SSLError as exc:
+            return exc.reason or str(exc)
+
+    try:
+        got = [await asyncio.to_thread(connect) for _ in range(3)]
+        for _ in range(100):
+            if len(events) == 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        server.close()
+    shown = [e["tls_client"]["certificate"] for e in events]
+    assert shown == [sinkhole.UNTRUSTED, sinkhole.WRONG_NAME, sinkhole.UNTRUSTED], got
+    assert "CERTIFICATE_VERIFY_FAILED" in got[0]
+    t, _ = judged(events)
+    j = outbound.judge_client_tls(t)
+    assert j.verdict == verdict and said in j.title, j.title
