@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from lanprobe.checks.context import CheckContext
 from lanprobe.model import DeviceTraffic, Result, Target, Verdict
@@ -27,12 +28,22 @@ class Judgement:
     port: int | None = None
 
 
+def capture(t: DeviceTraffic, ports: list[int] | None = None) -> dict[str, str]:
+    """Where the evidence is: the capture file and a tcpdump/Wireshark capture filter for the
+    unit's packets (on these TCP ports, when given)."""
+    out = {"pcap": t.pcap}
+    if t.capture_filter:
+        on = " or ".join(f"port {p}" for p in sorted(set(ports or [])))
+        out["pcap_filter"] = f"({t.capture_filter}) and tcp and ({on})" if on else t.capture_filter
+    return out
+
+
 def _silent(t: DeviceTraffic) -> Judgement:
     return Judgement(
         Verdict.inconclusive,
         f"the device started nothing of its own in the {t.window_s:g} s observation window "
         "(no name looked up, no connection made; answers to the scan are no evidence)",
-        {"window_s": t.window_s, "packets": t.packets, "pcap": t.pcap},
+        {"window_s": t.window_s, "packets": t.packets, **capture(t)},
     )
 
 
@@ -53,7 +64,7 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
         return Judgement(
             Verdict.not_applicable,
             f"the device opened no TLS connection in the {t.window_s:g} s window",
-            {"window_s": t.window_s, "pcap": t.pcap},
+            {"window_s": t.window_s, **capture(t)},
         )
     problems: list[str] = []
     undecided: list[str] = []
@@ -80,7 +91,7 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
             names_checked += 1
     evidence = {
         "connections": [c.model_dump(exclude={"suites"}) for c in t.tls],
-        "pcap": t.pcap,
+        **capture(t, [c.port for c in t.tls]),
     }
     if problems:
         return Judgement(
@@ -134,7 +145,7 @@ def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
     evidence: dict[str, Any] = {
         "cleartext": [u.model_dump() for u in t.cleartext],
         "names": t.names[:50],
-        "pcap": t.pcap,
+        **capture(t, [u.port for u in t.cleartext]),
     }
     if leaks:
         port = t.cleartext[0].port if t.cleartext else None
@@ -172,7 +183,10 @@ def update_poll_verdicts(t: DeviceTraffic | None) -> Iterator[Judgement]:
     if t is None:
         return
     for poll in t.update_polls:
-        evidence = {"poll": poll.model_dump(), "pcap": t.pcap, "source": "gateway observation"}
+        url = urlsplit(poll.url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        evidence = {"poll": poll.model_dump(), **capture(t, [port])}
+        evidence["source"] = "gateway observation"
         old = [v for v in poll.tls_versions if v in OLD_VERSIONS]
         if poll.transport == "http":
             yield Judgement(Verdict.fail, f"update poll over plain HTTP: {poll.url}", evidence)

@@ -199,6 +199,7 @@ class DeviceTraffic(_Model):
     ntp: NtpBehaviour | None = None
     packets: int = 0  # packets it sent in the window (from the capture)
     pcap: str = ""  # the capture file the evidence points at
+    capture_filter: str = ""  # the unit's packets in it: "ether host M or host IP ..."
 
     @property
     def silent(self) -> bool:
@@ -253,7 +254,8 @@ class DeviceTraffic(_Model):
         if self.ntp:
             out.append(("NTP", f"{self.ntp.requests} requests, version {self.ntp.versions}"))
         if self.pcap:
-            out.append(("capture", self.pcap))
+            where = f" (filter: {self.capture_filter})" if self.capture_filter else ""
+            out.append(("capture", f"{self.pcap}{where}"))
         return out
 
 

@@ -359,6 +359,9 @@ def traffic_for(
         if m == mac:
             ips.add(ip)
     t = DeviceTraffic(window_s=window_s, pcap=pcap)
+    t.capture_filter = " or ".join(
+        [f"ether host {mac}"] * bool(mac) + [f"host {ip}" for ip in sorted(ips)]
+    )
     t.names = sorted({q.name for q in g.queries if q.client in ips})
     names_seen: dict[tuple[str, int], str] = {}
     tls_items: dict[tuple[Any, ...], TlsClientFacts] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from lanprobe.gateway import control
 from lanprobe.lab.bench import BenchState
+from lanprobe.lab.models import BY_ID
 from lanprobe.model import ScanRun, Verdict
 
 from tests.requires import require, require_root
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.lab
 
 BRIDGE = os.environ.get("LANPROBE_GATEWAY_BRIDGE", "plabgw")
 SUBNET = os.environ.get("LANPROBE_GATEWAY_SUBNET", "198.18.157.0/24")
-MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1", "laxname-n3"]
+# otaweb-w1 has a static address and no cloud: it starts nothing, it only answers the scan.
+MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1", "otaweb-w1", "laxname-n3"]
+DHCP_MODELS = [m for m in MODELS if BY_ID[m].dhcp]
 PROBE = [sys.executable, "-m", "lanprobe.cli"]
 
 
@@ -120,10 +123,12 @@ def test_gateway_findings_and_restore(bench: BenchState, tmp_path: Path) -> None
     for local in mine:
         assert local.startswith((f"{bench.host_ip}:", f"0.0.0.0%{BRIDGE}:")), mine
 
-    leases = wait_for_leases(state, len(MODELS))
-    assert {line.split()[2] for line in leases} == {d.ip for d in bench.devices}
+    leases = wait_for_leases(state, len(DHCP_MODELS))
+    assert {line.split()[2] for line in leases} == {
+        d.ip for d in bench.devices if d.model in DHCP_MODELS
+    }
     status = probe("gateway", "status", "--lab", "--bridge", BRIDGE)
-    assert status.returncode == 0 and f"leases {len(MODELS)}" in status.stdout, status.stdout
+    assert status.returncode == 0 and f"leases {len(DHCP_MODELS)}" in status.stdout, status.stdout
 
     out = tmp_path / "out"
     # The hook power-cycles one unit as the window opens: its boot (DHCP again) is observed.
@@ -188,6 +193,15 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
 
     (clear,) = verdicts("cloudy-c1", "data.cleartext-outbound")[Verdict.fail]
     assert "identifier mac" in clear and "C1-0001" in clear and "telemetry" in clear
+    # The evidence points at the packets: its capture filter selects the MQTT in the kept pcap.
+    (found,) = [r for r in run.results_for(cloudy.key) if r.check_id == "data.cleartext-outbound"]
+    shown = subprocess.run(
+        ["tcpdump", "-r", str(out / "gateway.pcap"), "-n", "-A", found.evidence["pcap_filter"]],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    packets = [line for line in shown.splitlines() if " IP " in line]
+    assert packets and "C1-0001" in shown, found.evidence["pcap_filter"]
+    assert all(f" {t.dhcp.lease_ip}." in line for line in packets), packets[:3]
     (tls,) = verdicts("cloudy-c1", "data.client-tls")[Verdict.fail]
     assert "accepted an untrusted certificate" in tls
     update = verdicts("cloudy-c1", "update.transport")
@@ -207,6 +221,11 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     assert set(verdicts("sound-s1", "data.cleartext-outbound")) == {Verdict.passed}
     assert set(verdicts("sound-s1", "update.transport")) == {Verdict.passed}
     assert set(verdicts("oldtls-o2", "data.cleartext-outbound")) == {Verdict.passed}
+
+    # A unit that only answered the scan is not judged (it passed cleartext-outbound once).
+    for check_id in ("data.cleartext-outbound", "data.client-tls"):
+        (quiet,) = verdicts("otaweb-w1", check_id)[Verdict.inconclusive]
+        assert "started nothing of its own" in quiet, quiet
 
 
 @pytest.fixture

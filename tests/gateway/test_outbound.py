@@ -227,3 +227,13 @@ def test_a_tls_client_the_sinkhole_did_not_answer_leaves_no_pass() -> None:
 def test_only_certificate_alerts_show_validation(reason: str, refused: bool) -> None:
     assert observe.refused_cert({"handshake": "refused", "reason": reason}) is refused
     assert not observe.refused_cert({"handshake": "completed", "reason": reason})
+
+
+def test_evidence_points_at_the_units_packets() -> None:
+    j = outbound.judge_cleartext(traffic(CLOUDY))
+    assert j.evidence["pcap"] == "/x.pcap"
+    assert j.evidence["pcap_filter"] == (
+        "(ether host a4:cf:12:12:9c:0a or host 198.18.156.10) and tcp and (port 80 or port 1883)"
+    )
+    (poll,) = outbound.update_poll_verdicts(traffic(CLOUDY))
+    assert poll.evidence["pcap_filter"].endswith("and tcp and (port 80)")
