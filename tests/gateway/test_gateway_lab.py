@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -306,10 +307,11 @@ def test_gateway_refuses_the_uplink() -> None:
     assert not control.state_dir(route[0]["dev"]).exists()
 
 
-def test_gateway_down_names_what_differs_from_before_up(tmp_path: Path) -> None:
-    """`down` compares the host with the snapshot `up` took, so "restored" is checked: a change
-    made while the gateway ran (an extra address on the bench interface) is named and `probe
-    gateway down` exits 3. (A bare bridge: no units needed.)"""
+def test_capture_bounds_and_down_names_what_differs_from_before_up(tmp_path: Path) -> None:
+    """The capture's bounds hold (packets, then time), and `down` compares the host with the
+    snapshot `up` took, so "restored" is checked: a change made while the gateway ran (an extra
+    address on the bench interface) is named and `probe gateway down` exits 3. (A bare bridge:
+    no units needed.)"""
     require_root("gateway mode runs dnsmasq and a capture on a bench bridge")
     require(bool(shutil.which("dnsmasq")), "Debian's dnsmasq-base (`make sysdeps` installs it)")
     from lanprobe.lab import bench as lab_bench
@@ -326,7 +328,30 @@ def test_gateway_down_names_what_differs_from_before_up(tmp_path: Path) -> None:
     try:
         ip("addr", "add", f"{first}/{net.prefixlen}", "dev", BRIDGE)
         ip("link", "set", BRIDGE, "up")
-        state = control.up(BRIDGE)
+        # The capture's size bound: 20 broadcasts on the bench, 5 packets kept, tcpdump done.
+        state = control.up(BRIDGE, capture=control.CaptureLimits(max_packets=5, max_s=60))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, BRIDGE.encode())
+            for _ in range(20):
+                sock.sendto(b"lanprobe capture bound test", (str(net.broadcast_address), 9))
+        deadline = time.monotonic() + 10
+        while control.running(state)["tcpdump"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not control.running(state)["tcpdump"]
+        kept = subprocess.run(["tcpdump", "-r", str(state.pcap), "-n"], capture_output=True,
+                              text=True, timeout=30, check=True).stdout.splitlines()  # fmt: skip
+        assert len(kept) == 5, kept
+        control.down(BRIDGE)
+
+        # The capture's time bound: tcpdump stops after max_s, the gateway stays up.
+        state = control.up(BRIDGE, capture=control.CaptureLimits(max_packets=50, max_s=1.0))
+        assert control.running(state)["tcpdump"]
+        deadline = time.monotonic() + 10
+        while control.running(state)["tcpdump"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = control.running(state)
+        assert not alive["tcpdump"] and alive["service"] and alive["dnsmasq"], alive
         before = state.host_before
         assert f"{first}" in str(before["addresses"]) and before["routes"], before
         assert before["sysctl"]["ipv4/ip_forward"] in ("0", "1")
