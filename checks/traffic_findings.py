@@ -196,14 +196,15 @@ def update_poll_verdicts(t: DeviceTraffic | None) -> Iterator[Judgement]:
                 f"update client accepted our certificate for another name: {poll.url}",
                 evidence,
             )
-        elif old:
-            yield Judgement(
-                Verdict.fail, f"update client offers {', '.join(old)}: {poll.url}", evidence
-            )
+        elif old or poll.weak_suites:
+            weak = [f"broken suites {', '.join(poll.weak_suites[:3])}"] if poll.weak_suites else []
+            offers = ", ".join(old + weak)
+            yield Judgement(Verdict.fail, f"update client offers {offers}: {poll.url}", evidence)
         elif poll.validated_certificate:
             yield Judgement(
                 Verdict.passed,
-                f"update poll over TLS 1.2+ that refused an untrusted certificate ({poll.url})",
+                "update poll over TLS 1.2+ without broken suites that refused an untrusted "
+                f"certificate ({poll.url})",
                 evidence,
             )
         else:

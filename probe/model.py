@@ -159,6 +159,7 @@ class UpdatePoll(_Model):
     transport: str  # http | https
     validated_certificate: bool | None = None  # https: True = refused our untrusted cert
     tls_versions: list[str] = Field(default_factory=list)
+    weak_suites: list[str] = Field(default_factory=list)  # broken suites its client offers
     source: str = ""  # what made it an update poll (a path word, an SNI name)
 
 
@@ -231,7 +232,7 @@ class DeviceTraffic(_Model):
                 None: f"handshake {c.handshake}",
             }[c.accepted_untrusted_cert]
             weak = f", broken suites {', '.join(c.weak_suites[:3])}" if c.weak_suites else ""
-            offers = f"offers {', '.join(c.versions)}{weak}"
+            offers = f"offers {', '.join(c.versions)} ({len(c.suites)} suites){weak}"
             out.append(("TLS client", f"port {c.port} SNI {c.sni or '-'}: {offers}; {cert}"))
         for u in self.cleartext:
             carried = [*u.credentials, *u.identifiers, *(["telemetry"] if u.telemetry else [])]

@@ -421,6 +421,7 @@ def traffic_for(
                         transport=scheme,
                         validated_certificate=False if event.get("tls") else None,
                         tls_versions=(tc or {}).get("versions", []),
+                        weak_suites=broken_suites(suite_names((tc or {}).get("suites", []))),
                         source=f"the word {word!r}",
                     )
                 )
@@ -435,6 +436,7 @@ def traffic_for(
                         transport="https",
                         validated_certificate=True if refused_cert(tc) else None,
                         tls_versions=tc.get("versions", []),
+                        weak_suites=broken_suites(suite_names(tc.get("suites", []))),
                         source=f"the word {word!r} in the SNI",
                     )
                 )

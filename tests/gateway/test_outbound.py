@@ -135,6 +135,9 @@ def test_cleartext_verdicts() -> None:
         (UpdatePoll(url="https://u.example/", transport="https", validated_certificate=True,
                     tls_versions=["TLSv1.3", "TLSv1.2"]), Verdict.passed),
         (UpdatePoll(url="https://u.example/", transport="https"), Verdict.inconclusive),
+        (UpdatePoll(url="https://u.example/", transport="https", validated_certificate=True,
+                    tls_versions=["TLSv1.2"], weak_suites=["TLS_RSA_WITH_RC4_128_SHA"]),
+         Verdict.fail),
     ],
 )  # fmt: skip
 def test_update_poll_verdicts(poll: UpdatePoll, verdict: Verdict) -> None:
@@ -163,6 +166,8 @@ def test_report_lines_and_html(tmp_path: Path) -> None:
     dev.traffic = traffic(dev)
     lines = dict(dev.traffic.summary_lines())
     assert "ACCEPTED our untrusted certificate" in lines["TLS client"]
+    assert f"({len(dev.traffic.tls[0].suites)} suites)" in lines["TLS client"]
+    assert "filter: ether host a4:cf:12:12:9c:0a" in lines["capture"]
     assert "update poll" in lines and lines["NTP"].startswith("1 requests")
     j = outbound.judge_cleartext(dev.traffic)
     result = Result(
