@@ -93,6 +93,7 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
         "connections": [c.model_dump(exclude={"suites"}) for c in t.tls],
         **capture(t, [c.port for c in t.tls]),
     }
+    problems = list(dict.fromkeys(problems))  # one client shown both certificates says it twice
     if problems:
         return Judgement(
             Verdict.fail,

@@ -242,3 +242,15 @@ def test_evidence_points_at_the_units_packets() -> None:
     )
     (poll,) = outbound.update_poll_verdicts(traffic(CLOUDY))
     assert poll.evidence["pcap_filter"].endswith("and tcp and (port 80)")
+
+
+def test_one_flaw_seen_with_both_certificates_is_said_once() -> None:
+    """Seen on a bench: oldtls-o2 shown the untrusted and the wrong-name certificate (`--ca`)
+    was reported as "offers TLSv1.0; ... offers TLSv1.0"."""
+    kinds = [
+        TlsClientFacts(port=443, sni="api.x.example", versions=["TLSv1.0"], certificate=c,
+                       handshake="refused", accepted_untrusted_cert=False)
+        for c in ("untrusted", "wrong name")
+    ]  # fmt: skip
+    j = outbound.judge_client_tls(DeviceTraffic(tls=kinds, packets=1))
+    assert j.verdict == Verdict.fail and j.title.count("TLSv1.0") == 1, j.title
