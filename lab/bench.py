@@ -87,6 +87,12 @@ class BenchState:
     ipv6_prefix: str = ""
 
     @property
+    def ca(self) -> tuple[Path, Path] | None:
+        """(certificate, key) of the lab CA the units trust (gateway mode's wrong-name test)."""
+        key = self.state_dir / "ca.key"  # lab/certs.py LabCA
+        return (self.ca_file, key) if self.ca_file.is_file() and key.is_file() else None
+
+    @property
     def host_ip6(self) -> str:
         return str(ipaddress.ip_network(self.ipv6_prefix)[1]) if self.ipv6_prefix else ""
 

@@ -232,7 +232,13 @@ class ProbeSession:
 
             iface = opts.bridge if opts.lab else opts.ifaces[0]
             self.say(f"lanprobe: gateway mode on {iface}, observing {opts.observe_s:g} s ...")
-            watch = GatewayWatch(iface, opts.observe_s)
+            lab_ca = None  # the lab's units trust its CA: the wrong-name certificate test
+            if opts.lab:
+                from lanprobe.lab import bench
+
+                lab_state = bench.status(opts.bridge)
+                lab_ca = lab_state.ca if lab_state is not None else None
+            watch = GatewayWatch(iface, opts.observe_s, trusted_ca=lab_ca)
         self.say(f"lanprobe: scanning {scope.describe()} ...")
         self.say(f"lanprobe: {depth_cost(opts.depth, options.timeouts.campaign_s)}")
         start = time.monotonic()

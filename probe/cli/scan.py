@@ -272,6 +272,7 @@ def scan_command(
         validate_data_files(profile_layers(profiles, lab=lab))  # and so is a broken data file
         checked_catalogue()  # so is a check the baseline file does not describe
         trusted = [p.resolve() for p in ca or []]
+        lab_ca: tuple[Path, Path] | None = None
         for path in trusted:
             if not path.is_file():
                 raise ScopeError(f"--ca {path}: no such file")
@@ -281,6 +282,7 @@ def scan_command(
             state = bench.status(bridge)
             if state is not None and state.ca_file:
                 trusted.insert(0, Path(state.ca_file))
+                lab_ca = state.ca  # a gateway this scan starts shows its wrong-name certificate
         # The baseline too, before any traffic: a missing or unreadable file is said now, not
         # after the scan. `last` before the first run of this scope and bench compares nothing:
         # said, and this run starts the history (a nightly job's first night, a new scope).
@@ -409,7 +411,7 @@ def scan_command(
             name = bridge if lab else (iface or [""])[0]
             hook = shlex.split(observe_hook) if observe_hook else None
             watch = await asyncio.to_thread(
-                GatewayWatch, name, observe_s, upstream=upstream, hook=hook
+                GatewayWatch, name, observe_s, upstream=upstream, hook=hook, trusted_ca=lab_ca
             )
         run = await _scan_until_signal(
             lambda: scan(

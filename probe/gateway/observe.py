@@ -500,7 +500,13 @@ class GatewayWatch:
     """The gateway for one scan: started here unless one is already up on the interface."""
 
     def __init__(
-        self, iface: str, window_s: float, *, upstream: bool = False, hook: list[str] | None = None
+        self,
+        iface: str,
+        window_s: float,
+        *,
+        upstream: bool = False,
+        hook: list[str] | None = None,
+        trusted_ca: tuple[Path, Path] | None = None,
     ) -> None:
         self.iface, self.window_s, self.upstream = iface, window_s, upstream
         self.hook = hook or []
@@ -508,7 +514,7 @@ class GatewayWatch:
         self.state = control.status(iface)
         self.started_here = self.state is None
         if self.state is None:
-            self.state = control.up(iface, upstream=upstream)
+            self.state = control.up(iface, upstream=upstream, trusted_ca=trusted_ca)
         self.t0 = time.time()
 
     async def wait(self) -> None:

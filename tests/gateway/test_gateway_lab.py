@@ -263,7 +263,8 @@ def test_update_endpoint_of_an_unknown_device_from_its_web_ui(
 
 
 def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    """`--probe-gateway` in a QA team's suite: the session's scan judges what the unit sent."""
+    """`--probe-gateway` in a QA team's suite: the session's scan judges what the units sent;
+    the gateway it starts on a lab bench shows the lab CA's wrong-name certificate too."""
     require_root("gateway mode runs dnsmasq and a capture on a lab bridge")
     require(bool(shutil.which("dnsmasq")), "Debian's dnsmasq-base (`make sysdeps` installs it)")
     from lanprobe.lab import bench as lab_bench
@@ -274,8 +275,12 @@ def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -
         """
         def test_cloud_client(device):
             assert device.raw.traffic is not None and device.raw.traffic.dhcp is not None
-            assert device.result("data.cleartext-outbound").failed
-            assert device.result("data.client-tls").failed
+            tls = device.result("data.client-tls")
+            assert tls.failed
+            if device.raw.mac.startswith("a4:cf:12"):  # cloudy-c1
+                assert device.result("data.cleartext-outbound").failed
+            else:  # laxname-n3: shown the lab CA's certificate for another name
+                assert "another name (the name is not checked)" in " ".join(tls.titles), tls
         """
     )
     try:
@@ -283,13 +288,13 @@ def test_pytest_plugin_gateway_mode(pytester: pytest.Pytester, tmp_path: Path) -
         # sys.modules while the catalogue keeps them (a later import registers them twice).
         result = pytester.runpytest_subprocess(
             "--probe-lab", f"--probe-bridge={BRIDGE}", f"--probe-subnet={SUBNET}",
-            "--probe-lab-models=cloudy-c1", "--probe-gateway", "--probe-observe=8s",
+            "--probe-lab-models=cloudy-c1,laxname-n3", "--probe-gateway", "--probe-observe=8s",
             "--probe-check=data", f"--probe-out={tmp_path / 'out'}",
         )  # fmt: skip
     finally:
         control.down(BRIDGE)
         lab_bench.down(BRIDGE)
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert (tmp_path / "out" / "gateway.pcap").stat().st_size > 0
     assert not control.state_dir(BRIDGE).exists()  # the session's gateway is down again
 
