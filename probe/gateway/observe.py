@@ -57,7 +57,15 @@ WELL_KNOWN = {
 }
 # IANA suite names with these parts are broken whatever else holds (the same families the
 # server-side TLS checks call broken: checks/clients/tls.py BROKEN_CIPHER_STRING).
-SECRET_FIELD = re.compile(r"(pass(word)?|passwd|pwd|token|secret|api_?key)=", re.I)
+SECRET_FIELD = re.compile(r"(pass(word)?|passwd|pwd|token|secret|(api_?)?key)=", re.I)
+# Request fields that name the unit itself: a device on no profile has no identifiers lanprobe
+# knows, yet `?serial=C1-0001&mac=...` in a cleartext poll still gives it away. (Not `id=`: too
+# common for anything else.)
+IDENT_FIELD = re.compile(
+    r"(?:^|[?&;\s\"{,])(serial(?:_?(?:no|number))?|sn|mac(?:_?addr(?:ess)?)?|device_?id|devid|"
+    r"uuid|udid|imei|hw_?id|chip_?id|client_?id)[\"']?\s*[=:]\s*[\"']?([^&;\s\"',}]{4,})",
+    re.I,
+)
 BROKEN_SUITE_PARTS = ("_NULL_", "_anon_", "_EXPORT", "_RC4_", "_DES_", "_3DES_", "_MD5", "_DES40_")
 
 
@@ -277,16 +285,15 @@ def _cleartext(event: dict[str, Any], device: Device) -> CleartextUse | None:
         h = event["http"]
         text = " ".join([h["path"], h["host"], h.get("body", ""), h.get("credentials", "")])
         creds = [f"HTTP {h['authorization']} authorization"] if h.get("authorization") else []
-        if re.search(
-            r"(pass(word)?|passwd|pwd|token|secret|key)=", h["path"] + h.get("body", ""), re.I
-        ):
+        if SECRET_FIELD.search(h["path"] + h.get("body", "")):
             creds.append("a password or token in the request")
+        named = {f"{m.group(1).lower()}= in the request" for m in IDENT_FIELD.finditer(text)}
         return CleartextUse(
             protocol="http",
             port=port,
             summary=f"{h['method']} http://{h['host']}{h['path'][:200]}",
             credentials=creds,
-            identifiers=identifier_hits(text, device),
+            identifiers=identifier_hits(text, device) + sorted(named),
             telemetry=bool(h.get("body")),
         )
     if proto == "mqtt" and "mqtt" in event:

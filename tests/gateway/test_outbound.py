@@ -254,3 +254,22 @@ def test_one_flaw_seen_with_both_certificates_is_said_once() -> None:
     ]  # fmt: skip
     j = outbound.judge_client_tls(DeviceTraffic(tls=kinds, packets=1))
     assert j.verdict == Verdict.fail and j.title.count("TLSv1.0") == 1, j.title
+
+
+def test_a_unit_naming_itself_in_a_cleartext_request_fails_unknown_or_not() -> None:
+    """Seen on a bench: cloudy-c1 (no profile, so no identifiers lanprobe knows) polls
+    `GET /fw/c1/manifest.json?serial=C1-0001`; that request alone passed as carrying nothing."""
+    unknown = device("198.18.156.20", "02:00:00:00:00:20")  # no serial known
+    event = {"kind": "tcp", "client": "198.18.156.20", "port": 80, "protocol": "http",
+             "tls": False, "bytes_in": 120,
+             "http": {"method": "GET", "path": "/fw/c1/manifest.json?serial=C1-0001&fw=1.4.2",
+                      "host": "update.vendor.example", "body": ""}}  # fmt: skip
+    g = observe.Gathered(events=[event])
+    t = observe.traffic_for(unknown, g, window_s=5, pcap="", words=WORDS)
+    (use,) = t.cleartext
+    assert use.identifiers == ["serial= in the request"]
+    j = outbound.judge_cleartext(t)
+    assert j.verdict == Verdict.fail and "serial= in the request" in j.title, j.title
+    event["http"]["path"] = "/fw/c1/manifest.json?fw=1.4.2&id=12345"  # `id=` names anything
+    t = observe.traffic_for(unknown, g, window_s=5, pcap="", words=WORDS)
+    assert outbound.judge_cleartext(t).verdict == Verdict.passed

@@ -182,3 +182,44 @@ async def test_a_trusted_ca_shows_which_clients_check_the_name(
     t, _ = judged(events)
     j = outbound.judge_client_tls(t)
     assert j.verdict == verdict and said in j.title, j.title
+
+
+async def test_ftp_and_telnet_logins_are_read(listen: Any) -> None:
+    """The stdlib FTP client and a telnet-style login (prompt, user, password) on the sinkhole's
+    FTP and telnet listeners: the login is seen (the password only as present) and fails
+    data.cleartext-outbound."""
+    import ftplib
+
+    ftp_port, ftp_events = await listen(21)
+    telnet_port, telnet_events = await listen(23)
+
+    def ftp_login() -> str:
+        client = ftplib.FTP()
+        client.connect("127.0.0.1", ftp_port, timeout=5)
+        try:
+            client.login("C1-0042", "s3cret")
+        except ftplib.error_perm as exc:
+            return str(exc)
+        finally:
+            client.close()
+        return "logged in"
+
+    def telnet_login() -> bytes:
+        with socket.create_connection(("127.0.0.1", telnet_port), 5) as s:
+            assert s.recv(64) == b"login: "
+            s.sendall(b"admin\r\n")
+            assert s.recv(64) == b"Password: "
+            s.sendall(b"hunter22\r\n")
+            return s.recv(64)
+
+    assert (await asyncio.to_thread(ftp_login)).startswith("530")
+    assert b"Login incorrect" in await asyncio.to_thread(telnet_login)
+    await wait_events(ftp_events)
+    await wait_events(telnet_events)
+    t, j = judged(ftp_events + telnet_events)
+    uses = {u.protocol: u for u in t.cleartext}
+    assert uses["ftp"].credentials == ["ftp user name and password"]
+    assert uses["ftp"].identifiers == ["serial"]  # the unit's serial as the FTP user
+    assert uses["telnet"].credentials == ["telnet user name and password"]
+    assert j.verdict == Verdict.fail and "ftp port 21" in j.title and "telnet port 23" in j.title
+    assert "s3cret" not in str(t.model_dump()) and "hunter22" not in str(t.model_dump())
