@@ -194,6 +194,7 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
 
     (clear,) = verdicts("cloudy-c1", "data.cleartext-outbound")[Verdict.fail]
     assert "identifier mac" in clear and "C1-0001" in clear and "telemetry" in clear
+    assert "http port 80" in clear and "serial= in the request" in clear  # its update poll
     # The evidence points at the packets: its capture filter selects the MQTT in the kept pcap.
     (found,) = [r for r in run.results_for(cloudy.key) if r.check_id == "data.cleartext-outbound"]
     shown = subprocess.run(
