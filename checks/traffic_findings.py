@@ -60,7 +60,16 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
         return Judgement(Verdict.not_applicable, GATEWAY_OFF)
     if t.silent:
         return _silent(t)
+    # A TLS client on a port the sinkhole does not answer (or over IPv6) was never seen.
+    unseen = _unread_tcp(t) + [u for u in t.unread if u.startswith("IPv6")]
     if not t.tls:
+        if unseen:
+            return Judgement(
+                Verdict.inconclusive,
+                "no TLS seen, but connections the sinkhole did not answer were not seen either: "
+                + ", ".join(unseen[:10]),
+                {"window_s": t.window_s, "unread": unseen, **capture(t)},
+            )
         return Judgement(
             Verdict.not_applicable,
             f"the device opened no TLS connection in the {t.window_s:g} s window",
@@ -106,9 +115,7 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
             "certificate validation not shown: " + "; ".join(undecided),
             evidence,
         )
-    unseen = _unread_tcp(t)
     if unseen:
-        # A TLS client on a port the sinkhole does not answer was never seen: no pass for it.
         return Judgement(
             Verdict.inconclusive,
             "connections the sinkhole did not answer (their TLS was not seen): "

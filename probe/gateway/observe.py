@@ -141,6 +141,8 @@ class Gathered:
     flows: dict[tuple[str, str, int, str], Flow] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # src ip -> packets
     mac_of: dict[str, str] = field(default_factory=dict)  # ip -> mac from the capture
+    # mac -> IPv6 packets to unicast addresses (not judged: gateway mode serves IPv4 only)
+    ipv6_by_mac: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -216,6 +218,11 @@ def _count(
         ethertype, off = int.from_bytes(frame[12:14], "big"), 14
         if ethertype == 0x8100:  # one VLAN tag
             ethertype, off = int.from_bytes(frame[16:18], "big"), 18
+        if ethertype == 0x86DD and len(frame) >= off + 40 and frame[off + 24] != 0xFF:
+            # IPv6 to a unicast address (not ff00::/8 multicast: neighbour discovery, mDNS)
+            mac = ":".join(f"{b:02x}" for b in frame[6:12])
+            g.ipv6_by_mac[mac] = g.ipv6_by_mac.get(mac, 0) + 1
+            continue
         if ethertype != 0x0800 or len(frame) < off + 20:
             continue
         ihl = (frame[off] & 0x0F) * 4
@@ -463,6 +470,9 @@ def traffic_for(
             )
         )
     t.packets = sum(g.sent.get(ip, 0) for ip in ips)
+    if g.ipv6_by_mac.get(mac):
+        v6 = g.ipv6_by_mac[mac]
+        t.unread.append(f"IPv6: {v6} packets to unicast addresses (gateway mode reads IPv4 only)")
     client = g.dhcp.get(mac)
     if client is not None:
         lease = next((x.ip for x in g.leases if x.mac == mac), client.ip)

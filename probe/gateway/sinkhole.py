@@ -132,7 +132,12 @@ async def http(stream: Stream, event: dict[str, Any]) -> None:
         headers[name.strip().lower()] = value.strip()
     body = b""
     length = headers.get("content-length", "0")
-    if length.isdigit() and int(length) > 0:
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        # RFC 9112 7.1: the first chunk is enough to see what the body carries.
+        size = (await stream.read_until(b"\r\n", LINE_MAX)).split(b";")[0].strip()
+        chunk = int(size or b"0", 16)
+        body = await stream.read_exactly(min(chunk, SNIPPET)) if chunk > 0 else b""
+    elif length.isdigit() and int(length) > 0:
         body = await stream.read_exactly(min(int(length), SNIPPET))
     auth = headers.get("authorization", "")
     event["http"] = {

@@ -202,3 +202,43 @@ def test_gateway_up_checks_its_ca_before_starting(
     res = CliRunner().invoke(app, ["gateway", "up", "--iface", "lo", *args])
     assert res.exit_code == 2 and said in res.output, res.output
     assert not control.state_dir("lo").exists()
+
+
+def test_ipv6_the_gateway_does_not_read_leaves_no_pass(tmp_path: Path) -> None:
+    """Gateway mode serves and reads IPv4 only: a unit's IPv6 to unicast addresses (its own
+    cloud over IPv6, say) was never seen, so neither data check passes on the rest. Its IPv6
+    neighbour discovery and mDNS (multicast) are no such traffic."""
+    from lanprobe.checks import outbound
+    from lanprobe.gateway import observe
+    from lanprobe.model import Device, Verdict
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    dev, host, mac = "198.18.9.10", "198.18.9.1", "a4:cf:12:00:00:01"
+    eth = Ether(src=mac, dst="02:00:00:00:00:01")
+    packets = [
+        eth / IP(src=dev, dst=host) / UDP(sport=50000, dport=53) / (b"q" * 30),
+        Ether(src=mac, dst="33:33:ff:00:00:01") / IPv6(src="fe80::1", dst="ff02::1:ff00:1")
+        / ICMPv6ND_NS(tgt="fe80::2"),
+    ]  # fmt: skip
+    pcap = tmp_path / "c.pcap"
+    unit = Device(key=mac, mac=mac, ips=[dev])
+    words, _ = observe.load_update_words()
+    for extra, verdict in [([], Verdict.passed), (2, Verdict.inconclusive)]:
+        more = [eth / IPv6(src="fd00::10", dst="fd00::99") / TCP(dport=443, flags="S")] * (
+            extra or 0
+        )
+        wrpcap(str(pcap), packets + more)
+        g = observe.summarise_pcap(pcap, host)
+        t = observe.traffic_for(unit, g, window_s=5, pcap=str(pcap), words=words)
+        j = outbound.judge_cleartext(t)
+        assert j.verdict == verdict, j.title
+        if extra:
+            assert g.ipv6_by_mac == {mac: 2} and "IPv6: 2 packets" in j.title
+            # No TLS seen over IPv4 is no "opened no TLS connection": it may be over IPv6.
+            tls = outbound.judge_client_tls(t)
+            assert tls.verdict == Verdict.inconclusive and "IPv6" in tls.title, tls.title
+        else:
+            assert outbound.judge_client_tls(t).verdict == Verdict.not_applicable

@@ -223,3 +223,26 @@ async def test_ftp_and_telnet_logins_are_read(listen: Any) -> None:
     assert uses["telnet"].credentials == ["telnet user name and password"]
     assert j.verdict == Verdict.fail and "ftp port 21" in j.title and "telnet port 23" in j.title
     assert "s3cret" not in str(t.model_dump()) and "hunter22" not in str(t.model_dump())
+
+
+async def test_a_chunked_request_body_is_read(listen: Any) -> None:
+    """http.client posting its telemetry chunked (no Content-Length): the body was not read
+    before, so the request counted as carrying nothing."""
+    port, events = await listen(80)
+    unknown = Device(key="u", mac="02:00:00:00:00:20", ips=["127.0.0.1"])
+
+    def post() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        body = iter([b'{"temp": 21.5, ', b'"hum": 40}'])
+        conn.request("POST", "/v1/telemetry", body=body, encode_chunked=True,
+                     headers={"Host": "api.cloud.example"})  # fmt: skip
+        return conn.getresponse().status
+
+    assert await asyncio.to_thread(post) == 404
+    await wait_events(events)
+    (event,) = events
+    assert event["http"]["body"] == '{"temp": 21.5, '  # the first chunk
+    t = observe.traffic_for(unknown, observe.Gathered(events=events), window_s=5, pcap="",
+                            words=WORDS)  # fmt: skip
+    assert t.cleartext[0].telemetry
+    assert outbound.judge_cleartext(t).verdict == Verdict.fail
