@@ -428,6 +428,7 @@ class GatewayInfo(_Model):
     upstream: bool = False
     pcap: str = ""  # kept under --out; evidence points at it
     started_by_scan: bool = False
+    trusted_ca: str = ""  # the CA whose wrong-name certificate was shown too ("": names untested)
 
 
 class ScanRun(_Model):

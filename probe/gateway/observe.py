@@ -572,6 +572,7 @@ class GatewayWatch:
             upstream=self.upstream,
             pcap=str(self.state.pcap),
             started_by_scan=self.started_here,
+            trusted_ca=self.state.trusted_ca,
         )
 
     def keep_pcap(self, run: ScanRun, out_dir: Path) -> None:

@@ -235,10 +235,13 @@ def ota_bench() -> Iterator[BenchState]:
     require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench as lab_bench
 
+    require(bool(shutil.which("dnsmasq")), "Debian's dnsmasq-base (`make sysdeps` installs it)")
+    control.down(BRIDGE)
     lab_bench.down(BRIDGE)
     try:
         yield lab_bench.up(BRIDGE, SUBNET, models=["otaweb-w1"])
     finally:
+        control.down(BRIDGE)
         lab_bench.down(BRIDGE)
 
 
@@ -246,13 +249,17 @@ def test_update_endpoint_of_an_unknown_device_from_its_web_ui(
     ota_bench: BenchState, tmp_path: Path
 ) -> None:
     """No profile describes otaweb-w1: its manifest is found through the link on its front page
-    (unsigned, over HTTP) and judged."""
+    (unsigned, over HTTP) and judged. The scan starts its own gateway (no window: otaweb-w1 has
+    a static address and no cloud), with the lab CA for the wrong-name test, and stops it."""
     res = probe(
         "scan", "--lab", "--bridge", BRIDGE, "--check", "update", "--out", str(tmp_path),
-        "--format", "json", "--fail-on", "never", timeout=180,
+        "--format", "json", "--fail-on", "never", "--gateway", "--observe", "0s", timeout=180,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     run = ScanRun.read(tmp_path / "run.json")
+    assert run.gateway is not None and run.gateway.started_by_scan
+    assert run.gateway.trusted_ca == str(ota_bench.ca_file)
+    assert not control.state_dir(BRIDGE).exists()  # stopped after the scan
     (dev,) = run.devices
     assert dev.profile == "generic"
     got = {r.check_id: r for r in run.results}
