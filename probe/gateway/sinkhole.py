@@ -23,6 +23,8 @@ MAX_READ = 65536  # bytes read from one connection, in all
 CONN_S = 10.0  # one connection's whole life
 LINE_MAX = 4096
 SNIPPET = 512  # bytes of a payload kept in an event
+DRAIN_MAX = 32768  # bytes of a request body read (and dropped) before the answer
+DRAIN_S = 1.0
 MAX_EVENTS_PER_CONN = 20
 
 Record = Callable[[dict[str, Any]], None]
@@ -121,6 +123,29 @@ class Stream:
 # --- the protocols ------------------------------------------------------------------------------
 
 
+async def _rest_of_chunks(stream: Stream, left: int) -> None:
+    """Read the rest of a chunked body (up to DRAIN_MAX bytes): the chunk begun, then the rest."""
+    total = 0
+    while total <= DRAIN_MAX:
+        if left > 0:
+            await stream.read_exactly(min(left, DRAIN_MAX))
+            total += left
+        await stream.read_until(b"\r\n", LINE_MAX)  # the CRLF after a chunk's data
+        size = (await stream.read_until(b"\r\n", LINE_MAX)).split(b";")[0].strip()
+        left = int(size or b"0", 16)
+        if left == 0:
+            return
+
+
+async def _drain(reading: Awaitable[Any]) -> None:
+    """Read what the client is still sending before we answer and close: closing a socket with
+    unread data sends a reset, and the client then never reads our answer. Bounded in bytes
+    (the stream's budget, DRAIN_MAX) and time; a client that stops sending ends it."""
+    with contextlib.suppress(TimeoutError, Closed, OSError, ValueError):
+        async with asyncio.timeout(DRAIN_S):
+            await reading
+
+
 async def http(stream: Stream, event: dict[str, Any]) -> None:
     """One HTTP request: method, host, path, headers of interest, body snippet; answer 404."""
     head = (await stream.read_until(b"\r\n\r\n", 16384)).decode("latin-1")
@@ -137,8 +162,10 @@ async def http(stream: Stream, event: dict[str, Any]) -> None:
         size = (await stream.read_until(b"\r\n", LINE_MAX)).split(b";")[0].strip()
         chunk = int(size or b"0", 16)
         body = await stream.read_exactly(min(chunk, SNIPPET)) if chunk > 0 else b""
+        await _drain(_rest_of_chunks(stream, chunk - len(body)))
     elif length.isdigit() and int(length) > 0:
         body = await stream.read_exactly(min(int(length), SNIPPET))
+        await _drain(stream.read_exactly(min(int(length) - len(body), DRAIN_MAX)))
     auth = headers.get("authorization", "")
     event["http"] = {
         "method": parts[0] if parts else "",
