@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from lanprobe.lab.bench import BenchState
 
+from tests.realsw import pytest_runtest_call, pytest_runtest_setup  # noqa: F401 (its guard)
+from tests.requires import require, require_root
+
 TEST_BRIDGE = os.environ.get("LANPROBE_TEST_BRIDGE", "plabt")
 TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
 
@@ -31,8 +34,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def lab_bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench
 
     bench.down(TEST_BRIDGE)
@@ -65,8 +67,7 @@ def repeat_bench() -> Iterator[BenchState]:
     """The default models on a bench of their own: the repeatability test's five full scans and the
     web login test's standard-depth scan (minutes of paced logins) run there, beside the session
     bench (under pytest-xdist on another worker)."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench
 
     bench.down(REPEAT_BRIDGE)

@@ -26,7 +26,11 @@ from tests.report.runs import T0, sample_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# PostgreSQL is real software run in processes of its own: its tests are `realsw`.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.realsw)]
+
+
+@pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty history on each backend."""
     if request.param == "sqlite":
@@ -291,6 +295,7 @@ def test_cli_history(tmp_path: Path) -> None:
     assert data[0]["verdicts"]["fail"] == 7
 
 
+@pytest.mark.realsw  # PostgreSQL
 def test_cli_history_postgres(pg_url: str, tmp_path: Path) -> None:
     p = tmp_path / "r.json"
     sample_run("pg-cli").write(p)

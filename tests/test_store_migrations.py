@@ -25,7 +25,11 @@ from tests.report.runs import T0, sample_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# PostgreSQL is real software run in processes of its own: its tests are `realsw`.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.realsw)]
+
+
+@pytest.fixture(params=BACKENDS)
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all, on each backend."""
     if request.param == "sqlite":

@@ -23,6 +23,7 @@ from lanprobe.discovery.udp import RateLimit
 from lanprobe.model import ScanRun, Severity, Verdict
 
 from tests.checks.conftest import device_of, results_of
+from tests.requires import require
 
 # Recorded from net-snmp 5.9.3 (Debian bookworm snmpd) on the lab camera and hub.
 V2C_RESPONSE = bytes.fromhex(
@@ -163,8 +164,7 @@ def _start_snmpd(tmp_path: Path, lines: list[str]) -> tuple[subprocess.Popen[byt
 
 @pytest.fixture
 def snmpd(tmp_path: Path) -> Iterator[int]:
-    if not os.path.exists(SNMPD):
-        pytest.skip("needs Debian snmpd")
+    require(os.path.exists(SNMPD), "Debian's snmpd (`make sysdeps` installs it)")
     lines = ["rocommunity public 127.0.0.1", "rwcommunity private 127.0.0.1",
              "sysLocation lab rack 1"]  # fmt: skip
     proc, port = _start_snmpd(tmp_path, lines)
@@ -175,6 +175,7 @@ def snmpd(tmp_path: Path) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.realsw  # Debian's snmpd
 def test_real_snmpd_communities_and_write_probe(snmpd: int) -> None:
     async def run() -> tuple[SnmpObservation, Any, Any]:
         before = await snmp.get("127.0.0.1", b"public", 1, [snmp.SYS_LOCATION], port=snmpd)
@@ -195,9 +196,9 @@ def test_real_snmpd_communities_and_write_probe(snmpd: int) -> None:
     assert judge_communities(obs)[0] is Verdict.fail
 
 
+@pytest.mark.realsw  # Debian's snmpd
 def test_real_snmpd_v3_only(tmp_path: Path) -> None:
-    if not os.path.exists(SNMPD):
-        pytest.skip("needs Debian snmpd")
+    require(os.path.exists(SNMPD), "Debian's snmpd (`make sysdeps` installs it)")
     proc, port = _start_snmpd(tmp_path, ['createUser u3 SHA "a-long-pass-1" AES "a-long-pass-1"',
                                          "rouser u3 priv"])  # fmt: skip
     try:

@@ -23,6 +23,7 @@ from lanprobe.errors import ProfileError, ProtocolError
 from lanprobe.model import ScanRun, Verdict
 
 from tests.checks.conftest import device_of, results_of
+from tests.requires import require, require_root
 
 T = Timeouts(connect_s=3.0, read_s=5.0)
 STRONG = {
@@ -157,8 +158,8 @@ def _free_port() -> int:
 @pytest.fixture
 def openssh(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[int]:
     """Debian's sshd on 127.0.0.1 with its default algorithms, or with `extra` config lines."""
-    if not os.path.exists(SSHD) or os.geteuid() != 0:
-        pytest.skip("needs Debian openssh-server and root (sshd's privilege separation)")
+    require(os.path.exists(SSHD), "Debian's openssh-server (`make sysdeps` installs it)")
+    require_root("sshd's privilege separation")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     keys = []
     for kind, bits in (("ed25519", []), ("rsa", ["-b", "3072"])):
@@ -192,6 +193,7 @@ async def _judge(port: int) -> tuple[Verdict, str, dict[str, Any]]:
     return judge_ssh(offer, bits, load_policy())
 
 
+@pytest.mark.realsw  # Debian's sshd
 def test_debian_openssh_defaults_pass(openssh: int) -> None:
     verdict, _, ev = asyncio.run(_judge(openssh))
     assert ev["server"].startswith("SSH-2.0-OpenSSH_")
@@ -200,6 +202,7 @@ def test_debian_openssh_defaults_pass(openssh: int) -> None:
     assert "mac:hmac-sha1" in ev["advisories"]  # Debian's default still offers it
 
 
+@pytest.mark.realsw  # Debian's sshd
 @pytest.mark.parametrize(
     "openssh",
     [["Ciphers +aes128-cbc,3des-cbc", "KexAlgorithms +diffie-hellman-group1-sha1",

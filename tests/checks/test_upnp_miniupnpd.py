@@ -23,6 +23,8 @@ import pytest
 from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import UPNP_PORT
 
+from tests.requires import require, require_root
+
 BRIDGE = os.environ.get("LANPROBE_UPNP_BRIDGE", "plabup")
 SUBNET = os.environ.get("LANPROBE_UPNP_SUBNET", "198.18.148.0/24")
 
@@ -31,10 +33,11 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def router_bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
-    if shutil.which("miniupnpd") is None:
-        pytest.fail("miniupnpd is not installed (Makefile SYSPKGS: miniupnpd-nftables)")
+    require_root("the lab bench uses network namespaces")
+    require(
+        shutil.which("miniupnpd") is not None,
+        "Debian's miniupnpd-nftables (`make sysdeps` installs it)",
+    )
     from lanprobe.lab import bench
 
     bench.down(BRIDGE)

@@ -22,7 +22,8 @@ from lanprobe.paths import data_file
 from lanprobe.profile_schema import Credentials, HttpLogin, Interfaces, Profile
 from lanprobe.scope import Scope
 
-pytest.importorskip("django")
+pytestmark = pytest.mark.realsw  # Django's runserver
+
 T = Timeouts(connect_s=3, read_s=10)
 PASSWORD = "admin123"  # 19th in profiles/credentials/generic.txt
 LOGIN = HttpLogin(kind="form", path="/admin/login/", success_status=[302])

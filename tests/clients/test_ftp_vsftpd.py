@@ -19,6 +19,10 @@ from lanprobe.model import Capability, Device, Service, Severity, Verdict
 from lanprobe.profile_schema import Credentials, Profile
 from lanprobe.scope import Scope
 
+from tests.requires import require, require_root
+
+pytestmark = pytest.mark.realsw  # Debian's vsftpd
+
 VSFTPD = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
 T = Timeouts(connect_s=3, read_s=5)
 
@@ -31,8 +35,8 @@ def _free_port() -> int:
 
 @pytest.fixture(params=["YES", "NO"], ids=["anonymous", "no-anonymous"])
 def vsftpd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[int, Path, str]]:
-    if not os.path.exists(VSFTPD) or os.geteuid() != 0:
-        pytest.skip("needs Debian vsftpd and root")
+    require(os.path.exists(VSFTPD), "Debian's vsftpd (`make sysdeps` installs it)")
+    require_root("vsftpd runs as root and drops to its own users")
     Path("/var/run/vsftpd/empty").mkdir(parents=True, exist_ok=True)
     port = _free_port()
     root = tmp_path / "pub"

@@ -27,7 +27,10 @@ from lanprobe.model import Capability, Device, Service, Severity, Verdict
 from lanprobe.profile_schema import Credentials, Lockout, Profile
 from lanprobe.scope import Scope
 
+from tests.requires import require
 from tests.resolver_lock import resolver_lock
+
+pytestmark = pytest.mark.realsw  # Node-RED under node
 
 VERSION = "4.1.8"  # the 4.x line runs on node >= 18.5 (5.x needs node 22)
 # The Raspberry Pi image's default account, 20th of profiles/credentials/generic.txt: Node-RED
@@ -50,8 +53,10 @@ SETTINGS = """module.exports = {
 
 def _install() -> Path:
     """node_modules with node-red VERSION, installed once into the npm cache folder."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed (make sysdeps installs them)")
+    require(
+        shutil.which("node") is not None and shutil.which("npm") is not None,
+        "node and npm (`make sysdeps` installs Debian's nodejs and npm)",
+    )
     root = Path(os.environ.get("LANPROBE_NPM_CACHE", Path.home() / ".cache/lanprobe/npm"))
     prefix = root / f"node-red-{VERSION}"
     red = prefix / "node_modules" / "node-red" / "red.js"
@@ -61,10 +66,11 @@ def _install() -> Path:
                "--omit=optional", "--loglevel=error", f"node-red@{VERSION}"]  # fmt: skip
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            why = done.stderr.strip()[-300:]
         except subprocess.TimeoutExpired:
-            pytest.skip(f"npm install node-red@{VERSION} took over 300 s")
-        if done.returncode != 0 or not red.exists():
-            pytest.skip(f"npm cannot install node-red@{VERSION}: {done.stderr.strip()[-300:]}")
+            why = "npm install took over 300 s"
+        need = f"node-red@{VERSION} from the npm registry or a LANPROBE_NPM_CACHE holding it"
+        require(red.exists(), f"{need} ({why})")
     return prefix / "node_modules"
 
 

@@ -25,6 +25,8 @@ from lanprobe.model import Verdict
 
 from tests.requires import require
 
+pytestmark = pytest.mark.realsw  # GStreamer's RTSP server
+
 T = Timeouts(connect_s=3.0, read_s=5.0)
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, where python3-gi lives (not the venv's)
 USER, PASSWORD = "admin", "12345"

@@ -13,6 +13,8 @@ from lanprobe.checks.clients.tls_deep import deep_scan
 
 from tests.clients.test_tls_facts import _serve, _server_ctx, make_ca, make_leaf, write_pair
 
+pytestmark = pytest.mark.realsw  # sslyze in worker processes
+
 
 @pytest.fixture
 async def weak_and_silent(tmp_path: Path) -> AsyncIterator[dict[str, int]]:

@@ -22,6 +22,8 @@ from lanprobe.errors import ScopeError
 from lanprobe.lab.bench import BenchState, ipv6_prefix_for
 from lanprobe.scope import Scope
 
+from tests.requires import require_root
+
 BRIDGE = os.environ.get("LANPROBE_IPV6_BRIDGE", "plab6d")
 SUBNET = os.environ.get("LANPROBE_IPV6_SUBNET", "198.18.146.0/24")
 
@@ -64,8 +66,7 @@ def test_bench_prefix_is_unique_local() -> None:
 
 @pytest.fixture(scope="module")
 def dual_bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench
 
     bench.down(BRIDGE)

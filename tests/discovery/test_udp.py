@@ -17,6 +17,8 @@ from lanprobe.checks.logical_access import judge_tftp
 from lanprobe.discovery import udp
 from lanprobe.model import Verdict
 
+from tests.requires import require, require_root
+
 
 def test_tftp_messages() -> None:
     assert udp.tftp_read_request("a.bin") == b"\x00\x01a.bin\x00octet\x00"
@@ -74,8 +76,8 @@ def _daemon(argv: list[str], port: int, ready: bytes, any_port: bool = False) ->
 
 def _needs(exe: str, package: str) -> str:
     path = shutil.which(exe) or f"/usr/sbin/{exe}"
-    if not os.path.exists(path) or os.geteuid() != 0:
-        pytest.skip(f"needs Debian {package} and root")
+    require(os.path.exists(path), f"Debian's {package} (`make sysdeps` installs it)")
+    require_root(f"{exe} drops privileges to nobody")
     return path
 
 
@@ -93,6 +95,7 @@ def tftpd(tmp_path: Path) -> Iterator[int]:
     yield from _daemon(argv, port, udp.tftp_read_request("probe"), any_port=True)
 
 
+@pytest.mark.realsw  # Debian's tftpd-hpa
 def test_real_tftpd(tftpd: int) -> None:
     opts = udp.UdpOptions(timeout_s=0.5)
     svc = asyncio.run(udp.tftp_service("127.0.0.1", opts, udp.RateLimit(100), tftpd))
@@ -111,6 +114,7 @@ def chronyd(tmp_path: Path) -> Iterator[int]:
     yield from _daemon([exe, "-d", "-x", "-f", str(conf)], port, udp.NTP_REQUEST)
 
 
+@pytest.mark.realsw  # Debian's chronyd
 def test_real_chronyd(chronyd: int) -> None:
     opts = udp.UdpOptions(timeout_s=0.5)
     svc = asyncio.run(udp.ntp_service("127.0.0.1", opts, udp.RateLimit(100), chronyd))
@@ -161,7 +165,7 @@ def test_judge_coap() -> None:
 
 async def test_coap_against_aiocoap() -> None:
     """Our GET against aiocoap's server (a real CoAP implementation) on 127.0.0.1."""
-    aiocoap = pytest.importorskip("aiocoap")
+    import aiocoap  # a dependency of lanprobe (the lab's CoAP device)
     import aiocoap.resource as resource
     from lanprobe.discovery import coap
 

@@ -16,6 +16,7 @@ from lanprobe.lab.models import plan, select
 from lanprobe.lab.netns import alive, links, namespaces
 
 from tests.conftest import TEST_BRIDGE, TEST_SUBNET
+from tests.requires import require_root
 
 # A second bench beside the session one: bridge <test bridge>x, subnet the 12th /24 above the
 # test subnet (the repeat bench takes the 11th; tests/conftest.py), inside 198.18.0.0/16.
@@ -83,8 +84,7 @@ def _nothing_left(state_dir: Path) -> None:
 
 @pytest.fixture
 def side() -> Iterator[None]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    require_root("the side bench uses network namespaces")
     bench.down(SIDE_BRIDGE)
     try:
         yield

@@ -24,6 +24,7 @@ from lanprobe.model import ScanRun
 
 from tests.conftest import TEST_BRIDGE, TEST_SUBNET
 from tests.plugin.conftest import EXAMPLES, PROFILES
+from tests.requires import require_root
 
 pytestmark = pytest.mark.lab
 
@@ -100,8 +101,7 @@ def _bench_gone(bridge: str) -> bool:
 
 @pytest.fixture
 def plugin_bridge() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     lab_bench_api.down(PLUGIN_BRIDGE)  # leftovers of a crashed run
     yield PLUGIN_BRIDGE
     lab_bench_api.down(PLUGIN_BRIDGE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import xdist  # noqa: F401  (a dev dependency: pip install -e .[dev])
 
-pytest.importorskip("xdist")
+pytestmark = pytest.mark.realsw  # pytest-xdist's worker processes
 
 DEVICE_TESTS = """
 import os

@@ -97,6 +97,7 @@ def page(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     yield write_fleet(fleet, tmp_path_factory.mktemp("page") / "fleet.html")
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_renders_the_fleet_page(page: Path, tmp_path: Path) -> None:
     dom = _browse(page.as_uri(), tmp_path / "profile", "--dump-dom").stdout.decode("utf-8")
     assert "<title>lanprobe fleet</title>" in dom
@@ -109,6 +110,7 @@ def test_chromium_renders_the_fleet_page(page: Path, tmp_path: Path) -> None:
     assert len([n for n in doc.nodes if n.tag == "circle"]) == 8 * 6
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_screenshot_of_the_fleet_page(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "fleet.png"
     _browse(page.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1400")

@@ -301,6 +301,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, S
     yield path, run
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_renders_the_charts(rendered: tuple[Path, ScanRun], tmp_path: Path) -> None:
     path, run = rendered
     out = _browse(path.as_uri(), tmp_path / "profile", "--dump-dom")
@@ -322,6 +323,7 @@ def test_chromium_renders_the_charts(rendered: tuple[Path, ScanRun], tmp_path: P
     assert "Bench summary" in text and "Regression." in text
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_screenshot_is_not_blank(rendered: tuple[Path, ScanRun], tmp_path: Path) -> None:
     path, _ = rendered
     shot = tmp_path / "shot.png"
@@ -421,6 +423,7 @@ def _chart_page(tmp_path: Path, *, script: bool) -> tuple[Path, int]:
     return page, width
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_capability_labels_are_not_clipped(tmp_path: Path) -> None:
     """Every label of the capability chart lies inside the SVG, as the browser lays it out."""
     page, _ = _chart_page(tmp_path, script=True)
@@ -432,6 +435,7 @@ def test_chromium_capability_labels_are_not_clipped(tmp_path: Path) -> None:
     assert attrs["data-clipped"] == ""
 
 
+@pytest.mark.realsw  # Debian's chromium
 def test_chromium_screenshot_shows_whole_coverage_labels(tmp_path: Path) -> None:
     page, width = _chart_page(tmp_path, script=False)
     shot = tmp_path / "chart.png"

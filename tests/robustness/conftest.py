@@ -39,6 +39,7 @@ from lanprobe.lab.scope import lab_scope
 from lanprobe.model import ScanRun
 from lanprobe.runner import Progress, scan
 
+from tests.requires import require, require_root
 from tests.resolver_lock import resolver_lock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,8 +111,7 @@ class Capture:
 
 
 def start_capture(name: str, iface: str, out: Path, bpf: str = "") -> Capture:
-    if shutil.which("tcpdump") is None:
-        pytest.skip("tcpdump is not installed")
+    require(shutil.which("tcpdump") is not None, "Debian's tcpdump (`make sysdeps` installs it)")
     path = out / f"{name}.pcap"
     args = ["tcpdump", "-i", iface, "-n", "-U", "-B", "8192", "-s", "256", "-w", str(path)]
     proc = subprocess.Popen(
@@ -202,8 +202,7 @@ def robust_profiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def hostile_bench() -> Iterator[BenchState]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     lab_bench_api.down(HOSTILE_BRIDGE)
     try:
         yield lab_bench_api.up(HOSTILE_BRIDGE, HOSTILE_SUBNET, models=HOSTILE_MODELS)

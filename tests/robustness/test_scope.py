@@ -38,6 +38,7 @@ from lanprobe.lab.bench import BenchState
 from lanprobe.lab.models import BY_ID
 from lanprobe.lab.provision import device_ports
 
+from tests.requires import require_root
 from tests.resolver_lock import resolver_lock
 from tests.robustness.conftest import PROBE, ROOT, Capture, FullRun, start_capture
 
@@ -177,8 +178,7 @@ def dual_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DualRun]:
     """A scan of a dual-stack bench (dualstack-d1: services on IPv6 only, beside acme-ipcam200)
     with IPv6 discovery, UDP probes and checks over IPv6, captured on its bridge and (port 53)
     on every interface."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab bench needs root (network namespaces)")
+    require_root("the lab bench uses network namespaces")
     from lanprobe.lab import bench as bench_api
 
     out = tmp_path_factory.mktemp("dual_run")
