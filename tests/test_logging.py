@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +20,7 @@ from lanprobe.model import Result, Verdict
 from lanprobe.options import Timeouts
 from typer.testing import CliRunner
 
+from tests.clients.localhttp import serving
 from tests.test_runner import WIDGET, profiles, run_with, spec  # noqa: F401 (fixture)
 
 
@@ -48,12 +48,8 @@ class _Ok(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def local_http() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Ok)) as port:
+        yield port
 
 
 def test_vv_json_logs_each_http_request_and_answer(local_http: int, tmp_path: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+import socketserver
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 
 Handler = Callable[[str, str, dict[str, str], bytes], tuple[int, bytes, dict[str, str]]]
 
@@ -55,3 +57,17 @@ def basic_user(headers: dict[str, str]) -> tuple[str, str] | None:
         return None
     user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
     return user, password
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """A stdlib server (http.server's) in a thread for the block; yields its port. Its shutdown()
+    waits up to one poll interval, half a second by default: a short one keeps teardown quick."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]  # type: ignore[misc]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

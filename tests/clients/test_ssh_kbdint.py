@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncssh
+import pytest
+from lanprobe import pacing
 from lanprobe.checks.clients import ssh as ssh_client
 from lanprobe.checks.configuration import default_login
 from lanprobe.checks.context import CheckContext, CheckMeta, DeviceSession, RunOptions, Timeouts
@@ -121,8 +123,13 @@ def _ctx(port: int, profile: Profile) -> CheckContext:
     return CheckContext(session=session, check_id="configuration.default-login", meta=meta)
 
 
-async def test_standard_depth_finds_the_11th_default_without_a_ban(tmp_path: Path) -> None:
+async def test_standard_depth_finds_the_11th_default_without_a_ban(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """root:12345 is 11th in the generic list; the device bans after 3 failures per window."""
+    # The pacer waits window + margin after a burst: a margin of 1 s is for a real device's
+    # clock; this server times the same events, so a small one still leaves every gap > window.
+    monkeypatch.setattr(pacing, "MARGIN_S", 0.05)
     dev = _Device("root", "12345")
     lockout = Lockout(threshold=3, scope="source", penalty_s=5, window_s=WINDOW_S)
     creds = Credentials(lists=["generic"], pacing_s=0, depth="standard", lockout=lockout)

@@ -338,8 +338,10 @@ async def test_https_is_http_inside_tls(tmp_path: Path) -> None:
 
 
 async def test_tls_with_nothing_known_inside_is_ssl(tmp_path: Path) -> None:
+    # Silent inside TLS: every wait runs out, so short ones (the handshake keeps its 1 s).
+    quick = FingerprintOptions(greeting_s=0.2, idle_s=0.1, connect_s=1.0, probe_s=0.3, port_s=6.0)
     async with serve(silent, tls=server_tls(tmp_path)) as (port, _):
-        report = await fingerprint_port("127.0.0.1", port, RULES, FAST)
+        report = await fingerprint_port("127.0.0.1", port, RULES, quick)
     assert report.tls and report.match is not None and report.match.service == "ssl"
 
 

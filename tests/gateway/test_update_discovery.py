@@ -8,7 +8,6 @@ import http.server
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from lanprobe.checks.clients import update_discovery as ud
 from lanprobe.gateway.observe import load_update_words
 from lanprobe.model import Device, MdnsService
 
+from tests.clients.localhttp import serving
 from tests.requires import require
 
 WORDS, PATHS = load_update_words()
@@ -115,6 +115,7 @@ def broker(tmp_path: Path) -> Iterator[int]:
         proc.wait(5)
 
 
+@pytest.mark.realsw  # Debian's mosquitto
 async def test_retained_mqtt_urls(broker: int) -> None:
     from lanprobe.checks.clients import mqtt
     from lanprobe.checks.context import Timeouts
@@ -154,16 +155,9 @@ async def test_discover_against_a_web_server(catch_all: bool) -> None:
     from lanprobe.model import Service
 
     handler = type("H", (_Handler,), {"catch_all": catch_all})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
         dev = Device(key="k", ips=["127.0.0.1"], services=[Service(port=port, name="http")])
         found = await ud.discover(dev, {port: "http"}, Timeouts())
-    finally:
-        server.shutdown()
-        server.server_close()
     if catch_all:
         assert found.endpoint is None and found.why_none().startswith("no update endpoint")
     else:

@@ -7,7 +7,6 @@ import base64
 import contextlib
 import http.server
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -26,6 +25,7 @@ from lanprobe.model import Device, ScanRun, Service, Verdict
 from lanprobe.profile_schema import HttpLogin, Interfaces, Profile
 from lanprobe.scope import Scope
 
+from tests.clients.localhttp import serving
 from tests.plugin.runs import CAM_KEY, fake_run
 
 USER, PASSWORD = "qa", "s3cret-Pass"
@@ -73,14 +73,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server_port() -> Iterator[int]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with serving(httpd) as port:
+        yield port
 
 
 def _local_device(port: int, ip: str = "127.0.0.1") -> DeviceUnderTest:
@@ -150,8 +144,8 @@ def test_http_times_out(server_port: int) -> None:
 def test_http_endless_drip_ends_in_a_timeout(server_port: int) -> None:
     start = time.monotonic()
     with pytest.raises(ProbeTimeout, match="did not end in time"):
-        _local_device(server_port).http.get("/drip")
-    assert time.monotonic() - start < 6  # connect 1 s + 3 x read 1 s, and a margin
+        _local_device(server_port).http.get("/drip", timeout_s=0.5)  # a byte every 0.1 s
+    assert time.monotonic() - start < 3.5  # connect 0.5 s + 3 x read 0.5 s, and a margin
 
 
 def test_http_stays_on_the_device_and_in_scope(server_port: int) -> None:
