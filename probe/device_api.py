@@ -30,7 +30,7 @@ import httpx
 from lanprobe import labels
 from lanprobe.checkmeta import CheckMeta
 from lanprobe.checks.context import CheckContext
-from lanprobe.errors import ProbeTimeout, ProtocolError, ScopeError, Unreachable
+from lanprobe.errors import ProbeTimeout, ScopeError
 from lanprobe.model import (
     Capability,
     Device,
@@ -42,7 +42,7 @@ from lanprobe.model import (
     Severity,
     Verdict,
 )
-from lanprobe.options import RunOptions
+from lanprobe.options import RunOptions, Timeouts
 from lanprobe.profile_schema import Credential, Profile
 from lanprobe.scope import Scope
 from lanprobe.service_kind import service_kind
@@ -278,20 +278,19 @@ class DeviceHttp:
         `timeout_s` bounds connect and each read (default: the run's connect_s and read_s); the
         whole answer must arrive within 3x the read timeout, so a device that drips an endless
         body ends in ProbeTimeout, not a hang."""
+        from lanprobe.checks.clients import http as http_client
+
         url = self.url(path, port=port, tls=tls)
         t = self._dut.options.timeouts
-        read_s = timeout_s or t.read_s
-        timeout = httpx.Timeout(read_s, connect=timeout_s or t.connect_s)
-        deadline = time.monotonic() + (timeout_s or t.connect_s) + 3 * read_s
+        if timeout_s:
+            t = Timeouts(connect_s=timeout_s, read_s=timeout_s)
+        deadline = time.monotonic() + http_client.answer_deadline_s(t)
         target = url.split("/")[2]
+        what = f"HTTP {method} {path}"
+        # The checks' client settings (any TLS accepted for http and https URLs alike).
+        settings = http_client.client_settings(True, t, user_agent="lanprobe-pytest")
         try:
-            with httpx.Client(
-                verify=_no_verify_context(),
-                follow_redirects=False,
-                trust_env=False,
-                timeout=timeout,
-                headers={"User-Agent": "lanprobe-pytest"},
-            ) as client:
+            with httpx.Client(**settings) as client:
                 req = client.build_request(method, url, headers=headers, data=data, json=json_body)
                 resp = client.send(req, auth=_auth(auth), stream=True)
                 try:
@@ -299,8 +298,7 @@ class DeviceHttp:
                     for chunk in resp.iter_bytes():
                         if time.monotonic() > deadline:
                             raise ProbeTimeout(
-                                f"HTTP {method} {path}: the answer did not end in time",
-                                target=target,
+                                f"{what}: the answer did not end in time", target=target
                             )
                         body.extend(chunk)
                         if len(body) > MAX_HTTP_BODY_BYTES:
@@ -314,24 +312,14 @@ class DeviceHttp:
                     content=bytes(body),
                     request=resp.request,
                 )
-        except httpx.TimeoutException as exc:
-            raise ProbeTimeout(f"HTTP {method} {path}: no answer in time", target=target) from exc
-        except httpx.ConnectError as exc:
-            raise Unreachable(f"HTTP {method} {path}: {exc}", target=target) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise ProtocolError(f"HTTP {method} {path}: {exc}", target=target) from exc
+        except http_client.HTTPX_ERRORS as exc:
+            raise http_client.target_error(exc, what, target) from exc
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, **kwargs)
-
-
-def _no_verify_context() -> Any:
-    from lanprobe.checks.clients.http import probe_ssl_context
-
-    return probe_ssl_context()
 
 
 def _auth(auth: httpx.Auth | tuple[str, str] | None) -> httpx.Auth | None:

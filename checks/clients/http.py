@@ -126,18 +126,25 @@ class HttpAnswer:
         return out
 
 
+def client_settings(
+    tls: bool, timeouts: Timeouts, auth: httpx.Auth | None = None, user_agent: str = USER_AGENT
+) -> dict[str, Any]:
+    """The one way lanprobe sets up an HTTP client (the checks' and discovery's async one, the
+    device API's sync one): no certificate check (we observe TLS, we do not trust it), no
+    redirects followed, no proxy or .netrc from the environment, the run's timeouts, no
+    compression (a body cap counts the bytes sent)."""
+    return {
+        "verify": probe_ssl_context() if tls else False,
+        "follow_redirects": False,
+        "trust_env": False,
+        "auth": auth,
+        "timeout": httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
+        "headers": {"User-Agent": user_agent, "Accept-Encoding": "identity"},
+    }
+
+
 def new_client(tls: bool, timeouts: Timeouts, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
-    """The one way lanprobe sets up an HTTP client: no certificate check (we observe TLS, we do
-    not trust it), no redirects followed, no proxy or .netrc from the environment, the run's
-    timeouts, no compression (a body cap counts the bytes sent)."""
-    return httpx.AsyncClient(
-        verify=probe_ssl_context() if tls else False,
-        follow_redirects=False,
-        trust_env=False,
-        auth=auth,
-        timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-    )
+    return httpx.AsyncClient(**client_settings(tls, timeouts, auth))
 
 
 async def fetch(

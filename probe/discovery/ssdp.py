@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 
 import httpx
+from lanprobe.checks.clients import http as http_client
 from lanprobe.discovery.inventory import Sighting
 from lanprobe.errors import ProtocolError, ScopeError
 from lanprobe.model import Identifier
+from lanprobe.options import Timeouts
 from lanprobe.scope import Scope
 
 SSDP_GROUP = "239.255.255.250"
@@ -254,21 +256,28 @@ async def search(scope: Scope, iface_ip: str, options: SsdpOptions | None = None
     if outside:
         result.notes.append(f"SSDP: ignored answers from outside the scope: {sorted(outside)}")
 
+    result.sightings = await describe_all(list(answers.values()), scope, opts, result.notes)
+    result.notes = list(dict.fromkeys(result.notes))
+    return result
+
+
+async def describe_all(
+    answers: list[SsdpAnswer], scope: Scope, opts: SsdpOptions, notes: list[str]
+) -> list[Sighting]:
+    """A sighting per answer, its description fetched (in scope only) through the checks' HTTP
+    client: no proxy from the environment, no certificate trusted (a description is read, never
+    trusted), no redirect followed."""
     sem = asyncio.Semaphore(opts.fetch_concurrency)
-    async with httpx.AsyncClient(
-        timeout=httpx.Timeout(opts.fetch_timeout_s),
-        follow_redirects=False,
-        trust_env=False,  # no proxy from the environment: we talk to the bench only
-        verify=False,  # a description is read, never trusted; lab certs are self-made
-    ) as client:
+    fetch_t = Timeouts(connect_s=opts.fetch_timeout_s, read_s=opts.fetch_timeout_s)
+    sightings: list[Sighting] = []
+    async with http_client.new_client(True, fetch_t) as client:
 
         async def one(answer: SsdpAnswer) -> None:
             async with sem:
-                result.sightings.append(await _describe(client, scope, answer, result.notes, opts))
+                sightings.append(await _describe(client, scope, answer, notes, opts))
 
-        await asyncio.gather(*(one(a) for a in answers.values()))
-    result.notes = list(dict.fromkeys(result.notes))
-    return result
+        await asyncio.gather(*(one(a) for a in answers))
+    return sightings
 
 
 async def _describe(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from lanprobe.discovery.ssdp import (
     MAX_DESCRIPTION_BYTES,
+    SsdpAnswer,
+    SsdpOptions,
+    describe_all,
     description_identifiers,
     location_target,
     msearch,
@@ -13,6 +18,8 @@ from lanprobe.discovery.ssdp import (
 )
 from lanprobe.errors import ProtocolError, ScopeError
 from lanprobe.scope import Scope
+
+from tests.clients.localhttp import http_server
 
 DESC = b"""<?xml version="1.0"?>
 <root xmlns="urn:schemas-upnp-org:device-1-0">
@@ -110,3 +117,27 @@ def test_location_must_be_an_in_scope_address() -> None:
     ):
         with pytest.raises(ScopeError):
             location_target(bad, scope)
+
+
+async def test_descriptions_are_fetched_in_scope_with_the_checks_client() -> None:
+    """describe_all against a real HTTP server on 127.0.0.1: the description is read (the checks'
+    client: lanprobe's User-Agent, no compression), a LOCATION outside the scope is not."""
+    seen: list[dict[str, str]] = []
+
+    def handler(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        seen.append(headers)
+        return (200, DESC, {}) if path == "/desc.xml" else (404, b"", {})
+
+    async with http_server(handler) as port:
+        answers = [
+            SsdpAnswer("127.0.0.1", {"location": f"http://127.0.0.1:{port}/desc.xml"}),
+            SsdpAnswer("127.0.0.1", {"location": "http://198.18.0.99/desc.xml"}),
+        ]
+        notes: list[str] = []
+        scope = Scope.build(["127.0.0.1/32"])
+        got = await describe_all(answers, scope, SsdpOptions(fetch_timeout_s=2), notes)
+    fetched = [s for s in got if s.identifiers]
+    assert len(fetched) == 1 and fetched[0].identifiers["serial"].value == "ACM200-0001"
+    assert len(seen) == 1 and seen[0]["user-agent"] == "lanprobe"
+    assert seen[0]["accept-encoding"] == "identity"
+    assert any("description not fetched" in n for n in notes), notes
