@@ -43,14 +43,10 @@ from lanprobe import labels
 from lanprobe.errors import ProbeError
 from lanprobe.labels import target_label
 from lanprobe.model import Device, DeviceVerdict, Result, ScanRun, ScopeInfo, Severity, Verdict
+from lanprobe.verdicts import device_rank
 from lanprobe.verdicts import rank as verdict_rank
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-_DEVICE_RANK = {
-    DeviceVerdict.conforms: 0,
-    DeviceVerdict.inconclusive: 1,
-    DeviceVerdict.does_not_conform: 2,
-}
 FLAP_MIN_CHANGES = 2
 
 
@@ -467,7 +463,7 @@ def _device_change(
     nscore = ns.score if ns else None
     if ov == nv and oscore == nscore:
         return
-    worse = ov is not None and nv is not None and _DEVICE_RANK[nv] > _DEVICE_RANK[ov]
+    worse = ov is not None and nv is not None and device_rank(nv) > device_rank(ov)
     diff.devices.append(
         DeviceChange(
             device=_ref(ndev),

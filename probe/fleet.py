@@ -26,12 +26,8 @@ from lanprobe.errors import ProbeError
 from lanprobe.labels import report_link_or
 from lanprobe.model import Device, DeviceScore, DeviceVerdict, ScanRun
 from lanprobe.store import DeviceRow, RunFilter, RunSummary, Store
+from lanprobe.verdicts import device_rank
 
-_DEVICE_WORST = {
-    DeviceVerdict.does_not_conform: 2,
-    DeviceVerdict.inconclusive: 1,
-    DeviceVerdict.conforms: 0,
-}
 DEFAULT_REPORT_URL = "reports/{run_id}/report.html"  # where `probe scan` writes it by default
 
 
@@ -74,7 +70,7 @@ def model_view(run: ScanRun, model: str, firmware: str | None = None) -> ScanRun
     results = [r.model_copy(update={"device": key}) for r in run.results if r.device in keys]
     scores = [run.scores[d.key] for d in units if d.key in run.scores]
     worst: list[DeviceScore] = sorted(
-        scores, key=lambda s: (-_DEVICE_WORST[s.verdict], s.score if s.score is not None else 0)
+        scores, key=lambda s: (-device_rank(s.verdict), s.score if s.score is not None else 0)
     )
     view = run.model_copy(
         update={
@@ -288,7 +284,7 @@ def _model_rows(latest: dict[str, ScanRun], history: Sequence[DeviceRow]) -> lis
             cell = row.cells.setdefault(bench, ModelCell(0, {}, verdict, None, []))
             cell.units += 1
             cell.verdicts[verdict] = cell.verdicts.get(verdict, 0) + 1
-            if _DEVICE_WORST[DeviceVerdict(verdict)] > _DEVICE_WORST[DeviceVerdict(cell.worst)]:
+            if device_rank(DeviceVerdict(verdict)) > device_rank(DeviceVerdict(cell.worst)):
                 cell.worst = verdict
             if score and score.score is not None:
                 cell.score = score.score if cell.score is None else min(cell.score, score.score)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lanprobe.model import Verdict
+from lanprobe.model import DeviceVerdict, Verdict
 
 # Worst first: fail beats error beats inconclusive beats pass beats not_applicable (a pass
 # among not_applicable results still says something was verified).
@@ -28,6 +28,18 @@ REPORT_ORDER = (
 )
 _REPORT_POSITION = {v: i for i, v in enumerate(REPORT_ORDER)}
 
+# The console's per-device listing of what needs a look: the run's own errors first (the result
+# cannot be trusted until they are fixed), then findings, then what could not be judged.
+CONSOLE_LISTED = (Verdict.error, Verdict.fail, Verdict.inconclusive)
+
+# A device's verdict, worst first (diff's "got worse", the fleet page's worst-first lists).
+DEVICE_WORST_FIRST = (
+    DeviceVerdict.does_not_conform,
+    DeviceVerdict.inconclusive,
+    DeviceVerdict.conforms,
+)
+_DEVICE_RANK = {v: len(DEVICE_WORST_FIRST) - i for i, v in enumerate(DEVICE_WORST_FIRST)}
+
 
 def rank(verdict: Verdict) -> int:
     """Higher is worse (fail highest, not_applicable lowest)."""
@@ -46,3 +58,8 @@ def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
 def report_position(verdict: Verdict) -> int:
     """Where a result of this verdict goes in a report (0 first)."""
     return _REPORT_POSITION[verdict]
+
+
+def device_rank(verdict: DeviceVerdict) -> int:
+    """Higher is worse (does_not_conform highest, conforms lowest)."""
+    return _DEVICE_RANK[verdict]

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from lanprobe.labels import device_label, target_label
-from lanprobe.model import Target, Verdict
-from lanprobe.verdicts import WORST_FIRST, rank, report_position, worst_verdict
+from lanprobe.model import DeviceVerdict, Target, Verdict
+from lanprobe.verdicts import (
+    CONSOLE_LISTED,
+    DEVICE_WORST_FIRST,
+    WORST_FIRST,
+    device_rank,
+    rank,
+    report_position,
+    worst_verdict,
+)
 
 
 def test_worst_first() -> None:
@@ -23,6 +34,31 @@ def test_worst_first() -> None:
 def test_reports_list_findings_first_passes_last() -> None:
     order = sorted(Verdict, key=report_position)
     assert order[0] == Verdict.fail and order[-1] == Verdict.passed
+
+
+def test_device_verdicts_worst_first() -> None:
+    assert set(DEVICE_WORST_FIRST) == set(DeviceVerdict)
+    worst = max(DeviceVerdict, key=device_rank)
+    assert worst == DeviceVerdict.does_not_conform
+    assert min(DeviceVerdict, key=device_rank) == DeviceVerdict.conforms
+    assert CONSOLE_LISTED[0] == Verdict.error  # the console lists the run's own errors first
+
+
+# A verdict-to-number map or a list naming three or more verdicts: an order of its own.
+OWN_ORDER = re.compile(r"(Device)?Verdict\.\w+: *\d|\[(\s*(Device)?Verdict\.\w+,){2,}")
+
+
+def test_no_module_keeps_a_verdict_order_of_its_own() -> None:
+    root = Path(__file__).resolve().parents[1]
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("probe", "checks")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.name != "verdicts.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OWN_ORDER.search(line)
+    ]
+    assert found == [], "use probe/verdicts.py"
 
 
 def test_labels() -> None:

@@ -15,6 +15,7 @@ from typing import TextIO
 from lanprobe.model import Capability, Device, DeviceScore, DeviceVerdict, Result, ScanRun, Verdict
 from lanprobe.profiles import match_note
 from lanprobe.runner import Progress
+from lanprobe.verdicts import CONSOLE_LISTED
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -37,7 +38,7 @@ _CAP_SHORT = {
 
 
 # What the per-device listing shows, in this order.
-_LISTED = {Verdict.error: 0, Verdict.fail: 1, Verdict.inconclusive: 2}
+_LISTED = {v: i for i, v in enumerate(CONSOLE_LISTED)}
 
 
 def _reason(r: Result) -> str:
@@ -171,7 +172,7 @@ def summary(run: ScanRun, console: Console) -> None:
     console.print()
     if counts[Verdict.error]:
         console.print(f"[bold magenta]{escape(errors_line(run))}[/]")
-    order = [Verdict.error, Verdict.fail, Verdict.inconclusive, Verdict.passed]
+    order = [*CONSOLE_LISTED, Verdict.passed]
     console.print(
         f"{len(run.devices)} device(s): {verdicts[DeviceVerdict.conforms]} conform, "
         f"{verdicts[DeviceVerdict.does_not_conform]} do not conform, "
