@@ -163,6 +163,24 @@ def _exception_evidence(exc: BaseException) -> dict[str, Any]:
     return {"exception": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:]}
 
 
+Failure = tuple[Verdict, str, dict[str, Any]]
+NO_VERDICT: Failure = (Verdict.error, "check produced no verdict", {})
+
+
+def check_failure(exc: Exception, deadline_s: float, elapsed_s: float) -> Failure:
+    """The verdict of a check (per device or bench-wide) that raised `exc` (module docstring):
+    its deadline or a TargetError is `inconclusive`, anything else is our bug, `error`."""
+    if isinstance(exc, TimeoutError):
+        if elapsed_s >= deadline_s * 0.99:
+            why = f"check ran out of time ({deadline_s:g} s)"
+        else:
+            why = f"timed out: {exc}" if str(exc) else "a network operation timed out"
+        return Verdict.inconclusive, why, {"reason": why}
+    if isinstance(exc, TargetError):
+        return Verdict.inconclusive, str(exc), {"reason": str(exc), "error": type(exc).__name__}
+    return Verdict.error, f"check failed: {type(exc).__name__}: {exc}", _exception_evidence(exc)
+
+
 async def run_check(
     spec: CheckSpec,
     session: DeviceSession,
@@ -192,26 +210,6 @@ async def run_check(
             async with contextlib.aclosing(gen):  # type: ignore[type-var]
                 async for res in gen:
                     results.append(res)
-    except TimeoutError as exc:
-        elapsed = time.monotonic() - start
-        if elapsed >= deadline_s * 0.99:
-            why = f"check ran out of time ({deadline_s:g} s)"
-        else:
-            why = f"timed out: {exc}" if str(exc) else "a network operation timed out"
-        results.append(
-            _own_result(spec, device, baseline, Verdict.inconclusive, why, {"reason": why})
-        )
-    except TargetError as exc:
-        results.append(
-            _own_result(
-                spec,
-                device,
-                baseline,
-                Verdict.inconclusive,
-                str(exc),
-                {"reason": str(exc), "error": type(exc).__name__},
-            )
-        )
     except asyncio.CancelledError:
         if partial is not None:
             why = INTERRUPTED_WHILE_RUNNING
@@ -221,20 +219,10 @@ async def run_check(
             )
         raise
     except Exception as exc:
-        results.append(
-            _own_result(
-                spec,
-                device,
-                baseline,
-                Verdict.error,
-                f"check failed: {type(exc).__name__}: {exc}",
-                _exception_evidence(exc),
-            )
-        )
+        failure = check_failure(exc, deadline_s, time.monotonic() - start)
+        results.append(_own_result(spec, device, baseline, *failure))
     if not results:
-        results.append(
-            _own_result(spec, device, baseline, Verdict.error, "check produced no verdict")
-        )
+        results.append(_own_result(spec, device, baseline, *NO_VERDICT))
     duration = time.monotonic() - start
     for res in results:
         if res.duration_s == 0.0:
@@ -318,27 +306,19 @@ async def _bench_checks(ctx: _Ctx, specs: list[CheckSpec]) -> None:
         meta = ctx.baseline.meta(spec.id, spec.capability)
         bctx = BenchContext(sessions=ctx.sessions, check_id=spec.id, meta=meta)
         results: list[Result] = []
-        failure: tuple[Verdict, str, dict[str, Any]] | None = None
+        failure: Failure | None = None
         start = time.monotonic()
+        deadline_s = ctx.options.timeouts.check_s
         try:
-            async with asyncio.timeout(ctx.options.timeouts.check_s):
+            async with asyncio.timeout(deadline_s):
                 gen = spec.fn(bctx)  # type: ignore[arg-type]
                 async with contextlib.aclosing(gen):  # type: ignore[type-var]
                     async for res in gen:
                         results.append(res)
-        except TimeoutError:
-            why = f"check ran out of time ({ctx.options.timeouts.check_s:g} s)"
-            failure = (Verdict.inconclusive, why, {"reason": why})
-        except TargetError as exc:
-            failure = (Verdict.inconclusive, str(exc), {"reason": str(exc)})
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = (
-                Verdict.error,
-                f"check failed: {type(exc).__name__}: {exc}",
-                _exception_evidence(exc),
-            )
+            failure = check_failure(exc, deadline_s, time.monotonic() - start)
         duration = round(time.monotonic() - start, 3)
         for session in ctx.sessions:
             dev = session.device
@@ -349,9 +329,7 @@ async def _bench_checks(ctx: _Ctx, specs: list[CheckSpec]) -> None:
             elif failure is not None:
                 mine.append(_own_result(spec, dev, ctx.baseline, *failure))
             elif not mine:
-                mine = [
-                    _own_result(spec, dev, ctx.baseline, Verdict.error, "check produced no verdict")
-                ]
+                mine = [_own_result(spec, dev, ctx.baseline, *NO_VERDICT)]
             for res in mine:
                 if res.duration_s == 0.0:
                     res.duration_s = duration

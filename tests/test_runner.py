@@ -29,7 +29,7 @@ from lanprobe.model import (
     Service,
     Verdict,
 )
-from lanprobe.runner import Limits, Progress, scan
+from lanprobe.runner import Limits, Progress, check_failure, scan
 from lanprobe.scope import Scope
 
 REPO = Path(__file__).resolve().parents[1]
@@ -311,6 +311,18 @@ async def test_bench_check_that_raises_marks_every_device(profiles: Path) -> Non
     run = await run_with(profiles, [spec("identification.shared-key", boom, bench=True)])
     assert {r.verdict for r in run.results} == {Verdict.inconclusive}
     assert len(run.results) == 2
+    # the same evidence a per-device check gets (one mapping: runner.check_failure)
+    assert {r.evidence["error"] for r in run.results} == {"Unreachable"}
+
+
+def test_one_mapping_of_what_a_check_raised() -> None:
+    verdict, why, _ = check_failure(TimeoutError(), 10, 10)
+    assert verdict is Verdict.inconclusive and why == "check ran out of time (10 s)"
+    assert check_failure(TimeoutError(), 10, 1)[1] == "a network operation timed out"
+    verdict, why, ev = check_failure(Unreachable("no route"), 10, 1)
+    assert verdict is Verdict.inconclusive and ev == {"reason": why, "error": "Unreachable"}
+    verdict, why, ev = check_failure(KeyError("k"), 10, 1)
+    assert verdict is Verdict.error and why == "check failed: KeyError: 'k'" and "traceback" in ev
 
 
 # --- the run record -----------------------------------------------------------------------------
