@@ -45,7 +45,7 @@ from lanprobe.model import (
 from lanprobe.options import RunOptions, Timeouts
 from lanprobe.profile_schema import Credential, Profile
 from lanprobe.scope import Scope
-from lanprobe.service_kind import service_kind
+from lanprobe.service_kind import profile_kind
 from lanprobe.session import DeviceSession
 from lanprobe.verdicts import worst_verdict
 
@@ -400,7 +400,7 @@ class DeviceUnderTest:
 
     @property
     def label(self) -> str:
-        return f"{self.profile}@{self.ip or self.key}"
+        return labels.device_label(self.profile, self.ip, self.key)
 
     def identifier(self, name: str) -> str | None:
         return self.raw.identifier(name)
@@ -413,8 +413,7 @@ class DeviceUnderTest:
 
     # what discovery saw
     def kind(self, svc: Service) -> str:
-        declared = self.profile_data.allowed_port(svc.port, svc.transport)
-        return service_kind(svc, declared.service if declared else "")
+        return profile_kind(self.profile_data, svc)
 
     def services(self, *kinds: str) -> list[Service]:
         """The open services, or those of the given kinds (http, https, ssh, mqtt, mqtts, ...)."""

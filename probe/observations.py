@@ -10,7 +10,7 @@ import weakref
 from lanprobe.checks.clients import pages, tls
 from lanprobe.checks.clients.tls_deep import DeepObservation, deep_scan
 from lanprobe.model import Service
-from lanprobe.service_kind import service_kind
+from lanprobe.service_kind import profile_kind
 from lanprobe.session import DeviceSession
 
 
@@ -50,8 +50,7 @@ DEEP_CONNECTIONS_PER_DEVICE = 2
 
 def service_kind_of(session: DeviceSession, svc: Service) -> str:
     """The service's kind, the profile's declared service name first."""
-    declared = session.profile.allowed_port(svc.port, svc.transport)
-    return service_kind(svc, declared.service if declared else "")
+    return profile_kind(session.profile, svc)
 
 
 def tls_candidates(session: DeviceSession) -> list[tuple[Service, bool]]:

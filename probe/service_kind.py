@@ -4,6 +4,7 @@ the session, the checks and the device API."""
 from __future__ import annotations
 
 from lanprobe.model import Service
+from lanprobe.profile_schema import Profile
 
 # nmap service names (and our profiles' names) -> the kinds checks ask for.
 _KIND_BY_NAME = {
@@ -39,3 +40,10 @@ def service_kind(svc: Service, declared: str = "") -> str:
     if svc.tls and kind not in ("https", "mqtts"):
         return "tls"
     return kind or "unknown"
+
+
+def profile_kind(profile: Profile, svc: Service) -> str:
+    """The kind of a service on a device of `profile`: the service the profile declares for its
+    port first (the checks' session and the device API alike)."""
+    declared = profile.allowed_port(svc.port, svc.transport)
+    return service_kind(svc, declared.service if declared else "")

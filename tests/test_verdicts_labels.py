@@ -1,4 +1,5 @@
-"""One verdict order and one way to name devices and targets (probe/verdicts.py, labels.py)."""
+"""One verdict order, one way to name devices and targets, one service kind (probe/verdicts.py,
+labels.py, service_kind.py)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,18 @@ def test_labels() -> None:
     assert target_label(Target()) == ""
     assert target_label(Target(), no_port="device") == "device"
     assert target_label(Target(service="mdns"), no_port="device") == "mdns"
+
+
+def test_a_service_kind_and_the_profiles_declared_one() -> None:
+    from lanprobe.model import Service
+    from lanprobe.profile_schema import Port, Profile
+    from lanprobe.service_kind import profile_kind, service_kind
+
+    web = Service(port=8443, name="http", tls=True)
+    assert service_kind(web) == "https"
+    assert service_kind(Service(port=1883, name="mqtt", tls=True)) == "mqtts"
+    assert service_kind(Service(port=9, name="", tls=True)) == "tls"
+    odd = Service(port=7000, name="afs3-fileserver")  # nmap's name for a camera's RTSP port
+    profile = Profile(id="cam", ports=[Port(port=7000, service="rtsp")])
+    assert profile_kind(profile, odd) == "rtsp"  # the profile's declared service first
+    assert profile_kind(Profile(id="other"), odd) == "afs3-fileserver"
