@@ -167,6 +167,18 @@ Failure = tuple[Verdict, str, dict[str, Any]]
 NO_VERDICT: Failure = (Verdict.error, "check produced no verdict", {})
 
 
+async def _collect(
+    spec: CheckSpec, ctx: CheckContext | BenchContext, deadline_s: float, results: list[Result]
+) -> None:
+    """Run a check within its deadline, its results into `results` as they come (so that what
+    it yielded before it raised or was cancelled is kept)."""
+    async with asyncio.timeout(deadline_s):
+        gen = spec.fn(ctx)  # type: ignore[arg-type]
+        async with contextlib.aclosing(gen):  # type: ignore[type-var]
+            async for res in gen:
+                results.append(res)
+
+
 def check_failure(exc: Exception, deadline_s: float, elapsed_s: float) -> Failure:
     """The verdict of a check (per device or bench-wide) that raised `exc` (module docstring):
     its deadline or a TargetError is `inconclusive`, anything else is our bug, `error`."""
@@ -205,11 +217,7 @@ async def run_check(
     start = time.monotonic()
     log.debug("%s on %s: started", spec.id, device.key, extra={"fields": {"check": spec.id}})
     try:
-        async with asyncio.timeout(deadline_s):
-            gen = spec.fn(ctx)  # type: ignore[arg-type]
-            async with contextlib.aclosing(gen):  # type: ignore[type-var]
-                async for res in gen:
-                    results.append(res)
+        await _collect(spec, ctx, deadline_s, results)
     except asyncio.CancelledError:
         if partial is not None:
             why = INTERRUPTED_WHILE_RUNNING
@@ -310,11 +318,7 @@ async def _bench_checks(ctx: _Ctx, specs: list[CheckSpec]) -> None:
         start = time.monotonic()
         deadline_s = ctx.options.timeouts.check_s
         try:
-            async with asyncio.timeout(deadline_s):
-                gen = spec.fn(bctx)  # type: ignore[arg-type]
-                async with contextlib.aclosing(gen):  # type: ignore[type-var]
-                    async for res in gen:
-                        results.append(res)
+            await _collect(spec, bctx, deadline_s, results)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
