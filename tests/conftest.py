@@ -15,7 +15,7 @@ import pytest
 from lanprobe.lab.bench import BenchState
 
 from tests.realsw import pytest_runtest_call, pytest_runtest_setup  # noqa: F401 (its guard)
-from tests.requires import require, require_root
+from tests.requires import require_root
 
 TEST_BRIDGE = os.environ.get("LANPROBE_TEST_BRIDGE", "plabt")
 TEST_SUBNET = os.environ.get("LANPROBE_TEST_SUBNET", "198.18.100.0/24")
