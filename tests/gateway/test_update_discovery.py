@@ -171,20 +171,13 @@ async def test_discover_follows_a_url_from_a_retained_mqtt_message() -> None:
     one to another host is never fetched."""
     from lanprobe.checks.context import Timeouts
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)) as port:
         dev = Device(key="k", ips=["127.0.0.1"])
         urls = [
             f"http://198.18.9.99:{port}/fw/latest.txt",
             f"http://127.0.0.1:{port}/fw/latest.txt",
         ]
         found = await ud.discover(dev, {}, Timeouts(), mqtt_urls=urls)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert found.endpoint is not None and found.endpoint.path == "/fw/latest.txt"
     assert found.source == "retained MQTT message" and found.manifest_format == "text"
     assert found.tried == [urls[1]]
