@@ -22,6 +22,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass, field
 
+from lanprobe.cancel import raise_if_cancelled
 from lanprobe.checks.clients import http as http_client
 from lanprobe.checks.clients import rtsp as rtsp_client
 from lanprobe.checks.clients import weblogin
@@ -170,6 +171,7 @@ async def guarded_attempt(
     result = await attempt(ctx, iface, user, password)
     session.pacer.settle(slot, failed=result.accepted is not True)
     guard.record(accepted=result.accepted, latency_s=result.latency_s, sign=result.sign)
+    raise_if_cancelled()  # recorded; but a cancelled scan tries no more (3.11's wait_for)
     return result
 
 

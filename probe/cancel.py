@@ -103,3 +103,16 @@ async def spawn(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
             proc.kill()
         await proc.wait()
         raise
+
+
+def raise_if_cancelled() -> None:
+    """Raise the cancellation this task was asked for but did not see.
+
+    Python 3.11's asyncio.wait_for (ours, asyncssh's, other libraries') can swallow a
+    cancellation that arrives just as the awaited call finishes: the call's result or exception
+    comes back and the cancellation is lost, but the request stays counted on the task. Loops
+    that go on to more network work (a login campaign) call this between steps, so a cancelled
+    scan does not leave them running (CPython gh-86296, fixed in 3.12)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
