@@ -1,20 +1,23 @@
-"""The scoring baseline: capabilities, their elements, severity weights, per-check references.
+"""The scoring baseline: capabilities, their elements, severity weights, per-check references and
+remediation.
 
 The data lives in profiles/baseline/nistir-8259a.yaml (DESIGN.md: weights, element lists and
 references are data, not code). This module loads and validates it and answers the questions the
-runner and scoring ask: a check's severity and references (`meta`), a severity's weight, which
-elements a check verifies over the network, and which elements no check can verify.
+runner, scoring and reports ask: a check's severity, references and remediation (`meta`), a
+severity's weight, which elements a check verifies over the network, and which elements no check
+can verify.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from lanprobe.checkmeta import CheckMeta
 from lanprobe.errors import ProfileError
 from lanprobe.model import Capability, Severity
 from lanprobe.paths import BASELINE_FILE
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_BASELINE = BASELINE_FILE
 
@@ -35,6 +38,17 @@ class CheckDef(_Strict):
     verifies: list[str] = Field(default_factory=list)  # elements a decided verdict verifies
     en_303_645: list[str] = Field(default_factory=list)
     owasp_iot: list[str] = Field(default_factory=list)
+    # What to do about a finding (reports show it under a failed result): required, so that a
+    # new check cannot ship without it and a report never shows a finding with no advice.
+    remediation: str
+
+    @field_validator("remediation")
+    @classmethod
+    def _one_paragraph(cls, text: str) -> str:
+        flat = " ".join(text.split())  # a folded YAML block, as one line of plain text
+        if not flat:
+            raise ValueError("remediation is empty: say what to do about a finding")
+        return flat
 
     def references(self) -> list[str]:
         """Prefixed so that reports can tell the standards apart."""
@@ -85,6 +99,11 @@ class Baseline(_Strict):
                     raise ValueError(f"lanprobe.checks.{cid}: unknown element {code!r}")
         return self
 
+    def judged(self) -> dict[str, object]:
+        """The baseline as verdicts and scores depend on it (a run records its digest): the
+        remediation texts are advice for the reader, so editing one is no baseline change."""
+        return self.model_dump(mode="json", exclude={"checks": {"__all__": {"remediation"}}})
+
     def element_capability(self) -> dict[str, Capability]:
         return {code: cap for cap, c in self.capabilities.items() for code in c.elements}
 
@@ -101,6 +120,7 @@ class Baseline(_Strict):
             severity=cdef.severity,
             references=tuple(cdef.references()),
             title=check_id,
+            remediation=cdef.remediation,
         )
 
     def verifiable(self, capability: Capability) -> list[str]:
@@ -130,3 +150,9 @@ def load_baseline(path: Path | None = None) -> Baseline:
             line=doc.line_of(loc),
             field=".".join(str(p) for p in loc),
         ) from exc
+
+
+@cache
+def default_baseline() -> Baseline:
+    """The shipped baseline, loaded once per process: reports ask it for every finding."""
+    return load_baseline()

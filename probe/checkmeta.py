@@ -1,5 +1,5 @@
-"""A check's metadata: its capability (from its registration) and its severity and standard
-references (from the baseline); it makes the check's results."""
+"""A check's metadata: its capability (from its registration) and its severity, standard
+references and remediation (from the baseline, `Baseline.meta`); it makes the check's results."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class CheckMeta:
     severity: Severity
     references: tuple[str, ...] = ()
     title: str = ""
+    remediation: str = ""  # what to do about a finding ("" for a check the baseline lacks)
 
     def result(
         self,

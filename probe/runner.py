@@ -492,7 +492,7 @@ async def scan(
         baseline={
             "id": baseline.id,
             "version": baseline.version,
-            "digest": digest(baseline.model_dump(mode="json")),
+            "digest": digest(baseline.judged()),
         },
     )
     if missing_modules:

@@ -8,7 +8,7 @@ import pytest
 from lanprobe.baseline import DEFAULT_BASELINE, load_baseline
 from lanprobe.checks.registry import load_all
 from lanprobe.errors import ProfileError
-from lanprobe.model import Capability, Severity
+from lanprobe.model import Capability, Severity, digest
 from lanprobe.runner import load_catalogue
 
 from tests.design_ids import DESIGN_CHECK_IDS
@@ -91,3 +91,55 @@ def test_registry_and_baseline_agree() -> None:
     assert set(load_all()) == set(registered)
     for cid, spec in registered.items():
         assert spec.capability == b.checks[cid].capability, cid
+
+
+def test_every_check_carries_its_remediation() -> None:
+    """Remediation lives in the check's baseline entry and reaches the check's metadata."""
+    b = load_baseline()
+    for cid, cdef in b.checks.items():
+        assert len(cdef.remediation) > 60 and "\n" not in cdef.remediation, cid
+        assert b.meta(cid, cdef.capability).remediation == cdef.remediation
+    fix = b.meta("configuration.default-login", Capability.device_configuration).remediation
+    assert fix.startswith("Remove universal default passwords")
+    assert b.meta("no.such-check", Capability.logical_access).remediation == ""
+
+
+def _without_remediation(text: str, check_id: str, *, empty: bool) -> tuple[str, int]:
+    """The baseline text with `check_id`'s remediation block removed (or emptied), and the line
+    the error must name: the emptied field's, or the check's entry for a missing one."""
+    lines = text.splitlines()
+    start = lines.index(f"  {check_id}:")
+    at = next(i for i in range(start, len(lines)) if lines[i] == "    remediation: >")
+    end = at + 1
+    while end < len(lines) and lines[end].startswith("      "):
+        end += 1
+    keep = ['    remediation: " "'] if empty else []
+    return "\n".join([*lines[:at], *keep, *lines[end:]]) + "\n", (at if empty else start) + 1
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["missing", "blank"])
+def test_a_check_without_remediation_is_refused_with_file_line(tmp_path: Path, empty: bool) -> None:
+    text, line = _without_remediation(
+        DEFAULT_BASELINE.read_text(), "access.no-lockout", empty=empty
+    )
+    bad = tmp_path / "b.yaml"
+    bad.write_text(text)
+    with pytest.raises(ProfileError) as info:
+        load_baseline(bad)
+    assert (info.value.file, info.value.line) == (str(bad), line)
+    assert info.value.field == "checks.access.no-lockout.remediation"
+    assert str(info.value).startswith(f"{bad}:{line}: checks.access.no-lockout.remediation: ")
+    assert ("empty" in str(info.value)) if empty else ("required" in str(info.value))
+
+
+def test_a_remediation_edit_is_no_baseline_change() -> None:
+    """A run records the digest of what judging depends on: advice text is not part of it, the
+    severity is."""
+    b = load_baseline()
+    cid = "access.no-lockout"
+    reworded = b.checks[cid].model_copy(update={"remediation": "Lock accounts out, say."})
+    raised = b.checks[cid].model_copy(update={"severity": Severity.high})
+    edited = [b.model_copy(update={"checks": {**b.checks, cid: c}}) for c in (reworded, raised)]
+    assert digest(edited[0].judged()) == digest(b.judged())
+    assert digest(edited[1].judged()) != digest(b.judged())
+    assert "remediation" not in str(b.judged())

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from lanprobe.baseline import default_baseline
 from lanprobe.diff import Diff, device_label
 from lanprobe.labels import report_link_or, target_label
 from lanprobe.model import (
@@ -35,7 +35,6 @@ from lanprobe.report.transcript import Line, transcript
 from lanprobe.store import DeviceRow, RunSummary
 from lanprobe.verdicts import report_position
 from markupsafe import Markup
-from ruamel.yaml import YAML
 
 CAPABILITY_LABELS = {
     Capability.device_identification: "Device identification",
@@ -63,12 +62,9 @@ HISTORY_POINTS = 12  # the unit's last runs shown on its page
 _C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-@cache
-def remediation_texts() -> dict[str, str]:
-    """check id -> what to do about a failure (probe/report/remediation.yaml)."""
-    text = resources.files("lanprobe.report").joinpath("remediation.yaml").read_text("utf-8")
-    data = YAML(typ="safe").load(text) or {}
-    return {str(k): " ".join(str(v).split()) for k, v in data.items()}
+def remediation(r: Result) -> str:
+    """What to do about a finding: its check's remediation in the baseline (`CheckMeta`)."""
+    return default_baseline().meta(r.check_id, r.capability).remediation
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -314,14 +310,13 @@ def _target(r: Result) -> str:
 
 
 def _finding(r: Result) -> Finding:
-    texts = remediation_texts()
     return Finding(
         result=r,
         target=_target(r),
         evidence=json.dumps(r.evidence, indent=2, sort_keys=True, default=str, ensure_ascii=False)
         if r.evidence
         else "",
-        remediation=texts.get(r.check_id, "")
+        remediation=remediation(r)
         if r.verdict in (Verdict.fail, Verdict.inconclusive, Verdict.error)
         else "",
         transcript=transcript(r),
