@@ -105,7 +105,7 @@ def test_every_check_carries_its_remediation() -> None:
     assert b.meta("no.such-check", Capability.logical_access).remediation == ""
 
 
-def _without_remediation(text: str, check_id: str, *, empty: bool) -> tuple[str, int]:
+def without_remediation(text: str, check_id: str, *, empty: bool) -> tuple[str, int]:
     """The baseline text with `check_id`'s remediation block removed (or emptied), and the line
     the error must name: the emptied field's, or the check's entry for a missing one."""
     lines = text.splitlines()
@@ -119,10 +119,8 @@ def _without_remediation(text: str, check_id: str, *, empty: bool) -> tuple[str,
 
 
 @pytest.mark.parametrize("empty", [False, True], ids=["missing", "blank"])
-def test_a_check_without_remediation_is_refused_with_file_line(tmp_path: Path, empty: bool) -> None:
-    text, line = _without_remediation(
-        DEFAULT_BASELINE.read_text(), "access.no-lockout", empty=empty
-    )
+def test_a_checkwithout_remediation_is_refused_with_file_line(tmp_path: Path, empty: bool) -> None:
+    text, line = without_remediation(DEFAULT_BASELINE.read_text(), "access.no-lockout", empty=empty)
     bad = tmp_path / "b.yaml"
     bad.write_text(text)
     with pytest.raises(ProfileError) as info:
