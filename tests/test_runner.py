@@ -746,6 +746,7 @@ def test_cli_checks_lists_the_catalogue() -> None:
     assert row["severity"] == "critical"
     assert "LAI-2" in row["nistir_8259a"] and "5.1-1" in row["en_303_645"]
     assert "I1" in row["owasp_iot"]
+    assert row["remediation"].startswith("Remove universal default passwords")
     assert len(rows) >= 22
 
 

@@ -1,4 +1,5 @@
-"""`probe checks`: the check catalogue with its standard references."""
+"""`probe checks`: the check catalogue with its standard references (and, with --json, the
+remediation each check's baseline entry gives)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def checks_command(
                 "bench": bool(spec and spec.bench),
                 "registered": spec is not None,
                 "description": spec.description if spec else "",
+                "remediation": cdef.remediation if cdef else "",
             }
         )
     if as_json:
