@@ -13,8 +13,10 @@ HEADING = "## Check ids"
 
 
 def design_file() -> Path | None:
-    """DESIGN.md where this machine has it (LANPROBE_DESIGN_MD, or the project's shared folder)."""
-    for cand in (os.environ.get("LANPROBE_DESIGN_MD"), "/work/shared/DESIGN.md"):
+    """DESIGN.md where this machine has it: LANPROBE_DESIGN_MD, or the project's shared folder
+    beside the checkout (CI lays a copy of it there), or the workplace's."""
+    beside = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
+    for cand in (os.environ.get("LANPROBE_DESIGN_MD"), str(beside), "/work/shared/DESIGN.md"):
         if cand and Path(cand).is_file():
             return Path(cand)
     return None
