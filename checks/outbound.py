@@ -11,14 +11,19 @@ Verdict rules:
   offers TLS 1.2+ without broken suites and stopped with a certificate alert, and no connection
   went to a TCP port the sinkhole does not answer (a TLS client there was not seen). A connection
   that stopped for another reason (no alert, decrypt_error, access_denied...) leaves the
-  certificate question `inconclusive`. No TLS at all: `not_applicable`.
+  certificate question `inconclusive`. Connections, none of them TLS: `not_applicable`.
 - data.cleartext-outbound: `fail` when HTTP, MQTT, FTP or telnet in cleartext carries a login,
   one of the unit's identifiers (MAC, serial, MQTT client id) or telemetry (a payload). `pass`
   only when what the device sent was seen whole: connections to TCP ports the sinkhole does not
   answer, or UDP other than DNS/DHCP/NTP/mDNS/SSDP, make it `inconclusive`.
+- the device looked up names (or asked NTP/DHCP) but opened no connection: both data checks
+  `inconclusive`, naming what was seen (a pass over connections never made is no pass). A name
+  it looked up that carries its MAC or serial is cleartext that names it: data.cleartext-outbound
+  `fail`.
 - update.transport (software_update.py calls `update_poll_verdicts`): an observed update poll
   over plain HTTP, or over TLS that accepted the sinkhole's certificate or offers TLS < 1.2,
-  fails; one over TLS 1.2+ that refused the certificate passes.
+  fails; one over TLS 1.2+ that refused the certificate passes; an update host it looked up
+  (`update.vendor.example`) but did not poll in the window is `inconclusive`.
 """
 
 from __future__ import annotations

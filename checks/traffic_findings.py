@@ -47,6 +47,35 @@ def _silent(t: DeviceTraffic) -> Judgement:
     )
 
 
+def _opened_nothing(t: DeviceTraffic) -> bool:
+    """Only DNS, DHCP, NTP (or mDNS/SSDP): no TCP connection, no TLS, no cleartext but DNS. A pass
+    over connections never made is no pass (what it would send once connected is unseen)."""
+    return not (
+        t.tls
+        or any(u.protocol != "dns" for u in t.cleartext)
+        or any(d.transport == "tcp" for d in t.destinations)
+    )
+
+
+def _no_connection(t: DeviceTraffic, what: str) -> Judgement:
+    did = []
+    if t.names:
+        more = ", ..." if len(t.names) > 3 else ""
+        n = len(t.names)
+        did.append(f"looked up {n} name{'s' * (n > 1)} ({', '.join(t.names[:3])}{more})")
+    if t.ntp:
+        did.append(f"asked NTP {t.ntp.requests} times")
+    if t.dhcp:
+        did.append("asked DHCP")
+    seen = " and ".join(did) or "sent only DNS, DHCP or NTP"
+    return Judgement(
+        Verdict.inconclusive,
+        f"{seen} but opened no connection in the {t.window_s:g} s window: {what} was not seen "
+        "(a longer --observe, or an --observe-hook that restarts it, may show it)",
+        {"window_s": t.window_s, "names": t.names[:50], **capture(t)},
+    )
+
+
 def _unread_tcp(t: DeviceTraffic) -> list[str]:
     return [
         f"tcp/{d.port} to {d.address}"
@@ -70,6 +99,8 @@ def judge_client_tls(t: DeviceTraffic | None) -> Judgement:
                 + ", ".join(unseen[:10]),
                 {"window_s": t.window_s, "unread": unseen, **capture(t)},
             )
+        if _opened_nothing(t):
+            return _no_connection(t, "whether it uses TLS, and how")
         return Judgement(
             Verdict.not_applicable,
             f"the device opened no TLS connection in the {t.window_s:g} s window",
@@ -178,6 +209,8 @@ def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
             "traffic the sinkhole could not read: " + ", ".join(unseen[:10]),
             {**evidence, "unread": unseen},
         )
+    if _opened_nothing(t):
+        return _no_connection(t, "what it sends once connected")
     return Judgement(
         Verdict.passed,
         f"no login, identifier or telemetry in cleartext in {t.window_s:g} s "
@@ -190,6 +223,15 @@ def update_poll_verdicts(t: DeviceTraffic | None) -> Iterator[Judgement]:
     """One judgement per observed update poll (none when gateway mode saw none)."""
     if t is None:
         return
+    polled = {urlsplit(p.url).hostname for p in t.update_polls}
+    for name in t.update_names:
+        if name not in polled:  # an update host exists; how it is reached was not seen
+            yield Judgement(
+                Verdict.inconclusive,
+                f"looked up the update host {name} but made no update poll to it in the "
+                f"{t.window_s:g} s window: its transport was not seen",
+                {"names": t.update_names, **capture(t)},
+            )
     for poll in t.update_polls:
         url = urlsplit(poll.url)
         port = url.port or (443 if url.scheme == "https" else 80)

@@ -174,6 +174,8 @@ class Cloud:
     update_tls: bool = False  # the poll goes over HTTPS with a validating client
     tls: str = ""  # HTTPS to its API: "tls1.0" | "accept_any" | "chain_only" | "validate" | ""
     interval_s: float = 2.0
+    # names it only looks up, never connects to ("{domain}", "{mac}" as 12 hex digits, "{serial}")
+    lookups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -550,6 +552,35 @@ LAXNAME_N3 = Model(
     cloud=Cloud(domain="laxname-cloud.example", tls="chain_only"),
 )
 
+# Looks up its cloud's names and asks NTP, then connects to nothing in the window (waiting to be
+# paired, say): what it would send once connected is unseen, so no data check may pass.
+QUIET_Q1 = Model(
+    id="quiet-q1",
+    vendor="Quiet",
+    model="Q1",
+    serial_prefix="Q1",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="7C:9E:BD",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="quiet-cloud.example", lookups=("mqtt.{domain}", "update.{domain}")),
+)
+
+# Puts its MAC in the name it looks up (a per-unit host name): DNS in cleartext names the unit.
+DNSTAG_T4 = Model(
+    id="dnstag-t4",
+    vendor="DnsTag",
+    model="T4",
+    serial_prefix="T4",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="C4:4F:33",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="dnstag-cloud.example", lookups=("{mac}.devices.{domain}",)),
+)
+
 # A device no profile describes whose web UI links to its update manifest (unsigned, over HTTP).
 OTAWEB_W1 = Model(
     id="otaweb-w1",
@@ -748,7 +779,15 @@ MODELS: tuple[Model, ...] = (IPCAM200, PLUGCO, THERMA, HUBCO, IPCAM300, SENTRY, 
                              ROUTA_R7, WEBCTL_W0)  # fmt: skip
 # brought up only when named
 HOSTILE_MODELS: tuple[Model, ...] = (HOSTILE_X1, QUIRK_Q1, DUALSTACK_D1, NETGO_R1)
-CLOUD_MODELS: tuple[Model, ...] = (CLOUDY_C1, OLDTLS_O2, SOUND_S1, OTAWEB_W1, LAXNAME_N3)
+CLOUD_MODELS: tuple[Model, ...] = (
+    CLOUDY_C1,
+    OLDTLS_O2,
+    SOUND_S1,
+    OTAWEB_W1,
+    LAXNAME_N3,
+    QUIET_Q1,
+    DNSTAG_T4,
+)
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 
 

@@ -194,6 +194,8 @@ class DeviceTraffic(_Model):
     tls: list[TlsClientFacts] = Field(default_factory=list)
     cleartext: list[CleartextUse] = Field(default_factory=list)
     update_polls: list[UpdatePoll] = Field(default_factory=list)
+    # names it looked up that look like update hosts (`update.vendor.example`), polled or not
+    update_names: list[str] = Field(default_factory=list)
     # connections to the sinkhole whose cleartext it could not read ("tcp/1883: 9 bytes, ...")
     unread: list[str] = Field(default_factory=list)
     dhcp: DhcpBehaviour | None = None

@@ -5,7 +5,7 @@ DHCP (scapy, on eth0), takes the DNS and NTP servers the answer names, asks NTP 
 and then, every `interval_s`, resolves its cloud's names over that DNS and does what its model
 says: MQTT in cleartext with its serial as client id, an HTTP update poll, HTTPS to its API with
 a TLS 1.0 client, a client that accepts any certificate, one that checks the chain but not the
-name, or one that validates (the control).
+name, or one that validates (the control); a model may only look names up (`Cloud.lookups`).
 Clients are the stdlib's (http.client, ssl) and paho-mqtt; every operation has a timeout.
 """
 
@@ -193,6 +193,9 @@ def one_round(dev: Device, net: Network, cloud: dict[str, Any]) -> None:
     if cloud["tls"]:
         api = tls_context(cloud["tls"], cfg["ca_file"])
         _step(f"api.{domain}", net, lambda ip: http_get(ip, f"api.{domain}", "/v1/hello", api))
+    mac = cfg["mac"].replace(":", "").lower()
+    for name in cloud.get("lookups", ()):
+        _step(name.format(domain=domain, mac=mac, serial=serial), net, lambda ip: None)
 
 
 def _step(name: str, net: Network, call: Any) -> None:

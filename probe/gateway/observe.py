@@ -286,6 +286,24 @@ def identifier_hits(text: str, device: Device) -> list[str]:
     return hits
 
 
+# Identifier kinds that name one unit (not its model or vendor, which a cloud's host names carry
+# anyway): a DNS name holding one gives the unit away to every resolver on the path.
+UNIT_KINDS = ("mac", "serial", "uuid", "udn", "engine_id", "device_id", "imei")
+
+
+def dns_uses(names: Iterable[str], device: Device) -> list[CleartextUse]:
+    """Names the unit looked up that carry one of its own identifiers (`a4cf12129c0a.dev...`):
+    DNS is cleartext too."""
+    out = []
+    for name in names:
+        hits = [h for h in identifier_hits(name, device) if any(k in h for k in UNIT_KINDS)]
+        if hits:
+            out.append(
+                CleartextUse(protocol="dns", port=53, summary=f"looked up {name}", identifiers=hits)
+            )
+    return out
+
+
 def _cleartext(event: dict[str, Any], device: Device) -> CleartextUse | None:
     proto, port = event.get("protocol", ""), int(event.get("port", 0))
     if proto == "http" and "http" in event:
@@ -455,6 +473,8 @@ def traffic_for(
                     )
                 )
     t.tls, t.cleartext = list(tls_items.values()), list(clear_items.values())
+    t.cleartext += dns_uses(t.names, device)
+    t.update_names = sorted({n.lower() for n in t.names if looks_like_update(n, words)})
     for (src, dst, dport, transport), flow in sorted(g.flows.items()):
         if src not in ips:
             continue

@@ -30,7 +30,16 @@ pytestmark = pytest.mark.lab
 BRIDGE = os.environ.get("LANPROBE_GATEWAY_BRIDGE", "plabgw")
 SUBNET = os.environ.get("LANPROBE_GATEWAY_SUBNET", "198.18.157.0/24")
 # otaweb-w1 has a static address and no cloud: it starts nothing, it only answers the scan.
-MODELS = ["cloudy-c1", "oldtls-o2", "sound-s1", "otaweb-w1", "laxname-n3"]
+# quiet-q1 and dnstag-t4 only look names up (dnstag-t4's carries its MAC).
+MODELS = [
+    "cloudy-c1",
+    "oldtls-o2",
+    "sound-s1",
+    "otaweb-w1",
+    "laxname-n3",
+    "quiet-q1",
+    "dnstag-t4",
+]
 DHCP_MODELS = [m for m in MODELS if BY_ID[m].dhcp]
 PROBE = [sys.executable, "-m", "lanprobe.cli"]
 
@@ -228,6 +237,21 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     for check_id in ("data.cleartext-outbound", "data.client-tls"):
         (quiet,) = verdicts("otaweb-w1", check_id)[Verdict.inconclusive]
         assert "started nothing of its own" in quiet, quiet
+
+    # Names looked up, no connection opened: no pass over the empty set (it passed
+    # cleartext-outbound once, "0 TLS connection kinds, 0 cleartext without data").
+    for check_id in ("data.cleartext-outbound", "data.client-tls"):
+        (lookups,) = verdicts("quiet-q1", check_id)[Verdict.inconclusive]
+        assert "looked up 2 names" in lookups and "opened no connection" in lookups, lookups
+        assert "asked NTP" in lookups, lookups
+    (upd,) = verdicts("quiet-q1", "update.transport")[Verdict.inconclusive]
+    assert "looked up the update host update.quiet-cloud.example" in upd, upd
+    # Its MAC in a name it looked up: DNS is cleartext that names the unit.
+    tag = bench.by_model("dnstag-t4")[0].mac.replace(":", "")
+    (dns,) = verdicts("dnstag-t4", "data.cleartext-outbound")[Verdict.fail]
+    assert f"dns port 53: looked up {tag}.devices.dnstag-cloud.example" in dns, dns
+    assert "identifier mac" in dns, dns
+    assert set(verdicts("dnstag-t4", "data.client-tls")) == {Verdict.inconclusive}
 
 
 @pytest.fixture

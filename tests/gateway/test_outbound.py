@@ -91,7 +91,13 @@ def test_client_tls_verdicts() -> None:
     assert "certificate" not in old.title  # it did refuse ours
     good = outbound.judge_client_tls(traffic(SOUND))
     assert good.verdict == Verdict.passed, good.title
+    # Names looked up, no connection opened: whether it uses TLS is unknown, not "no TLS".
     no_tls = DeviceTraffic(window_s=5, packets=3, names=["x.example"])
+    j = outbound.judge_client_tls(no_tls)
+    assert j.verdict == Verdict.inconclusive and "looked up 1 name (x.example)" in j.title
+    # Connections, none of them TLS: the check does not apply to what was seen.
+    no_tls.destinations.append(Destination(address="198.18.156.1", port=1883, transport="tcp"))
+    no_tls.cleartext.append(CleartextUse(protocol="mqtt", port=1883))
     assert outbound.judge_client_tls(no_tls).verdict == Verdict.not_applicable
     weak = TlsClientFacts(port=443, versions=["TLSv1.2"], weak_suites=["TLS_RSA_WITH_RC4_128_SHA"],
                           accepted_untrusted_cert=False)  # fmt: skip
@@ -201,10 +207,17 @@ def test_a_unit_that_only_answered_the_scan_is_not_judged() -> None:
     for judge in (outbound.judge_cleartext, outbound.judge_client_tls):
         j = judge(t)
         assert j.verdict == Verdict.inconclusive and "started nothing" in j.title, j.title
-    # One unicast connection of its own is something to judge.
+    # A DNS query of its own is something it started, but no connection to judge a pass on.
     g.flows[("198.18.156.13", "198.18.156.1", 53, "udp")] = observe.Flow(1, 70)
     t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
-    assert not t.silent and outbound.judge_cleartext(t).verdict == Verdict.passed
+    assert not t.silent
+    for judge in (outbound.judge_cleartext, outbound.judge_client_tls):
+        j = judge(t)
+        assert j.verdict == Verdict.inconclusive and "opened no connection" in j.title, j.title
+    # A TCP connection it opened (to a port the sinkhole reads, nothing unread) is.
+    g.flows[("198.18.156.13", "198.18.156.1", 80, "tcp")] = observe.Flow(3, 180)
+    t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
+    assert outbound.judge_cleartext(t).verdict == Verdict.passed
 
 
 def test_a_tls_client_the_sinkhole_did_not_answer_leaves_no_pass() -> None:
@@ -273,3 +286,49 @@ def test_a_unit_naming_itself_in_a_cleartext_request_fails_unknown_or_not() -> N
     event["http"]["path"] = "/fw/c1/manifest.json?fw=1.4.2&id=12345"  # `id=` names anything
     t = observe.traffic_for(unknown, g, window_s=5, pcap="", words=WORDS)
     assert outbound.judge_cleartext(t).verdict == Verdict.passed
+
+
+def test_names_only_no_pass_and_a_unit_named_in_dns_fails() -> None:
+    """A unit that in the window only looked up names (and asked NTP) passed
+    data.cleartext-outbound on an empty set ("0 TLS connection kinds, 0 cleartext"). Now it is
+    inconclusive naming what was seen; an update host it looked up but did not poll leaves
+    update.transport inconclusive; a name carrying its MAC or serial is cleartext that names it."""
+    g = observe.Gathered()
+    ip, mac = "198.18.156.20", "84:cc:a8:12:9c:14"
+    g.queries = [
+        dnsmasq.Query("mqtt.quiet.example", "A", ip),
+        dnsmasq.Query("update.quiet.example", "A", ip),
+    ]
+    g.events = [{"kind": "ntp", "client": ip, "version": 4, "time": 1}]
+    g.flows = {(ip, "198.18.156.1", 53, "udp"): observe.Flow(2, 140)}
+    unit = device(ip, mac, "Q1-0007")
+    t = observe.traffic_for(unit, g, window_s=8, pcap="/x.pcap", words=WORDS)
+    assert t.update_names == ["update.quiet.example"] and not t.cleartext
+    clear = outbound.judge_cleartext(t)
+    assert clear.verdict == Verdict.inconclusive, clear.title
+    assert "looked up 2 names" in clear.title and "asked NTP 1 times" in clear.title
+    assert "opened no connection in the 8 s window" in clear.title
+    assert outbound.judge_client_tls(t).verdict == Verdict.inconclusive
+    (upd,) = outbound.update_poll_verdicts(t)
+    assert upd.verdict == Verdict.inconclusive and "update.quiet.example" in upd.title
+    # Its serial, or its MAC in any form, in a name: a fail from DNS alone.
+    for name in ("q1-0007.devices.quiet.example", "84cca8129c14.id.quiet.example"):
+        g.queries.append(dnsmasq.Query(name, "A", ip))
+        t = observe.traffic_for(unit, g, window_s=8, pcap="/x.pcap", words=WORDS)
+        j = outbound.judge_cleartext(t)
+        assert j.verdict == Verdict.fail and f"dns port 53: looked up {name}" in j.title, j.title
+        g.queries.pop()
+    # Its vendor or model in a name is no identifier of the unit.
+    unit.identifiers["vendor"] = Identifier(value="quiet", source="test")
+    g.queries.append(dnsmasq.Query("quiet.example", "A", ip))
+    t = observe.traffic_for(unit, g, window_s=8, pcap="/x.pcap", words=WORDS)
+    assert not t.cleartext
+
+
+def test_an_update_host_that_was_polled_is_judged_by_its_poll() -> None:
+    g = gathered()  # its poll's Host, looked up in another case
+    g.queries.append(dnsmasq.Query("Update.Cloudy-IoT.example", "A", "198.18.156.10"))
+    t = observe.traffic_for(CLOUDY, g, window_s=5, pcap="/x.pcap", words=WORDS)
+    assert t.update_names == ["update.cloudy-iot.example"]
+    (poll,) = outbound.update_poll_verdicts(t)  # its plain HTTP poll, no "not polled" besides
+    assert poll.verdict == Verdict.fail and "plain HTTP" in poll.title
