@@ -64,10 +64,10 @@ def _no_connection(t: DeviceTraffic, what: str) -> Judgement:
         n = len(t.names)
         did.append(f"looked up {n} name{'s' * (n > 1)} ({', '.join(t.names[:3])}{more})")
     if t.ntp:
-        did.append(f"asked NTP {t.ntp.requests} times")
+        did.append(f"asked NTP ({t.ntp.requests} request{'s' * (t.ntp.requests > 1)})")
     if t.dhcp:
         did.append("asked DHCP")
-    seen = " and ".join(did) or "sent only DNS, DHCP or NTP"
+    seen = ", ".join(did) or "sent only DNS, DHCP or NTP"
     return Judgement(
         Verdict.inconclusive,
         f"{seen} but opened no connection in the {t.window_s:g} s window: {what} was not seen "

@@ -171,11 +171,14 @@ class Cloud:
     domain: str
     mqtt: bool = False  # MQTT in cleartext, serial as client id and user, MAC in the telemetry
     update_poll: str = ""  # path of an update poll ("{serial}", "{fw}" filled in), "" = none
-    update_tls: bool = False  # the poll goes over HTTPS with a validating client
-    tls: str = ""  # HTTPS to its API: "tls1.0" | "accept_any" | "chain_only" | "validate" | ""
+    update_tls: bool = False  # the poll goes over HTTPS
+    update_client: str = "validate"  # its TLS client, as `tls` below
+    # HTTPS to its API: "tls1.0" | "accept_any" | "chain_only" | "validate" | "ecdsa_only" | ""
+    tls: str = ""
     interval_s: float = 2.0
     # names it only looks up, never connects to ("{domain}", "{mac}" as 12 hex digits, "{serial}")
     lookups: tuple[str, ...] = ()
+    raw_port: int = 0  # a TCP port of its cloud it sends a few bytes of its own protocol to
 
 
 @dataclass(frozen=True)
@@ -516,7 +519,13 @@ OLDTLS_O2 = Model(
     oui="5C:CF:7F",  # Espressif Inc.
     server="",
     dhcp=True,
-    cloud=Cloud(domain="oldtls-cloud.example", tls="tls1.0"),
+    cloud=Cloud(
+        domain="oldtls-cloud.example",
+        tls="tls1.0",
+        update_poll="/ota/o2.json",
+        update_tls=True,
+        update_client="tls1.0",
+    ),
 )
 
 SOUND_S1 = Model(
@@ -578,7 +587,62 @@ DNSTAG_T4 = Model(
     oui="C4:4F:33",  # Espressif Inc.
     server="",
     dhcp=True,
-    cloud=Cloud(domain="dnstag-cloud.example", lookups=("{mac}.devices.{domain}",)),
+    cloud=Cloud(domain="dnstag-cloud.example", mqtt=True, lookups=("{mac}.devices.{domain}",)),
+)
+
+# Its update poll goes over HTTPS with a client that accepts any certificate.
+LAXOTA_U5 = Model(
+    id="laxota-u5",
+    vendor="LaxOta",
+    model="U5",
+    serial_prefix="U5",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="08:3A:F2",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(
+        domain="laxota-cloud.example",
+        update_poll="/fw/u5/latest.json",
+        update_tls=True,
+        update_client="accept_any",
+    ),
+)
+
+# Talks to its cloud on a TCP port the sinkhole does not answer (9000): what it sends there, in
+# the clear or in TLS, is never seen, so no data check may pass.
+ODDPORT_P6 = Model(
+    id="oddport-p6",
+    vendor="OddPort",
+    model="P6",
+    serial_prefix="P6",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="A0:20:A6",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="oddport-cloud.example", raw_port=9000, tls="validate"),
+)
+
+# Its TLS client carries only ECDSA suites (TLS 1.2; an ECC-only cloud): the sinkhole's RSA
+# certificate is never shown, so whether it validates one stays unknown.
+ECCONLY_K7 = Model(
+    id="ecconly-k7",
+    vendor="EccOnly",
+    model="K7",
+    serial_prefix="K7",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="24:62:AB",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(
+        domain="ecconly-cloud.example",
+        tls="ecdsa_only",
+        update_poll="/ota/k7.json",
+        update_tls=True,
+        update_client="ecdsa_only",
+    ),
 )
 
 # A device no profile describes whose web UI links to its update manifest (unsigned, over HTTP).
@@ -787,6 +851,9 @@ CLOUD_MODELS: tuple[Model, ...] = (
     LAXNAME_N3,
     QUIET_Q1,
     DNSTAG_T4,
+    LAXOTA_U5,
+    ODDPORT_P6,
+    ECCONLY_K7,
 )
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 

@@ -129,6 +129,12 @@ def mqtt_publish(ip: str, serial: str, mac: str, topic: str) -> None:
         client.loop_stop()
 
 
+def raw_send(ip: str, port: int, data: bytes) -> None:
+    """A few bytes of the device's own protocol to a port (refused when nothing listens)."""
+    with socket.create_connection((ip, port), timeout=OP_S) as sock:
+        sock.sendall(data)
+
+
 def http_get(ip: str, host: str, path: str, ctx: ssl.SSLContext | None) -> int:
     conn: http.client.HTTPConnection
     if ctx is None:
@@ -157,7 +163,8 @@ class _HTTPS(http.client.HTTPSConnection):
 def tls_context(kind: str, ca_file: str) -> ssl.SSLContext:
     """`tls1.0`: a TLS 1.0-only client that validates; `accept_any`: TLS 1.2+, checks nothing;
     `chain_only`: TLS 1.2+, checks the chain against the vendor's CA but not the name;
-    `validate`: TLS 1.2+ against the vendor's CA with the name checked (the control)."""
+    `validate`: TLS 1.2+ against the vendor's CA with the name checked (the control);
+    `ecdsa_only`: as `validate`, TLS 1.2 with ECDSA suites only."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if kind == "tls1.0":
         with warnings.catch_warnings():  # the flaw this model has
@@ -169,6 +176,10 @@ def tls_context(kind: str, ca_file: str) -> ssl.SSLContext:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    elif kind == "ecdsa_only":  # validates, but offers only ECDSA suites (an ECC-only cloud)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
+        ctx.load_verify_locations(ca_file)
     elif kind == "chain_only":  # the classic missing validation: the chain, never the name
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_verify_locations(ca_file)
@@ -188,11 +199,15 @@ def one_round(dev: Device, net: Network, cloud: dict[str, Any]) -> None:
             ip, serial, cfg["mac"], f"{domain}/{serial}/telemetry"))  # fmt: skip
     if cloud["update_poll"]:
         path = cloud["update_poll"].format(serial=serial, fw=cfg["model"]["fw"])
-        ctx = tls_context("validate", cfg["ca_file"]) if cloud["update_tls"] else None
+        kind = cloud.get("update_client", "validate")
+        ctx = tls_context(kind, cfg["ca_file"]) if cloud["update_tls"] else None
         _step(f"update.{domain}", net, lambda ip: http_get(ip, f"update.{domain}", path, ctx))
     if cloud["tls"]:
         api = tls_context(cloud["tls"], cfg["ca_file"])
         _step(f"api.{domain}", net, lambda ip: http_get(ip, f"api.{domain}", "/v1/hello", api))
+    if cloud.get("raw_port"):
+        port = cloud["raw_port"]
+        _step(f"data.{domain}", net, lambda ip: raw_send(ip, port, f"HELLO {serial}\n".encode()))
     mac = cfg["mac"].replace(":", "").lower()
     for name in cloud.get("lookups", ()):
         _step(name.format(domain=domain, mac=mac, serial=serial), net, lambda ip: None)

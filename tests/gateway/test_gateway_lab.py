@@ -39,6 +39,9 @@ MODELS = [
     "laxname-n3",
     "quiet-q1",
     "dnstag-t4",
+    "laxota-u5",
+    "oddport-p6",
+    "ecconly-k7",
 ]
 DHCP_MODELS = [m for m in MODELS if BY_ID[m].dhcp]
 PROBE = [sys.executable, "-m", "lanprobe.cli"]
@@ -251,7 +254,26 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     (dns,) = verdicts("dnstag-t4", "data.cleartext-outbound")[Verdict.fail]
     assert f"dns port 53: looked up {tag}.devices.dnstag-cloud.example" in dns, dns
     assert "identifier mac" in dns, dns
-    assert set(verdicts("dnstag-t4", "data.client-tls")) == {Verdict.inconclusive}
+    # Connections, none of them TLS: client-tls does not apply to what was seen.
+    (no_tls,) = verdicts("dnstag-t4", "data.client-tls")[Verdict.not_applicable]
+    assert "opened no TLS connection" in no_tls, no_tls
+
+    # Update polls over HTTPS: one accepting any certificate, one offering TLS 1.0.
+    (lax,) = verdicts("laxota-u5", "update.transport")[Verdict.fail]
+    assert "accepted our certificate for another name" in lax, lax
+    old_poll = verdicts("oldtls-o2", "update.transport")[Verdict.fail]
+    assert any("update client offers TLSv1.0" in x for x in old_poll), old_poll
+
+    # A port the sinkhole does not answer: what went there was never seen.
+    for check_id in ("data.cleartext-outbound", "data.client-tls"):
+        (odd,) = verdicts("oddport-p6", check_id)[Verdict.inconclusive]
+        assert "tcp/9000" in odd, odd
+
+    # No shared suite: the certificate was never shown, so its validation is not known.
+    (ecc,) = verdicts("ecconly-k7", "data.client-tls")[Verdict.inconclusive]
+    assert "certificate validation not shown" in ecc, ecc
+    (ecc_poll,) = verdicts("ecconly-k7", "update.transport")[Verdict.inconclusive]
+    assert "certificate checks not shown" in ecc_poll, ecc_poll
 
 
 @pytest.fixture

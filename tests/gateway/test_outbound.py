@@ -306,7 +306,7 @@ def test_names_only_no_pass_and_a_unit_named_in_dns_fails() -> None:
     assert t.update_names == ["update.quiet.example"] and not t.cleartext
     clear = outbound.judge_cleartext(t)
     assert clear.verdict == Verdict.inconclusive, clear.title
-    assert "looked up 2 names" in clear.title and "asked NTP 1 times" in clear.title
+    assert "looked up 2 names" in clear.title and "asked NTP (1 request)" in clear.title
     assert "opened no connection in the 8 s window" in clear.title
     assert outbound.judge_client_tls(t).verdict == Verdict.inconclusive
     (upd,) = outbound.update_poll_verdicts(t)
