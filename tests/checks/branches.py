@@ -37,7 +37,13 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from unittest import mock
 
 from lanprobe import observations
-from lanprobe.checks import identification, logical_access, software_update, state_awareness
+from lanprobe.checks import (
+    identification,
+    logical_access,
+    software_update,
+    state_awareness,
+    traffic_findings,
+)
 from lanprobe.checks.campaign import Campaign
 from lanprobe.checks.clients import datagram, ssh_kex
 from lanprobe.checks.clients import ftp as ftp_client
@@ -289,7 +295,7 @@ def decode(tp: Any, data: Any) -> Any:
         for arg in (a for a in args if a is not type(None)):
             try:
                 return decode(arg, data)
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:  # str for a dataclass
                 errors.append(exc)
         raise TypeError(f"{data!r} fits none of {tp}: {errors}")
     if origin is list:
@@ -403,15 +409,25 @@ def _session(spec: dict[str, Any], n: int) -> DeviceSession:
 
 
 class Sites:
-    """Records where each result was made: (file, line) of the ctx.result call."""
+    """Records where each result was made: (file, line) of the ctx.result call, and of the
+    Judgement a judge helper made."""
 
     def __init__(self) -> None:
         self.hits: set[tuple[str, int]] = set()
 
     def __enter__(self) -> Sites:
         self._saved = CheckContext.result, BenchContext.result
+        self._judgement = traffic_findings.Judgement.__init__
         hits = self.hits
         check_result, bench_result = self._saved
+        judgement = self._judgement
+
+        def on_judgement(j: Any, *a: Any, **kw: Any) -> None:
+            f = sys._getframe(1)
+            hits.add((f.f_code.co_filename, f.f_lineno))
+            judgement(j, *a, **kw)
+
+        traffic_findings.Judgement.__init__ = on_judgement  # type: ignore[method-assign]
 
         def on_check(ctx: CheckContext, *a: Any, **kw: Any) -> Result:
             f = sys._getframe(1)
@@ -428,6 +444,7 @@ class Sites:
 
     def __exit__(self, *exc: Any) -> None:
         CheckContext.result, BenchContext.result = self._saved  # type: ignore[method-assign]
+        traffic_findings.Judgement.__init__ = self._judgement  # type: ignore[method-assign]
 
 
 async def run_case(case: Case) -> tuple[list[Result], set[tuple[str, int]]]:
@@ -507,7 +524,9 @@ class Branch:
 
 
 def branches() -> Iterator[Branch]:
-    """Every `<ctx>.result(...)` call of the branch modules, with its innermost function."""
+    """Every `<ctx>.result(...)` call of the branch modules, and every `Judgement(...)` of the
+    judge helpers (traffic_findings: one `ctx.result` in `as_result` makes all of their
+    verdicts), with its innermost function."""
     for module in BRANCH_MODULES:
         tree = ast.parse((ROOT / "checks" / f"{module}.py").read_text(encoding="utf-8"))
         found: dict[int, Branch] = {}
@@ -515,12 +534,15 @@ def branches() -> Iterator[Branch]:
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             for node in ast.walk(fn):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "result"
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id in ("ctx", "bctx")
+                if isinstance(node, ast.Call) and (
+                    (
+                        isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "result"
+                        and isinstance(node.func.value, ast.Name)
+                        and node.func.value.id in ("ctx", "bctx")
+                    )
+                    # a judge helper's verdict, turned into a result by one shared ctx.result
+                    or (isinstance(node.func, ast.Name) and node.func.id == "Judgement")
                 ):
                     end = node.end_lineno or node.lineno
                     found[node.lineno] = Branch(module, fn.name, node.lineno, end)
