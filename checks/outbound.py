@@ -15,7 +15,8 @@ Verdict rules:
 - data.cleartext-outbound: `fail` when HTTP, MQTT, FTP or telnet in cleartext carries a login,
   one of the unit's identifiers (MAC, serial, MQTT client id) or telemetry (a payload). `pass`
   only when what the device sent was seen whole: connections to TCP ports the sinkhole does not
-  answer, or UDP other than DNS/DHCP/NTP/mDNS/SSDP, make it `inconclusive`.
+  answer, or UDP other than DNS/DHCP/NTP/mDNS/SSDP, make it `inconclusive`, and so do
+  connections it sent nothing on (no TLS, no cleartext read: a connectivity check).
 - the device looked up names (or asked NTP/DHCP) but opened no connection: both data checks
   `inconclusive`, naming what was seen (a pass over connections never made is no pass). A name
   it looked up that carries its MAC or serial is cleartext that names it: data.cleartext-outbound

@@ -211,6 +211,15 @@ def judge_cleartext(t: DeviceTraffic | None) -> Judgement:
         )
     if _opened_nothing(t):
         return _no_connection(t, "what it sends once connected")
+    if not t.tls and not any(u.protocol != "dns" for u in t.cleartext):
+        # Connections it opened and sent nothing on (a connectivity check, say): no data seen.
+        opened = sorted({f"tcp/{d.port}" for d in t.destinations if d.transport == "tcp"})
+        return Judgement(
+            Verdict.inconclusive,
+            f"opened {', '.join(opened)} but sent nothing on it in the {t.window_s:g} s window: "
+            "what it sends in cleartext was not seen",
+            evidence,
+        )
     return Judgement(
         Verdict.passed,
         f"no login, identifier or telemetry in cleartext in {t.window_s:g} s "

@@ -179,6 +179,7 @@ class Cloud:
     # names it only looks up, never connects to ("{domain}", "{mac}" as 12 hex digits, "{serial}")
     lookups: tuple[str, ...] = ()
     raw_port: int = 0  # a TCP port of its cloud it sends a few bytes of its own protocol to
+    raw_data: str = "HELLO {serial}\n"  # what it sends there; "" = connect and close
 
 
 @dataclass(frozen=True)
@@ -624,6 +625,20 @@ ODDPORT_P6 = Model(
     cloud=Cloud(domain="oddport-cloud.example", raw_port=9000, tls="validate"),
 )
 
+# A connectivity check: connects to port 80 of its cloud and closes without a byte.
+NETCHECK_C8 = Model(
+    id="netcheck-c8",
+    vendor="NetCheck",
+    model="C8",
+    serial_prefix="C8",
+    fw="1.0.0",
+    latest_fw="1.0.0",
+    oui="3C:71:BF",  # Espressif Inc.
+    server="",
+    dhcp=True,
+    cloud=Cloud(domain="netcheck-cloud.example", raw_port=80, raw_data=""),
+)
+
 # Its TLS client carries only ECDSA suites (TLS 1.2; an ECC-only cloud): the sinkhole's RSA
 # certificate is never shown, so whether it validates one stays unknown.
 ECCONLY_K7 = Model(
@@ -854,6 +869,7 @@ CLOUD_MODELS: tuple[Model, ...] = (
     LAXOTA_U5,
     ODDPORT_P6,
     ECCONLY_K7,
+    NETCHECK_C8,
 )
 BY_ID = {m.id: m for m in MODELS + HOSTILE_MODELS + CLOUD_MODELS}
 

@@ -132,7 +132,8 @@ def mqtt_publish(ip: str, serial: str, mac: str, topic: str) -> None:
 def raw_send(ip: str, port: int, data: bytes) -> None:
     """A few bytes of the device's own protocol to a port (refused when nothing listens)."""
     with socket.create_connection((ip, port), timeout=OP_S) as sock:
-        sock.sendall(data)
+        if data:  # none: a connectivity check, closed at once
+            sock.sendall(data)
 
 
 def http_get(ip: str, host: str, path: str, ctx: ssl.SSLContext | None) -> int:
@@ -207,7 +208,8 @@ def one_round(dev: Device, net: Network, cloud: dict[str, Any]) -> None:
         _step(f"api.{domain}", net, lambda ip: http_get(ip, f"api.{domain}", "/v1/hello", api))
     if cloud.get("raw_port"):
         port = cloud["raw_port"]
-        _step(f"data.{domain}", net, lambda ip: raw_send(ip, port, f"HELLO {serial}\n".encode()))
+        data = cloud.get("raw_data", "").format(serial=serial).encode()
+        _step(f"data.{domain}", net, lambda ip: raw_send(ip, port, data))
     mac = cfg["mac"].replace(":", "").lower()
     for name in cloud.get("lookups", ()):
         _step(name.format(domain=domain, mac=mac, serial=serial), net, lambda ip: None)

@@ -42,6 +42,7 @@ MODELS = [
     "laxota-u5",
     "oddport-p6",
     "ecconly-k7",
+    "netcheck-c8",
 ]
 DHCP_MODELS = [m for m in MODELS if BY_ID[m].dhcp]
 PROBE = [sys.executable, "-m", "lanprobe.cli"]
@@ -272,6 +273,9 @@ def check_findings(run: ScanRun, bench: BenchState, out: Path) -> None:
     # No shared suite: the certificate was never shown, so its validation is not known.
     (ecc,) = verdicts("ecconly-k7", "data.client-tls")[Verdict.inconclusive]
     assert "certificate validation not shown" in ecc, ecc
+    # A connection with nothing sent on it is no evidence of what it would send.
+    (empty,) = verdicts("netcheck-c8", "data.cleartext-outbound")[Verdict.inconclusive]
+    assert "opened tcp/80 but sent nothing" in empty, empty
     (ecc_poll,) = verdicts("ecconly-k7", "update.transport")[Verdict.inconclusive]
     assert "certificate checks not shown" in ecc_poll, ecc_poll
 

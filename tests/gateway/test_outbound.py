@@ -214,8 +214,15 @@ def test_a_unit_that_only_answered_the_scan_is_not_judged() -> None:
     for judge in (outbound.judge_cleartext, outbound.judge_client_tls):
         j = judge(t)
         assert j.verdict == Verdict.inconclusive and "opened no connection" in j.title, j.title
-    # A TCP connection it opened (to a port the sinkhole reads, nothing unread) is.
+    # A TCP connection it opened and sent nothing on (a connectivity check): no pass either.
     g.flows[("198.18.156.13", "198.18.156.1", 80, "tcp")] = observe.Flow(3, 180)
+    t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
+    j = outbound.judge_cleartext(t)
+    assert j.verdict == Verdict.inconclusive and "opened tcp/80 but sent nothing" in j.title
+    # What it sent there, read and carrying nothing of the unit, is a pass.
+    g.events.append({"kind": "tcp", "client": "198.18.156.13", "port": 80, "protocol": "http",
+                     "http": {"method": "GET", "host": "check.example", "path": "/generate_204"},
+                     "bytes_in": 60, "time": 1})  # fmt: skip
     t = observe.traffic_for(quiet, g, window_s=12.8, pcap="/x.pcap", words=WORDS)
     assert outbound.judge_cleartext(t).verdict == Verdict.passed
 
