@@ -718,21 +718,38 @@ class ProfileDraft:
 
 
 def _observed_auth(port: int, transport: str, results: Sequence[Result]) -> tuple[bool | None, str]:
-    """Whether the run saw this port answer without credentials (False), ask for them (True),
-    or neither (None), with the observation in words."""
+    """Whether the run saw this port ask for credentials (True), answer without them and never
+    ask (False), or neither (None), with the observation in words.
+
+    A login seen wins over an open answer: a port with Basic at `/` and an open `/api/config`
+    has a login, and its open path is a finding to fix, not the model's design (`auth: false`
+    there would tell a reader the port needs no credentials at all)."""
     mine = [r for r in results if r.target.port == port and r.target.transport == transport]
-    for r in mine:
-        if r.verdict == Verdict.fail and r.check_id in _OPEN_CHECKS:
-            return False, f"observed: {r.title}"
-    for r in mine:
-        decided = r.verdict in (Verdict.passed, Verdict.fail)
-        if decided and r.check_id in _LOGIN_CHECKS:
-            return True, f"observed: asks for credentials ({r.check_id} {r.verdict.value})"
-        # A login interface found, even where no attempt was made (budget, lockout).
-        login = r.evidence.get("interface") or r.evidence.get("login")
-        if r.check_id in _LOGIN_SEEN and isinstance(login, str) and login:
-            return True, f"observed: asks for credentials ({login})"
+    opened = next(
+        (r for r in mine if r.verdict == Verdict.fail and r.check_id in _OPEN_CHECKS), None
+    )
+    login = next((why for r in mine if (why := _login_seen(r))), "")
+    if login:
+        also = f"; also answered without them: {opened.title} (a finding)" if opened else ""
+        return True, f"observed: asks for credentials ({login}){also}"
+    if opened is not None:
+        return False, f"observed: {opened.title}"
     return None, "unknown: the run shows no login and no open answer on this port"
+
+
+def _login_seen(r: Result) -> str:
+    """How `r` shows that its port asks for credentials, "" when it does not."""
+    if r.verdict in (Verdict.passed, Verdict.fail) and r.check_id in _LOGIN_CHECKS:
+        return f"{r.check_id} {r.verdict.value}"
+    # A login interface found, even where no attempt was made (budget, lockout).
+    login = r.evidence.get("interface") or r.evidence.get("login")
+    if r.check_id in _LOGIN_SEEN and isinstance(login, str) and login:
+        return login
+    # A path check that met a login page or a challenge beside the open path.
+    pages = r.evidence.get("login_page_paths")
+    if r.check_id in _OPEN_CHECKS and isinstance(pages, list) and pages:
+        return f"login page at {', '.join(map(str, pages))}"
+    return ""
 
 
 # A fail of these: the port answered without credentials. A decided verdict of these: a login

@@ -712,6 +712,34 @@ def test_init_writes_only_what_the_run_observed_of_auth() -> None:
     assert auth == {22: None, 80: None, 554: None}
 
 
+def test_init_never_writes_auth_false_on_a_port_with_a_login() -> None:
+    """Basic login at `/`, an open `/api/config` beside it (the acme camera's port 80): init
+    wrote `auth: false` from the open path. A port where a login was seen asks for credentials;
+    its open path is said beside, as the finding it is."""
+    from lanprobe.profiles import profile_from_device
+
+    cam = _camera("02:1a:2b:00:00:07")
+    title = "admin path /api/config answers 200 without authentication on port 80"
+    opened = _result(cam, "access.unauthenticated-interface", "fail", 80, title)
+    basic = _result(cam, "configuration.default-login", "inconclusive", 80, "budget spent")
+    basic.evidence = {"interface": "HTTP basic login at / on port 80", "attempts": 0}
+    for login in (basic, _result(cam, "configuration.default-login", "pass", 80, "refused")):
+        for results in ([opened, login], [login, opened]):
+            draft = profile_from_device(cam, results=results)
+            assert {x.port: x.auth for x in Profile_from(draft.text).ports}[80] is True
+            assert "also answered without them: admin path /api/config" in draft.text
+    # The path check's own evidence of a login page beside the open path counts too.
+    opened.evidence = {"login_page_paths": ["/login"]}
+    draft = profile_from_device(cam, results=[opened])
+    assert {x.port: x.auth for x in Profile_from(draft.text).ports}[80] is True
+    assert "login page at /login" in draft.text
+    # Open and nothing else seen: false, as before; nothing seen: unknown.
+    opened.evidence = {}
+    draft = profile_from_device(cam, results=[opened])
+    auth = {x.port: x.auth for x in Profile_from(draft.text).ports}
+    assert auth == {22: None, 80: False, 554: None}
+
+
 def Profile_from(text: str) -> Any:
     from lanprobe.profile_schema import Profile
     from ruamel.yaml import YAML
