@@ -411,6 +411,10 @@ RANK_OUI = 10
 RANK_GENERIC = 0
 # A model identifier the maker's firmware announces, or the bench's own list: strong alone.
 STRONG_KINDS = {"address", "txt", "ssdp"}
+# Hints, never enough to select a model, alone or together: an OUI names a radio module's maker,
+# a service banner (SSH/RTSP/SNMP) the software (dropbear, an SSH library, a streaming server),
+# both shared by thousands of products. They count once another identifier agrees.
+HINT_KINDS = {"oui", "banner"}
 
 
 def _norm_type(t: str) -> str:
@@ -446,7 +450,9 @@ def _banner_hit(rules: dict[str, list[str]], device: Device) -> str | None:
         for kind, needles in rules.items():
             if kind.lower() not in (name, "any"):
                 continue
-            for text in _service_texts(svc):
+            # SNMP's product is the versions that answered ("SNMP v3"), the same on every agent.
+            texts = [svc.banner] if name in _VERSION_PRODUCTS else _service_texts(svc)
+            for text in texts:
                 needle = next((n for n in needles if n.lower() in text.lower()), None)
                 if needle:
                     return f"{svc.name or kind} banner on {svc.port} contains {needle!r}"
@@ -513,8 +519,9 @@ def hits(profile: Profile, device: Device) -> list[Hit]:
 
 def strength_of(found: list[Hit]) -> str:
     """strong: a model identifier, or two different identifiers agreeing; weak: one lesser
-    identifier; none: OUI only (never enough to select a model)."""
-    kinds = {h.kind for h in found if h.kind != "oui"}
+    identifier (Server header, bare mDNS type), whatever hints agree; none: hints only (OUI,
+    service banners), never enough to select a model."""
+    kinds = {h.kind for h in found if h.kind not in HINT_KINDS}
     if not kinds:
         return "none"
     if kinds & STRONG_KINDS or len(kinds) >= 2:
@@ -549,7 +556,8 @@ class ProfileSet:
     def match(self, device: Device) -> Match:
         """The most specific profile for `device`; generic when no identifier selects one.
 
-        An OUI hit alone is recorded as a hint; another identifier must agree before it counts.
+        Hits of an OUI or a service banner alone are recorded as hints; another identifier must
+        agree before they count.
         Other profiles an identifier of the device names are recorded as conflicts.
         """
         candidates: list[tuple[int, int, str, list[Hit]]] = []
@@ -583,7 +591,7 @@ class ProfileSet:
                 f"{other}: {h.reason}"
                 for _, _, other, other_hits in candidates[1:]
                 for h in other_hits
-                if h.kind != "oui"
+                if h.kind not in HINT_KINDS
             ],
         )
         return Match(self.profiles[pid].profile, ordered[0].reason, rank, record)
@@ -784,21 +792,22 @@ def _match_rules(device: Device, *, pin: bool) -> tuple[dict[str, Any], list[str
         said.append(f"SSDP modelName {device.ssdp['modelName']}")
     lesser, lesser_said = _lesser_rules(device)
     if "mdns_txt" in match or "ssdp_models" in match:
-        # Any one rule selects a profile: a Server header or banner names software that other
-        # models run too (an SSH library, a web server), and would take them as well.
+        # A Server header or mDNS type selects a profile alone, and names software other models
+        # run too (a web server); a banner (an SSH library) is only a hint. Neither adds here.
         if lesser_said:
             notes.append(
-                "left out, as the model identifiers above suffice and each of these alone would "
-                f"also select other models running the same software: {'; '.join(lesser_said)}"
+                "left out, as the model identifiers above suffice and these name software other "
+                f"models run too: {'; '.join(lesser_said)}"
             )
     else:
         match.update(lesser)
         said.extend(lesser_said)
         if lesser_said:
             notes.append(
-                "no model identifier (mDNS TXT model, SSDP modelName): each rule written selects "
-                "the profile alone, also for other models running the same software; check them"
-                + ("" if pin else ", or match your bench's units by MAC (--pin)")
+                "no model identifier (mDNS TXT model, SSDP modelName): a Server header or mDNS "
+                "type selects the profile alone, also for other models running the same "
+                "software, and service banners are only hints (they never select alone); check "
+                "them" + ("" if pin else ", or match your bench's units by MAC (--pin)")
             )
     if globally_unique_mac(device.mac):
         assert device.mac is not None
@@ -908,7 +917,8 @@ def profile_from_device(
     strength = strength_of(hits(profile, device))
     if strength == "none":
         notes.append(
-            "nothing this unit showed can select the profile (an OUI alone never does): add "
+            "nothing this unit showed can select the profile (an OUI or a service banner alone "
+            "never does): add "
             "match.macs or match.addresses for your bench's units (--pin writes this unit's MAC)"
         )
     elif strength == "weak":

@@ -358,15 +358,29 @@ def test_banner_mac_and_address_rules(root: Path) -> None:
         "models/bench.yaml",
         'id: bench\nmatch:\n  macs: ["AA:BB:CC:00:00:01"]\n  addresses: ["198.18.9.0/29"]\n',
     )
+    write(
+        root,
+        "models/cam2.yaml",
+        "id: cam2\nmatch:\n  http_server: [CamWeb]\n  banners:\n    rtsp: [CamStream]\n",
+    )
     profiles = load_profiles(root)
     rtsp = _dev(services=[Service(port=554, name="rtsp", product="CamStream", version="1.2")])
     m = profiles.match(rtsp)
-    assert m.profile.id == "cam" and m.reason == "rtsp banner on 554 contains 'CamStream'"
+    # A banner alone is a hint (it names software), recorded; with another identifier it agrees.
+    assert m.profile.id == "generic" and m.record.strength == "none"
+    assert m.record.hints == ["cam: rtsp banner on 554 contains 'CamStream'",
+                              "cam2: rtsp banner on 554 contains 'CamStream'"]  # fmt: skip
+    web = Service(port=80, name="http", product="CamWeb")
+    m = profiles.match(_dev(services=[web, rtsp.services[0]]))
+    assert m.profile.id == "cam2" and m.record.strength == "weak"
+    assert m.record.identifiers == ["HTTP Server header contains 'CamWeb'",
+                                    "rtsp banner on 554 contains 'CamStream'"]  # fmt: skip
     # A banner rule names its service: the same text on another service is no hit.
     other = _dev(services=[Service(port=80, name="http", banner="CamStream")])
-    assert profiles.match(other).profile.id == "generic"
+    m = profiles.match(other)
+    assert m.profile.id == "generic" and m.record.hints == []
     ssh = _dev(services=[Service(port=22, name="ssh", banner="SSH-2.0-CamOS_4.1")])
-    assert profiles.match(ssh).profile.id == "cam"
+    assert profiles.match(ssh).record.hints == ["cam: ssh banner on 22 contains 'SSH-2.0-CamOS'"]
     by_mac = Device(key="k", mac="aa:bb:cc:00:00:01", ips=["10.9.9.9"])
     m = profiles.match(by_mac)
     assert m.profile.id == "bench" and m.record.strength == "strong"
@@ -374,6 +388,32 @@ def test_banner_mac_and_address_rules(root: Path) -> None:
     by_ip = Device(key="k", ips=["198.18.9.6"])
     assert profiles.match(by_ip).reason == "address 198.18.9.6 listed (198.18.9.0/29)"
     assert profiles.match(Device(key="k", ips=["198.18.9.8"])).profile.id == "generic"
+
+
+def test_a_software_banner_alone_selects_no_model(root: Path) -> None:
+    """A user profile whose only rule is a software banner (dropbear, an SSH library, SNMP's
+    version list) took every device running that software, as a weak match at best. A banner is
+    a hint, like an OUI: recorded and shown, never enough alone, and never what makes a match
+    strong (a Server header and an SSH banner are both software)."""
+    write(root, "models/drop.yaml", "id: drop\nmatch:\n  banners:\n    ssh: [dropbear]\n")
+    write(root, "models/v3.yaml", 'id: v3\nmatch:\n  banners:\n    snmp: ["SNMP v3"]\n')
+    web = "id: web\nmatch:\n  http_server: [lighttpd]\n  banners:\n    ssh: [dropbear]\n"
+    write(root, "models/web.yaml", web)
+    profiles = load_profiles(root)
+    ssh = Service(port=22, name="ssh", product="dropbear", banner="SSH-2.0-dropbear_2022.83")
+    snmp = Service(port=161, transport="udp", name="snmp", product="SNMP v3")
+    router = _dev(mac="dc:a6:32:00:00:09", services=[ssh, snmp])
+    m = profiles.match(router)
+    assert m.profile.id == "generic" and m.record.strength == "none"
+    assert m.record.hints == ["drop: ssh banner on 22 contains 'dropbear'",
+                              "web: ssh banner on 22 contains 'dropbear'"]  # fmt: skip
+    assert "hint, not enough alone" in m.reason
+    # SNMP's answered versions are no banner at all: only a sysDescr is.
+    assert not any(h.startswith("v3:") for h in m.record.hints)
+    # A Server header agreeing selects, but weak (shown as such): both name software.
+    router.services.append(Service(port=80, name="http", product="lighttpd"))
+    m = profiles.match(router)
+    assert (m.profile.id, m.record.strength) == ("web", "weak")
 
 
 def test_bad_mac_and_address_rules_name_their_line(root: Path) -> None:
@@ -610,8 +650,9 @@ def test_init_writes_the_strongest_identifiers_and_says_which() -> None:
         "ssh banner 'SSH-2.0-dropbear_2020.81'",
         "rtsp banner 'CamStream'",
     ]
-    assert draft.strength == "strong"  # two different kinds of identifier agree
-    assert "# Matched by (strong): HTTP Server header 'CamWeb'" in draft.text
+    # One lesser identifier; the banners are hints that agree, and name software (dropbear).
+    assert draft.strength == "weak"
+    assert "# Matched by (weak): HTTP Server header 'CamWeb'" in draft.text
     # A model identifier comes first; a bench may pin its own units by MAC.
     cam.mdns = [MdnsService(type="_cam._tcp.local.", name="c", txt={"md": "C-4"})]
     draft = profile_from_device(cam, pin=True)

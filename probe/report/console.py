@@ -75,7 +75,7 @@ def _profile_cell(dev: Device) -> Text | str:
 
 
 def _print_match_doubts(run: ScanRun, console: Console) -> None:
-    """Weak or conflicting profile matches, and OUI hints nothing confirmed: say why."""
+    """Weak or conflicting profile matches, and hints (OUI, banners) nothing confirmed: say why."""
     lines = []
     for dev in run.devices:
         m = dev.profile_match
@@ -84,7 +84,8 @@ def _print_match_doubts(run: ScanRun, console: Console) -> None:
         if m.doubtful:
             lines.append(f"  {dev.ip} {dev.profile} ({m.flags}): {match_note(dev)}")
         elif m.strength == "none" and m.hints:
-            lines.append(f"  {dev.ip} generic: OUI hint only, not acted on: {'; '.join(m.hints)}")
+            hints = "; ".join(m.hints)
+            lines.append(f"  {dev.ip} generic: hint only (OUI, banner), not acted on: {hints}")
     if lines:
         console.print("\n[yellow]profile matches to check[/]")
         for line in lines:

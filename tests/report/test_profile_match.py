@@ -45,7 +45,7 @@ def test_console_flags_weak_and_conflicting_matches_and_oui_hints() -> None:
     assert "hubco-h1 (" not in text
     assert "profile matches to check" in text
     assert "conflicting: acme-ipcam300: HTTP Server header contains 'AcmeCam-httpd/2.'" in text
-    assert "OUI hint only, not acted on: therma-t1: OUI 00:12:4b" in text
+    assert "hint only (OUI, banner), not acted on: therma-t1: OUI 00:12:4b" in text
 
 
 def test_junit_properties_carry_the_match_strength_and_doubts() -> None:
@@ -68,4 +68,4 @@ def test_html_shows_weak_and_conflicting_matches() -> None:
     assert page.count('<span class="match-doubt">conflicting match</span>') == 1
     assert "Weak match: one lesser identifier and nothing else agrees." in page
     assert "Conflicting: acme-ipcam300: HTTP Server header contains" in page
-    assert "OUI hint, not acted on: therma-t1: OUI 00:12:4b" in page
+    assert "hint (OUI, banner), not acted on: therma-t1: OUI 00:12:4b" in page
