@@ -242,10 +242,11 @@ def build_fleet(
                 )
             )
             continue
-        on_bench = RunFilter(bench=summary.bench)
         run = store.load(summary.run_id)
         latest_runs[summary.bench] = run
-        earlier = store.recent(history_runs + 1, before=run, where=on_bench)
+        # The bench's earlier nights of the same scope: a one-device scan in between is no
+        # "previous night", and would crowd out the nights flapping is read from.
+        earlier = store.recent(history_runs + 1, before=run, where=Store.same_series(run))
         status = BenchStatus(
             bench=summary.bench,
             latest=summary,

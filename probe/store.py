@@ -731,11 +731,16 @@ class Store:
         return summaries, [r for r in rows if r.device in keys]
 
     def history_before(self, run: ScanRun, n: int = 10) -> list[ScanRun]:
-        """The `n` complete runs of `run`'s bench before it (of every run when it names none),
-        oldest first: where `probe.diff.compare` sees a check flap. Other benches' runs would
-        crowd a shared history's last `n` and hide this bench's own flapping."""
-        where = RunFilter(bench=run.bench) if run.bench else None
-        return self.recent(n, before=run, where=where)
+        """The `n` complete runs of `run`'s bench (every bench when it names none) and scope
+        before it, oldest first: where `probe.diff.compare` sees a check flap. Other benches'
+        runs, or one-device scans of this bench, would crowd the last `n` and hide (or fake) a
+        unit's flapping, as `--baseline last` takes the same bench and scope."""
+        return self.recent(n, before=run, where=self.same_series(run))
+
+    @staticmethod
+    def same_series(run: ScanRun) -> RunFilter:
+        """The runs `run` is one night of: its bench (when it names one) and its scope."""
+        return RunFilter(bench=run.bench or None, scope=run.scope.label())
 
     def latest(self, where: RunFilter | None = None) -> ScanRun | None:
         """The newest complete run that matches `where` (for `probe diff --bench ...`)."""

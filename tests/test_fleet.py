@@ -21,7 +21,7 @@ from lanprobe.fleet import (
     report_link,
 )
 from lanprobe.labels import report_link_or
-from lanprobe.model import Verdict
+from lanprobe.model import ScopeInfo, Verdict
 from lanprobe.report.fleet_html import render_fleet
 from lanprobe.store import RunFilter, open_store
 from typer.testing import CliRunner
@@ -213,6 +213,36 @@ def test_a_benchs_diff_reads_flapping_from_its_own_bench(tmp_path: Path) -> None
     assert ("plugco-sp1", "access.anonymous-mqtt") in flaps
     code, out = _cli("diff", "--db", db, "--history-runs", "3", *_files(tmp_path, db))
     assert code == 1 and "(flapping over 5 runs)" in out and "(flapping)" in out
+
+
+def test_flapping_is_read_from_the_nights_of_the_same_scope(tmp_path: Path) -> None:
+    """A bench's one-device scans (the hub alone, between nights) are of another scope: in the
+    last runs before the baseline they crowded out the nights the plug flapped over, so the
+    scan diff and the fleet page said nothing, and the fleet took a one-device scan for the
+    previous night."""
+    db = str(tmp_path / "shared.sqlite")
+    with open_store(db) as st:
+        for night in range(NIGHTS):
+            st.save(fleet_run("lab-c", night))
+            for hour in (1, 2, 3):
+                hub = fleet_run("lab-c", night)
+                hub.run_id = f"lab-c-n{night}-hub{hour}"
+                hub.started += timedelta(hours=hour)
+                hub.scope = ScopeInfo(interfaces=["plab0"], cidrs=["198.18.0.10/32"], lab=True)
+                hub.devices = [d for d in hub.devices if d.profile == "hubco-h1"]
+                hub.results = [r for r in hub.results if r.device == hub.devices[0].key]
+                st.save(hub)
+        tonight = fleet_run("lab-c", NIGHTS)
+        st.save(tonight)
+        fleet = build_fleet(st, now=NOW + timedelta(days=1), history_runs=3)
+    diff = compare_to_baseline(tonight, "last", db=db, history_runs=3)
+    assert diff.old_run == "lab-c-n3" and not diff.warnings
+    assert ("plugco-sp1", "access.anonymous-mqtt") in [
+        (f.device.profile, f.check_id) for f in diff.flapping
+    ]
+    lab_c = fleet.benches[0]
+    assert lab_c.previous is not None and lab_c.previous.run_id == "lab-c-n3"
+    assert "access.anonymous-mqtt" in [f.check_id for f in lab_c.flapping]
 
 
 def _files(tmp_path: Path, db: str) -> list[str]:
