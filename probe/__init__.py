@@ -1,3 +1,3 @@
 """lanprobe: NIST IR 8259A baseline probe for IoT test benches."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

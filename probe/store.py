@@ -94,6 +94,7 @@ class Migration:
     from each stored run.json (the whole run is kept, so nothing has to be guessed)."""
 
     to: int
+    release: str  # the lanprobe release that first ships it (never newer than this package)
     statements: tuple[str, ...]
     backfill: Callable[[_Tx], None] | None = None
 
@@ -148,10 +149,13 @@ def _backfill_v4(tx: _Tx) -> None:
             )
 
 
+_TABLES = ("meta", "runs", "device_runs", "results")  # every table the store keeps
+
 MIGRATIONS: tuple[Migration, ...] = (
-    # 0.2.0: many benches share one history (issue 16).
+    # Many benches share one history (issue 16).
     Migration(
         to=2,
+        release="0.2.0",
         statements=(
             "ALTER TABLE runs ADD COLUMN bench TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE runs ADD COLUMN probe_host TEXT NOT NULL DEFAULT ''",
@@ -165,18 +169,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         backfill=_backfill_v2,
     ),
-    # 0.2.0: `probe history` shows each run's scope; `--baseline last` picks the same scope.
+    # `probe history` shows each run's scope; `--baseline last` picks the same scope.
     Migration(
         to=3,
+        release="0.2.0",
         statements=(
             "ALTER TABLE runs ADD COLUMN scope TEXT NOT NULL DEFAULT ''",
             "CREATE INDEX IF NOT EXISTS runs_scope ON runs (scope, started)",
         ),
         backfill=_backfill_v3,
     ),
-    # 0.2.0: the fleet page and a unit's history link each run to its own published report.
+    # The fleet page and a unit's history link each run to its own published report.
     Migration(
         to=4,
+        release="0.2.0",
         statements=("ALTER TABLE runs ADD COLUMN report_url TEXT NOT NULL DEFAULT ''",),
         backfill=_backfill_v4,
     ),
@@ -749,6 +755,17 @@ class Store:
 
     def count(self) -> int:
         return int(self._db.query("SELECT COUNT(*) AS n FROM runs")[0]["n"])
+
+    def size_bytes(self) -> int:
+        """What the history takes on disk (scripts/store_sizes.py, README's sizes per run):
+        SQLite's pages after a VACUUM; PostgreSQL's tables with their indexes and TOAST."""
+        if self._postgres:
+            total = " + ".join(f"pg_total_relation_size('{t}')" for t in _TABLES)
+            return int(self._db.query(f"SELECT {total} AS n")[0]["n"])
+        self._db.compact()
+        pages = self._db.query("PRAGMA page_count")[0]
+        size = self._db.query("PRAGMA page_size")[0]
+        return int(next(iter(pages.values()))) * int(next(iter(size.values())))
 
     def load(self, run_id: str) -> ScanRun:
         rows = self._db.query("SELECT run_json FROM runs WHERE run_id = :r", {"r": run_id})

@@ -115,6 +115,25 @@ def test_store_of_release_010_opens_migrated(empty_db: str) -> None:
         assert st.version() == STORE_VERSION and st.count() == 4
 
 
+def test_the_migrations_ship_with_this_release() -> None:
+    """Each migration names the release that first ships it: none may be newer than the
+    package (pyproject said 0.1.0 while the migrations were 0.2.0's: a store written by a
+    lanprobe calling itself 0.1.0 held a schema release 0.1.0 refuses), and pyproject and
+    `lanprobe.__version__` agree."""
+    import tomllib
+
+    from lanprobe import __version__
+    from lanprobe.store import MIGRATIONS
+
+    def release(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split("."))
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        assert tomllib.load(f)["project"]["version"] == __version__
+    assert all(release(m.release) <= release(__version__) for m in MIGRATIONS)
+    assert [m.to for m in MIGRATIONS] == list(range(2, STORE_VERSION + 1))
+
+
 def test_migrated_schema_is_the_new_schema(empty_db: str, tmp_path: Path) -> None:
     _write_with_010(empty_db)
     migrated = _schema(empty_db)
