@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanprobe.checkmeta import CheckMeta
-from lanprobe.model import Device, Result, Service, Severity, Target, Verdict
+from lanprobe.model import Device, Result, ScanCoverage, Service, Severity, Target, Verdict
 from lanprobe.options import RunOptions, Timeouts
 from lanprobe.profile_schema import Profile
 from lanprobe.scope import Scope
@@ -51,6 +51,11 @@ class CheckContext:
     @property
     def scope(self) -> Scope:
         return self.session.scope
+
+    @property
+    def coverage(self) -> ScanCoverage | None:
+        """What the run's discovery looked for on every device (None: not recorded)."""
+        return self.session.coverage
 
     @property
     def options(self) -> RunOptions:

@@ -338,7 +338,8 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
     login reached from `/` (redirects followed), seen by a login campaign or, where none ran,
     found by the campaign's search (GETs only), and the protocols that
     carry credentials in cleartext by design. A port that could not be identified or examined
-    leaves the device undecided; a device with no TCP port has nothing to judge.
+    leaves the device undecided; a device with no TCP port has nothing to judge, and says what
+    the scan covered (`ScanCoverage`: TCP ports, UDP services, address families).
     """
     examined: list[str] = []
     not_examined: list[str] = []
@@ -431,9 +432,16 @@ async def tls_required(ctx: CheckContext) -> AsyncIterator[Result]:
             evidence={**summary, "reason": "; ".join(tcp_unknown)},
         )
     elif not examined:
+        # Say what was looked for: the device's only service may sit where the scan never was.
+        covered = ctx.coverage
+        where = ""
+        if covered is not None:
+            n = covered.tcp_ports
+            where = f" on the {n} TCP ports the scan covered" if n else " (no TCP port scan ran)"
+        summary["scan_covered"] = covered.describe() if covered else "not recorded by this run"
         yield ctx.result(
             Verdict.not_applicable,
-            "no TCP service found on the device: nothing to examine",
+            f"no TCP service found on the device{where}: nothing to examine",
             evidence=summary,
         )
     else:

@@ -391,6 +391,23 @@ class HostInfo(_Model):
     python: str = ""
 
 
+class ScanCoverage(_Model):
+    """What discovery looked for on every device it found: the TCP ports scanned on each of its
+    addresses, the UDP services asked, the address families swept. A check that finds nothing
+    to judge says what was looked for (a device's only service may sit on a port not covered)."""
+
+    tcp_ports: int = 0  # ports scanned per address; 0: no port scan
+    tcp: str = ""  # where they come from: "nmap's top 100, the IoT port list, ...", "all 65535"
+    udp: list[str] = Field(default_factory=list)  # "161/snmp", "69/tftp", ...
+    families: list[str] = Field(default_factory=list)  # "IPv4", "IPv6"
+
+    def describe(self) -> str:
+        """One line: "TCP: 131 ports (...) on IPv4; UDP: 161/snmp, 69/tftp"."""
+        on = f" on {' and '.join(self.families)}" if self.families else ""
+        tcp = f"TCP: {self.tcp_ports} ports ({self.tcp}){on}" if self.tcp_ports else "TCP: none"
+        return f"{tcp}; UDP: {', '.join(self.udp) or 'none'}"
+
+
 class ScopeInfo(_Model):
     interfaces: list[str] = Field(default_factory=list)
     cidrs: list[str] = Field(default_factory=list)
@@ -447,6 +464,7 @@ class ScanRun(_Model):
     report_url: str = ""
     host: HostInfo = Field(default_factory=HostInfo)
     scope: ScopeInfo = Field(default_factory=ScopeInfo)
+    coverage: ScanCoverage | None = None  # what discovery looked for (None: not recorded)
     baseline: dict[str, str] = Field(default_factory=dict)  # id, version
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> version, declarations
     devices: list[Device] = Field(default_factory=list)

@@ -524,6 +524,7 @@ async def scan(
         for phase, secs in (getattr(inventory, "timings_s", None) or {}).items():
             run.timings_s[f"discovery.{phase}"] = secs
         run.partial = bool(getattr(inventory, "partial", False))
+        run.coverage = getattr(inventory, "coverage", None)
         run.notes.extend(getattr(inventory, "notes", []))
         devices = [d for d in inventory.devices if d.ip and scope.contains(d.ip)]
         run.devices = devices
@@ -536,9 +537,10 @@ async def scan(
             profile = profiles.apply(dev)
             run.profiles.setdefault(profile.id, _profile_record(profiles, profile.id))
             ctx.emit(Progress("matched", dev.key, message=f"{profile.id} ({match_note(dev)})"))
-            ctx.sessions.append(
-                DeviceSession(device=dev, profile=profile, scope=scope, options=options)
+            session = DeviceSession(
+                device=dev, profile=profile, scope=scope, options=options, coverage=run.coverage
             )
+            ctx.sessions.append(session)
 
         missing = sorted(s.id for s in specs if s.id not in baseline.checks)
         if missing:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lanprobe.model import Device, Service
+from lanprobe.model import Device, ScanCoverage, Service
 from lanprobe.options import RunOptions
 from lanprobe.pacing import Pacer
 from lanprobe.profile_schema import Profile
@@ -140,6 +140,7 @@ class DeviceSession:
     profile: Profile
     scope: Scope
     options: RunOptions = field(default_factory=RunOptions)
+    coverage: ScanCoverage | None = None  # what the run's discovery looked for (None: unknown)
     guards: dict[tuple[str, int], LoginGuard] = field(default_factory=dict)
     budget: DeviceBudget = field(default_factory=DeviceBudget)
     # Failure limits across the device's services; a source ban is kept at bay here (it counts

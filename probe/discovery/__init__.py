@@ -43,8 +43,9 @@ from lanprobe.discovery.services import (
 )
 from lanprobe.discovery.ssdp import SsdpOptions
 from lanprobe.discovery.ssdp import search as ssdp_search
-from lanprobe.discovery.udp import RateLimit, UdpOptions, udp_discovery
+from lanprobe.discovery.udp import UDP_REQUESTS, RateLimit, UdpOptions, udp_discovery
 from lanprobe.errors import ScopeError
+from lanprobe.model import ScanCoverage
 from lanprobe.scope import Scope
 
 __all__ = [
@@ -259,6 +260,29 @@ async def _fast_services(
     return sightings, notes
 
 
+def scan_coverage(
+    scope: Scope, opts: DiscoveryOptions, *, named: Sequence[int], scanned: Sequence[int]
+) -> ScanCoverage:
+    """What discovery looks for on every device: the TCP ports scanned on each address and
+    where they come from, the UDP services asked, the address families swept (IPv6 needs an
+    interface: neighbour discovery)."""
+    v6 = any(n.version == 6 for n in scope.networks) and bool(scope.interfaces)
+    families = ["IPv4"] * any(n.version == 4 for n in scope.networks) + ["IPv6"] * v6
+    if not opts.services:
+        return ScanCoverage(families=families)
+    if opts.full_ports:
+        tcp = "all of them"
+    else:
+        top = opts.nmap.top_ports
+        tcp = ", ".join(
+            [f"nmap's top {top}"] * (top > 0)
+            + ["the IoT port list"] * opts.iot_ports
+            + ["the ports profiles or --ports name"] * bool(named)
+        )
+    udp = list(UDP_REQUESTS) if opts.udp.enabled else []
+    return ScanCoverage(tcp_ports=len(scanned), tcp=tcp, udp=udp, families=families)
+
+
 async def discover(
     scope: Scope,
     *,
@@ -292,6 +316,7 @@ async def discover(
                 ),
             )
     v6_scope = any(net.version == 6 for net in scope.networks)
+    inv.coverage = scan_coverage(scope, opts, named=ports, scanned=scan_ports)
     if v6_scope and not scope.interfaces:
         inv.notes.append("IPv6 networks in scope need --iface (neighbour discovery); not swept")
     if not raw:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lanprobe.discovery.oui import normalize_mac
 from lanprobe.discovery.oui import vendor as oui_vendor
-from lanprobe.model import Device, Identifier, MdnsService, Service
+from lanprobe.model import Device, Identifier, MdnsService, ScanCoverage, Service
 
 SOURCES = ("arp", "ndp", "mdns", "ssdp", "nmap", "udp")
 
@@ -42,6 +42,7 @@ class Inventory:
     partial: bool = False
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    coverage: ScanCoverage | None = None  # what the port scan and UDP requests covered
 
     def device(self, key: str) -> Device | None:
         for dev in self.devices:

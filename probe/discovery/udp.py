@@ -129,6 +129,10 @@ async def each_host(
     return await asyncio.gather(*(one(ip) for ip in hosts))
 
 
+# What udp_discovery asks each host (ScanCoverage.udp, README "What a scan covers").
+UDP_REQUESTS = ("161/snmp", "69/tftp", "123/ntp", "5683/coap")
+
+
 async def udp_discovery(
     scope: Scope,
     hosts: Sequence[str],

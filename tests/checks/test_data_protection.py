@@ -290,6 +290,48 @@ async def test_nothing_examined_is_no_pass() -> None:
     assert res.verdict == Verdict.not_applicable
 
 
+async def test_nothing_examined_says_what_the_scan_covered() -> None:
+    """A device with no TCP service: not_applicable said nothing of where the scan looked, so a
+    device whose only service sat on a port it never named read as having none. Discovery now
+    records what it covered (run.json `coverage`), and the check names it."""
+    from lanprobe.discovery import DiscoveryOptions, scan_coverage
+    from lanprobe.discovery.inventory import Inventory
+    from lanprobe.runner import scan
+
+    from tests.checks.recorded import BUILTIN_PROFILES, FAST
+
+    scope = Scope.build(["127.0.0.0/24"])
+    covered = scan_coverage(scope, DiscoveryOptions(), named=[8443], scanned=range(1, 132))
+    assert covered.describe() == (
+        "TCP: 131 ports (nmap's top 100, the IoT port list, the ports profiles or --ports name) "
+        "on IPv4; UDP: 161/snmp, 69/tftp, 123/ntp, 5683/coap"
+    )
+    ntp = Device(key="02:cc:00:00:00:03", mac="02:cc:00:00:00:03", ips=["127.0.0.3"],
+                 services=[Service(port=123, transport="udp", name="ntp")])  # fmt: skip
+
+    async def discover(scope: Scope, *, ports: list[int] | None = None) -> Inventory:
+        return Inventory(devices=[ntp.model_copy(deep=True)], coverage=covered)
+
+    options = RunOptions(timeouts=FAST, profiles_dir=BUILTIN_PROFILES)
+    done = await scan(scope, options, discover_fn=discover, checks=["data.tls-required"])
+    assert done.coverage == covered  # kept in run.json
+    [res] = [r for r in done.results if r.check_id == "data.tls-required"]
+    assert res.verdict == Verdict.not_applicable
+    assert res.title == (
+        "no TCP service found on the device on the 131 TCP ports the scan covered: "
+        "nothing to examine"
+    )
+    assert res.evidence["scan_covered"] == covered.describe()
+    assert res.evidence["not_examined"] == ["123/udp (ntp): not TCP"]
+    # A session without a record (a replayed case, a caller of its own) says so.
+    [res] = await run("data.tls-required", session(device(services=[])))
+    assert res.evidence["scan_covered"] == "not recorded by this run"
+    no_ports = scan_coverage(Scope.build(["fd00::/64"], interfaces=["lo"]),
+                             DiscoveryOptions(services=False), named=[], scanned=[])  # fmt: skip
+    assert no_ports.describe() == "TCP: none; UDP: none"
+    assert no_ports.families == ["IPv6"]
+
+
 async def test_an_unidentified_cleartext_port_leaves_it_undecided() -> None:
     async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HELLO 1.0 ready\r\n")

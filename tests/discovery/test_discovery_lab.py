@@ -75,6 +75,10 @@ def test_every_device_found_with_ip_mac_and_vendor(
     lab_bench: BenchState, lab_inventory: Inventory
 ) -> None:
     assert not lab_inventory.partial
+    # What it looked for is recorded: a check with nothing to judge names it (ScanCoverage).
+    covered = lab_inventory.coverage
+    assert covered is not None and covered.tcp_ports >= 100 and covered.families == ["IPv4"]
+    assert covered.udp == ["161/snmp", "69/tftp", "123/ntp", "5683/coap"]
     assert sorted(d.ip for d in lab_inventory.devices) == sorted(d.ip for d in lab_bench.devices), (
         "found devices differ from the bench (the host itself must not be listed)"
     )
