@@ -27,7 +27,8 @@ class _Strict(BaseModel):
 
 class Match(_Strict):
     """How to recognise the model. The most specific hit wins and is recorded with its strength;
-    an OUI alone never selects a model (a hint only: a radio module's maker is in many products).
+    an OUI or a service banner alone never selects a model (hints only: a radio module's maker,
+    or software such as dropbear, is in many products).
     """
 
     mdns_types: list[str] = Field(default_factory=list)  # e.g. "_acme-cam._tcp.local."
@@ -36,7 +37,8 @@ class Match(_Strict):
     oui: list[str] = Field(default_factory=list)  # "02:1a:2b" prefixes: a hint, never enough
     http_server: list[str] = Field(default_factory=list)  # substrings of the Server header
     # Service kind (ssh, rtsp, snmp, ftp, telnet, ... or "any") -> substrings of what that
-    # service announced (SSH version string, RTSP Server, SNMP sysDescr, FTP greeting).
+    # service announced (SSH version string, RTSP Server, SNMP sysDescr, FTP greeting): a hint
+    # that counts only beside another identifier.
     banners: dict[str, list[str]] = Field(default_factory=dict)
     # A bench's own units: exact MACs, or addresses / CIDRs (e.g. "198.18.0.13", "10.1.2.0/28").
     macs: list[str] = Field(default_factory=list)
