@@ -71,6 +71,9 @@ def test_the_realsw_guard_fails_unmarked_daemons_and_real_programs(
 REASONED_SKIPS = {
     "gateway/test_gateway_lab.py": "no default route",
     "test_xdist_groups.py": "no lab test collected",
+    # DESIGN.md is the project's, outside the repository (CI lays it beside the checkout); a
+    # clone without it still runs `make test`.
+    "test_baseline.py": "DESIGN.md is not on this machine",
 }
 SKIP = re.compile(r"pytest\.skip\(|importorskip\(|mark\.skip(if)?\b|skipif\(")
 
