@@ -298,8 +298,11 @@ def test_cli_history(tmp_path: Path) -> None:
 @pytest.mark.realsw  # PostgreSQL
 def test_cli_history_postgres(pg_url: str, tmp_path: Path) -> None:
     p = tmp_path / "r.json"
-    sample_run("pg-cli").write(p)
-    res = CliRunner().invoke(app, ["history", "--db", pg_url, "--add", str(p), "--json"])
+    run = sample_run("pg-cli")
+    run.bench = "pg-cli-bench"  # the session's database holds other tests' (newer) runs too
+    run.write(p)
+    args = ["history", "--db", pg_url, "--add", str(p), "--bench", "pg-cli-bench", "--json"]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "pg-cli" in [r["run_id"] for r in json.loads(res.output)]
 
