@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import shutil
 import socket
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import pytest
 from lanprobe.checks import outbound
 from lanprobe.gateway import control, observe, sinkhole
 from lanprobe.model import Device, Identifier, Verdict
+
+from tests.requires import require
 
 WORDS, _ = observe.load_update_words()
 UNIT = Device(
@@ -246,3 +250,39 @@ async def test_a_chunked_request_body_is_read(listen: Any) -> None:
                             words=WORDS)  # fmt: skip
     assert t.cleartext[0].telemetry
     assert outbound.judge_cleartext(t).verdict == Verdict.fail
+
+
+@pytest.mark.realsw
+@pytest.mark.parametrize(
+    ("flags", "accepted", "verdict", "said"),
+    [
+        (["-k", "--tlsv1.2"], True, Verdict.fail, "accepted an untrusted certificate"),
+        (["--tlsv1.2"], False, Verdict.passed, "refused an untrusted certificate"),
+        ([], False, Verdict.fail, "offers TLSv1.1, TLSv1.0"),
+    ],
+)
+async def test_curl_as_the_units_tls_client(
+    listen: Any, flags: list[str], accepted: bool, verdict: Verdict, said: str
+) -> None:
+    """Real, unmodified client software as the unit: Debian's curl. With `-k` (the firmware
+    habit of accepting any certificate) it completes the handshake with the sinkhole's untrusted
+    certificate and sends its request: data.client-tls fails. With `--tlsv1.2` and no `-k` it
+    refuses the certificate and passes (names untested). Left to its defaults, Debian 12's curl
+    still lists TLS 1.0 and 1.1 in its ClientHello: a finding of its own. `--resolve` maps the
+    name in curl itself: no resolver is asked."""
+    require(shutil.which("curl") is not None, "Debian's curl (`apt-get install curl`)")
+    port, events = await listen(443)
+    cmd = ["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--noproxy", "*",
+           "--resolve", f"api.cloud.example:{port}:127.0.0.1",
+           *flags, f"https://api.cloud.example:{port}/v1/hello"]  # fmt: skip
+    done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, timeout=15)
+    assert (done.returncode == 0) is accepted, done  # 0: the 404 read; 60: certificate refused
+    await wait_events(events)
+    (event,) = events
+    assert event["tls_client"]["sni"] == "api.cloud.example"
+    assert ("http" in event) is accepted  # a request only where the handshake was accepted
+    t, _ = judged(events)
+    (facts,) = t.tls
+    assert facts.accepted_untrusted_cert is accepted
+    j = outbound.judge_client_tls(t)
+    assert j.verdict == verdict and said in j.title, j.title
