@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PROBE   := $(VENV)/bin/probe
 PYTEST  := $(VENV)/bin/pytest
 # System packages the probe and the lab bench need (installed only when missing).
-SYSPKGS := nmap mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql dnsmasq-base openssh-server snmpd vsftpd tftpd-hpa chrony miniupnpd-nftables \
+SYSPKGS := nmap curl mosquitto iproute2 libwireshark-data tcpdump procps chromium postgresql dnsmasq-base openssh-server snmpd vsftpd tftpd-hpa chrony miniupnpd-nftables \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 DEMO_OUT ?= reports/demo
 # The demo bench (override to keep off another bench: make demo DEMO_BRIDGE=plab3 DEMO_SUBNET=...).
